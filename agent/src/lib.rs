@@ -1,0 +1,57 @@
+//! sandtable's agent: candle models, training and dataset reading. It never depends on Bevy.
+//!
+//! This crate is the home of the world model (next-frame prediction), instruction tuning and
+//! prompting. None of them exists yet; the only part in place is the conversion of the env's
+//! frames into the tensor layout the models will use.
+
+use candle_core::{DType, Device, Tensor};
+
+/// Errors from the agent library.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// A tensor operation failed.
+    #[error(transparent)]
+    Candle(#[from] candle_core::Error),
+    /// Input bytes did not match the stated shape.
+    #[error("expected {expected} bytes for {frames} frames of {height}x{width}x3, got {got}")]
+    FrameBytes {
+        /// Bytes expected.
+        expected: usize,
+        /// Bytes received.
+        got: usize,
+        /// Frame count.
+        frames: usize,
+        /// Height.
+        height: usize,
+        /// Width.
+        width: usize,
+    },
+}
+
+/// Turn packed RGB bytes `[n, h, w, 3]` into an f32 tensor `[n, 3, h, w]` scaled to 0..=1.
+pub fn frames_to_tensor(rgb: &[u8], n: usize, height: usize, width: usize, device: &Device) -> Result<Tensor, AgentError> {
+    let expected = n * height * width * 3;
+    if rgb.len() != expected {
+        return Err(AgentError::FrameBytes { expected, got: rgb.len(), frames: n, height, width });
+    }
+    // [n, h, w, 3] -> [n, 3, h, w]
+    let t = Tensor::from_slice(rgb, (n, height, width, 3), device)?.permute((0, 3, 1, 2))?;
+    Ok((t.to_dtype(DType::F32)? / 255.0)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_become_channel_first_unit_floats() -> Result<(), AgentError> {
+        let rgb: Vec<u8> = (0..2 * 2 * 3 * 3).map(|i| (i * 7 % 256) as u8).collect();
+        let t = frames_to_tensor(&rgb, 3, 2, 2, &Device::Cpu)?;
+        assert_eq!(t.dims(), &[3, 3, 2, 2]);
+        // frame 1, channel 2 (blue), row 1, col 0 comes from byte ((1*2+1)*2+0)*3+2.
+        let v: f32 = t.get(1)?.get(2)?.get(1)?.get(0)?.to_scalar()?;
+        assert!((v - f32::from(rgb[((1 * 2 + 1) * 2) * 3 + 2]) / 255.0).abs() < 1e-6);
+        assert!(frames_to_tensor(&rgb, 4, 2, 2, &Device::Cpu).is_err());
+        Ok(())
+    }
+}

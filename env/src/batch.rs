@@ -1,0 +1,332 @@
+//! `EnvBatch`: N envs in one Bevy App, stepped together by one `update()`; `Env` is a batch of one.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bevy::app::{PluginsState, TerminalCtrlCHandlerPlugin};
+use bevy::ecs::schedule::{Schedules, SingleThreadedExecutor};
+use bevy::log::LogPlugin;
+use bevy::prelude::*;
+use bevy::render::RenderPlugin;
+use bevy::render::pipelined_rendering::PipelinedRenderingPlugin;
+use bevy::render::settings::{Backends, RenderCreation, WgpuLimits, WgpuSettings, WgpuSettingsPriority};
+use bevy::render::RenderApp;
+use bevy::time::TimeUpdateStrategy;
+use bevy::window::{ExitCondition, WindowPlugin};
+
+use crate::action::Action;
+use crate::error::{EnvError, Result};
+use crate::frames::FrameStore;
+use crate::gpu::probe_vulkan;
+use crate::observation::{Frame, Info, Observation, Step};
+use crate::plugin::{Command, EnvPlugin, EnvSlots, Reply};
+use crate::render::EnvRenderPlugin;
+use crate::scenario::Scenario;
+
+/// Largest frame side accepted.
+pub const MAX_SIZE: u32 = 1024;
+/// Smallest frame side accepted.
+pub const MIN_SIZE: u32 = 8;
+/// Renders after a reset before a frame is trusted to be complete, at most.
+const MAX_SETTLE_RENDERS: usize = 8;
+
+/// How to build a batch.
+#[derive(Clone, Debug)]
+pub struct EnvConfig {
+    /// The scenario every env starts with.
+    pub scenario: Arc<Scenario>,
+    /// Number of envs in the App.
+    pub num_envs: usize,
+    /// Frame width, pixels.
+    pub width: u32,
+    /// Frame height, pixels.
+    pub height: u32,
+}
+
+impl EnvConfig {
+    /// One env at 64×64.
+    pub fn new(scenario: Arc<Scenario>) -> Self {
+        Self { scenario, num_envs: 1, width: 64, height: 64 }
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.num_envs == 0 || self.num_envs > 256 {
+            return Err(EnvError::Config(format!("num_envs must be in 1..=256, got {}", self.num_envs)));
+        }
+        for (name, v) in [("width", self.width), ("height", self.height)] {
+            if !(MIN_SIZE..=MAX_SIZE).contains(&v) {
+                return Err(EnvError::Config(format!("frame {name} must be in {MIN_SIZE}..={MAX_SIZE} pixels, got {v}")));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// N envs sharing one single-threaded Bevy App. Build one per thread to use several cores.
+pub struct EnvBatch {
+    app: App,
+    store: FrameStore,
+    scenarios: Vec<Arc<Scenario>>,
+    adapter: String,
+}
+
+impl EnvBatch {
+    /// Build the App, its cameras and render targets. Fails cleanly when no Vulkan adapter exists.
+    pub fn new(config: EnvConfig) -> Result<Self> {
+        config.validate()?;
+        let adapter = probe_vulkan()?;
+        let mut app = App::new();
+        app.add_plugins(
+            DefaultPlugins
+                .build()
+                // A library must not take over the host's logger or its Ctrl-C handling.
+                .disable::<LogPlugin>()
+                .disable::<TerminalCtrlCHandlerPlugin>()
+                // Pipelined rendering adds a frame of latency and is slower on few cores.
+                .disable::<PipelinedRenderingPlugin>()
+                .set(WindowPlugin { primary_window: None, exit_condition: ExitCondition::DontExit, close_when_requested: false, ..default() })
+                .set(RenderPlugin {
+                    render_creation: RenderCreation::Automatic(Box::new(wgpu_settings())),
+                    synchronous_pipeline_compilation: true,
+                    ..default()
+                }),
+        );
+        // Simulation time never comes from the wall clock.
+        app.insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_secs_f64(1.0 / 30.0)));
+        app.add_plugins((
+            EnvPlugin { num_envs: config.num_envs },
+            EnvRenderPlugin { num_envs: config.num_envs, width: config.width, height: config.height },
+        ));
+        while app.plugins_state() == PluginsState::Adding {
+            bevy::tasks::tick_global_task_pools_on_main_thread();
+        }
+        app.finish();
+        app.cleanup();
+        single_threaded(app.world_mut());
+        if let Some(render) = app.get_sub_app_mut(RenderApp) {
+            single_threaded(render.world_mut());
+        }
+        let store = app.world().resource::<FrameStore>().clone();
+        let scenarios = vec![config.scenario; config.num_envs];
+        let mut batch = Self { app, store, scenarios, adapter };
+        // Run startup systems so cameras exist before the first reset.
+        batch.update()?;
+        Ok(batch)
+    }
+
+    /// Number of envs.
+    pub fn len(&self) -> usize {
+        self.scenarios.len()
+    }
+
+    /// Whether the batch holds no envs (never true for a built batch).
+    pub fn is_empty(&self) -> bool {
+        self.scenarios.is_empty()
+    }
+
+    /// The Vulkan adapter in use.
+    pub fn adapter(&self) -> &str {
+        &self.adapter
+    }
+
+    /// Frame width and height.
+    pub fn frame_size(&self) -> (u32, u32) {
+        (self.store.width(), self.store.height())
+    }
+
+    /// The scenario env `i` plays.
+    pub fn scenario(&self, i: usize) -> &Arc<Scenario> {
+        &self.scenarios[i]
+    }
+
+    /// Change the scenario env `i` plays from its next reset on.
+    pub fn set_scenario(&mut self, i: usize, scenario: Arc<Scenario>) {
+        self.scenarios[i] = scenario;
+    }
+
+    fn update(&mut self) -> Result<()> {
+        let before = self.store.renders();
+        self.app.update();
+        if let Some(e) = self.store.take_error() {
+            return Err(EnvError::Render(e));
+        }
+        if self.store.renders() == before {
+            return Err(EnvError::Render("the update rendered no frame".into()));
+        }
+        Ok(())
+    }
+
+    fn slots_mut(&mut self) -> Mut<'_, EnvSlots> {
+        self.app.world_mut().resource_mut::<EnvSlots>()
+    }
+
+    /// Start new episodes in the given envs, as `(env index, seed)` pairs, with one batched render.
+    pub fn reset_many(&mut self, which: &[(usize, u64)]) -> Result<Vec<(Observation, Info)>> {
+        let n = self.len();
+        for &(i, _) in which {
+            if i >= n {
+                return Err(EnvError::Config(format!("env index {i} is out of range for a batch of {n}")));
+            }
+        }
+        let commands: Vec<(usize, Command)> =
+            which.iter().map(|&(i, seed)| (i, Command::Reset { scenario: self.scenarios[i].clone(), seed })).collect();
+        {
+            let mut slots = self.slots_mut();
+            for (i, c) in commands {
+                slots.slots[i].command = Some(c);
+            }
+        }
+        self.update()?;
+        self.take_failures(which.iter().map(|w| w.0))?;
+        // A freshly built scene can need a second render before every pipeline and asset is in
+        // place; render until the frame stops changing so no observation is partial.
+        let mut previous: Vec<Vec<u8>> = which.iter().map(|&(i, _)| self.store.get(i)).collect();
+        for _ in 0..MAX_SETTLE_RENDERS {
+            self.update()?;
+            let now: Vec<Vec<u8>> = which.iter().map(|&(i, _)| self.store.get(i)).collect();
+            if now == previous {
+                break;
+            }
+            previous = now;
+        }
+        let slots = self.app.world().resource::<EnvSlots>();
+        Ok(which
+            .iter()
+            .zip(previous)
+            .map(|(&(i, _), rgb)| {
+                let s = slots.slots[i].state.as_ref().expect("reset succeeded");
+                (observation(s, rgb, &self.store), s.info())
+            })
+            .collect())
+    }
+
+    /// Start a new episode in env `i`.
+    pub fn reset(&mut self, i: usize, seed: u64) -> Result<(Observation, Info)> {
+        Ok(self.reset_many(&[(i, seed)])?.remove(0))
+    }
+
+    fn take_failures(&mut self, which: impl Iterator<Item = usize>) -> Result<()> {
+        let mut slots = self.slots_mut();
+        let mut first = None;
+        for i in which {
+            if let Some(Reply::Failed(e)) = slots.slots[i].reply.take() {
+                first.get_or_insert(e);
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+
+    /// Step the envs that have an action; `None` leaves an env untouched. One render for all.
+    pub fn step_some(&mut self, actions: &[Option<Action>]) -> Result<Vec<Option<Step>>> {
+        let n = self.len();
+        if actions.len() != n {
+            return Err(EnvError::Config(format!("got {} actions for a batch of {n}", actions.len())));
+        }
+        {
+            let mut slots = self.slots_mut();
+            for (i, a) in actions.iter().enumerate() {
+                if let Some(a) = a {
+                    slots.slots[i].command = Some(Command::Act(*a));
+                }
+            }
+        }
+        self.update()?;
+        let store = self.store.clone();
+        let mut slots = self.slots_mut();
+        let mut out = Vec::with_capacity(n);
+        let mut failure = None;
+        for i in 0..n {
+            match slots.slots[i].reply.take() {
+                Some(Reply::Stepped(o)) => {
+                    let s = slots.slots[i].state.as_ref().expect("stepped env has a state");
+                    let obs = observation(s, store.get(i), &store);
+                    out.push(Some(Step { obs, reward: o.reward, terminated: o.terminated, truncated: o.truncated, info: s.info() }));
+                }
+                Some(Reply::Failed(e)) => {
+                    failure.get_or_insert(e);
+                    out.push(None);
+                }
+                Some(Reply::Reset) | None => out.push(None),
+            }
+        }
+        failure.map_or(Ok(out), Err)
+    }
+
+    /// Step every env with one action each.
+    pub fn step(&mut self, actions: &[Action]) -> Result<Vec<Step>> {
+        let some: Vec<Option<Action>> = actions.iter().copied().map(Some).collect();
+        Ok(self.step_some(&some)?.into_iter().flatten().collect())
+    }
+
+    /// The simulation state of env `i`, if it has been reset (for experts and inspection).
+    pub fn state(&self, i: usize) -> Option<&crate::sim::SimState> {
+        self.app.world().resource::<EnvSlots>().slots.get(i).and_then(|s| s.state.as_ref())
+    }
+}
+
+fn observation(s: &crate::sim::SimState, rgb: Vec<u8>, store: &FrameStore) -> Observation {
+    Observation {
+        frame: Frame { width: store.width(), height: store.height(), rgb },
+        mission: s.layout.mission.clone(),
+        pose: s.agent,
+    }
+}
+
+fn wgpu_settings() -> WgpuSettings {
+    let mut s = WgpuSettings::default();
+    if std::env::var_os("WGPU_BACKEND").is_none() {
+        s.backends = Some(Backends::VULKAN);
+    }
+    // WebGL2-level limits measured faster on lavapipe; WGPU_SETTINGS_PRIO overrides.
+    if std::env::var_os("WGPU_SETTINGS_PRIO").is_none() {
+        s.priority = WgpuSettingsPriority::WebGL2;
+        s.limits = WgpuLimits::downlevel_webgl2_defaults();
+    }
+    s
+}
+
+/// On few cores Bevy's multi-threaded executor costs more than it saves; use one thread per App.
+fn single_threaded(world: &mut World) {
+    if let Some(mut schedules) = world.get_resource_mut::<Schedules>() {
+        for (_, schedule) in schedules.iter_mut() {
+            schedule.set_executor(SingleThreadedExecutor::new());
+        }
+    }
+}
+
+/// A single env: a batch of one, with the Gymnasium-style API.
+pub struct Env {
+    batch: EnvBatch,
+}
+
+impl Env {
+    /// Build an env rendering `width × height` frames.
+    pub fn new(scenario: Arc<Scenario>, width: u32, height: u32) -> Result<Self> {
+        Ok(Self { batch: EnvBatch::new(EnvConfig { scenario, num_envs: 1, width, height })? })
+    }
+
+    /// Start an episode.
+    pub fn reset(&mut self, seed: u64) -> Result<(Observation, Info)> {
+        self.batch.reset(0, seed)
+    }
+
+    /// Take one action.
+    pub fn step(&mut self, action: Action) -> Result<Step> {
+        Ok(self.batch.step(&[action])?.remove(0))
+    }
+
+    /// The simulation state (for the scripted expert).
+    pub fn state(&self) -> Option<&crate::sim::SimState> {
+        self.batch.state(0)
+    }
+
+    /// The scenario.
+    pub fn scenario(&self) -> &Arc<Scenario> {
+        self.batch.scenario(0)
+    }
+
+    /// The Vulkan adapter in use.
+    pub fn adapter(&self) -> &str {
+        self.batch.adapter()
+    }
+}

@@ -1,0 +1,255 @@
+//! The scripted expert: grid path planning on ground truth, then smooth path following.
+//!
+//! It plans an 8-connected A* path over the free floor (the agent's body inflated by a small margin),
+//! aims at the furthest path point it can walk to in a straight line, turns until roughly facing it
+//! and walks. That gives long straight runs and few turns, which is what demonstrations should look like.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+use crate::action::Action;
+use crate::layout::{Layout, Pose, dist};
+use crate::scenario::{Scenario, TaskSpec};
+use crate::sim::{SimState, wrap_angle};
+
+/// Planning grid resolution, metres.
+const CELL: f32 = 0.1;
+/// Extra clearance the planner keeps from walls and objects, metres.
+const MARGIN: f32 = 0.03;
+/// How far along the path the follower looks for a straight-line waypoint, metres.
+const LOOKAHEAD: f32 = 1.5;
+
+struct Grid {
+    nx: usize,
+    nz: usize,
+    x0: f32,
+    z0: f32,
+    free: Vec<bool>,
+}
+
+impl Grid {
+    fn new(layout: &Layout, body: f32, ignore: Option<usize>) -> Self {
+        let nx = (layout.room.width / CELL).floor() as usize;
+        let nz = (layout.room.depth / CELL).floor() as usize;
+        let x0 = -(nx as f32) * CELL / 2.0;
+        let z0 = -(nz as f32) * CELL / 2.0;
+        let mut free = vec![false; nx * nz];
+        for iz in 0..nz {
+            for ix in 0..nx {
+                let c = (x0 + (ix as f32 + 0.5) * CELL, z0 + (iz as f32 + 0.5) * CELL);
+                free[iz * nx + ix] = circle_free(layout, c, body, ignore);
+            }
+        }
+        Self { nx, nz, x0, z0, free }
+    }
+
+    fn center(&self, i: usize) -> (f32, f32) {
+        (self.x0 + ((i % self.nx) as f32 + 0.5) * CELL, self.z0 + ((i / self.nx) as f32 + 0.5) * CELL)
+    }
+
+    fn cell_of(&self, p: (f32, f32)) -> Option<usize> {
+        let ix = ((p.0 - self.x0) / CELL).floor();
+        let iz = ((p.1 - self.z0) / CELL).floor();
+        if ix < 0.0 || iz < 0.0 || ix as usize >= self.nx || iz as usize >= self.nz {
+            return None;
+        }
+        Some(iz as usize * self.nx + ix as usize)
+    }
+
+    /// The free cell nearest to `p`, searching a small neighbourhood (discretisation can mark the agent's own cell blocked).
+    fn nearest_free(&self, p: (f32, f32)) -> Option<usize> {
+        let mut best: Option<(usize, f32)> = None;
+        let ix = ((p.0 - self.x0) / CELL).floor() as i64;
+        let iz = ((p.1 - self.z0) / CELL).floor() as i64;
+        for dz in -4..=4 {
+            for dx in -4..=4 {
+                let (x, z) = (ix + dx, iz + dz);
+                if x < 0 || z < 0 || x as usize >= self.nx || z as usize >= self.nz {
+                    continue;
+                }
+                let i = z as usize * self.nx + x as usize;
+                if self.free[i] {
+                    let d = dist(self.center(i), p);
+                    if best.is_none_or(|b| d < b.1) {
+                        best = Some((i, d));
+                    }
+                }
+            }
+        }
+        best.map(|b| b.0)
+    }
+}
+
+fn circle_free(layout: &Layout, c: (f32, f32), r: f32, ignore: Option<usize>) -> bool {
+    layout.room.contains_circle(c.0, c.1, r)
+        && layout.objects.iter().enumerate().all(|(i, o)| Some(i) == ignore || dist(c, o.pos) >= r + o.extent.radius)
+}
+
+#[derive(PartialEq)]
+struct Open {
+    f: f32,
+    cell: usize,
+}
+impl Eq for Open {}
+impl Ord for Open {
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.f.total_cmp(&self.f).then_with(|| other.cell.cmp(&self.cell))
+    }
+}
+impl PartialOrd for Open {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// A* from `start` to any cell where `goal(cell centre)` holds. Returns cell centres, start first.
+fn astar(grid: &Grid, start: (f32, f32), goal: impl Fn((f32, f32)) -> bool, h: impl Fn((f32, f32)) -> f32) -> Option<Vec<(f32, f32)>> {
+    let s = match grid.cell_of(start) {
+        Some(c) if grid.free[c] => c,
+        _ => grid.nearest_free(start)?,
+    };
+    let n = grid.free.len();
+    let mut g = vec![f32::INFINITY; n];
+    let mut parent = vec![usize::MAX; n];
+    let mut heap = BinaryHeap::new();
+    g[s] = 0.0;
+    heap.push(Open { f: h(grid.center(s)), cell: s });
+    while let Some(Open { cell, .. }) = heap.pop() {
+        let c = grid.center(cell);
+        if goal(c) {
+            let mut path = vec![c];
+            let mut k = cell;
+            while parent[k] != usize::MAX {
+                k = parent[k];
+                path.push(grid.center(k));
+            }
+            path.reverse();
+            return Some(path);
+        }
+        let (cx, cz) = ((cell % grid.nx) as i64, (cell / grid.nx) as i64);
+        for (dx, dz) in [(1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (1, -1), (-1, 1), (-1, -1)] {
+            let (x, z) = (cx + dx, cz + dz);
+            if x < 0 || z < 0 || x as usize >= grid.nx || z as usize >= grid.nz {
+                continue;
+            }
+            let nb = z as usize * grid.nx + x as usize;
+            if !grid.free[nb] {
+                continue;
+            }
+            // No corner cutting past a blocked cell.
+            if dx != 0 && dz != 0 {
+                let a = cz as usize * grid.nx + x as usize;
+                let b = z as usize * grid.nx + cx as usize;
+                if !grid.free[a] || !grid.free[b] {
+                    continue;
+                }
+            }
+            let step = if dx != 0 && dz != 0 { CELL * std::f32::consts::SQRT_2 } else { CELL };
+            let ng = g[cell] + step;
+            if ng < g[nb] {
+                g[nb] = ng;
+                parent[nb] = cell;
+                heap.push(Open { f: ng + h(grid.center(nb)), cell: nb });
+            }
+        }
+    }
+    None
+}
+
+/// A path for the agent's centre from `start` to where the go-to task succeeds, if one exists.
+pub fn plan_to_target(layout: &Layout, scenario: &Scenario, start: (f32, f32)) -> Option<Vec<(f32, f32)>> {
+    let r = scenario.agent.radius;
+    let TaskSpec::GoTo { radius, .. } = &scenario.task;
+    let t = &layout.objects[layout.target];
+    // Aim well inside the success radius so the last step lands in it.
+    let reach = r + t.extent.radius + radius * 0.6;
+    let grid = Grid::new(layout, r + MARGIN, None);
+    astar(&grid, start, |c| dist(c, t.pos) <= reach, |c| (dist(c, t.pos) - reach).max(0.0))
+}
+
+/// Whether the straight walk from `a` to `b` keeps the body clear.
+fn segment_free(layout: &Layout, a: (f32, f32), b: (f32, f32), r: f32) -> bool {
+    let len = dist(a, b);
+    let n = (len / 0.05).ceil().max(1.0) as usize;
+    (0..=n).all(|k| {
+        let t = k as f32 / n as f32;
+        circle_free(layout, (a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t), r, None)
+    })
+}
+
+/// The heading that faces from `from` towards `to`.
+fn heading(from: (f32, f32), to: (f32, f32)) -> f32 {
+    (-(to.0 - from.0)).atan2(-(to.1 - from.1))
+}
+
+/// The expert's action for the current state.
+pub fn expert_action(s: &SimState) -> Action {
+    let here = (s.agent.x, s.agent.z);
+    let Some(path) = plan_to_target(&s.layout, &s.scenario, here) else {
+        return Action::TurnLeft;
+    };
+    let r = s.scenario.agent.radius;
+    let aim = if path.len() <= 1 {
+        s.layout.objects[s.layout.target].pos
+    } else {
+        // The furthest point along the path, within the lookahead, that is reachable in a straight line.
+        let mut along = 0.0;
+        let mut aim = path[1];
+        for w in path.windows(2) {
+            along += dist(w[0], w[1]);
+            if along > LOOKAHEAD {
+                break;
+            }
+            if segment_free(&s.layout, here, w[1], r + 0.01) {
+                aim = w[1];
+            }
+        }
+        aim
+    };
+    steer(s, aim)
+}
+
+/// Turn towards `aim` until within half a turn step, then walk; sidestep if the way is blocked.
+fn steer(s: &SimState, aim: (f32, f32)) -> Action {
+    let turn = s.scenario.agent.turn_step_deg.to_radians();
+    let diff = wrap_angle(heading((s.agent.x, s.agent.z), aim) - s.agent.yaw);
+    if diff.abs() > turn / 2.0 + 1e-4 {
+        return if diff > 0.0 { Action::TurnLeft } else { Action::TurnRight };
+    }
+    let step = s.scenario.agent.move_step;
+    let moved = |dx: f32, dz: f32| Pose { x: s.agent.x + dx * step, z: s.agent.z + dz * step, ..s.agent };
+    let (fx, fz) = s.agent.forward();
+    if s.pose_is_free(&moved(fx, fz)) {
+        return Action::Forward;
+    }
+    let (rx, rz) = s.agent.right();
+    let (l, r) = (moved(-rx, -rz), moved(rx, rz));
+    let dl = dist((l.x, l.z), aim);
+    let dr = dist((r.x, r.z), aim);
+    match (s.pose_is_free(&l), s.pose_is_free(&r)) {
+        (true, true) if dl <= dr => Action::StrafeLeft,
+        (true, true) | (false, true) => Action::StrafeRight,
+        (true, false) => Action::StrafeLeft,
+        (false, false) => if diff >= 0.0 { Action::TurnLeft } else { Action::TurnRight },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn expert_solves_go_to_object_without_rendering() {
+        let sc = Arc::new(Scenario::load("go_to_object").expect("builtin"));
+        let mut wins = 0;
+        for seed in 0..200 {
+            let mut s = SimState::new(sc.clone(), seed).expect("gen");
+            while !s.over {
+                s.step(expert_action(&s));
+            }
+            wins += usize::from(s.success);
+        }
+        assert!(wins >= 198, "expert succeeded in {wins}/200");
+    }
+}

@@ -1,0 +1,271 @@
+//! World generation: turning a scenario and a seed into a concrete room, objects, light and spawn.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{EnvError, Result};
+use crate::object::{Extent, ObjectColor, Shape, Size, extent};
+use crate::scenario::{Scenario, TaskSpec, render_template};
+
+/// How many times generation retries a seed (deterministically) before giving up.
+pub const MAX_ATTEMPTS: u32 = 64;
+
+/// Where the agent stands and which way it faces. `yaw = 0` looks along -z; positive yaw turns left.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Pose {
+    /// Position along x, metres.
+    pub x: f32,
+    /// Position along z, metres.
+    pub z: f32,
+    /// Heading, radians.
+    pub yaw: f32,
+}
+
+impl Pose {
+    /// The unit vector the agent faces, as (x, z).
+    pub fn forward(&self) -> (f32, f32) {
+        (-self.yaw.sin(), -self.yaw.cos())
+    }
+
+    /// The unit vector to the agent's right, as (x, z).
+    pub fn right(&self) -> (f32, f32) {
+        (self.yaw.cos(), -self.yaw.sin())
+    }
+}
+
+/// One object in the world.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlacedObject {
+    /// Shape.
+    pub shape: Shape,
+    /// Colour.
+    pub color: ObjectColor,
+    /// Size class.
+    pub size: Size,
+    /// Footprint radius and height.
+    pub extent: Extent,
+    /// Centre of the footprint, (x, z).
+    pub pos: (f32, f32),
+    /// Height of the object's base above the floor (non-zero while carried).
+    pub lift: f32,
+    /// Rotation about the vertical axis, radians.
+    pub yaw: f32,
+}
+
+/// The light for one world.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Lighting {
+    /// Directional illuminance, lux.
+    pub illuminance: f32,
+    /// Ambient brightness, cd/m².
+    pub ambient: f32,
+    /// Elevation above the horizon, radians.
+    pub elevation: f32,
+    /// Azimuth, radians.
+    pub azimuth: f32,
+}
+
+/// The room: an axis-aligned box centred on the origin.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Room {
+    /// Extent along x.
+    pub width: f32,
+    /// Extent along z.
+    pub depth: f32,
+    /// Wall height.
+    pub height: f32,
+    /// Wall colour, sRGB.
+    pub wall_color: [f32; 3],
+    /// Floor colour, sRGB.
+    pub floor_color: [f32; 3],
+    /// Ceiling colour, sRGB.
+    pub ceiling_color: [f32; 3],
+}
+
+impl Room {
+    /// Whether a circle of radius `r` at `(x, z)` lies inside the walls.
+    pub fn contains_circle(&self, x: f32, z: f32, r: f32) -> bool {
+        x.abs() <= self.width / 2.0 - r && z.abs() <= self.depth / 2.0 - r
+    }
+}
+
+/// A generated world, before any step is taken.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Layout {
+    /// The room.
+    pub room: Room,
+    /// The light.
+    pub lighting: Lighting,
+    /// The objects.
+    pub objects: Vec<PlacedObject>,
+    /// Index of the task's target in `objects`.
+    pub target: usize,
+    /// Where the agent starts.
+    pub spawn: Pose,
+    /// The mission text.
+    pub mission: String,
+}
+
+/// Generate the world for `seed`. The same scenario and seed always give the same layout.
+pub fn generate(scenario: &Scenario, seed: u64) -> Result<Layout> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut reason = String::new();
+    for _ in 0..MAX_ATTEMPTS {
+        match try_generate(scenario, &mut rng) {
+            Ok(layout) => return Ok(layout),
+            Err(why) => reason = why,
+        }
+    }
+    Err(EnvError::Generation { scenario: scenario.name.clone(), seed, attempts: MAX_ATTEMPTS, reason })
+}
+
+fn try_generate(sc: &Scenario, rng: &mut ChaCha8Rng) -> std::result::Result<Layout, String> {
+    let rnd = sc.randomize;
+    let room = Room {
+        width: sc.room.width.sample(rng, rnd),
+        depth: sc.room.depth.sample(rng, rnd),
+        height: sc.room.height,
+        wall_color: sc.room.wall_color,
+        floor_color: sc.room.floor_color,
+        ceiling_color: sc.room.ceiling_color,
+    };
+    let l = &sc.lighting;
+    let lighting = Lighting {
+        illuminance: l.illuminance.sample(rng, rnd),
+        ambient: l.ambient.sample(rng, rnd),
+        elevation: l.elevation_deg.sample(rng, rnd).to_radians(),
+        azimuth: l.azimuth_deg.sample(rng, rnd).to_radians(),
+    };
+    let count = sc.objects.count.sample(rng, rnd) as usize;
+    let spec = &sc.objects;
+    let pick = |rng: &mut ChaCha8Rng| {
+        (
+            spec.shapes[rng.random_range(0..spec.shapes.len())],
+            spec.colors[rng.random_range(0..spec.colors.len())],
+            spec.sizes[rng.random_range(0..spec.sizes.len())],
+        )
+    };
+    let target_kind = pick(rng);
+    let target = rng.random_range(0..count);
+    let mut kinds = Vec::with_capacity(count);
+    for i in 0..count {
+        if i == target {
+            kinds.push(target_kind);
+            continue;
+        }
+        // Distractors never repeat the target's colour-and-shape, so the mission stays unambiguous.
+        let mut kind = pick(rng);
+        let mut tries = 0;
+        while kind.0 == target_kind.0 && kind.1 == target_kind.1 {
+            tries += 1;
+            if tries > 1000 {
+                return Err("no distractor differs from the target".into());
+            }
+            kind = pick(rng);
+        }
+        kinds.push(kind);
+    }
+
+    let agent_r = sc.agent.radius;
+    let mut objects: Vec<PlacedObject> = Vec::with_capacity(count);
+    for (shape, color, size) in kinds {
+        let ext = extent(shape, size);
+        let margin = ext.radius + 0.1;
+        let mut placed = false;
+        for _ in 0..200 {
+            let x = rng.random_range(-room.width / 2.0 + margin..=room.width / 2.0 - margin);
+            let z = rng.random_range(-room.depth / 2.0 + margin..=room.depth / 2.0 - margin);
+            // Leave a corridor wide enough for the agent between any two objects.
+            let clear = objects.iter().all(|o| {
+                dist((x, z), o.pos) >= o.extent.radius + ext.radius + 2.0 * agent_r + 0.1
+            });
+            if clear {
+                let yaw = rng.random_range(0.0..std::f32::consts::TAU);
+                objects.push(PlacedObject { shape, color, size, extent: ext, pos: (x, z), lift: 0.0, yaw });
+                placed = true;
+                break;
+            }
+        }
+        if !placed {
+            return Err(format!("no free spot for a {} {} after 200 tries", color.name(), shape.name()));
+        }
+    }
+
+    let mission = match &sc.task {
+        TaskSpec::GoTo { mission, .. } => {
+            let t = &objects[target];
+            render_template(mission, t.color, t.shape, t.size)
+        }
+    };
+
+    let mut spawn = None;
+    for _ in 0..200 {
+        let m = agent_r + 0.1;
+        let x = rng.random_range(-room.width / 2.0 + m..=room.width / 2.0 - m);
+        let z = rng.random_range(-room.depth / 2.0 + m..=room.depth / 2.0 - m);
+        let yaw = rng.random_range(-std::f32::consts::PI..std::f32::consts::PI);
+        let clear = objects.iter().all(|o| dist((x, z), o.pos) >= o.extent.radius + agent_r + 0.2);
+        // Start away from the target so no episode is solved at step zero.
+        let t = &objects[target];
+        let far = dist((x, z), t.pos) - t.extent.radius - agent_r > 1.5;
+        if clear && far {
+            spawn = Some(Pose { x, z, yaw });
+            break;
+        }
+    }
+    let spawn = spawn.ok_or("no free spawn point away from the target")?;
+    let layout = Layout { room, lighting, objects, target, spawn, mission };
+    if crate::expert::plan_to_target(&layout, sc, (spawn.x, spawn.z)).is_none() {
+        return Err("the target cannot be reached from the spawn point".into());
+    }
+    Ok(layout)
+}
+
+/// Distance in the floor plane.
+pub fn dist(a: (f32, f32), b: (f32, f32)) -> f32 {
+    ((a.0 - b.0).powi(2) + (a.1 - b.1).powi(2)).sqrt()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_seed_same_layout_and_seeds_differ() {
+        let sc = Scenario::load("go_to_object").expect("builtin");
+        let a = generate(&sc, 3).expect("gen");
+        let b = generate(&sc, 3).expect("gen");
+        let c = generate(&sc, 4).expect("gen");
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn target_is_unique_and_objects_do_not_overlap() {
+        let sc = Scenario::load("go_to_object").expect("builtin");
+        for seed in 0..200 {
+            let l = generate(&sc, seed).expect("gen");
+            assert!((3..=8).contains(&l.objects.len()));
+            let t = &l.objects[l.target];
+            let same = l.objects.iter().filter(|o| o.shape == t.shape && o.color == t.color).count();
+            assert_eq!(same, 1, "seed {seed}");
+            assert!(l.mission.contains(t.color.name()) && l.mission.contains(t.shape.name()));
+            for (i, a) in l.objects.iter().enumerate() {
+                assert!(l.room.contains_circle(a.pos.0, a.pos.1, a.extent.radius));
+                for b in &l.objects[i + 1..] {
+                    assert!(dist(a.pos, b.pos) > a.extent.radius + b.extent.radius);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn no_randomisation_uses_defaults() {
+        let mut sc = Scenario::load("go_to_object").expect("builtin");
+        sc.randomize = false;
+        let l = generate(&sc, 11).expect("gen");
+        assert_eq!(l.room.width, sc.room.width.default);
+        assert_eq!(l.objects.len() as u32, sc.objects.count.default);
+    }
+}

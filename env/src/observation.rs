@@ -1,0 +1,94 @@
+//! What an env hands back: frames, observations, ground-truth info and step results.
+
+use serde::{Deserialize, Serialize};
+
+use crate::layout::Pose;
+use crate::object::{ObjectColor, Shape, Size};
+
+/// An RGB image, row-major, 3 bytes per pixel, top row first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Frame {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// `height * width * 3` bytes.
+    pub rgb: Vec<u8>,
+}
+
+impl Frame {
+    /// A black frame.
+    pub fn black(width: u32, height: u32) -> Self {
+        Self { width, height, rgb: vec![0; (width * height * 3) as usize] }
+    }
+
+    /// The pixel at (x, y).
+    pub fn pixel(&self, x: u32, y: u32) -> [u8; 3] {
+        let i = ((y * self.width + x) * 3) as usize;
+        [self.rgb[i], self.rgb[i + 1], self.rgb[i + 2]]
+    }
+}
+
+/// What the agent sees after a reset or step.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Observation {
+    /// The first-person camera image.
+    pub frame: Frame,
+    /// The mission text.
+    pub mission: String,
+    /// The agent's pose.
+    pub pose: Pose,
+}
+
+/// Ground truth about one object, for perception tasks and checks.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ObjectInfo {
+    /// Index in the world's object list.
+    pub id: usize,
+    /// Shape.
+    pub shape: Shape,
+    /// Colour.
+    pub color: ObjectColor,
+    /// Size class.
+    pub size: Size,
+    /// Centre of the object's base: x, height above the floor, z.
+    pub position: [f32; 3],
+    /// Whether the object's centre is inside the camera frustum with an unblocked line of sight.
+    pub visible: bool,
+}
+
+/// Typed ground truth returned by `reset` and `step`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Info {
+    /// The scenario's name.
+    pub scenario: String,
+    /// The episode's seed.
+    pub seed: u64,
+    /// Steps taken in this episode.
+    pub step: u32,
+    /// Whether the task's success condition holds.
+    pub success: bool,
+    /// Index of the task's target object.
+    pub target: usize,
+    /// The object being carried, if any.
+    pub held: Option<usize>,
+    /// The agent's pose.
+    pub pose: Pose,
+    /// Every object.
+    pub objects: Vec<ObjectInfo>,
+}
+
+/// The result of one step, with Gymnasium's meanings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Step {
+    /// The observation after the action.
+    pub obs: Observation,
+    /// The reward for this step.
+    pub reward: f32,
+    /// The task ended (succeeded or failed) and the episode is over.
+    pub terminated: bool,
+    /// An outside limit (the step budget) ended the episode.
+    pub truncated: bool,
+    /// Ground truth after the action.
+    pub info: Info,
+}

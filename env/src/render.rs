@@ -1,0 +1,264 @@
+//! `EnvRenderPlugin`: one camera and render target per env, the scene built from each env's
+//! simulation, and same-frame readback. Envs share one World; `RenderLayers` keep them apart.
+
+use std::collections::HashMap;
+
+use bevy::asset::RenderAssetUsages;
+use bevy::camera::visibility::RenderLayers;
+use bevy::camera::{ImageRenderTarget, RenderTarget};
+use bevy::core_pipeline::tonemapping::Tonemapping;
+use bevy::prelude::*;
+use bevy::render::render_resource::{TextureFormat, TextureUsages};
+use bevy::render::view::Msaa;
+use bevy::render::{Render, RenderApp, RenderSystems};
+
+use crate::frames::FrameStore;
+use crate::layout::Layout;
+use crate::object::{ObjectColor, Shape, Size, extent};
+use crate::plugin::{EnvSlots, EnvSystems};
+use crate::readback::{ReadbackTargets, read_back_frames};
+use crate::sim::SimState;
+
+/// Renders every env's first-person view into its own image and reads it back each update.
+pub struct EnvRenderPlugin {
+    /// Number of envs (one camera each).
+    pub num_envs: usize,
+    /// Frame width, pixels.
+    pub width: u32,
+    /// Frame height, pixels.
+    pub height: u32,
+}
+
+/// The render target of each env's camera.
+#[derive(Resource, Clone, Debug)]
+pub struct ViewTargets(pub Vec<Handle<Image>>);
+
+/// Marks an entity as part of env `.0`'s scene (despawned on reset).
+#[derive(Component, Clone, Copy, Debug)]
+pub struct EnvMember(pub usize);
+
+/// Marks env `.0`'s first-person camera.
+#[derive(Component, Clone, Copy, Debug)]
+pub struct EnvCamera(pub usize);
+
+/// Marks the rendered copy of object `index` of env `env`.
+#[derive(Component, Clone, Copy, Debug)]
+pub struct SceneObject {
+    /// Env number.
+    pub env: usize,
+    /// Object index in the layout.
+    pub index: usize,
+}
+
+/// Shared meshes and materials, made once so resets create no new GPU assets.
+#[derive(Resource)]
+pub struct Palette {
+    shapes: HashMap<Shape, Handle<Mesh>>,
+    colors: HashMap<ObjectColor, Handle<StandardMaterial>>,
+    unit_cube: Handle<Mesh>,
+    surfaces: HashMap<[u32; 3], Handle<StandardMaterial>>,
+}
+
+impl Plugin for EnvRenderPlugin {
+    fn build(&self, app: &mut App) {
+        app.add_systems(Startup, (create_palette, spawn_cameras))
+            .add_systems(Update, (rebuild_scenes, sync_poses).chain().in_set(EnvSystems::SyncScene));
+    }
+
+    fn finish(&self, app: &mut App) {
+        let handles: Vec<Handle<Image>> = {
+            let mut images = app.world_mut().resource_mut::<Assets<Image>>();
+            (0..self.num_envs).map(|_| images.add(target_image(self.width, self.height))).collect()
+        };
+        let store = FrameStore::new(self.num_envs, self.width, self.height);
+        let ids = handles.iter().map(|h| h.id()).collect();
+        app.insert_resource(ViewTargets(handles)).insert_resource(store.clone());
+        if let Some(render_app) = app.get_sub_app_mut(RenderApp) {
+            render_app
+                .insert_resource(ReadbackTargets { images: ids, store })
+                .add_systems(Render, read_back_frames.after(RenderSystems::Render).before(RenderSystems::Cleanup));
+        }
+    }
+}
+
+fn target_image(width: u32, height: u32) -> Image {
+    let mut image = Image::new_target_texture(width, height, TextureFormat::Rgba8UnormSrgb, None);
+    image.texture_descriptor.usage |= TextureUsages::COPY_SRC;
+    image.asset_usage = RenderAssetUsages::RENDER_WORLD;
+    image
+}
+
+fn layer(env: usize) -> RenderLayers {
+    // Layer 0 is Bevy's default; keep it empty so stray entities never show up in an observation.
+    RenderLayers::layer(env + 1)
+}
+
+/// Build the meshes and materials every scene draws from.
+pub fn create_palette(mut commands: Commands, mut meshes: ResMut<Assets<Mesh>>, mut materials: ResMut<Assets<StandardMaterial>>) {
+    // Unit meshes have extent 1; objects scale them by their size's extent.
+    let mut shapes = HashMap::new();
+    for shape in Shape::ALL {
+        let unit = extent(shape, Size::Small);
+        let k = 1.0 / Size::Small.extent();
+        let (r, h) = (unit.radius * k, unit.height * k);
+        let mesh: Mesh = match shape {
+            Shape::Cube => Cuboid::new(h, h, h).into(),
+            Shape::Sphere => Sphere::new(r).mesh().uv(24, 16),
+            Shape::Cylinder => Cylinder::new(r, h).mesh().resolution(24).into(),
+            Shape::Cone => Cone { radius: r, height: h }.mesh().resolution(24).into(),
+            Shape::Capsule => Capsule3d::new(r, h - 2.0 * r).mesh().longitudes(24).latitudes(12).into(),
+            Shape::Torus => Torus::new(r - h, r).mesh().major_resolution(32).minor_resolution(12).into(),
+        };
+        shapes.insert(shape, meshes.add(mesh));
+    }
+    let colors = ObjectColor::ALL
+        .iter()
+        .map(|&c| {
+            let [r, g, b] = c.srgb();
+            (c, materials.add(StandardMaterial { base_color: Color::srgb(r, g, b), perceptual_roughness: 0.6, ..default() }))
+        })
+        .collect();
+    let unit_cube = meshes.add(Cuboid::new(1.0, 1.0, 1.0));
+    commands.insert_resource(Palette { shapes, colors, unit_cube, surfaces: HashMap::new() });
+}
+
+/// Spawn one inactive camera per env, rendering into its target image.
+pub fn spawn_cameras(mut commands: Commands, targets: Res<ViewTargets>) {
+    for (i, handle) in targets.0.iter().enumerate() {
+        commands.spawn((
+            EnvCamera(i),
+            Camera3d::default(),
+            Camera { order: i as isize, is_active: false, clear_color: ClearColorConfig::Custom(Color::BLACK), ..default() },
+            RenderTarget::Image(ImageRenderTarget::from(handle.clone())),
+            Projection::Perspective(PerspectiveProjection { near: 0.05, far: 100.0, ..default() }),
+            Msaa::Off,
+            Tonemapping::None,
+            AmbientLight::default(),
+            layer(i),
+            Transform::default(),
+        ));
+    }
+}
+
+impl Palette {
+    fn surface(&mut self, materials: &mut Assets<StandardMaterial>, srgb: [f32; 3]) -> Handle<StandardMaterial> {
+        let key = srgb.map(f32::to_bits);
+        self.surfaces
+            .entry(key)
+            .or_insert_with(|| {
+                materials.add(StandardMaterial { base_color: Color::srgb(srgb[0], srgb[1], srgb[2]), perceptual_roughness: 0.9, ..default() })
+            })
+            .clone()
+    }
+}
+
+/// Rebuild the scene of every env that started a new episode since the last update.
+pub fn rebuild_scenes(
+    mut commands: Commands,
+    envs: Res<EnvSlots>,
+    mut built: Local<Vec<u64>>,
+    members: Query<(Entity, &EnvMember)>,
+    mut palette: ResMut<Palette>,
+    mut materials: ResMut<Assets<StandardMaterial>>,
+    mut cameras: Query<(&EnvCamera, &mut Camera, &mut Projection, &mut AmbientLight)>,
+) {
+    built.resize(envs.slots.len(), 0);
+    for (i, slot) in envs.slots.iter().enumerate() {
+        let Some(state) = slot.state.as_ref() else { continue };
+        if built[i] == slot.episode {
+            continue;
+        }
+        built[i] = slot.episode;
+        for (e, m) in &members {
+            if m.0 == i {
+                commands.entity(e).despawn();
+            }
+        }
+        spawn_scene(&mut commands, i, &state.layout, &mut palette, &mut materials);
+        for (cam, mut camera, mut projection, mut ambient) in &mut cameras {
+            if cam.0 == i {
+                camera.is_active = true;
+                if let Projection::Perspective(p) = projection.as_mut() {
+                    p.fov = state.scenario.agent.fov_deg.to_radians();
+                }
+                ambient.brightness = state.layout.lighting.ambient;
+            }
+        }
+    }
+}
+
+fn spawn_scene(commands: &mut Commands, env: usize, layout: &Layout, palette: &mut Palette, materials: &mut Assets<StandardMaterial>) {
+    let room = &layout.room;
+    let (w, d, h) = (room.width, room.depth, room.height);
+    let t = 0.1;
+    let wall = palette.surface(materials, room.wall_color);
+    let floor = palette.surface(materials, room.floor_color);
+    let ceiling = palette.surface(materials, room.ceiling_color);
+    let slabs = [
+        (floor, Vec3::new(0.0, -t / 2.0, 0.0), Vec3::new(w + 2.0 * t, t, d + 2.0 * t)),
+        (ceiling, Vec3::new(0.0, h + t / 2.0, 0.0), Vec3::new(w + 2.0 * t, t, d + 2.0 * t)),
+        (wall.clone(), Vec3::new(0.0, h / 2.0, -d / 2.0 - t / 2.0), Vec3::new(w + 2.0 * t, h, t)),
+        (wall.clone(), Vec3::new(0.0, h / 2.0, d / 2.0 + t / 2.0), Vec3::new(w + 2.0 * t, h, t)),
+        (wall.clone(), Vec3::new(-w / 2.0 - t / 2.0, h / 2.0, 0.0), Vec3::new(t, h, d)),
+        (wall, Vec3::new(w / 2.0 + t / 2.0, h / 2.0, 0.0), Vec3::new(t, h, d)),
+    ];
+    for (material, at, scale) in slabs {
+        commands.spawn((
+            EnvMember(env),
+            Mesh3d(palette.unit_cube.clone()),
+            MeshMaterial3d(material),
+            Transform::from_translation(at).with_scale(scale),
+            layer(env),
+        ));
+    }
+    let l = &layout.lighting;
+    let toward = -Vec3::new(l.elevation.cos() * l.azimuth.sin(), l.elevation.sin(), l.elevation.cos() * l.azimuth.cos());
+    commands.spawn((
+        EnvMember(env),
+        DirectionalLight { illuminance: l.illuminance, shadow_maps_enabled: false, ..default() },
+        Transform::default().looking_to(toward, Vec3::Y),
+        layer(env),
+    ));
+    for (index, o) in layout.objects.iter().enumerate() {
+        commands.spawn((
+            EnvMember(env),
+            SceneObject { env, index },
+            Mesh3d(palette.shapes[&o.shape].clone()),
+            MeshMaterial3d(palette.colors[&o.color].clone()),
+            object_transform(o),
+            layer(env),
+        ));
+    }
+}
+
+fn object_transform(o: &crate::layout::PlacedObject) -> Transform {
+    Transform::from_xyz(o.pos.0, o.lift + o.extent.height / 2.0, o.pos.1)
+        .with_rotation(Quat::from_rotation_y(o.yaw))
+        .with_scale(Vec3::splat(o.size.extent()))
+}
+
+fn camera_transform(s: &SimState) -> Transform {
+    let [x, y, z] = s.eye();
+    Transform::from_xyz(x, y, z)
+        .with_rotation(Quat::from_rotation_y(s.agent.yaw) * Quat::from_rotation_x(-s.scenario.agent.pitch_deg.to_radians()))
+}
+
+/// Move cameras and objects to where the simulations put them.
+pub fn sync_poses(
+    envs: Res<EnvSlots>,
+    mut objects: Query<(&SceneObject, &mut Transform), Without<EnvCamera>>,
+    mut cameras: Query<(&EnvCamera, &mut Transform), Without<SceneObject>>,
+) {
+    for (cam, mut t) in &mut cameras {
+        if let Some(s) = envs.slots.get(cam.0).and_then(|s| s.state.as_ref()) {
+            t.set_if_neq(camera_transform(s));
+        }
+    }
+    for (o, mut t) in &mut objects {
+        if let Some(s) = envs.slots.get(o.env).and_then(|s| s.state.as_ref())
+            && let Some(p) = s.layout.objects.get(o.index)
+        {
+            t.set_if_neq(object_transform(p));
+        }
+    }
+}

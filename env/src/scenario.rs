@@ -1,0 +1,399 @@
+//! The scenario schema: what a `.ron` file under `assets/scenarios/` may say, loading and checking.
+
+use std::path::Path;
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{EnvError, Result};
+use crate::object::{ObjectColor, Shape, Size};
+
+/// Built-in scenarios, compiled into the binary so they work from any directory.
+const BUILTINS: &[(&str, &str)] = &[(
+    "go_to_object",
+    include_str!("../../assets/scenarios/go_to_object.ron"),
+)];
+
+/// The names of the built-in scenarios.
+pub fn builtin_names() -> Vec<&'static str> {
+    BUILTINS.iter().map(|(n, _)| *n).collect()
+}
+
+/// A randomised value: what it is without randomisation, and the range it is drawn from otherwise.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Range<T> {
+    /// Used when randomisation is off.
+    pub default: T,
+    /// Inclusive lower bound.
+    pub min: T,
+    /// Inclusive upper bound.
+    pub max: T,
+}
+
+impl<T: Copy> Range<T> {
+    /// A range that always yields `v`.
+    pub const fn fixed(v: T) -> Self {
+        Self { default: v, min: v, max: v }
+    }
+}
+
+impl Range<f32> {
+    /// Draw a value, or return the default when `randomize` is off.
+    pub fn sample(&self, rng: &mut impl Rng, randomize: bool) -> f32 {
+        if randomize && self.max > self.min {
+            rng.random_range(self.min..=self.max)
+        } else {
+            self.default
+        }
+    }
+}
+
+impl Range<u32> {
+    /// Draw a value, or return the default when `randomize` is off.
+    pub fn sample(&self, rng: &mut impl Rng, randomize: bool) -> u32 {
+        if randomize && self.max > self.min {
+            rng.random_range(self.min..=self.max)
+        } else {
+            self.default
+        }
+    }
+}
+
+/// A scenario: a world generator plus a task, loaded from RON.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Short identifier, used in dataset metadata.
+    pub name: String,
+    /// One line for `scenario list`.
+    pub description: String,
+    /// Global switch: false makes every `Range` yield its default (for evaluation).
+    #[serde(default = "yes")]
+    pub randomize: bool,
+    /// The room.
+    pub room: RoomSpec,
+    /// The light.
+    #[serde(default)]
+    pub lighting: LightingSpec,
+    /// What objects to place.
+    pub objects: ObjectsSpec,
+    /// The agent's body and motion.
+    #[serde(default)]
+    pub agent: AgentSpec,
+    /// What the agent must do.
+    pub task: TaskSpec,
+    /// Episodes are truncated after this many steps.
+    pub max_steps: u32,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The room's size and surfaces.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoomSpec {
+    /// Extent along x, metres.
+    pub width: Range<f32>,
+    /// Extent along z, metres.
+    pub depth: Range<f32>,
+    /// Wall height, metres.
+    #[serde(default = "default_wall_height")]
+    pub height: f32,
+    /// Wall colour, sRGB.
+    #[serde(default = "default_wall_color")]
+    pub wall_color: [f32; 3],
+    /// Floor colour, sRGB.
+    #[serde(default = "default_floor_color")]
+    pub floor_color: [f32; 3],
+    /// Ceiling colour, sRGB.
+    #[serde(default = "default_ceiling_color")]
+    pub ceiling_color: [f32; 3],
+}
+
+fn default_wall_height() -> f32 {
+    2.5
+}
+fn default_wall_color() -> [f32; 3] {
+    [0.62, 0.60, 0.56]
+}
+fn default_floor_color() -> [f32; 3] {
+    [0.36, 0.30, 0.26]
+}
+fn default_ceiling_color() -> [f32; 3] {
+    [0.85, 0.85, 0.85]
+}
+
+/// The sun-like directional light and the ambient fill.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LightingSpec {
+    /// Directional light illuminance, lux.
+    pub illuminance: Range<f32>,
+    /// Ambient brightness, cd/m².
+    pub ambient: Range<f32>,
+    /// Angle of the light above the horizon, degrees.
+    pub elevation_deg: Range<f32>,
+    /// Compass direction of the light, degrees.
+    pub azimuth_deg: Range<f32>,
+}
+
+impl Default for LightingSpec {
+    fn default() -> Self {
+        Self {
+            illuminance: Range { default: 4000.0, min: 3000.0, max: 5000.0 },
+            ambient: Range { default: 900.0, min: 700.0, max: 1100.0 },
+            elevation_deg: Range { default: 60.0, min: 45.0, max: 75.0 },
+            azimuth_deg: Range { default: 30.0, min: 0.0, max: 360.0 },
+        }
+    }
+}
+
+/// How many objects, and what they may look like.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectsSpec {
+    /// Number of objects, the target included.
+    pub count: Range<u32>,
+    /// Shapes to draw from.
+    pub shapes: Vec<Shape>,
+    /// Colours to draw from.
+    pub colors: Vec<ObjectColor>,
+    /// Sizes to draw from.
+    pub sizes: Vec<Size>,
+}
+
+/// The agent's body, camera and step sizes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentSpec {
+    /// Body radius for collision, metres.
+    pub radius: f32,
+    /// Distance walked by forward, back and strafe actions, metres.
+    pub move_step: f32,
+    /// Angle turned by a turn action, degrees.
+    pub turn_step_deg: f32,
+    /// Camera height, metres.
+    pub eye_height: f32,
+    /// Camera downward tilt, degrees.
+    pub pitch_deg: f32,
+    /// Vertical field of view, degrees.
+    pub fov_deg: f32,
+}
+
+impl Default for AgentSpec {
+    fn default() -> Self {
+        Self { radius: 0.25, move_step: 0.25, turn_step_deg: 15.0, eye_height: 0.9, pitch_deg: 12.0, fov_deg: 70.0 }
+    }
+}
+
+/// What the agent must do.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum TaskSpec {
+    /// Walk to within `radius` metres (gap between bodies) of a target that is unique by colour and shape.
+    GoTo {
+        /// Mission template; `{color}`, `{shape}` and `{size}` are bound to the target.
+        mission: String,
+        /// Success distance between the agent's body and the target's footprint, metres.
+        radius: f32,
+    },
+}
+
+/// The placeholders a mission template may use.
+pub const PLACEHOLDERS: [&str; 3] = ["color", "shape", "size"];
+
+impl Scenario {
+    /// Load a built-in scenario by name, or a `.ron` file by path.
+    pub fn load(name_or_path: &str) -> Result<Self> {
+        if let Some((name, text)) = BUILTINS.iter().find(|(n, _)| *n == name_or_path) {
+            return Self::from_ron(text, &format!("builtin:{name}"));
+        }
+        let path = Path::new(name_or_path);
+        if path.is_file() {
+            return Self::from_file(path);
+        }
+        Err(EnvError::UnknownScenario { name: name_or_path.to_string(), builtins: builtin_names().join(", ") })
+    }
+
+    /// Load and validate a scenario file.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| EnvError::ScenarioIo { path: path.to_path_buf(), source })?;
+        Self::from_ron(&text, &path.display().to_string())
+    }
+
+    /// Parse and validate RON text; `origin` names it in errors.
+    pub fn from_ron(text: &str, origin: &str) -> Result<Self> {
+        let scenario: Scenario = ron::from_str(text).map_err(|e| EnvError::ScenarioSyntax {
+            origin: origin.to_string(),
+            line: e.span.start.line,
+            col: e.span.start.col,
+            message: e.code.to_string(),
+        })?;
+        scenario.validate(origin)?;
+        Ok(scenario)
+    }
+
+    /// Check values that the schema cannot: ranges, empty lists, placeholders, room for the objects.
+    pub fn validate(&self, origin: &str) -> Result<()> {
+        let bad = |field: &str, message: String| EnvError::ScenarioInvalid {
+            origin: origin.to_string(),
+            field: field.to_string(),
+            message,
+        };
+        check_range_f32(&self.room.width, 2.0, 50.0).map_err(|m| bad("room.width", m))?;
+        check_range_f32(&self.room.depth, 2.0, 50.0).map_err(|m| bad("room.depth", m))?;
+        if !(1.0..=20.0).contains(&self.room.height) {
+            return Err(bad("room.height", format!("{} is outside 1..=20 metres", self.room.height)));
+        }
+        let l = &self.lighting;
+        check_range_f32(&l.illuminance, 0.0, 200_000.0).map_err(|m| bad("lighting.illuminance", m))?;
+        check_range_f32(&l.ambient, 0.0, 100_000.0).map_err(|m| bad("lighting.ambient", m))?;
+        check_range_f32(&l.elevation_deg, 1.0, 90.0).map_err(|m| bad("lighting.elevation_deg", m))?;
+        check_range_f32(&l.azimuth_deg, -720.0, 720.0).map_err(|m| bad("lighting.azimuth_deg", m))?;
+        let c = &self.objects.count;
+        if c.min > c.max || c.default < c.min || c.default > c.max {
+            return Err(bad("objects.count", format!("need min <= default <= max, got min {} default {} max {}", c.min, c.default, c.max)));
+        }
+        if c.min == 0 {
+            return Err(bad("objects.count", "the task needs at least one object (the target)".into()));
+        }
+        if c.max > 32 {
+            return Err(bad("objects.count", format!("max {} is above the limit of 32", c.max)));
+        }
+        if self.objects.shapes.is_empty() {
+            return Err(bad("objects.shapes", "the list is empty".into()));
+        }
+        if self.objects.colors.is_empty() {
+            return Err(bad("objects.colors", "the list is empty".into()));
+        }
+        if self.objects.sizes.is_empty() {
+            return Err(bad("objects.sizes", "the list is empty".into()));
+        }
+        let a = &self.agent;
+        if !(a.radius > 0.0 && a.radius < 1.0) {
+            return Err(bad("agent.radius", format!("{} is outside (0, 1) metres", a.radius)));
+        }
+        if !(a.move_step > 0.0 && a.move_step <= 1.0) {
+            return Err(bad("agent.move_step", format!("{} is outside (0, 1] metres", a.move_step)));
+        }
+        if !(a.turn_step_deg > 0.0 && a.turn_step_deg <= 90.0) {
+            return Err(bad("agent.turn_step_deg", format!("{} is outside (0, 90] degrees", a.turn_step_deg)));
+        }
+        if !(a.fov_deg >= 20.0 && a.fov_deg <= 140.0) {
+            return Err(bad("agent.fov_deg", format!("{} is outside 20..=140 degrees", a.fov_deg)));
+        }
+        if !(a.eye_height > 0.0 && a.eye_height < self.room.height) {
+            return Err(bad("agent.eye_height", format!("{} must be above 0 and below the room height {}", a.eye_height, self.room.height)));
+        }
+        if !(-89.0..=89.0).contains(&a.pitch_deg) {
+            return Err(bad("agent.pitch_deg", format!("{} is outside -89..=89 degrees", a.pitch_deg)));
+        }
+        if self.max_steps == 0 {
+            return Err(bad("max_steps", "must be at least 1".into()));
+        }
+        match &self.task {
+            TaskSpec::GoTo { mission, radius } => {
+                check_template(mission).map_err(|m| bad("task.mission", m))?;
+                if !(*radius > 0.0 && *radius < 5.0) {
+                    return Err(bad("task.radius", format!("{radius} is outside (0, 5) metres")));
+                }
+                // The target must be unique by colour and shape, so distractors need another combination.
+                let combos = self.objects.shapes.len() * self.objects.colors.len();
+                if c.max > 1 && combos < 2 {
+                    return Err(bad("objects", "with one shape and one colour no distractor can differ from the target".into()));
+                }
+            }
+        }
+        // Objects need floor space: compare their footprints with the smallest room's area.
+        let min_area = self.room.width.min.min(self.room.width.default) * self.room.depth.min.min(self.room.depth.default);
+        let largest = self.objects.sizes.iter().map(|s| s.extent()).fold(0.0, f32::max);
+        let needed = (c.max as f32 + 1.0) * (largest + 2.0 * a.radius).powi(2) * 2.0;
+        if needed > min_area {
+            return Err(bad("objects.count", format!("{} objects do not fit in a {:.1} m² room (need about {:.1} m²)", c.max, min_area, needed)));
+        }
+        Ok(())
+    }
+}
+
+fn check_range_f32(r: &Range<f32>, lo: f32, hi: f32) -> std::result::Result<(), String> {
+    if !(r.min.is_finite() && r.max.is_finite() && r.default.is_finite()) {
+        return Err("values must be finite numbers".into());
+    }
+    if r.min > r.max {
+        return Err(format!("min {} is above max {}", r.min, r.max));
+    }
+    if r.default < r.min || r.default > r.max {
+        return Err(format!("default {} is outside min {} ..= max {}", r.default, r.min, r.max));
+    }
+    if r.min < lo || r.max > hi {
+        return Err(format!("range {}..={} is outside the allowed {lo}..={hi}", r.min, r.max));
+    }
+    Ok(())
+}
+
+/// Check that every `{placeholder}` in a template is known and braces balance.
+fn check_template(template: &str) -> std::result::Result<(), String> {
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let close = after.find('}').ok_or_else(|| format!("unclosed `{{` in \"{template}\""))?;
+        let name = &after[..close];
+        if !PLACEHOLDERS.contains(&name) {
+            return Err(format!("placeholder `{{{name}}}` binds to nothing (known: {})", PLACEHOLDERS.map(|p| format!("{{{p}}}")).join(", ")));
+        }
+        rest = &after[close + 1..];
+    }
+    if rest.contains('}') {
+        return Err(format!("unmatched `}}` in \"{template}\""));
+    }
+    Ok(())
+}
+
+/// Fill a mission template with the target's words.
+pub fn render_template(template: &str, color: ObjectColor, shape: Shape, size: Size) -> String {
+    template
+        .replace("{color}", color.name())
+        .replace("{shape}", shape.name())
+        .replace("{size}", size.name())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtins_load() {
+        for name in builtin_names() {
+            let s = Scenario::load(name).expect("builtin loads");
+            assert_eq!(s.name, name);
+        }
+    }
+
+    #[test]
+    fn unknown_field_reports_line_and_column() {
+        let text = BUILTINS[0].1.replacen("max_steps:", "max_stepz:", 1);
+        let err = Scenario::from_ron(&text, "x.ron").expect_err("must fail");
+        let msg = err.to_string();
+        assert!(msg.starts_with("x.ron:"), "{msg}");
+        assert!(msg.contains("max_stepz"), "{msg}");
+    }
+
+    #[test]
+    fn bad_placeholder_is_named() {
+        let text = BUILTINS[0].1.replacen("{shape}", "{shap}", 1);
+        let err = Scenario::from_ron(&text, "x.ron").expect_err("must fail").to_string();
+        assert!(err.contains("task.mission") && err.contains("{shap}"), "{err}");
+    }
+
+    #[test]
+    fn inverted_range_is_named() {
+        let mut s = Scenario::load("go_to_object").expect("builtin");
+        s.room.width.min = 9.0;
+        let err = s.validate("t").expect_err("must fail").to_string();
+        assert!(err.contains("room.width") && err.contains("above max"), "{err}");
+    }
+}

@@ -1,0 +1,334 @@
+//! The simulation of one env: kinematic motion with collision, carrying, the task and visibility.
+//!
+//! Everything here is plain Rust with no Bevy and no wall clock, so it is deterministic by construction.
+
+use std::sync::Arc;
+
+use crate::action::Action;
+use crate::layout::{Layout, Pose, dist, generate};
+use crate::error::Result;
+use crate::observation::{Info, ObjectInfo};
+use crate::scenario::{Scenario, TaskSpec};
+
+/// Gap kept between a carried object and the agent's body, metres.
+const CARRY_GAP: f32 = 0.05;
+/// How high a carried object is lifted, metres.
+const CARRY_LIFT: f32 = 0.25;
+/// Furthest gap at which an object can be picked up, metres.
+const REACH: f32 = 0.45;
+/// Half-angle of the cone in front of the agent where objects can be picked up.
+const REACH_HALF_ANGLE: f32 = 0.6;
+
+/// One env's state between steps.
+#[derive(Clone, Debug)]
+pub struct SimState {
+    /// The scenario being played.
+    pub scenario: Arc<Scenario>,
+    /// The episode's seed.
+    pub seed: u64,
+    /// The world, with objects at their current positions.
+    pub layout: Layout,
+    /// The agent's pose.
+    pub agent: Pose,
+    /// Index of the carried object.
+    pub held: Option<usize>,
+    /// Steps taken.
+    pub step: u32,
+    /// Whether the episode has ended (terminated or truncated).
+    pub over: bool,
+    /// Whether the task's success condition held at the last step.
+    pub success: bool,
+}
+
+/// What a step produced, before the frame is rendered.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Outcome {
+    /// Reward.
+    pub reward: f32,
+    /// Task ended.
+    pub terminated: bool,
+    /// Step budget ran out.
+    pub truncated: bool,
+}
+
+impl SimState {
+    /// Start an episode.
+    pub fn new(scenario: Arc<Scenario>, seed: u64) -> Result<Self> {
+        let layout = generate(&scenario, seed)?;
+        let agent = layout.spawn;
+        let mut s = Self { scenario, seed, layout, agent, held: None, step: 0, over: false, success: false };
+        s.success = s.task_success();
+        Ok(s)
+    }
+
+    /// Apply one action and advance the episode.
+    pub fn step(&mut self, action: Action) -> Outcome {
+        let spec = &self.scenario.agent;
+        let step_len = spec.move_step;
+        let turn = spec.turn_step_deg.to_radians();
+        let (fx, fz) = self.agent.forward();
+        let (rx, rz) = self.agent.right();
+        match action {
+            Action::Noop | Action::Done => {}
+            Action::Forward => self.try_pose(Pose { x: self.agent.x + fx * step_len, z: self.agent.z + fz * step_len, ..self.agent }),
+            Action::Back => self.try_pose(Pose { x: self.agent.x - fx * step_len, z: self.agent.z - fz * step_len, ..self.agent }),
+            Action::StrafeRight => self.try_pose(Pose { x: self.agent.x + rx * step_len, z: self.agent.z + rz * step_len, ..self.agent }),
+            Action::StrafeLeft => self.try_pose(Pose { x: self.agent.x - rx * step_len, z: self.agent.z - rz * step_len, ..self.agent }),
+            Action::TurnLeft => self.try_pose(Pose { yaw: wrap_angle(self.agent.yaw + turn), ..self.agent }),
+            Action::TurnRight => self.try_pose(Pose { yaw: wrap_angle(self.agent.yaw - turn), ..self.agent }),
+            Action::PickUp => self.pick_up(),
+            Action::Drop => self.drop_held(),
+        }
+        self.step += 1;
+        self.success = self.task_success();
+        let max = self.scenario.max_steps;
+        let terminated = self.success || action == Action::Done;
+        let truncated = !terminated && self.step >= max;
+        self.over = terminated || truncated;
+        let reward = if self.success { 1.0 - 0.9 * (self.step as f32 / max as f32) } else { 0.0 };
+        Outcome { reward, terminated, truncated }
+    }
+
+    /// Move to `pose` if the body (and any carried object) stays inside the room and clear of objects.
+    fn try_pose(&mut self, pose: Pose) {
+        if self.pose_is_free(&pose) {
+            self.agent = pose;
+            if let Some(h) = self.held {
+                let p = self.carry_position(&pose, h);
+                self.layout.objects[h].pos = p;
+            }
+        }
+    }
+
+    /// Whether the agent could stand at `pose` with what it carries.
+    pub fn pose_is_free(&self, pose: &Pose) -> bool {
+        let r = self.scenario.agent.radius;
+        if !self.circle_is_free((pose.x, pose.z), r, self.held) {
+            return false;
+        }
+        match self.held {
+            Some(h) => {
+                let p = self.carry_position(pose, h);
+                self.circle_is_free(p, self.layout.objects[h].extent.radius, Some(h))
+            }
+            None => true,
+        }
+    }
+
+    /// Whether a circle lies in the room and overlaps no object except `ignore`.
+    fn circle_is_free(&self, c: (f32, f32), r: f32, ignore: Option<usize>) -> bool {
+        self.layout.room.contains_circle(c.0, c.1, r)
+            && self
+                .layout
+                .objects
+                .iter()
+                .enumerate()
+                .all(|(i, o)| Some(i) == ignore || dist(c, o.pos) >= r + o.extent.radius)
+    }
+
+    fn carry_position(&self, pose: &Pose, h: usize) -> (f32, f32) {
+        let d = self.scenario.agent.radius + self.layout.objects[h].extent.radius + CARRY_GAP;
+        let (fx, fz) = pose.forward();
+        (pose.x + fx * d, pose.z + fz * d)
+    }
+
+    fn pick_up(&mut self) {
+        if self.held.is_some() {
+            return;
+        }
+        let r = self.scenario.agent.radius;
+        let a = self.agent;
+        let (fx, fz) = a.forward();
+        let best = self
+            .layout
+            .objects
+            .iter()
+            .enumerate()
+            .filter_map(|(i, o)| {
+                let gap = dist((a.x, a.z), o.pos) - r - o.extent.radius;
+                let (dx, dz) = (o.pos.0 - a.x, o.pos.1 - a.z);
+                let len = (dx * dx + dz * dz).sqrt().max(1e-6);
+                let angle = ((dx * fx + dz * fz) / len).clamp(-1.0, 1.0).acos();
+                (gap <= REACH && angle <= REACH_HALF_ANGLE).then_some((i, gap))
+            })
+            .min_by(|x, y| x.1.total_cmp(&y.1));
+        if let Some((i, _)) = best {
+            let p = self.carry_position(&a, i);
+            // Only lift it if it fits in front of the agent without hitting anything else.
+            if self.circle_is_free(p, self.layout.objects[i].extent.radius, Some(i)) {
+                self.held = Some(i);
+                self.layout.objects[i].pos = p;
+                self.layout.objects[i].lift = CARRY_LIFT;
+            }
+        }
+    }
+
+    fn drop_held(&mut self) {
+        if let Some(h) = self.held.take() {
+            self.layout.objects[h].lift = 0.0;
+        }
+    }
+
+    /// Whether the task's success condition holds now.
+    pub fn task_success(&self) -> bool {
+        match &self.scenario.task {
+            TaskSpec::GoTo { radius, .. } => self.gap_to(self.layout.target) <= *radius,
+        }
+    }
+
+    /// Gap between the agent's body and an object's footprint.
+    pub fn gap_to(&self, i: usize) -> f32 {
+        let o = &self.layout.objects[i];
+        dist((self.agent.x, self.agent.z), o.pos) - self.scenario.agent.radius - o.extent.radius
+    }
+
+    /// Ground truth for the current state.
+    pub fn info(&self) -> Info {
+        let objects = self
+            .layout
+            .objects
+            .iter()
+            .enumerate()
+            .map(|(id, o)| ObjectInfo {
+                id,
+                shape: o.shape,
+                color: o.color,
+                size: o.size,
+                position: [o.pos.0, o.lift, o.pos.1],
+                visible: self.is_visible(id),
+            })
+            .collect();
+        Info {
+            scenario: self.scenario.name.clone(),
+            seed: self.seed,
+            step: self.step,
+            success: self.success,
+            target: self.layout.target,
+            held: self.held,
+            pose: self.agent,
+            objects,
+        }
+    }
+
+    /// The camera's eye position, as (x, y, z).
+    pub fn eye(&self) -> [f32; 3] {
+        [self.agent.x, self.scenario.agent.eye_height, self.agent.z]
+    }
+
+    /// Whether object `i`'s centre is in the view frustum and not hidden behind another object.
+    pub fn is_visible(&self, i: usize) -> bool {
+        let spec = &self.scenario.agent;
+        let o = &self.layout.objects[i];
+        let eye = self.eye();
+        let c = [o.pos.0, o.lift + o.extent.height / 2.0, o.pos.1];
+        let d = [c[0] - eye[0], c[1] - eye[1], c[2] - eye[2]];
+        // Rotate the world offset into camera space: undo yaw, then undo the downward pitch.
+        let (fx, fz) = self.agent.forward();
+        let (rx, rz) = self.agent.right();
+        let ahead = d[0] * fx + d[2] * fz;
+        let side = d[0] * rx + d[2] * rz;
+        let pitch = spec.pitch_deg.to_radians();
+        let fwd = ahead * pitch.cos() - d[1] * pitch.sin();
+        let up = ahead * pitch.sin() + d[1] * pitch.cos();
+        if fwd <= 0.05 {
+            return false;
+        }
+        let half_v = spec.fov_deg.to_radians() / 2.0;
+        // Frames are square, so the horizontal half-angle equals the vertical one.
+        if (up / fwd).abs() > half_v.tan() || (side / fwd).abs() > half_v.tan() {
+            return false;
+        }
+        // Occlusion: does the eye→centre segment pass through another object's body first?
+        self.layout.objects.iter().enumerate().all(|(j, b)| {
+            if j == i {
+                return true;
+            }
+            let (sx, sz) = (c[0] - eye[0], c[2] - eye[2]);
+            let len2 = sx * sx + sz * sz;
+            if len2 < 1e-9 {
+                return true;
+            }
+            let t = (((b.pos.0 - eye[0]) * sx + (b.pos.1 - eye[2]) * sz) / len2).clamp(0.0, 1.0);
+            if t >= 0.999 {
+                return true;
+            }
+            let px = eye[0] + sx * t;
+            let pz = eye[2] + sz * t;
+            let y = eye[1] + (c[1] - eye[1]) * t;
+            let inside = dist((px, pz), b.pos) < b.extent.radius * 0.8;
+            !(inside && y >= b.lift && y <= b.lift + b.extent.height)
+        })
+    }
+}
+
+/// Wrap an angle into (-π, π].
+pub fn wrap_angle(a: f32) -> f32 {
+    let tau = std::f32::consts::TAU;
+    let mut a = a % tau;
+    if a > std::f32::consts::PI {
+        a -= tau;
+    } else if a <= -std::f32::consts::PI {
+        a += tau;
+    }
+    a
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    fn state(seed: u64) -> SimState {
+        let sc = Arc::new(Scenario::load("go_to_object").expect("builtin"));
+        SimState::new(sc, seed).expect("gen")
+    }
+
+    #[test]
+    fn random_walk_never_leaves_room_or_enters_objects() {
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        for seed in 0..20 {
+            let mut s = state(seed);
+            for _ in 0..1000 {
+                let a = Action::ALL[rng.random_range(0..Action::COUNT - 1)];
+                s.step(a);
+                let r = s.scenario.agent.radius;
+                assert!(s.layout.room.contains_circle(s.agent.x, s.agent.z, r));
+                for (i, o) in s.layout.objects.iter().enumerate() {
+                    if Some(i) != s.held {
+                        assert!(dist((s.agent.x, s.agent.z), o.pos) >= r + o.extent.radius - 1e-4);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn turning_changes_only_heading() {
+        let mut s = state(1);
+        let before = s.agent;
+        s.step(Action::TurnLeft);
+        assert_eq!((s.agent.x, s.agent.z), (before.x, before.z));
+        assert!((wrap_angle(s.agent.yaw - before.yaw) - 15f32.to_radians()).abs() < 1e-5);
+    }
+
+    #[test]
+    fn truncates_at_max_steps() {
+        let mut s = state(2);
+        let max = s.scenario.max_steps;
+        for k in 1..=max {
+            let o = s.step(Action::Noop);
+            assert_eq!(o.truncated, k == max);
+            assert!(!o.terminated);
+        }
+        assert!(s.over);
+    }
+
+    #[test]
+    fn done_terminates_without_reward() {
+        let mut s = state(3);
+        let o = s.step(Action::Done);
+        assert!(o.terminated && !o.truncated);
+        assert_eq!(o.reward, 0.0);
+    }
+}

@@ -1,0 +1,148 @@
+//! `sandtable bench env`: env steps per second with rendering and readback, medians over runs.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use sandtable_env::{Action, EnvBatch, EnvConfig, Scenario};
+use serde_json::json;
+
+/// Benchmarks.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Env steps/s with rendering and readback, for 1 env and N envs in N threads.
+    Env(EnvBenchArgs),
+}
+
+/// Arguments of `sandtable bench env`.
+#[derive(Debug, Args)]
+pub struct EnvBenchArgs {
+    /// Scenario to step.
+    #[arg(long, default_value = "go_to_object")]
+    pub scenario: String,
+    /// Frame sides to measure.
+    #[arg(long, value_delimiter = ',', default_values_t = [64u32, 128])]
+    pub sizes: Vec<u32>,
+    /// Thread counts to measure (one single-threaded App per thread).
+    #[arg(long, value_delimiter = ',', default_values_t = [1usize, 2])]
+    pub threads: Vec<usize>,
+    /// Envs per App (per thread).
+    #[arg(long, value_delimiter = ',', default_values_t = [1usize])]
+    pub envs: Vec<usize>,
+    /// Timed batch steps per run.
+    #[arg(long, default_value_t = 300)]
+    pub steps: usize,
+    /// Timed runs; the median is reported.
+    #[arg(long, default_value_t = 5)]
+    pub runs: usize,
+    /// Also write the results as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+/// Run a benchmark.
+pub fn run(cmd: BenchCommand) -> Result<()> {
+    match cmd {
+        BenchCommand::Env(a) => env(a),
+    }
+}
+
+fn env(args: EnvBenchArgs) -> Result<()> {
+    anyhow::ensure!(args.runs >= 1 && args.steps >= 1, "--runs and --steps must be at least 1");
+    let scenario = Arc::new(Scenario::load(&args.scenario).context("loading the scenario")?);
+    let mut rows = Vec::new();
+    println!("| size | threads | envs/App | frames/s (median) | min | max | ms/update (median) |");
+    println!("|---|---|---|---|---|---|---|");
+    for &size in &args.sizes {
+        for &threads in &args.threads {
+            for &envs in &args.envs {
+                let runs = measure(&scenario, size, threads, envs, args.steps, args.runs)
+                    .with_context(|| format!("benchmarking {size}x{size}, {threads} threads, {envs} envs per App"))?;
+                let mut fps = runs;
+                fps.sort_by(f64::total_cmp);
+                let med = median(&fps);
+                // Each thread's App renders `envs` frames per update.
+                let ms_per_update = 1000.0 * (threads * envs) as f64 / med;
+                println!(
+                    "| {size} | {threads} | {envs} | {med:.0} | {:.0} | {:.0} | {:.2} |",
+                    fps[0],
+                    fps[fps.len() - 1],
+                    ms_per_update
+                );
+                rows.push(json!({
+                    "size": size, "threads": threads, "envs_per_app": envs, "steps": args.steps,
+                    "runs": args.runs, "fps_median": med, "fps_all": fps,
+                }));
+            }
+        }
+    }
+    if let Some(path) = &args.json {
+        let doc = json!({ "scenario": scenario.name, "results": rows });
+        crate::media::write_atomic(path, serde_json::to_string_pretty(&doc)?.as_bytes())?;
+    }
+    Ok(())
+}
+
+fn median(sorted: &[f64]) -> f64 {
+    let n = sorted.len();
+    if n % 2 == 1 { sorted[n / 2] } else { (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0 }
+}
+
+/// Frames per second of each run, summed over threads. Threads run their runs side by side
+/// without a barrier, so a thread that fails cannot leave the others waiting.
+fn measure(scenario: &Arc<Scenario>, size: u32, threads: usize, envs: usize, steps: usize, runs: usize) -> Result<Vec<f64>> {
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let scenario = scenario.clone();
+            std::thread::Builder::new()
+                .name(format!("bench-env-{t}"))
+                .spawn(move || -> Result<Vec<Duration>> {
+                    // Each App is built inside its own thread.
+                    let mut batch = EnvBatch::new(EnvConfig { scenario, num_envs: envs, width: size, height: size })?;
+                    let mut rng = ChaCha8Rng::seed_from_u64(t as u64);
+                    let mut next_seed = (t * 1_000_000) as u64;
+                    let seeds: Vec<(usize, u64)> = (0..envs).map(|i| (i, next_seed + i as u64)).collect();
+                    next_seed += envs as u64;
+                    batch.reset_many(&seeds)?;
+                    let mut go = |batch: &mut EnvBatch, n: usize| -> Result<()> {
+                        for _ in 0..n {
+                            let actions: Vec<Action> = (0..envs).map(|_| Action::ALL[rng.random_range(1..7)]).collect();
+                            let out = batch.step(&actions)?;
+                            let done: Vec<(usize, u64)> = out
+                                .iter()
+                                .enumerate()
+                                .filter(|(_, s)| s.terminated || s.truncated)
+                                .map(|(i, _)| {
+                                    next_seed += 1;
+                                    (i, next_seed)
+                                })
+                                .collect();
+                            if !done.is_empty() {
+                                batch.reset_many(&done)?;
+                            }
+                        }
+                        Ok(())
+                    };
+                    go(&mut batch, 20)?;
+                    let mut times = Vec::with_capacity(runs);
+                    for _ in 0..runs {
+                        let start = Instant::now();
+                        go(&mut batch, steps)?;
+                        times.push(start.elapsed());
+                    }
+                    Ok(times)
+                })
+                .context("spawning a bench thread")
+        })
+        .collect::<Result<_>>()?;
+    let mut per_thread = Vec::new();
+    for h in handles {
+        per_thread.push(h.join().map_err(|_| anyhow::anyhow!("a bench thread panicked"))??);
+    }
+    let frames = (envs * steps) as f64;
+    Ok((0..runs).map(|r| per_thread.iter().map(|t| frames / t[r].as_secs_f64()).sum()).collect())
+}

@@ -1,0 +1,34 @@
+//! Subcommands: each has an args struct and a `run` in its own file.
+
+mod bench;
+mod sim;
+
+use clap::{Parser, Subcommand};
+
+/// sandtable: a headless Bevy world and a candle world-model trainer.
+#[derive(Debug, Parser)]
+#[command(name = "sandtable", version, about)]
+pub struct Cli {
+    /// More log output (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Play one episode and write its frames as PNG, a GIF and steps.jsonl.
+    Sim(sim::SimArgs),
+    /// Benchmarks.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+/// Run the parsed command.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Sim(a) => sim::run(a),
+        Command::Bench(b) => bench::run(b),
+    }
+}

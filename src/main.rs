@@ -1,0 +1,33 @@
+//! The `sandtable` command line: wires the Bevy environment to the candle agent.
+
+mod cli;
+mod media;
+mod policy;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let args = cli::Cli::parse();
+    init_logging(args.verbose);
+    match cli::run(args) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // One line: the whole context chain, outermost first.
+            let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+            eprintln!("error: {}", chain.join(": "));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        // Bevy's notes about features lavapipe lacks (OIT, SSAO, software adapter) are expected here.
+        0 => "warn,sandtable=info,sandtable_env=info,sandtable_agent=info,bevy_render=error,bevy_pbr=error,bevy_core_pipeline=error",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}

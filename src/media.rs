@@ -1,0 +1,80 @@
+//! Writing frames: PNG files and animated GIFs, always through a temporary file and a rename.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use sandtable_env::Frame;
+
+/// `path` with `.partial` appended: where a file is written before it is renamed into place.
+pub fn partial_path(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(".partial");
+    PathBuf::from(s)
+}
+
+/// Write bytes to `path` atomically.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = partial_path(path);
+    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} into place", path.display()))
+}
+
+/// Encode a frame as PNG bytes.
+pub fn png_bytes(frame: &Frame) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let img = image::RgbImage::from_raw(frame.width, frame.height, frame.rgb.clone())
+        .context("frame buffer does not match its size")?;
+    img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png).context("encoding PNG")?;
+    Ok(out)
+}
+
+/// An animated GIF written frame by frame to a temporary file, renamed on `finish`.
+pub struct GifWriter {
+    encoder: gif::Encoder<BufWriter<File>>,
+    tmp: PathBuf,
+    path: PathBuf,
+    width: u16,
+    height: u16,
+    frames: usize,
+}
+
+impl GifWriter {
+    /// Start a looping GIF of `width × height` at `fps`.
+    pub fn create(path: &Path, width: u32, height: u32) -> Result<Self> {
+        let tmp = partial_path(path);
+        let file = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        let (w, h) = (u16::try_from(width).context("GIF width")?, u16::try_from(height).context("GIF height")?);
+        let mut encoder = gif::Encoder::new(BufWriter::new(file), w, h, &[]).context("starting GIF")?;
+        encoder.set_repeat(gif::Repeat::Infinite).context("GIF repeat")?;
+        Ok(Self { encoder, tmp, path: path.to_path_buf(), width: w, height: h, frames: 0 })
+    }
+
+    /// Append a frame shown for `delay_cs` hundredths of a second.
+    pub fn push(&mut self, frame: &Frame, delay_cs: u16) -> Result<()> {
+        anyhow::ensure!(
+            frame.width == u32::from(self.width) && frame.height == u32::from(self.height),
+            "frame is {}x{}, GIF is {}x{}",
+            frame.width,
+            frame.height,
+            self.width,
+            self.height
+        );
+        let mut f = gif::Frame::from_rgb_speed(self.width, self.height, &frame.rgb, 10);
+        f.delay = delay_cs;
+        self.encoder.write_frame(&f).context("writing GIF frame")?;
+        self.frames += 1;
+        Ok(())
+    }
+
+    /// Finish the file and move it into place. Returns the frame count.
+    pub fn finish(self) -> Result<usize> {
+        let frames = self.frames;
+        let mut w = self.encoder.into_inner().context("finishing GIF")?;
+        w.flush().context("flushing GIF")?;
+        drop(w);
+        std::fs::rename(&self.tmp, &self.path).with_context(|| format!("renaming {} into place", self.path.display()))?;
+        Ok(frames)
+    }
+}

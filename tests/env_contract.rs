@@ -1,0 +1,101 @@
+//! The Gymnasium-style contract of `Env` and `EnvBatch`, with real rendering.
+
+use sandtable_env::{Action, Env, EnvBatch, EnvConfig, EnvError};
+
+use crate::util::go_to;
+
+#[test]
+fn shapes_and_reset_contents() {
+    let mut env = Env::new(go_to(), 64, 48).expect("env");
+    let (obs, info) = env.reset(1).expect("reset");
+    assert_eq!((obs.frame.width, obs.frame.height), (64, 48));
+    assert_eq!(obs.frame.rgb.len(), 64 * 48 * 3);
+    assert_eq!(info.step, 0);
+    assert!(!info.success);
+    assert!((3..=8).contains(&info.objects.len()));
+    let t = &info.objects[info.target];
+    assert_eq!(obs.mission, format!("go to the {} {}", t.color.name(), t.shape.name()));
+    let s = env.step(Action::Forward).expect("step");
+    assert_eq!(s.info.step, 1);
+    assert_eq!(s.obs.frame.rgb.len(), 64 * 48 * 3);
+}
+
+#[test]
+fn frames_are_not_blank_and_change_when_turning() {
+    let mut env = Env::new(go_to(), 64, 64).expect("env");
+    let (obs, _) = env.reset(2).expect("reset");
+    let distinct: std::collections::HashSet<[u8; 3]> =
+        (0..64).flat_map(|y| (0..64).map(move |x| (x, y))).map(|(x, y)| obs.frame.pixel(x, y)).collect();
+    assert!(distinct.len() > 20, "frame has only {} distinct colours", distinct.len());
+    assert!(obs.frame.rgb.iter().any(|&b| b > 40), "frame is dark");
+    let turned = env.step(Action::TurnLeft).expect("step");
+    let changed = obs.frame.rgb.iter().zip(&turned.obs.frame.rgb).filter(|(a, b)| a != b).count();
+    assert!(changed > obs.frame.rgb.len() / 10, "only {changed} bytes changed after a turn");
+}
+
+#[test]
+fn terminated_truncated_and_reset_after_done() {
+    let mut env = Env::new(go_to(), 32, 32).expect("env");
+    // Truncation: noop until the step budget runs out.
+    env.reset(3).expect("reset");
+    let max = env.scenario().max_steps;
+    for k in 1..=max {
+        let s = env.step(Action::Noop).expect("step");
+        assert!(!s.terminated);
+        assert_eq!(s.truncated, k == max, "step {k}");
+        assert_eq!(s.reward, 0.0);
+    }
+    assert!(matches!(env.step(Action::Noop), Err(EnvError::NeedsReset { .. })));
+    // Termination by success: the expert walks to the target.
+    env.reset(4).expect("reset after done");
+    let last = loop {
+        let a = sandtable_env::expert_action(env.state().expect("state"));
+        let s = env.step(a).expect("step");
+        if s.terminated || s.truncated {
+            break s;
+        }
+    };
+    assert!(last.terminated && !last.truncated && last.info.success);
+    let expected = 1.0 - 0.9 * last.info.step as f32 / max as f32;
+    assert!((last.reward - expected).abs() < 1e-6);
+    // Termination by `done` without success gives no reward.
+    env.reset(5).expect("reset");
+    let s = env.step(Action::Done).expect("step");
+    assert!(s.terminated && !s.truncated && !s.info.success && s.reward == 0.0);
+}
+
+#[test]
+fn never_leaves_room_or_enters_objects_in_1000_random_steps() {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+    let mut env = Env::new(go_to(), 32, 32).expect("env");
+    let mut seed = 100;
+    env.reset(seed).expect("reset");
+    for _ in 0..1000 {
+        let a = Action::ALL[rng.random_range(0..Action::COUNT - 1)];
+        let s = env.step(a).expect("step");
+        let st = env.state().expect("state");
+        let r = st.scenario.agent.radius;
+        assert!(st.layout.room.contains_circle(s.info.pose.x, s.info.pose.z, r));
+        for o in &s.info.objects {
+            if Some(o.id) != s.info.held {
+                let d = ((o.position[0] - s.info.pose.x).powi(2) + (o.position[2] - s.info.pose.z).powi(2)).sqrt();
+                assert!(d >= r + st.layout.objects[o.id].extent.radius - 1e-4);
+            }
+        }
+        if s.terminated || s.truncated {
+            seed += 1;
+            env.reset(seed).expect("reset");
+        }
+    }
+}
+
+#[test]
+fn bad_config_is_an_error_not_a_panic() {
+    for (w, h) in [(0, 64), (64, 0), (4096, 64)] {
+        let err = EnvBatch::new(EnvConfig { scenario: go_to(), num_envs: 1, width: w, height: h })
+            .err()
+            .expect("must fail");
+        assert!(matches!(err, EnvError::Config(_)), "{err}");
+    }
+}

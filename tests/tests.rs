@@ -1,0 +1,8 @@
+//! Integration tests of the environment (real Vulkan rendering) and of the `sandtable` CLI.
+
+mod util;
+
+mod cli_errors;
+mod cli_sim;
+mod env_contract;
+mod env_determinism;
