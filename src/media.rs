@@ -78,3 +78,41 @@ impl GifWriter {
         Ok(frames)
     }
 }
+
+/// 3×5 pixel glyphs for seed labels: digits and `#`. Each row is 3 bits, most significant left.
+fn glyph(c: char) -> Option<[u8; 5]> {
+    Some(match c {
+        '0' => [7, 5, 5, 5, 7],
+        '1' => [2, 6, 2, 2, 7],
+        '2' => [7, 1, 7, 4, 7],
+        '3' => [7, 1, 7, 1, 7],
+        '4' => [5, 5, 7, 1, 1],
+        '5' => [7, 4, 7, 1, 7],
+        '6' => [7, 4, 7, 5, 7],
+        '7' => [7, 1, 1, 1, 1],
+        '8' => [7, 5, 7, 5, 7],
+        '9' => [7, 5, 7, 1, 7],
+        '#' => [5, 7, 5, 7, 5],
+        _ => return None,
+    })
+}
+
+/// Draw `text` (digits and `#`) in white at (x, y), scaled ×1, skipping other characters.
+pub fn draw_label(img: &mut image::RgbImage, x: u32, y: u32, text: &str) {
+    let mut cx = x;
+    for c in text.chars() {
+        if let Some(rows) = glyph(c) {
+            for (dy, bits) in rows.iter().enumerate() {
+                for dx in 0..3u32 {
+                    if bits & (4 >> dx) != 0 {
+                        let (px, py) = (cx + dx, y + dy as u32);
+                        if px < img.width() && py < img.height() {
+                            img.put_pixel(px, py, image::Rgb([255, 255, 255]));
+                        }
+                    }
+                }
+            }
+        }
+        cx += 4;
+    }
+}

@@ -99,3 +99,10 @@ fn bad_config_is_an_error_not_a_panic() {
         assert!(matches!(err, EnvError::Config(_)), "{err}");
     }
 }
+
+#[test]
+fn building_an_env_installs_no_global_logger() {
+    let env = Env::new(go_to(), 16, 16).expect("env");
+    drop(env);
+    assert!(!tracing::dispatcher::has_been_set(), "the env library set a global tracing subscriber");
+}

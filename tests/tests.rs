@@ -3,6 +3,7 @@
 mod util;
 
 mod cli_errors;
+mod cli_scenario;
 mod cli_sim;
 mod env_contract;
 mod env_determinism;

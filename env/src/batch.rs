@@ -4,13 +4,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bevy::app::{PluginsState, TerminalCtrlCHandlerPlugin};
-use bevy::ecs::schedule::{Schedules, SingleThreadedExecutor};
 use bevy::log::LogPlugin;
 use bevy::prelude::*;
 use bevy::render::RenderPlugin;
-use bevy::render::pipelined_rendering::PipelinedRenderingPlugin;
 use bevy::render::settings::{Backends, RenderCreation, WgpuLimits, WgpuSettings, WgpuSettingsPriority};
-use bevy::render::RenderApp;
 use bevy::time::TimeUpdateStrategy;
 use bevy::window::{ExitCondition, WindowPlugin};
 
@@ -20,6 +17,7 @@ use crate::frames::FrameStore;
 use crate::gpu::probe_vulkan;
 use crate::observation::{Frame, Info, Observation, Step};
 use crate::plugin::{Command, EnvPlugin, EnvSlots, Reply};
+use crate::profile::{FrameProfile, Mark};
 use crate::render::EnvRenderPlugin;
 use crate::scenario::Scenario;
 
@@ -63,9 +61,14 @@ impl EnvConfig {
 }
 
 /// N envs sharing one single-threaded Bevy App. Build one per thread to use several cores.
+///
+/// Bevy is compiled without its `multi_threaded` feature, so every schedule, asset load and
+/// pipeline compilation runs on the thread that calls `update()`, in program order. What a frame
+/// shows is then a function of the update count alone, never of thread timing.
 pub struct EnvBatch {
     app: App,
     store: FrameStore,
+    profile: FrameProfile,
     scenarios: Vec<Arc<Scenario>>,
     adapter: String,
 }
@@ -82,8 +85,6 @@ impl EnvBatch {
                 // A library must not take over the host's logger or its Ctrl-C handling.
                 .disable::<LogPlugin>()
                 .disable::<TerminalCtrlCHandlerPlugin>()
-                // Pipelined rendering adds a frame of latency and is slower on few cores.
-                .disable::<PipelinedRenderingPlugin>()
                 .set(WindowPlugin { primary_window: None, exit_condition: ExitCondition::DontExit, close_when_requested: false, ..default() })
                 .set(RenderPlugin {
                     render_creation: RenderCreation::Automatic(Box::new(wgpu_settings())),
@@ -102,13 +103,10 @@ impl EnvBatch {
         }
         app.finish();
         app.cleanup();
-        single_threaded(app.world_mut());
-        if let Some(render) = app.get_sub_app_mut(RenderApp) {
-            single_threaded(render.world_mut());
-        }
         let store = app.world().resource::<FrameStore>().clone();
+        let profile = app.world().resource::<FrameProfile>().clone();
         let scenarios = vec![config.scenario; config.num_envs];
-        let mut batch = Self { app, store, scenarios, adapter };
+        let mut batch = Self { app, store, profile, scenarios, adapter };
         // Run startup systems so cameras exist before the first reset.
         batch.update()?;
         Ok(batch)
@@ -134,6 +132,11 @@ impl EnvBatch {
         (self.store.width(), self.store.height())
     }
 
+    /// Where this batch's updates spent their time so far.
+    pub fn profile(&self) -> &FrameProfile {
+        &self.profile
+    }
+
     /// The scenario env `i` plays.
     pub fn scenario(&self, i: usize) -> &Arc<Scenario> {
         &self.scenarios[i]
@@ -146,7 +149,10 @@ impl EnvBatch {
 
     fn update(&mut self) -> Result<()> {
         let before = self.store.renders();
+        self.profile.mark(Mark::Start);
         self.app.update();
+        self.profile.mark(Mark::End);
+        self.profile.finish_frame();
         if let Some(e) = self.store.take_error() {
             return Err(EnvError::Render(e));
         }
@@ -283,15 +289,6 @@ fn wgpu_settings() -> WgpuSettings {
         s.limits = WgpuLimits::downlevel_webgl2_defaults();
     }
     s
-}
-
-/// On few cores Bevy's multi-threaded executor costs more than it saves; use one thread per App.
-fn single_threaded(world: &mut World) {
-    if let Some(mut schedules) = world.get_resource_mut::<Schedules>() {
-        for (_, schedule) in schedules.iter_mut() {
-            schedule.set_executor(SingleThreadedExecutor::new());
-        }
-    }
 }
 
 /// A single env: a batch of one, with the Gymnasium-style API.

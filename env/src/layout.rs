@@ -139,6 +139,9 @@ fn try_generate(sc: &Scenario, rng: &mut ChaCha8Rng) -> std::result::Result<Layo
     };
     let count = sc.objects.count.sample(rng, rnd) as usize;
     let spec = &sc.objects;
+    if count == 0 || spec.shapes.is_empty() || spec.colors.is_empty() || spec.sizes.is_empty() {
+        return Err("the scenario allows no objects (run `sandtable scenario check` on it)".into());
+    }
     let pick = |rng: &mut ChaCha8Rng| {
         (
             spec.shapes[rng.random_range(0..spec.shapes.len())],
@@ -174,8 +177,8 @@ fn try_generate(sc: &Scenario, rng: &mut ChaCha8Rng) -> std::result::Result<Layo
         let margin = ext.radius + 0.1;
         let mut placed = false;
         for _ in 0..200 {
-            let x = rng.random_range(-room.width / 2.0 + margin..=room.width / 2.0 - margin);
-            let z = rng.random_range(-room.depth / 2.0 + margin..=room.depth / 2.0 - margin);
+            let x = uniform(rng, room.width / 2.0 - margin)?;
+            let z = uniform(rng, room.depth / 2.0 - margin)?;
             // Leave a corridor wide enough for the agent between any two objects.
             let clear = objects.iter().all(|o| {
                 dist((x, z), o.pos) >= o.extent.radius + ext.radius + 2.0 * agent_r + 0.1
@@ -202,8 +205,8 @@ fn try_generate(sc: &Scenario, rng: &mut ChaCha8Rng) -> std::result::Result<Layo
     let mut spawn = None;
     for _ in 0..200 {
         let m = agent_r + 0.1;
-        let x = rng.random_range(-room.width / 2.0 + m..=room.width / 2.0 - m);
-        let z = rng.random_range(-room.depth / 2.0 + m..=room.depth / 2.0 - m);
+        let x = uniform(rng, room.width / 2.0 - m)?;
+        let z = uniform(rng, room.depth / 2.0 - m)?;
         let yaw = rng.random_range(-std::f32::consts::PI..std::f32::consts::PI);
         let clear = objects.iter().all(|o| dist((x, z), o.pos) >= o.extent.radius + agent_r + 0.2);
         // Start away from the target so no episode is solved at step zero.
@@ -220,6 +223,14 @@ fn try_generate(sc: &Scenario, rng: &mut ChaCha8Rng) -> std::result::Result<Layo
         return Err("the target cannot be reached from the spawn point".into());
     }
     Ok(layout)
+}
+
+/// A uniform draw from `-half..=half`, or an error when the room is too small for the margin.
+fn uniform(rng: &mut ChaCha8Rng, half: f32) -> std::result::Result<f32, String> {
+    if half.is_nan() || half < 0.0 {
+        return Err("the room is too small for the objects and the agent".into());
+    }
+    Ok(rng.random_range(-half..=half))
 }
 
 /// Distance in the floor plane.

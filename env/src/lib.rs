@@ -15,6 +15,7 @@ pub mod layout;
 pub mod object;
 pub mod observation;
 pub mod plugin;
+pub mod profile;
 pub mod readback;
 pub mod render;
 pub mod scenario;

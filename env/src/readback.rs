@@ -16,6 +16,7 @@ use bevy::render::renderer::{RenderDevice, RenderQueue};
 use bevy::render::texture::GpuImage;
 
 use crate::frames::FrameStore;
+use crate::profile::{FrameProfile, Mark};
 
 /// The render targets to read, in env order, and where to put their pixels.
 #[derive(Resource, Clone)]
@@ -39,8 +40,10 @@ pub fn read_back_frames(
     images: Res<RenderAssets<GpuImage>>,
     device: Res<RenderDevice>,
     queue: Res<RenderQueue>,
+    profile: Res<FrameProfile>,
     mut staging: Local<StagingBuffers>,
 ) {
+    profile.mark(Mark::Submitted);
     let store = &targets.store;
     let (w, h) = (store.width(), store.height());
     if staging.buffers.is_empty() {
@@ -90,6 +93,7 @@ pub fn read_back_frames(
         store.set_error(format!("waiting for the GPU failed: {e}"));
         return;
     }
+    profile.mark(Mark::GpuDone);
     if failed.load(Ordering::Acquire) {
         store.set_error("mapping a readback buffer failed".into());
         return;
@@ -102,4 +106,5 @@ pub fn read_back_frames(
         staging.buffers[i].unmap();
     }
     store.mark_rendered();
+    profile.mark(Mark::Unpacked);
 }

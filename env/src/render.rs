@@ -16,6 +16,7 @@ use crate::frames::FrameStore;
 use crate::layout::Layout;
 use crate::object::{ObjectColor, Shape, Size, extent};
 use crate::plugin::{EnvSlots, EnvSystems};
+use crate::profile::{FrameProfile, mark_extracted, mark_main_done, mark_prepared};
 use crate::readback::{ReadbackTargets, read_back_frames};
 use crate::sim::SimState;
 
@@ -72,11 +73,23 @@ impl Plugin for EnvRenderPlugin {
         };
         let store = FrameStore::new(self.num_envs, self.width, self.height);
         let ids = handles.iter().map(|h| h.id()).collect();
-        app.insert_resource(ViewTargets(handles)).insert_resource(store.clone());
+        let profile = FrameProfile::default();
+        app.insert_resource(ViewTargets(handles))
+            .insert_resource(store.clone())
+            .insert_resource(profile.clone())
+            .add_systems(Last, mark_main_done);
         if let Some(render_app) = app.get_sub_app_mut(RenderApp) {
             render_app
                 .insert_resource(ReadbackTargets { images: ids, store })
-                .add_systems(Render, read_back_frames.after(RenderSystems::Render).before(RenderSystems::Cleanup));
+                .insert_resource(profile)
+                .add_systems(
+                    Render,
+                    (
+                        mark_extracted.before(RenderSystems::ExtractCommands),
+                        mark_prepared.after(RenderSystems::PrepareBindGroups).before(RenderSystems::Render),
+                        read_back_frames.after(RenderSystems::Render).before(RenderSystems::Cleanup),
+                    ),
+                );
         }
     }
 }

@@ -39,6 +39,9 @@ pub struct EnvBenchArgs {
     /// Timed runs; the median is reported.
     #[arg(long, default_value_t = 5)]
     pub runs: usize,
+    /// Also print where an update's milliseconds go, per phase (thread 0's App).
+    #[arg(long)]
+    pub profile: bool,
     /// Also write the results as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -60,7 +63,7 @@ fn env(args: EnvBenchArgs) -> Result<()> {
     for &size in &args.sizes {
         for &threads in &args.threads {
             for &envs in &args.envs {
-                let runs = measure(&scenario, size, threads, envs, args.steps, args.runs)
+                let (runs, phases) = measure(&scenario, size, threads, envs, args.steps, args.runs)
                     .with_context(|| format!("benchmarking {size}x{size}, {threads} threads, {envs} envs per App"))?;
                 let mut fps = runs;
                 fps.sort_by(f64::total_cmp);
@@ -73,9 +76,16 @@ fn env(args: EnvBenchArgs) -> Result<()> {
                     fps[fps.len() - 1],
                     ms_per_update
                 );
+                if args.profile {
+                    for (phase, ms) in &phases {
+                        println!("|   | {phase} | | {ms:.3} ms | | | |");
+                    }
+                }
+                let phases: serde_json::Map<String, serde_json::Value> =
+                    phases.iter().map(|(p, ms)| (p.to_string(), json!(ms))).collect();
                 rows.push(json!({
                     "size": size, "threads": threads, "envs_per_app": envs, "steps": args.steps,
-                    "runs": args.runs, "fps_median": med, "fps_all": fps,
+                    "runs": args.runs, "fps_median": med, "fps_all": fps, "ms_per_update_by_phase": phases,
                 }));
             }
         }
@@ -94,13 +104,15 @@ fn median(sorted: &[f64]) -> f64 {
 
 /// Frames per second of each run, summed over threads. Threads run their runs side by side
 /// without a barrier, so a thread that fails cannot leave the others waiting.
-fn measure(scenario: &Arc<Scenario>, size: u32, threads: usize, envs: usize, steps: usize, runs: usize) -> Result<Vec<f64>> {
+type Phases = Vec<(&'static str, f64)>;
+
+fn measure(scenario: &Arc<Scenario>, size: u32, threads: usize, envs: usize, steps: usize, runs: usize) -> Result<(Vec<f64>, Phases)> {
     let handles: Vec<_> = (0..threads)
         .map(|t| {
             let scenario = scenario.clone();
             std::thread::Builder::new()
                 .name(format!("bench-env-{t}"))
-                .spawn(move || -> Result<Vec<Duration>> {
+                .spawn(move || -> Result<(Vec<Duration>, Phases)> {
                     // Each App is built inside its own thread.
                     let mut batch = EnvBatch::new(EnvConfig { scenario, num_envs: envs, width: size, height: size })?;
                     let mut rng = ChaCha8Rng::seed_from_u64(t as u64);
@@ -128,13 +140,14 @@ fn measure(scenario: &Arc<Scenario>, size: u32, threads: usize, envs: usize, ste
                         Ok(())
                     };
                     go(&mut batch, 20)?;
+                    batch.profile().clear();
                     let mut times = Vec::with_capacity(runs);
                     for _ in 0..runs {
                         let start = Instant::now();
                         go(&mut batch, steps)?;
                         times.push(start.elapsed());
                     }
-                    Ok(times)
+                    Ok((times, batch.profile().report().0))
                 })
                 .context("spawning a bench thread")
         })
@@ -144,5 +157,6 @@ fn measure(scenario: &Arc<Scenario>, size: u32, threads: usize, envs: usize, ste
         per_thread.push(h.join().map_err(|_| anyhow::anyhow!("a bench thread panicked"))??);
     }
     let frames = (envs * steps) as f64;
-    Ok((0..runs).map(|r| per_thread.iter().map(|t| frames / t[r].as_secs_f64()).sum()).collect())
+    let fps = (0..runs).map(|r| per_thread.iter().map(|t| frames / t.0[r].as_secs_f64()).sum()).collect();
+    Ok((fps, per_thread.swap_remove(0).1))
 }

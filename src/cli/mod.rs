@@ -1,6 +1,7 @@
 //! Subcommands: each has an args struct and a `run` in its own file.
 
 mod bench;
+mod scenario;
 mod sim;
 
 use clap::{Parser, Subcommand};
@@ -20,6 +21,9 @@ pub struct Cli {
 enum Command {
     /// Play one episode and write its frames as PNG, a GIF and steps.jsonl.
     Sim(sim::SimArgs),
+    /// List, check and preview scenarios.
+    #[command(subcommand)]
+    Scenario(scenario::ScenarioCommand),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -29,6 +33,7 @@ enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Sim(a) => sim::run(a),
+        Command::Scenario(s) => scenario::run(s),
         Command::Bench(b) => bench::run(b),
     }
 }
