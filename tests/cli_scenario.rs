@@ -54,7 +54,9 @@ fn check_names_the_field_of_a_semantic_error() {
     let cases = [
         ("colors: [red, green, blue, yellow, purple, orange]", "colors: []", "objects.colors", "the list is empty"),
         ("width: (default: 6.0, min: 5.0, max: 8.0)", "width: (default: 6.0, min: 9.0, max: 8.0)", "room.width", "min 9 is above max 8"),
-        ("go to the {color} {shape}", "go to the {colour} {shape}", "task.mission", "placeholder `{colour}` binds to nothing"),
+        ("{target.color} {target.shape}", "{thing.color} {target.shape}", "task.mission", "binds to nothing: no role `thing`"),
+        ("{target.color} {target.shape}", "{target.colour} {target.shape}", "task.mission", "names no attribute"),
+        ("Object(\"target\")", "Object(\"goal\")", "task.success", "refers to `goal`, which is not defined"),
         ("count: (default: 5, min: 3, max: 8)", "count: (default: 30, min: 3, max: 30)", "objects.count", "do not fit"),
     ];
     for (from, to, field, why) in cases {

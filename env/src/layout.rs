@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{EnvError, Result};
 use crate::object::{Extent, ObjectColor, Shape, Size, extent};
-use crate::scenario::{Scenario, TaskSpec, render_template};
+use crate::scenario::{DistractorRule, Scenario};
+use crate::task::render;
 
 /// How many times generation retries a seed (deterministically) before giving up.
 pub const MAX_ATTEMPTS: u32 = 64;
@@ -99,12 +100,24 @@ pub struct Layout {
     pub lighting: Lighting,
     /// The objects.
     pub objects: Vec<PlacedObject>,
-    /// Index of the task's target in `objects`.
-    pub target: usize,
+    /// Each role's name and object index, in the scenario's role order.
+    pub roles: Vec<(String, usize)>,
     /// Where the agent starts.
     pub spawn: Pose,
     /// The mission text.
     pub mission: String,
+}
+
+impl Layout {
+    /// The object bound to a role.
+    pub fn role(&self, name: &str) -> Option<usize> {
+        self.roles.iter().find(|(n, _)| n == name).map(|(_, i)| *i)
+    }
+
+    /// The first role's object: the task's main target.
+    pub fn target(&self) -> usize {
+        self.roles[0].1
+    }
 }
 
 /// Generate the world for `seed`. The same scenario and seed always give the same layout.
@@ -149,26 +162,54 @@ fn try_generate(sc: &Scenario, rng: &mut ChaCha8Rng) -> std::result::Result<Layo
             spec.sizes[rng.random_range(0..spec.sizes.len())],
         )
     };
-    let target_kind = pick(rng);
-    let target = rng.random_range(0..count);
-    let mut kinds = Vec::with_capacity(count);
-    for i in 0..count {
-        if i == target {
-            kinds.push(target_kind);
-            continue;
-        }
-        // Distractors never repeat the target's colour-and-shape, so the mission stays unambiguous.
-        let mut kind = pick(rng);
-        let mut tries = 0;
-        while kind.0 == target_kind.0 && kind.1 == target_kind.1 {
-            tries += 1;
-            if tries > 1000 {
-                return Err("no distractor differs from the target".into());
-            }
-            kind = pick(rng);
-        }
-        kinds.push(kind);
+    if count < spec.roles.len() {
+        return Err(format!("{count} objects cannot fill {} roles", spec.roles.len()));
     }
+    // Roles take random slots so a role's index says nothing about it.
+    let mut slots: Vec<usize> = (0..count).collect();
+    for i in (1..count).rev() {
+        slots.swap(i, rng.random_range(0..=i));
+    }
+    let mut kinds: Vec<Option<Kind>> = vec![None; count];
+    let mut roles = Vec::with_capacity(spec.roles.len());
+    for (k, role) in spec.roles.iter().enumerate() {
+        let taken: Vec<(Shape, ObjectColor)> = kinds.iter().flatten().map(|(s, c, _)| (*s, *c)).collect();
+        let kind = draw(rng, &pick, |(s, c, _)| !(role.unique && taken.contains(&(*s, *c))))
+            .ok_or_else(|| format!("no colour-and-shape pair is left for role `{}`", role.name))?;
+        kinds[slots[k]] = Some(kind);
+        roles.push((role.name.clone(), slots[k]));
+    }
+    let unique: Vec<(Shape, ObjectColor)> = spec
+        .roles
+        .iter()
+        .zip(&roles)
+        .filter(|(r, _)| r.unique)
+        .filter_map(|(_, (_, i))| kinds[*i].map(|(s, c, _)| (s, c)))
+        .collect();
+    let role_kind = |name: &str| roles.iter().find(|(n, _)| n == name).and_then(|(_, i)| kinds[*i]);
+    let share = match &spec.distractors {
+        DistractorRule::Any => None,
+        DistractorRule::ShareColor(r) => role_kind(r).map(|k| (Some(k.1), None)),
+        DistractorRule::ShareShape(r) => role_kind(r).map(|k| (None, Some(k.0))),
+    };
+    for slot in slots.iter().skip(spec.roles.len()) {
+        // Distractors never repeat a unique role's colour and shape, so missions stay unambiguous.
+        let kind = draw(
+            rng,
+            &|rng: &mut ChaCha8Rng| {
+                let (s, c, z) = pick(rng);
+                match share {
+                    Some((Some(color), _)) => (s, color, z),
+                    Some((_, Some(shape))) => (shape, c, z),
+                    _ => (s, c, z),
+                }
+            },
+            |(s, c, _)| !unique.contains(&(*s, *c)),
+        )
+        .ok_or("no distractor differs from the unique roles")?;
+        kinds[*slot] = Some(kind);
+    }
+    let kinds: Vec<Kind> = kinds.into_iter().flatten().collect();
 
     let agent_r = sc.agent.radius;
     let mut objects: Vec<PlacedObject> = Vec::with_capacity(count);
@@ -195,12 +236,6 @@ fn try_generate(sc: &Scenario, rng: &mut ChaCha8Rng) -> std::result::Result<Layo
         }
     }
 
-    let mission = match &sc.task {
-        TaskSpec::GoTo { mission, .. } => {
-            let t = &objects[target];
-            render_template(mission, t.color, t.shape, t.size)
-        }
-    };
 
     let mut spawn = None;
     for _ in 0..200 {
@@ -209,8 +244,8 @@ fn try_generate(sc: &Scenario, rng: &mut ChaCha8Rng) -> std::result::Result<Layo
         let z = uniform(rng, room.depth / 2.0 - m)?;
         let yaw = rng.random_range(-std::f32::consts::PI..std::f32::consts::PI);
         let clear = objects.iter().all(|o| dist((x, z), o.pos) >= o.extent.radius + agent_r + 0.2);
-        // Start away from the target so no episode is solved at step zero.
-        let t = &objects[target];
+        // Start away from the main target so no episode is solved at step zero.
+        let t = &objects[roles[0].1];
         let far = dist((x, z), t.pos) - t.extent.radius - agent_r > 1.5;
         if clear && far {
             spawn = Some(Pose { x, z, yaw });
@@ -218,11 +253,19 @@ fn try_generate(sc: &Scenario, rng: &mut ChaCha8Rng) -> std::result::Result<Layo
         }
     }
     let spawn = spawn.ok_or("no free spawn point away from the target")?;
-    let layout = Layout { room, lighting, objects, target, spawn, mission };
-    if crate::expert::plan_to_target(&layout, sc, (spawn.x, spawn.z)).is_none() {
-        return Err("the target cannot be reached from the spawn point".into());
+    let mut layout = Layout { room, lighting, objects, roles, spawn, mission: String::new() };
+    layout.mission = render(&sc.task.mission, &layout);
+    if let Some(role) = crate::expert::unreachable_role(&layout, sc) {
+        return Err(format!("role `{role}` cannot be reached from the spawn point"));
     }
     Ok(layout)
+}
+
+type Kind = (Shape, ObjectColor, Size);
+
+/// Draw until `ok` accepts, at most 1000 times.
+fn draw(rng: &mut ChaCha8Rng, pick: &impl Fn(&mut ChaCha8Rng) -> Kind, ok: impl Fn(&Kind) -> bool) -> Option<Kind> {
+    (0..1000).map(|_| pick(rng)).find(|k| ok(k))
 }
 
 /// A uniform draw from `-half..=half`, or an error when the room is too small for the margin.
@@ -258,7 +301,7 @@ mod tests {
         for seed in 0..200 {
             let l = generate(&sc, seed).expect("gen");
             assert!((3..=8).contains(&l.objects.len()));
-            let t = &l.objects[l.target];
+            let t = &l.objects[l.target()];
             let same = l.objects.iter().filter(|o| o.shape == t.shape && o.color == t.color).count();
             assert_eq!(same, 1, "seed {seed}");
             assert!(l.mission.contains(t.color.name()) && l.mission.contains(t.shape.name()));

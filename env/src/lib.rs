@@ -20,6 +20,7 @@ pub mod readback;
 pub mod render;
 pub mod scenario;
 pub mod sim;
+pub mod task;
 
 pub use action::Action;
 pub use batch::{Env, EnvBatch, EnvConfig};

@@ -68,8 +68,10 @@ pub struct Info {
     pub step: u32,
     /// Whether the task's success condition holds.
     pub success: bool,
-    /// Index of the task's target object.
+    /// Index of the task's main target object (the first role).
     pub target: usize,
+    /// Every role's object index, by role name.
+    pub roles: std::collections::BTreeMap<String, usize>,
     /// The object being carried, if any.
     pub held: Option<usize>,
     /// The agent's pose.

@@ -7,12 +7,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{EnvError, Result};
 use crate::object::{ObjectColor, Shape, Size};
+use crate::task::{Predicate, placeholders};
 
 /// Built-in scenarios, compiled into the binary so they work from any directory.
-const BUILTINS: &[(&str, &str)] = &[(
-    "go_to_object",
-    include_str!("../../assets/scenarios/go_to_object.ron"),
-)];
+const BUILTINS: &[(&str, &str)] = &[
+    ("go_to_object", include_str!("../../assets/scenarios/go_to_object.ron")),
+    ("pick_up_object", include_str!("../../assets/scenarios/pick_up_object.ron")),
+    ("put_next_to", include_str!("../../assets/scenarios/put_next_to.ron")),
+];
 
 /// The names of the built-in scenarios.
 pub fn builtin_names() -> Vec<&'static str> {
@@ -163,6 +165,39 @@ pub struct ObjectsSpec {
     pub colors: Vec<ObjectColor>,
     /// Sizes to draw from.
     pub sizes: Vec<Size>,
+    /// Named objects the task talks about; the first is the task's main target.
+    #[serde(default = "default_roles")]
+    pub roles: Vec<RoleSpec>,
+    /// How the objects that fill no role are drawn.
+    #[serde(default)]
+    pub distractors: DistractorRule,
+}
+
+/// A named object the mission and the conditions refer to.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleSpec {
+    /// The name used in `{name.color}` placeholders and in predicates.
+    pub name: String,
+    /// No other object shares this object's colour and shape, so the mission is unambiguous.
+    #[serde(default = "yes")]
+    pub unique: bool,
+}
+
+fn default_roles() -> Vec<RoleSpec> {
+    vec![RoleSpec { name: "target".into(), unique: true }]
+}
+
+/// How distractor objects are drawn.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub enum DistractorRule {
+    /// Any shape, colour and size (never a unique role's colour and shape together).
+    #[default]
+    Any,
+    /// Distractors share the named role's colour (so the shape must be read).
+    ShareColor(String),
+    /// Distractors share the named role's shape (so the colour must be read).
+    ShareShape(String),
 }
 
 /// The agent's body, camera and step sizes.
@@ -192,18 +227,15 @@ impl Default for AgentSpec {
 /// What the agent must do.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub enum TaskSpec {
-    /// Walk to within `radius` metres (gap between bodies) of a target that is unique by colour and shape.
-    GoTo {
-        /// Mission template; `{color}`, `{shape}` and `{size}` are bound to the target.
-        mission: String,
-        /// Success distance between the agent's body and the target's footprint, metres.
-        radius: f32,
-    },
+pub struct TaskSpec {
+    /// Mission template, e.g. "go to the {target.color} {target.shape}".
+    pub mission: String,
+    /// When this holds the episode terminates with reward `1 - 0.9 * steps / max_steps`.
+    pub success: Predicate,
+    /// When this holds the episode terminates with reward 0.
+    #[serde(default)]
+    pub failure: Option<Predicate>,
 }
-
-/// The placeholders a mission template may use.
-pub const PLACEHOLDERS: [&str; 3] = ["color", "shape", "size"];
 
 impl Scenario {
     /// Load a built-in scenario by name, or a `.ron` file by path.
@@ -295,17 +327,53 @@ impl Scenario {
         if self.max_steps == 0 {
             return Err(bad("max_steps", "must be at least 1".into()));
         }
-        match &self.task {
-            TaskSpec::GoTo { mission, radius } => {
-                check_template(mission).map_err(|m| bad("task.mission", m))?;
-                if !(*radius > 0.0 && *radius < 5.0) {
-                    return Err(bad("task.radius", format!("{radius} is outside (0, 5) metres")));
+        let roles = &self.objects.roles;
+        if roles.is_empty() {
+            return Err(bad("objects.roles", "the task needs at least one role".into()));
+        }
+        for (i, r) in roles.iter().enumerate() {
+            if r.name.is_empty() || !r.name.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
+                return Err(bad("objects.roles", format!("role name `{}` must be letters, digits or `_`", r.name)));
+            }
+            if roles[..i].iter().any(|o| o.name == r.name) {
+                return Err(bad("objects.roles", format!("role `{}` is defined twice", r.name)));
+            }
+        }
+        let defined = |name: &str| roles.iter().any(|r| r.name == name);
+        if c.min < roles.len() as u32 {
+            return Err(bad("objects.count", format!("min {} is below the {} roles the task needs", c.min, roles.len())));
+        }
+        match &self.objects.distractors {
+            DistractorRule::Any => {}
+            DistractorRule::ShareColor(r) | DistractorRule::ShareShape(r) => {
+                if !defined(r) {
+                    return Err(bad("objects.distractors", format!("role `{r}` is not defined in objects.roles")));
                 }
-                // The target must be unique by colour and shape, so distractors need another combination.
-                let combos = self.objects.shapes.len() * self.objects.colors.len();
-                if c.max > 1 && combos < 2 {
-                    return Err(bad("objects", "with one shape and one colour no distractor can differ from the target".into()));
-                }
+            }
+        }
+        // Unique roles need distinct colour-and-shape pairs, and distractors need one more.
+        let unique = roles.iter().filter(|r| r.unique).count();
+        let combos = self.objects.shapes.len() * self.objects.colors.len();
+        let needed = unique + usize::from(c.max as usize > roles.len());
+        if combos < needed {
+            return Err(bad("objects", format!("{combos} colour-and-shape pairs cannot keep {unique} roles unique among the objects")));
+        }
+        for (role, _) in placeholders(&self.task.mission).map_err(|m| bad("task.mission", m))? {
+            if !defined(&role) {
+                return Err(bad("task.mission", format!("placeholder `{{{role}...}}` binds to nothing: no role `{role}` in objects.roles")));
+            }
+        }
+        for (field, pred) in [("task.success", Some(&self.task.success)), ("task.failure", self.task.failure.as_ref())] {
+            let Some(pred) = pred else { continue };
+            let mut used = std::collections::BTreeSet::new();
+            pred.roles(&mut used);
+            if let Some(r) = used.iter().find(|r| !defined(r)) {
+                return Err(bad(field, format!("condition refers to `{r}`, which is not defined in objects.roles")));
+            }
+            let mut radii = Vec::new();
+            pred.radii(&mut radii);
+            if let Some(r) = radii.iter().find(|r| !(**r > 0.0 && **r < 5.0)) {
+                return Err(bad(field, format!("radius {r} is outside (0, 5) metres")));
             }
         }
         // Objects need floor space: compare their footprints with the smallest room's area.
@@ -335,32 +403,6 @@ fn check_range_f32(r: &Range<f32>, lo: f32, hi: f32) -> std::result::Result<(), 
     Ok(())
 }
 
-/// Check that every `{placeholder}` in a template is known and braces balance.
-fn check_template(template: &str) -> std::result::Result<(), String> {
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        let after = &rest[open + 1..];
-        let close = after.find('}').ok_or_else(|| format!("unclosed `{{` in \"{template}\""))?;
-        let name = &after[..close];
-        if !PLACEHOLDERS.contains(&name) {
-            return Err(format!("placeholder `{{{name}}}` binds to nothing (known: {})", PLACEHOLDERS.map(|p| format!("{{{p}}}")).join(", ")));
-        }
-        rest = &after[close + 1..];
-    }
-    if rest.contains('}') {
-        return Err(format!("unmatched `}}` in \"{template}\""));
-    }
-    Ok(())
-}
-
-/// Fill a mission template with the target's words.
-pub fn render_template(template: &str, color: ObjectColor, shape: Shape, size: Size) -> String {
-    template
-        .replace("{color}", color.name())
-        .replace("{shape}", shape.name())
-        .replace("{size}", size.name())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -385,9 +427,9 @@ mod tests {
 
     #[test]
     fn bad_placeholder_is_named() {
-        let text = BUILTINS[0].1.replacen("{shape}", "{shap}", 1);
+        let text = BUILTINS[0].1.replacen("{target.shape}", "{targt.shape}", 1);
         let err = Scenario::from_ron(&text, "x.ron").expect_err("must fail").to_string();
-        assert!(err.contains("task.mission") && err.contains("{shap}"), "{err}");
+        assert!(err.contains("task.mission") && err.contains("no role `targt`"), "{err}");
     }
 
     /// Property test: mutated versions of every built-in file never panic the loader, the

@@ -8,14 +8,15 @@ use crate::action::Action;
 use crate::layout::{Layout, Pose, dist, generate};
 use crate::error::Result;
 use crate::observation::{Info, ObjectInfo};
-use crate::scenario::{Scenario, TaskSpec};
+use crate::scenario::Scenario;
+use crate::task::{Subject, World};
 
 /// Gap kept between a carried object and the agent's body, metres.
-const CARRY_GAP: f32 = 0.05;
+pub const CARRY_GAP: f32 = 0.05;
 /// How high a carried object is lifted, metres.
 const CARRY_LIFT: f32 = 0.25;
 /// Furthest gap at which an object can be picked up, metres.
-const REACH: f32 = 0.45;
+pub const REACH: f32 = 0.45;
 /// Half-angle of the cone in front of the agent where objects can be picked up.
 const REACH_HALF_ANGLE: f32 = 0.6;
 
@@ -81,8 +82,9 @@ impl SimState {
         }
         self.step += 1;
         self.success = self.task_success();
+        let failed = self.scenario.task.failure.as_ref().is_some_and(|f| f.holds(&*self));
         let max = self.scenario.max_steps;
-        let terminated = self.success || action == Action::Done;
+        let terminated = self.success || failed || action == Action::Done;
         let truncated = !terminated && self.step >= max;
         self.over = terminated || truncated;
         let reward = if self.success { 1.0 - 0.9 * (self.step as f32 / max as f32) } else { 0.0 };
@@ -171,9 +173,7 @@ impl SimState {
 
     /// Whether the task's success condition holds now.
     pub fn task_success(&self) -> bool {
-        match &self.scenario.task {
-            TaskSpec::GoTo { radius, .. } => self.gap_to(self.layout.target) <= *radius,
-        }
+        self.scenario.task.success.holds(self)
     }
 
     /// Gap between the agent's body and an object's footprint.
@@ -203,7 +203,8 @@ impl SimState {
             seed: self.seed,
             step: self.step,
             success: self.success,
-            target: self.layout.target,
+            target: self.layout.target(),
+            roles: self.layout.roles.iter().cloned().collect(),
             held: self.held,
             pose: self.agent,
             objects,
@@ -258,6 +259,35 @@ impl SimState {
             let inside = dist((px, pz), b.pos) < b.extent.radius * 0.8;
             !(inside && y >= b.lift && y <= b.lift + b.extent.height)
         })
+    }
+}
+
+impl World for SimState {
+    fn role(&self, name: &str) -> Option<usize> {
+        self.layout.role(name)
+    }
+
+    fn gap(&self, a: &Subject, b: &Subject) -> Option<f32> {
+        let body = |s: &Subject| -> Option<((f32, f32), f32)> {
+            match s {
+                Subject::Agent => Some(((self.agent.x, self.agent.z), self.scenario.agent.radius)),
+                Subject::Object(n) => self.layout.role(n).map(|i| {
+                    let o = &self.layout.objects[i];
+                    (o.pos, o.extent.radius)
+                }),
+            }
+        };
+        let (pa, ra) = body(a)?;
+        let (pb, rb) = body(b)?;
+        Some(dist(pa, pb) - ra - rb)
+    }
+
+    fn held(&self) -> Option<usize> {
+        self.held
+    }
+
+    fn visible(&self, object: usize) -> bool {
+        self.is_visible(object)
     }
 }
 
