@@ -40,20 +40,9 @@ impl<T: Copy> Range<T> {
     }
 }
 
-impl Range<f32> {
+impl<T: Copy + PartialOrd + rand::distr::uniform::SampleUniform> Range<T> {
     /// Draw a value, or return the default when `randomize` is off.
-    pub fn sample(&self, rng: &mut impl Rng, randomize: bool) -> f32 {
-        if randomize && self.max > self.min {
-            rng.random_range(self.min..=self.max)
-        } else {
-            self.default
-        }
-    }
-}
-
-impl Range<u32> {
-    /// Draw a value, or return the default when `randomize` is off.
-    pub fn sample(&self, rng: &mut impl Rng, randomize: bool) -> u32 {
+    pub fn sample(&self, rng: &mut impl Rng, randomize: bool) -> T {
         if randomize && self.max > self.min {
             rng.random_range(self.min..=self.max)
         } else {
@@ -280,6 +269,15 @@ impl Scenario {
         check_range_f32(&self.room.depth, 2.0, 50.0).map_err(|m| bad("room.depth", m))?;
         if !(1.0..=20.0).contains(&self.room.height) {
             return Err(bad("room.height", format!("{} is outside 1..=20 metres", self.room.height)));
+        }
+        for (field, c) in [
+            ("room.wall_color", self.room.wall_color),
+            ("room.floor_color", self.room.floor_color),
+            ("room.ceiling_color", self.room.ceiling_color),
+        ] {
+            if !c.iter().all(|v| (0.0..=1.0).contains(v)) {
+                return Err(bad(field, format!("components {c:?} must each be within 0..=1")));
+            }
         }
         let l = &self.lighting;
         check_range_f32(&l.illuminance, 0.0, 200_000.0).map_err(|m| bad("lighting.illuminance", m))?;
