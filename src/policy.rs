@@ -2,13 +2,15 @@
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use sandtable_env::Action;
 use sandtable_env::sim::SimState;
+use sandtable_env::task::answer_vocabulary;
+use sandtable_env::{Action, Decision};
 
 /// Which built-in policy to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum PolicyKind {
-    /// Uniform over every action except `done`, so episodes are not cut short at random.
+    /// Uniform over every action except `done`, so episodes are not cut short at random; on a
+    /// question scenario, a uniformly random word of the answer vocabulary at the first step.
     Random,
     /// The scripted expert, planning on ground truth.
     Expert,
@@ -26,11 +28,15 @@ impl Policy {
         Self { kind, rng: ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_A11C_E5) }
     }
 
-    /// The action for the current state.
-    pub fn act(&mut self, state: &SimState) -> Action {
+    /// The decision for the current state.
+    pub fn decide(&mut self, state: &SimState) -> Decision {
         match self.kind {
-            PolicyKind::Random => Action::ALL[self.rng.random_range(0..Action::COUNT - 1)],
-            PolicyKind::Expert => sandtable_env::expert_action(state),
+            PolicyKind::Random if state.scenario.task.answer.is_some() => {
+                let words = answer_vocabulary();
+                Decision::Answer(words[self.rng.random_range(0..words.len())].clone())
+            }
+            PolicyKind::Random => Decision::Act(Action::ALL[self.rng.random_range(0..Action::COUNT - 1)]),
+            PolicyKind::Expert => sandtable_env::expert_decision(state),
         }
     }
 }

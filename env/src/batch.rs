@@ -224,15 +224,37 @@ impl EnvBatch {
 
     /// Step the envs that have an action; `None` leaves an env untouched. One render for all.
     pub fn step_some(&mut self, actions: &[Option<Action>]) -> Result<Vec<Option<Step>>> {
+        let commands: Vec<Option<Command>> = actions.iter().map(|a| a.map(Command::Act)).collect();
+        self.run_commands(commands)
+    }
+
+    /// Answer env `i`'s question with a word of [`crate::task::answer_vocabulary`]; the episode ends.
+    pub fn answer(&mut self, i: usize, word: &str) -> Result<Step> {
         let n = self.len();
-        if actions.len() != n {
-            return Err(EnvError::Config(format!("got {} actions for a batch of {n}", actions.len())));
+        if i >= n {
+            return Err(EnvError::Config(format!("env index {i} is out of range for a batch of {n}")));
+        }
+        if self.scenarios[i].task.answer.is_none() {
+            return Err(EnvError::Config(format!("scenario `{}` asks no question", self.scenarios[i].name)));
+        }
+        if !crate::task::answer_vocabulary().iter().any(|w| w == word) {
+            return Err(EnvError::Config(format!("`{word}` is not in the answer vocabulary")));
+        }
+        let mut commands: Vec<Option<Command>> = vec![None; n];
+        commands[i] = Some(Command::Answer(word.to_string()));
+        self.run_commands(commands)?.swap_remove(i).ok_or(EnvError::NeedsReset { index: i, reason: "no episode is running" })
+    }
+
+    fn run_commands(&mut self, commands: Vec<Option<Command>>) -> Result<Vec<Option<Step>>> {
+        let n = self.len();
+        if commands.len() != n {
+            return Err(EnvError::Config(format!("got {} actions for a batch of {n}", commands.len())));
         }
         {
             let mut slots = self.slots_mut();
-            for (i, a) in actions.iter().enumerate() {
-                if let Some(a) = a {
-                    slots.slots[i].command = Some(Command::Act(*a));
+            for (i, c) in commands.into_iter().enumerate() {
+                if c.is_some() {
+                    slots.slots[i].command = c;
                 }
             }
         }
@@ -310,6 +332,11 @@ impl Env {
     /// Take one action.
     pub fn step(&mut self, action: Action) -> Result<Step> {
         Ok(self.batch.step(&[action])?.remove(0))
+    }
+
+    /// Answer the scenario's question; the episode ends.
+    pub fn answer(&mut self, word: &str) -> Result<Step> {
+        self.batch.answer(0, word)
     }
 
     /// The simulation state (for the scripted expert).

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{EnvError, Result};
 use crate::object::{Extent, ObjectColor, Shape, Size, extent};
-use crate::scenario::{DistractorRule, Scenario};
+use crate::scenario::{DistractorRule, Scenario, Spawn};
 use crate::task::render;
 
 /// How many times generation retries a seed (deterministically) before giving up.
@@ -172,10 +172,24 @@ fn try_generate(sc: &Scenario, rng: &mut ChaCha8Rng) -> std::result::Result<Layo
     }
     let mut kinds: Vec<Option<Kind>> = vec![None; count];
     let mut roles = Vec::with_capacity(spec.roles.len());
+    let mut sole_shapes: Vec<Shape> = Vec::new();
+    let mut sole_colors: Vec<ObjectColor> = Vec::new();
     for (k, role) in spec.roles.iter().enumerate() {
-        let taken: Vec<(Shape, ObjectColor)> = kinds.iter().flatten().map(|(s, c, _)| (*s, *c)).collect();
-        let kind = draw(rng, &pick, |(s, c, _)| !(role.unique && taken.contains(&(*s, *c))))
-            .ok_or_else(|| format!("no colour-and-shape pair is left for role `{}`", role.name))?;
+        let taken: Vec<Kind> = kinds.iter().flatten().copied().collect();
+        let kind = draw(rng, &pick, |(s, c, _)| {
+            !(role.unique && taken.iter().any(|t| t.0 == *s && t.1 == *c))
+                && !sole_shapes.contains(s)
+                && !sole_colors.contains(c)
+                && !(role.sole_shape && taken.iter().any(|t| t.0 == *s))
+                && !(role.sole_color && taken.iter().any(|t| t.1 == *c))
+        })
+        .ok_or_else(|| format!("no colour-and-shape pair is left for role `{}`", role.name))?;
+        if role.sole_shape {
+            sole_shapes.push(kind.0);
+        }
+        if role.sole_color {
+            sole_colors.push(kind.1);
+        }
         kinds[slots[k]] = Some(kind);
         roles.push((role.name.clone(), slots[k]));
     }
@@ -204,7 +218,7 @@ fn try_generate(sc: &Scenario, rng: &mut ChaCha8Rng) -> std::result::Result<Layo
                     _ => (s, c, z),
                 }
             },
-            |(s, c, _)| !unique.contains(&(*s, *c)),
+            |(s, c, _)| !unique.contains(&(*s, *c)) && !sole_shapes.contains(s) && !sole_colors.contains(c),
         )
         .ok_or("no distractor differs from the unique roles")?;
         kinds[*slot] = Some(kind);
@@ -237,22 +251,10 @@ fn try_generate(sc: &Scenario, rng: &mut ChaCha8Rng) -> std::result::Result<Layo
     }
 
 
-    let mut spawn = None;
-    for _ in 0..200 {
-        let m = agent_r + 0.1;
-        let x = uniform(rng, room.width / 2.0 - m)?;
-        let z = uniform(rng, room.depth / 2.0 - m)?;
-        let yaw = rng.random_range(-std::f32::consts::PI..std::f32::consts::PI);
-        let clear = objects.iter().all(|o| dist((x, z), o.pos) >= o.extent.radius + agent_r + 0.2);
-        // Start away from the main target so no episode is solved at step zero.
-        let t = &objects[roles[0].1];
-        let far = dist((x, z), t.pos) - t.extent.radius - agent_r > 1.5;
-        if clear && far {
-            spawn = Some(Pose { x, z, yaw });
-            break;
-        }
-    }
-    let spawn = spawn.ok_or("no free spawn point away from the target")?;
+    let spawn = match sc.agent.spawn {
+        Spawn::Random => random_spawn(rng, &room, &objects, roles[0].1, agent_r)?,
+        Spawn::Overview => overview_spawn(rng, &room, &objects, sc)?,
+    };
     let mut layout = Layout { room, lighting, objects, roles, spawn, mission: String::new() };
     layout.mission = render(&sc.task.mission, &layout);
     if let Some(role) = crate::expert::unreachable_role(&layout, sc) {
@@ -262,6 +264,53 @@ fn try_generate(sc: &Scenario, rng: &mut ChaCha8Rng) -> std::result::Result<Layo
 }
 
 type Kind = (Shape, ObjectColor, Size);
+
+/// A free spot at least 1.5 m from the main target, facing a random direction.
+fn random_spawn(rng: &mut ChaCha8Rng, room: &Room, objects: &[PlacedObject], target: usize, agent_r: f32) -> std::result::Result<Pose, String> {
+    for _ in 0..200 {
+        let m = agent_r + 0.1;
+        let x = uniform(rng, room.width / 2.0 - m)?;
+        let z = uniform(rng, room.depth / 2.0 - m)?;
+        let yaw = rng.random_range(-std::f32::consts::PI..std::f32::consts::PI);
+        let clear = objects.iter().all(|o| dist((x, z), o.pos) >= o.extent.radius + agent_r + 0.2);
+        // Start away from the main target so no episode is solved at step zero.
+        let t = &objects[target];
+        let far = dist((x, z), t.pos) - t.extent.radius - agent_r > 1.5;
+        if clear && far {
+            return Ok(Pose { x, z, yaw });
+        }
+    }
+    Err("no free spawn point away from the target".into())
+}
+
+/// A free spot from which every object is visible, facing the objects' centroid.
+fn overview_spawn(rng: &mut ChaCha8Rng, room: &Room, objects: &[PlacedObject], sc: &Scenario) -> std::result::Result<Pose, String> {
+    let agent_r = sc.agent.radius;
+    let n = objects.len() as f32;
+    let centroid = (objects.iter().map(|o| o.pos.0).sum::<f32>() / n, objects.iter().map(|o| o.pos.1).sum::<f32>() / n);
+    let probe = Layout {
+        room: *room,
+        lighting: Lighting { illuminance: 0.0, ambient: 0.0, elevation: 0.0, azimuth: 0.0 },
+        objects: objects.to_vec(),
+        roles: Vec::new(),
+        spawn: Pose { x: 0.0, z: 0.0, yaw: 0.0 },
+        mission: String::new(),
+    };
+    for _ in 0..300 {
+        let m = agent_r + 0.1;
+        let x = uniform(rng, room.width / 2.0 - m)?;
+        let z = uniform(rng, room.depth / 2.0 - m)?;
+        if !objects.iter().all(|o| dist((x, z), o.pos) >= o.extent.radius + agent_r + 0.2) {
+            continue;
+        }
+        let yaw = (-(centroid.0 - x)).atan2(-(centroid.1 - z));
+        let pose = Pose { x, z, yaw };
+        if (0..objects.len()).all(|i| crate::sim::visible(&probe, &sc.agent, &pose, i)) {
+            return Ok(pose);
+        }
+    }
+    Err("no spawn point sees every object".into())
+}
 
 /// Draw until `ok` accepts, at most 1000 times.
 fn draw(rng: &mut ChaCha8Rng, pick: &impl Fn(&mut ChaCha8Rng) -> Kind, ok: impl Fn(&Kind) -> bool) -> Option<Kind> {

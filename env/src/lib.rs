@@ -25,7 +25,7 @@ pub mod task;
 pub use action::Action;
 pub use batch::{Env, EnvBatch, EnvConfig};
 pub use error::{EnvError, Result};
-pub use expert::expert_action;
+pub use expert::{Decision, expert_action, expert_decision};
 pub use layout::Pose;
 pub use object::{ObjectColor, Shape, Size};
 pub use observation::{Frame, Info, ObjectInfo, Observation, Step};

@@ -72,6 +72,8 @@ pub struct Info {
     pub target: usize,
     /// Every role's object index, by role name.
     pub roles: std::collections::BTreeMap<String, usize>,
+    /// For question scenarios, the true answer from the agent's current view.
+    pub answer: Option<String>,
     /// The object being carried, if any.
     pub held: Option<usize>,
     /// The agent's pose.

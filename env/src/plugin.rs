@@ -21,6 +21,8 @@ pub enum Command {
     },
     /// Take one action.
     Act(Action),
+    /// Answer the scenario's question (ends the episode).
+    Answer(String),
 }
 
 /// What an env did with its command.
@@ -90,6 +92,11 @@ pub fn advance_envs(mut envs: ResMut<EnvSlots>) {
                     Reply::Reset
                 }
                 Err(e) => Reply::Failed(e),
+            },
+            Command::Answer(word) => match slot.state.as_mut() {
+                Some(state) if !state.over => Reply::Stepped(state.answer(&word)),
+                Some(_) => Reply::Failed(EnvError::NeedsReset { index, reason: "the episode is over" }),
+                None => Reply::Failed(EnvError::NeedsReset { index, reason: "the env was never reset" }),
             },
             Command::Act(action) => match slot.state.as_mut() {
                 Some(state) if !state.over => Reply::Stepped(state.step(action)),

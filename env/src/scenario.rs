@@ -7,13 +7,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{EnvError, Result};
 use crate::object::{ObjectColor, Shape, Size};
-use crate::task::{Predicate, placeholders};
+use crate::task::{Answer, Predicate, placeholders};
 
 /// Built-in scenarios, compiled into the binary so they work from any directory.
 const BUILTINS: &[(&str, &str)] = &[
     ("go_to_object", include_str!("../../assets/scenarios/go_to_object.ron")),
     ("pick_up_object", include_str!("../../assets/scenarios/pick_up_object.ron")),
     ("put_next_to", include_str!("../../assets/scenarios/put_next_to.ron")),
+    ("count_objects", include_str!("../../assets/scenarios/count_objects.ron")),
+    ("describe_object", include_str!("../../assets/scenarios/describe_object.ron")),
 ];
 
 /// The names of the built-in scenarios.
@@ -171,10 +173,16 @@ pub struct RoleSpec {
     /// No other object shares this object's colour and shape, so the mission is unambiguous.
     #[serde(default = "yes")]
     pub unique: bool,
+    /// No other object has this object's shape ("the cone" names it alone).
+    #[serde(default)]
+    pub sole_shape: bool,
+    /// No other object has this object's colour ("the red object" names it alone).
+    #[serde(default)]
+    pub sole_color: bool,
 }
 
 fn default_roles() -> Vec<RoleSpec> {
-    vec![RoleSpec { name: "target".into(), unique: true }]
+    vec![RoleSpec { name: "target".into(), unique: true, sole_shape: false, sole_color: false }]
 }
 
 /// How distractor objects are drawn.
@@ -205,11 +213,23 @@ pub struct AgentSpec {
     pub pitch_deg: f32,
     /// Vertical field of view, degrees.
     pub fov_deg: f32,
+    /// Where the agent starts.
+    pub spawn: Spawn,
+}
+
+/// How the agent's start pose is chosen.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Spawn {
+    /// Anywhere free, at least 1.5 m from the main target, facing a random direction.
+    #[default]
+    Random,
+    /// Somewhere every object is visible from, facing them: for questions about the scene.
+    Overview,
 }
 
 impl Default for AgentSpec {
     fn default() -> Self {
-        Self { radius: 0.25, move_step: 0.25, turn_step_deg: 15.0, eye_height: 0.9, pitch_deg: 12.0, fov_deg: 70.0 }
+        Self { radius: 0.25, move_step: 0.25, turn_step_deg: 15.0, eye_height: 0.9, pitch_deg: 12.0, fov_deg: 70.0, spawn: Spawn::Random }
     }
 }
 
@@ -220,7 +240,12 @@ pub struct TaskSpec {
     /// Mission template, e.g. "go to the {target.color} {target.shape}".
     pub mission: String,
     /// When this holds the episode terminates with reward `1 - 0.9 * steps / max_steps`.
-    pub success: Predicate,
+    #[serde(default)]
+    pub success: Option<Predicate>,
+    /// For questions: how the answer is computed from ground truth. The episode ends when the
+    /// agent answers, with success if the answer is right.
+    #[serde(default)]
+    pub answer: Option<Answer>,
     /// When this holds the episode terminates with reward 0.
     #[serde(default)]
     pub failure: Option<Predicate>,
@@ -248,7 +273,9 @@ impl Scenario {
 
     /// Parse and validate RON text; `origin` names it in errors.
     pub fn from_ron(text: &str, origin: &str) -> Result<Self> {
-        let scenario: Scenario = ron::from_str(text).map_err(|e| EnvError::ScenarioSyntax {
+        // Optional fields are written bare (`answer: ColorOf("target")`), not wrapped in `Some(..)`.
+        let options = ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
+        let scenario: Scenario = options.from_str(text).map_err(|e| EnvError::ScenarioSyntax {
             origin: origin.to_string(),
             line: e.span.start.line,
             col: e.span.start.col,
@@ -361,7 +388,15 @@ impl Scenario {
                 return Err(bad("task.mission", format!("placeholder `{{{role}...}}` binds to nothing: no role `{role}` in objects.roles")));
             }
         }
-        for (field, pred) in [("task.success", Some(&self.task.success)), ("task.failure", self.task.failure.as_ref())] {
+        if self.task.success.is_none() && self.task.answer.is_none() {
+            return Err(bad("task", "needs a `success` condition, an `answer`, or both".into()));
+        }
+        if let Some(answer) = &self.task.answer {
+            if let Some(r) = answer.roles().into_iter().find(|r| !defined(r)) {
+                return Err(bad("task.answer", format!("refers to `{r}`, which is not defined in objects.roles")));
+            }
+        }
+        for (field, pred) in [("task.success", self.task.success.as_ref()), ("task.failure", self.task.failure.as_ref())] {
             let Some(pred) = pred else { continue };
             let mut used = std::collections::BTreeSet::new();
             pred.roles(&mut used);

@@ -8,7 +8,7 @@ use crate::action::Action;
 use crate::layout::{Layout, Pose, dist, generate};
 use crate::error::Result;
 use crate::observation::{Info, ObjectInfo};
-use crate::scenario::Scenario;
+use crate::scenario::{AgentSpec, Scenario};
 use crate::task::{Subject, World};
 
 /// Gap kept between a carried object and the agent's body, metres.
@@ -171,9 +171,24 @@ impl SimState {
         }
     }
 
-    /// Whether the task's success condition holds now.
+    /// Whether the task's success condition holds now (questions succeed only by answering).
     pub fn task_success(&self) -> bool {
-        self.scenario.task.success.holds(self)
+        self.scenario.task.success.as_ref().is_some_and(|p| p.holds(self))
+    }
+
+    /// The true answer to the scenario's question, from where the agent stands now.
+    pub fn true_answer(&self) -> Option<String> {
+        self.scenario.task.answer.as_ref().and_then(|a| a.compute(&self.layout, &self.agent))
+    }
+
+    /// Answer the question: the episode terminates, successfully if the answer is right.
+    pub fn answer(&mut self, word: &str) -> Outcome {
+        self.step += 1;
+        self.success = self.true_answer().is_some_and(|t| t == word);
+        self.over = true;
+        let max = self.scenario.max_steps;
+        let reward = if self.success { 1.0 - 0.9 * (self.step as f32 / max as f32) } else { 0.0 };
+        Outcome { reward, terminated: true, truncated: false }
     }
 
     /// Gap between the agent's body and an object's footprint.
@@ -205,6 +220,7 @@ impl SimState {
             success: self.success,
             target: self.layout.target(),
             roles: self.layout.roles.iter().cloned().collect(),
+            answer: self.true_answer(),
             held: self.held,
             pose: self.agent,
             objects,
@@ -218,47 +234,7 @@ impl SimState {
 
     /// Whether object `i`'s centre is in the view frustum and not hidden behind another object.
     pub fn is_visible(&self, i: usize) -> bool {
-        let spec = &self.scenario.agent;
-        let o = &self.layout.objects[i];
-        let eye = self.eye();
-        let c = [o.pos.0, o.lift + o.extent.height / 2.0, o.pos.1];
-        let d = [c[0] - eye[0], c[1] - eye[1], c[2] - eye[2]];
-        // Rotate the world offset into camera space: undo yaw, then undo the downward pitch.
-        let (fx, fz) = self.agent.forward();
-        let (rx, rz) = self.agent.right();
-        let ahead = d[0] * fx + d[2] * fz;
-        let side = d[0] * rx + d[2] * rz;
-        let pitch = spec.pitch_deg.to_radians();
-        let fwd = ahead * pitch.cos() - d[1] * pitch.sin();
-        let up = ahead * pitch.sin() + d[1] * pitch.cos();
-        if fwd <= 0.05 {
-            return false;
-        }
-        let half_v = spec.fov_deg.to_radians() / 2.0;
-        // Frames are square, so the horizontal half-angle equals the vertical one.
-        if (up / fwd).abs() > half_v.tan() || (side / fwd).abs() > half_v.tan() {
-            return false;
-        }
-        // Occlusion: does the eye→centre segment pass through another object's body first?
-        self.layout.objects.iter().enumerate().all(|(j, b)| {
-            if j == i {
-                return true;
-            }
-            let (sx, sz) = (c[0] - eye[0], c[2] - eye[2]);
-            let len2 = sx * sx + sz * sz;
-            if len2 < 1e-9 {
-                return true;
-            }
-            let t = (((b.pos.0 - eye[0]) * sx + (b.pos.1 - eye[2]) * sz) / len2).clamp(0.0, 1.0);
-            if t >= 0.999 {
-                return true;
-            }
-            let px = eye[0] + sx * t;
-            let pz = eye[2] + sz * t;
-            let y = eye[1] + (c[1] - eye[1]) * t;
-            let inside = dist((px, pz), b.pos) < b.extent.radius * 0.8;
-            !(inside && y >= b.lift && y <= b.lift + b.extent.height)
-        })
+        visible(&self.layout, &self.scenario.agent, &self.agent, i)
     }
 }
 
@@ -289,6 +265,51 @@ impl World for SimState {
     fn visible(&self, object: usize) -> bool {
         self.is_visible(object)
     }
+}
+
+/// Whether object `i`'s centre is in the view frustum of an agent at `pose` and not hidden behind
+/// another object.
+pub fn visible(layout: &Layout, spec: &AgentSpec, pose: &Pose, i: usize) -> bool {
+    let o = &layout.objects[i];
+    let eye = [pose.x, spec.eye_height, pose.z];
+    let c = [o.pos.0, o.lift + o.extent.height / 2.0, o.pos.1];
+    let d = [c[0] - eye[0], c[1] - eye[1], c[2] - eye[2]];
+    // Rotate the world offset into camera space: undo yaw, then undo the downward pitch.
+    let (fx, fz) = pose.forward();
+    let (rx, rz) = pose.right();
+    let ahead = d[0] * fx + d[2] * fz;
+    let side = d[0] * rx + d[2] * rz;
+    let pitch = spec.pitch_deg.to_radians();
+    let fwd = ahead * pitch.cos() - d[1] * pitch.sin();
+    let up = ahead * pitch.sin() + d[1] * pitch.cos();
+    if fwd <= 0.05 {
+    return false;
+    }
+    let half_v = spec.fov_deg.to_radians() / 2.0;
+    // Frames are square, so the horizontal half-angle equals the vertical one.
+    if (up / fwd).abs() > half_v.tan() || (side / fwd).abs() > half_v.tan() {
+    return false;
+    }
+    // Occlusion: does the eye→centre segment pass through another object's body first?
+    layout.objects.iter().enumerate().all(|(j, b)| {
+    if j == i {
+        return true;
+    }
+    let (sx, sz) = (c[0] - eye[0], c[2] - eye[2]);
+    let len2 = sx * sx + sz * sz;
+    if len2 < 1e-9 {
+        return true;
+    }
+    let t = (((b.pos.0 - eye[0]) * sx + (b.pos.1 - eye[2]) * sz) / len2).clamp(0.0, 1.0);
+    if t >= 0.999 {
+        return true;
+    }
+    let px = eye[0] + sx * t;
+    let pz = eye[2] + sz * t;
+    let y = eye[1] + (c[1] - eye[1]) * t;
+    let inside = dist((px, pz), b.pos) < b.extent.radius * 0.8;
+    !(inside && y >= b.lift && y <= b.lift + b.extent.height)
+    })
 }
 
 /// Wrap an angle into (-π, π].

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use sandtable_env::{Env, Scenario};
+use sandtable_env::{Decision, Env, Scenario};
 use serde_json::json;
 
 use crate::media::{GifWriter, partial_path, png_bytes, write_atomic};
@@ -64,13 +64,17 @@ pub fn run(args: SimArgs) -> Result<()> {
     let _ = info;
     for t in 1..=args.steps {
         let state = env.state().context("env has no state after reset")?;
-        let action = policy.act(state);
-        let step = env.step(action).with_context(|| format!("step {t}"))?;
+        let decision = policy.decide(state);
+        let (step, action, answer) = match &decision {
+            Decision::Act(a) => (env.step(*a).with_context(|| format!("step {t}"))?, a.name(), None),
+            Decision::Answer(w) => (env.answer(w).with_context(|| format!("answering at step {t}"))?, "answer", Some(w.clone())),
+        };
         total += step.reward;
         taken = t;
         let line = json!({
             "step": t,
-            "action": action.name(),
+            "action": action,
+            "answer": answer,
             "reward": step.reward,
             "terminated": step.terminated,
             "truncated": step.truncated,
