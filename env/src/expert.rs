@@ -418,6 +418,12 @@ mod tests {
     }
 
     #[test]
+    fn expert_solves_moving_balls() {
+        let wins = success_rate("moving_balls");
+        assert!(wins >= 190, "expert succeeded in {wins}/200");
+    }
+
+    #[test]
     fn expert_answers_every_question() {
         for name in ["count_objects", "describe_object"] {
             assert_eq!(success_rate(name), 200, "{name}");

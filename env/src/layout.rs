@@ -52,6 +52,9 @@ pub struct PlacedObject {
     pub lift: f32,
     /// Rotation about the vertical axis, radians.
     pub yaw: f32,
+    /// Displacement per step in the floor plane, (x, z); zero for static objects.
+    #[serde(default)]
+    pub velocity: (f32, f32),
 }
 
 /// The light for one world.
@@ -223,7 +226,16 @@ fn try_generate(sc: &Scenario, rng: &mut ChaCha8Rng) -> std::result::Result<Layo
         .ok_or("no distractor differs from the unique roles")?;
         kinds[*slot] = Some(kind);
     }
-    let kinds: Vec<Kind> = kinds.into_iter().flatten().collect();
+    let mut kinds: Vec<Kind> = kinds.into_iter().flatten().collect();
+    // Moving balls come after the task's objects; their colours avoid the unique roles' pairs.
+    let moving = sc.objects.moving.as_ref().map_or(0, |m| m.count.sample(rng, rnd) as usize);
+    for _ in 0..moving {
+        let kind = draw(rng, &|rng: &mut ChaCha8Rng| (Shape::Sphere, spec.colors[rng.random_range(0..spec.colors.len())], Size::Small), |(s, c, _)| {
+            !unique.contains(&(*s, *c)) && !sole_shapes.contains(s) && !sole_colors.contains(c)
+        })
+        .ok_or("no colour is left for the moving balls")?;
+        kinds.push(kind);
+    }
 
     let agent_r = sc.agent.radius;
     let mut objects: Vec<PlacedObject> = Vec::with_capacity(count);
@@ -240,7 +252,15 @@ fn try_generate(sc: &Scenario, rng: &mut ChaCha8Rng) -> std::result::Result<Layo
             });
             if clear {
                 let yaw = rng.random_range(0.0..std::f32::consts::TAU);
-                objects.push(PlacedObject { shape, color, size, extent: ext, pos: (x, z), lift: 0.0, yaw });
+                let velocity = match &sc.objects.moving {
+                    Some(m) if objects.len() >= count => {
+                        let speed = m.speed.sample(rng, rnd);
+                        let heading = rng.random_range(0.0..std::f32::consts::TAU);
+                        (speed * heading.cos(), speed * heading.sin())
+                    }
+                    _ => (0.0, 0.0),
+                };
+                objects.push(PlacedObject { shape, color, size, extent: ext, pos: (x, z), lift: 0.0, yaw, velocity });
                 placed = true;
                 break;
             }

@@ -55,6 +55,8 @@ pub struct ObjectInfo {
     pub position: [f32; 3],
     /// Whether the object's centre is inside the camera frustum with an unblocked line of sight.
     pub visible: bool,
+    /// Displacement per step, (x, z); zero for static objects.
+    pub velocity: [f32; 2],
 }
 
 /// Typed ground truth returned by `reset` and `step`.

@@ -16,6 +16,7 @@ const BUILTINS: &[(&str, &str)] = &[
     ("put_next_to", include_str!("../../assets/scenarios/put_next_to.ron")),
     ("count_objects", include_str!("../../assets/scenarios/count_objects.ron")),
     ("describe_object", include_str!("../../assets/scenarios/describe_object.ron")),
+    ("moving_balls", include_str!("../../assets/scenarios/moving_balls.ron")),
 ];
 
 /// The names of the built-in scenarios.
@@ -162,6 +163,20 @@ pub struct ObjectsSpec {
     /// How the objects that fill no role are drawn.
     #[serde(default)]
     pub distractors: DistractorRule,
+    /// Extra small balls that roll in straight lines and bounce off walls, objects and the agent.
+    #[serde(default)]
+    pub moving: Option<MovingSpec>,
+}
+
+/// Balls that move on fixed rules, so the next frame depends on dynamics and not only on the
+/// agent's own motion.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MovingSpec {
+    /// How many balls.
+    pub count: Range<u32>,
+    /// Distance each ball rolls per step, metres.
+    pub speed: Range<f32>,
 }
 
 /// A named object the mission and the conditions refer to.
@@ -318,6 +333,12 @@ impl Scenario {
         if c.min == 0 {
             return Err(bad("objects.count", "the task needs at least one object (the target)".into()));
         }
+        if let Some(m) = &self.objects.moving {
+            if m.count.min > m.count.max || m.count.default < m.count.min || m.count.default > m.count.max || m.count.max > 8 {
+                return Err(bad("objects.moving.count", format!("need min <= default <= max <= 8, got min {} default {} max {}", m.count.min, m.count.default, m.count.max)));
+            }
+            check_range_f32(&m.speed, 0.0, 0.5).map_err(|msg| bad("objects.moving.speed", msg))?;
+        }
         if c.max > 32 {
             return Err(bad("objects.count", format!("max {} is above the limit of 32", c.max)));
         }
@@ -412,7 +433,8 @@ impl Scenario {
         // Objects need floor space: compare their footprints with the smallest room's area.
         let min_area = self.room.width.min.min(self.room.width.default) * self.room.depth.min.min(self.room.depth.default);
         let largest = self.objects.sizes.iter().map(|s| s.extent()).fold(0.0, f32::max);
-        let needed = (c.max as f32 + 1.0) * (largest + 2.0 * a.radius).powi(2) * 2.0;
+        let balls = self.objects.moving.as_ref().map_or(0, |m| m.count.max);
+        let needed = ((c.max + balls) as f32 + 1.0) * (largest + 2.0 * a.radius).powi(2) * 2.0;
         if needed > min_area {
             return Err(bad("objects.count", format!("{} objects do not fit in a {:.1} m² room (need about {:.1} m²)", c.max, min_area, needed)));
         }

@@ -80,6 +80,7 @@ impl SimState {
             Action::PickUp => self.pick_up(),
             Action::Drop => self.drop_held(),
         }
+        self.roll_balls();
         self.step += 1;
         self.success = self.task_success();
         let failed = self.scenario.task.failure.as_ref().is_some_and(|f| f.holds(&*self));
@@ -98,6 +99,52 @@ impl SimState {
             if let Some(h) = self.held {
                 let p = self.carry_position(&pose, h);
                 self.layout.objects[h].pos = p;
+            }
+        }
+    }
+
+    /// Advance every moving object by its velocity, in index order. A ball that would leave the
+    /// room or touch a body bounces (its velocity is reflected) and stays put this step.
+    fn roll_balls(&mut self) {
+        let r = self.scenario.agent.radius;
+        for i in 0..self.layout.objects.len() {
+            let o = &self.layout.objects[i];
+            if o.velocity == (0.0, 0.0) || self.held == Some(i) {
+                continue;
+            }
+            let (mut vx, mut vz) = o.velocity;
+            let next = (o.pos.0 + vx, o.pos.1 + vz);
+            let room = &self.layout.room;
+            let mut blocked = false;
+            if next.0.abs() > room.width / 2.0 - o.extent.radius {
+                vx = -vx;
+                blocked = true;
+            }
+            if next.1.abs() > room.depth / 2.0 - o.extent.radius {
+                vz = -vz;
+                blocked = true;
+            }
+            if !blocked {
+                let mut bodies: Vec<((f32, f32), f32)> =
+                    self.layout.objects.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, b)| (b.pos, b.extent.radius)).collect();
+                bodies.push(((self.agent.x, self.agent.z), r));
+                if let Some((c, _)) = bodies.into_iter().find(|(c, cr)| dist(next, *c) < o.extent.radius + cr) {
+                    // Reflect about the line joining the centres.
+                    let (nx, nz) = (o.pos.0 - c.0, o.pos.1 - c.1);
+                    let len = (nx * nx + nz * nz).sqrt().max(1e-6);
+                    let (nx, nz) = (nx / len, nz / len);
+                    let dot = vx * nx + vz * nz;
+                    if dot < 0.0 {
+                        vx -= 2.0 * dot * nx;
+                        vz -= 2.0 * dot * nz;
+                    }
+                    blocked = true;
+                }
+            }
+            let o = &mut self.layout.objects[i];
+            o.velocity = (vx, vz);
+            if !blocked {
+                o.pos = next;
             }
         }
     }
@@ -210,6 +257,7 @@ impl SimState {
                 color: o.color,
                 size: o.size,
                 position: [o.pos.0, o.lift, o.pos.1],
+                velocity: [o.velocity.0, o.velocity.1],
                 visible: self.is_visible(id),
             })
             .collect();
@@ -351,6 +399,33 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn balls_roll_bounce_and_never_overlap_anything() {
+        let sc = Arc::new(Scenario::load("moving_balls").expect("builtin"));
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        for seed in 0..10 {
+            let mut s = SimState::new(sc.clone(), seed).expect("gen");
+            let start: Vec<(f32, f32)> = s.layout.objects.iter().map(|o| o.pos).collect();
+            assert!(s.layout.objects.iter().filter(|o| o.velocity != (0.0, 0.0)).count() >= 2);
+            for _ in 0..500 {
+                if s.over {
+                    break;
+                }
+                s.step(Action::ALL[rng.random_range(0..7)]);
+                let objs = &s.layout.objects;
+                for (i, a) in objs.iter().enumerate() {
+                    assert!(s.layout.room.contains_circle(a.pos.0, a.pos.1, a.extent.radius - 1e-4));
+                    assert!(dist(a.pos, (s.agent.x, s.agent.z)) >= a.extent.radius + s.scenario.agent.radius - 1e-4);
+                    for b in &objs[i + 1..] {
+                        assert!(dist(a.pos, b.pos) >= a.extent.radius + b.extent.radius - 1e-4);
+                    }
+                }
+            }
+            let moved = s.layout.objects.iter().zip(&start).filter(|(o, p)| o.pos != **p).count();
+            assert!(moved >= 1, "seed {seed}: nothing moved");
         }
     }
 
