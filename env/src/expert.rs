@@ -418,6 +418,12 @@ mod tests {
     }
 
     #[test]
+    fn expert_solves_multi_room_go_to() {
+        let wins = success_rate("multi_room_go_to");
+        assert!(wins >= 190, "expert succeeded in {wins}/200");
+    }
+
+    #[test]
     fn expert_solves_moving_balls() {
         let wins = success_rate("moving_balls");
         assert!(wins >= 190, "expert succeeded in {wins}/200");

@@ -71,7 +71,7 @@ pub struct Lighting {
 }
 
 /// The room: an axis-aligned box centred on the origin.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Room {
     /// Extent along x.
     pub width: f32,
@@ -85,12 +85,49 @@ pub struct Room {
     pub floor_color: [f32; 3],
     /// Ceiling colour, sRGB.
     pub ceiling_color: [f32; 3],
+    /// Interior walls splitting the floor into rooms, west to east.
+    pub inner_walls: Vec<InnerWall>,
+}
+
+/// Thickness of interior walls, metres.
+pub const INNER_WALL: f32 = 0.1;
+
+/// A wall across the whole depth at `x`, open between `door.0` and `door.1` along z.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InnerWall {
+    /// Position along x.
+    pub x: f32,
+    /// The doorway's extent along z.
+    pub door: (f32, f32),
 }
 
 impl Room {
-    /// Whether a circle of radius `r` at `(x, z)` lies inside the walls.
+    /// Whether a circle of radius `r` at `(x, z)` lies inside the outer walls and clear of every
+    /// interior wall (inside a doorway counts as clear only when the whole circle fits in it).
     pub fn contains_circle(&self, x: f32, z: f32, r: f32) -> bool {
-        x.abs() <= self.width / 2.0 - r && z.abs() <= self.depth / 2.0 - r
+        x.abs() <= self.width / 2.0 - r
+            && z.abs() <= self.depth / 2.0 - r
+            && self
+                .inner_walls
+                .iter()
+                .all(|w| (x - w.x).abs() >= r + INNER_WALL / 2.0 || (z - r >= w.door.0 && z + r <= w.door.1))
+    }
+
+    /// Which room (0 = westmost) a point is in.
+    pub fn room_of(&self, x: f32) -> usize {
+        self.inner_walls.iter().filter(|w| x > w.x).count()
+    }
+
+    /// Whether the straight segment between two floor points passes an interior wall outside its doorway.
+    pub fn wall_between(&self, a: (f32, f32), b: (f32, f32)) -> bool {
+        self.inner_walls.iter().any(|w| {
+            if (a.0 - w.x) * (b.0 - w.x) >= 0.0 {
+                return false;
+            }
+            let t = (w.x - a.0) / (b.0 - a.0);
+            let z = a.1 + (b.1 - a.1) * t;
+            z < w.door.0 || z > w.door.1
+        })
     }
 }
 
@@ -138,13 +175,26 @@ pub fn generate(scenario: &Scenario, seed: u64) -> Result<Layout> {
 
 fn try_generate(sc: &Scenario, rng: &mut ChaCha8Rng) -> std::result::Result<Layout, String> {
     let rnd = sc.randomize;
+    let rooms = sc.room.rooms.sample(rng, rnd).max(1) as usize;
+    let widths: Vec<f32> = (0..rooms).map(|_| sc.room.width.sample(rng, rnd)).collect();
+    let depth = sc.room.depth.sample(rng, rnd);
+    let total: f32 = widths.iter().sum();
+    let door = sc.room.door_width;
+    let mut inner_walls = Vec::with_capacity(rooms - 1);
+    let mut x = -total / 2.0;
+    for w in &widths[..rooms - 1] {
+        x += w;
+        let centre = uniform(rng, depth / 2.0 - door / 2.0 - 0.3)?;
+        inner_walls.push(InnerWall { x, door: (centre - door / 2.0, centre + door / 2.0) });
+    }
     let room = Room {
-        width: sc.room.width.sample(rng, rnd),
-        depth: sc.room.depth.sample(rng, rnd),
+        width: total,
+        depth,
         height: sc.room.height,
         wall_color: sc.room.wall_color,
         floor_color: sc.room.floor_color,
         ceiling_color: sc.room.ceiling_color,
+        inner_walls,
     };
     let l = &sc.lighting;
     let lighting = Lighting {
@@ -246,10 +296,10 @@ fn try_generate(sc: &Scenario, rng: &mut ChaCha8Rng) -> std::result::Result<Layo
         for _ in 0..200 {
             let x = uniform(rng, room.width / 2.0 - margin)?;
             let z = uniform(rng, room.depth / 2.0 - margin)?;
-            // Leave a corridor wide enough for the agent between any two objects.
-            let clear = objects.iter().all(|o| {
-                dist((x, z), o.pos) >= o.extent.radius + ext.radius + 2.0 * agent_r + 0.1
-            });
+            // Leave a corridor wide enough for the agent between any two objects, and keep clear
+            // of interior walls by the same margin so doorways stay passable.
+            let clear = room.contains_circle(x, z, ext.radius + 2.0 * agent_r + 0.1)
+                && objects.iter().all(|o| dist((x, z), o.pos) >= o.extent.radius + ext.radius + 2.0 * agent_r + 0.1);
             if clear {
                 let yaw = rng.random_range(0.0..std::f32::consts::TAU);
                 let velocity = match &sc.objects.moving {
@@ -292,11 +342,13 @@ fn random_spawn(rng: &mut ChaCha8Rng, room: &Room, objects: &[PlacedObject], tar
         let x = uniform(rng, room.width / 2.0 - m)?;
         let z = uniform(rng, room.depth / 2.0 - m)?;
         let yaw = rng.random_range(-std::f32::consts::PI..std::f32::consts::PI);
-        let clear = objects.iter().all(|o| dist((x, z), o.pos) >= o.extent.radius + agent_r + 0.2);
-        // Start away from the main target so no episode is solved at step zero.
+        let clear = room.contains_circle(x, z, m) && objects.iter().all(|o| dist((x, z), o.pos) >= o.extent.radius + agent_r + 0.2);
+        // Start away from the main target so no episode is solved at step zero; with several
+        // rooms, start in another room than the target's, so it begins behind a doorway.
         let t = &objects[target];
         let far = dist((x, z), t.pos) - t.extent.radius - agent_r > 1.5;
-        if clear && far {
+        let elsewhere = room.inner_walls.is_empty() || room.room_of(x) != room.room_of(t.pos.0);
+        if clear && far && elsewhere {
             return Ok(Pose { x, z, yaw });
         }
     }
@@ -309,7 +361,7 @@ fn overview_spawn(rng: &mut ChaCha8Rng, room: &Room, objects: &[PlacedObject], s
     let n = objects.len() as f32;
     let centroid = (objects.iter().map(|o| o.pos.0).sum::<f32>() / n, objects.iter().map(|o| o.pos.1).sum::<f32>() / n);
     let probe = Layout {
-        room: *room,
+        room: room.clone(),
         lighting: Lighting { illuminance: 0.0, ambient: 0.0, elevation: 0.0, azimuth: 0.0 },
         objects: objects.to_vec(),
         roles: Vec::new(),
@@ -320,7 +372,7 @@ fn overview_spawn(rng: &mut ChaCha8Rng, room: &Room, objects: &[PlacedObject], s
         let m = agent_r + 0.1;
         let x = uniform(rng, room.width / 2.0 - m)?;
         let z = uniform(rng, room.depth / 2.0 - m)?;
-        if !objects.iter().all(|o| dist((x, z), o.pos) >= o.extent.radius + agent_r + 0.2) {
+        if !room.contains_circle(x, z, m) || !objects.iter().all(|o| dist((x, z), o.pos) >= o.extent.radius + agent_r + 0.2) {
             continue;
         }
         let yaw = (-(centroid.0 - x)).atan2(-(centroid.1 - z));
@@ -381,6 +433,21 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn multi_room_targets_start_in_another_room_and_mostly_out_of_view() {
+        let sc = std::sync::Arc::new(Scenario::load("multi_room_go_to").expect("builtin"));
+        let mut hidden = 0;
+        for seed in 0..50 {
+            let s = crate::sim::SimState::new(sc.clone(), seed).expect("gen");
+            let room = &s.layout.room;
+            assert!((1..=2).contains(&room.inner_walls.len()));
+            let t = s.layout.target();
+            assert_ne!(room.room_of(s.agent.x), room.room_of(s.layout.objects[t].pos.0), "seed {seed}");
+            hidden += usize::from(!s.is_visible(t));
+        }
+        assert!(hidden >= 25, "the target was hidden at the start of only {hidden}/50 episodes");
     }
 
     #[test]

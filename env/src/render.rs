@@ -213,8 +213,17 @@ fn spawn_scene(commands: &mut Commands, env: usize, layout: &Layout, palette: &m
         (wall.clone(), Vec3::new(0.0, h / 2.0, -d / 2.0 - t / 2.0), Vec3::new(w + 2.0 * t, h, t)),
         (wall.clone(), Vec3::new(0.0, h / 2.0, d / 2.0 + t / 2.0), Vec3::new(w + 2.0 * t, h, t)),
         (wall.clone(), Vec3::new(-w / 2.0 - t / 2.0, h / 2.0, 0.0), Vec3::new(t, h, d)),
-        (wall, Vec3::new(w / 2.0 + t / 2.0, h / 2.0, 0.0), Vec3::new(t, h, d)),
+        (wall.clone(), Vec3::new(w / 2.0 + t / 2.0, h / 2.0, 0.0), Vec3::new(t, h, d)),
     ];
+    let mut slabs = slabs.to_vec();
+    for w in &room.inner_walls {
+        let half = d / 2.0;
+        for (z0, z1) in [(-half, w.door.0), (w.door.1, half)] {
+            if z1 > z0 {
+                slabs.push((wall.clone(), Vec3::new(w.x, h / 2.0, (z0 + z1) / 2.0), Vec3::new(crate::layout::INNER_WALL, h, z1 - z0)));
+            }
+        }
+    }
     for (material, at, scale) in slabs {
         commands.spawn((
             EnvMember(env),

@@ -17,6 +17,7 @@ const BUILTINS: &[(&str, &str)] = &[
     ("count_objects", include_str!("../../assets/scenarios/count_objects.ron")),
     ("describe_object", include_str!("../../assets/scenarios/describe_object.ron")),
     ("moving_balls", include_str!("../../assets/scenarios/moving_balls.ron")),
+    ("multi_room_go_to", include_str!("../../assets/scenarios/multi_room_go_to.ron")),
 ];
 
 /// The names of the built-in scenarios.
@@ -89,7 +90,13 @@ fn yes() -> bool {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoomSpec {
-    /// Extent along x, metres.
+    /// Number of rooms in a row along x, joined by doorways.
+    #[serde(default = "one_room")]
+    pub rooms: Range<u32>,
+    /// Width of each doorway, metres.
+    #[serde(default = "default_door")]
+    pub door_width: f32,
+    /// Extent along x of each room, metres.
     pub width: Range<f32>,
     /// Extent along z, metres.
     pub depth: Range<f32>,
@@ -107,6 +114,12 @@ pub struct RoomSpec {
     pub ceiling_color: [f32; 3],
 }
 
+fn one_room() -> Range<u32> {
+    Range::fixed(1)
+}
+fn default_door() -> f32 {
+    1.0
+}
 fn default_wall_height() -> f32 {
     2.5
 }
@@ -309,6 +322,13 @@ impl Scenario {
         };
         check_range_f32(&self.room.width, 2.0, 50.0).map_err(|m| bad("room.width", m))?;
         check_range_f32(&self.room.depth, 2.0, 50.0).map_err(|m| bad("room.depth", m))?;
+        let rooms = &self.room.rooms;
+        if rooms.min < 1 || rooms.min > rooms.max || rooms.default < rooms.min || rooms.default > rooms.max || rooms.max > 4 {
+            return Err(bad("room.rooms", format!("need 1 <= min <= default <= max <= 4, got min {} default {} max {}", rooms.min, rooms.default, rooms.max)));
+        }
+        if !(0.8..=3.0).contains(&self.room.door_width) || self.room.door_width + 0.6 > self.room.depth.min {
+            return Err(bad("room.door_width", format!("{} must be within 0.8..=3 metres and 0.6 m narrower than the room depth", self.room.door_width)));
+        }
         if !(1.0..=20.0).contains(&self.room.height) {
             return Err(bad("room.height", format!("{} is outside 1..=20 metres", self.room.height)));
         }
@@ -431,7 +451,7 @@ impl Scenario {
             }
         }
         // Objects need floor space: compare their footprints with the smallest room's area.
-        let min_area = self.room.width.min.min(self.room.width.default) * self.room.depth.min.min(self.room.depth.default);
+        let min_area = self.room.width.min.min(self.room.width.default) * self.room.depth.min.min(self.room.depth.default) * rooms.min as f32;
         let largest = self.objects.sizes.iter().map(|s| s.extent()).fold(0.0, f32::max);
         let balls = self.objects.moving.as_ref().map_or(0, |m| m.count.max);
         let needed = ((c.max + balls) as f32 + 1.0) * (largest + 2.0 * a.radius).powi(2) * 2.0;

@@ -124,6 +124,11 @@ impl SimState {
                 vz = -vz;
                 blocked = true;
             }
+            if !blocked && !room.contains_circle(next.0, next.1, o.extent.radius) {
+                // An interior wall: they all run along z, so bounce in x.
+                vx = -vx;
+                blocked = true;
+            }
             if !blocked {
                 let mut bodies: Vec<((f32, f32), f32)> =
                     self.layout.objects.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, b)| (b.pos, b.extent.radius)).collect();
@@ -338,7 +343,10 @@ pub fn visible(layout: &Layout, spec: &AgentSpec, pose: &Pose, i: usize) -> bool
     if (up / fwd).abs() > half_v.tan() || (side / fwd).abs() > half_v.tan() {
     return false;
     }
-    // Occlusion: does the eye→centre segment pass through another object's body first?
+    // Occlusion: an interior wall outside its doorway, or another object's body, on the way.
+    if layout.room.wall_between((eye[0], eye[2]), (c[0], c[2])) {
+        return false;
+    }
     layout.objects.iter().enumerate().all(|(j, b)| {
     if j == i {
         return true;
