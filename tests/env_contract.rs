@@ -22,7 +22,9 @@ fn shapes_and_reset_contents() {
 
 #[test]
 fn frames_are_not_blank_and_change_when_turning() {
-    let mut env = Env::new(go_to(), 64, 64).expect("env");
+    // `describe_object` spawns where every object is in view, so the first frame must show them.
+    let sc = std::sync::Arc::new(sandtable_env::Scenario::load("describe_object").expect("builtin"));
+    let mut env = Env::new(sc, 64, 64).expect("env");
     let (obs, _) = env.reset(2).expect("reset");
     let distinct: std::collections::HashSet<[u8; 3]> =
         (0..64).flat_map(|y| (0..64).map(move |x| (x, y))).map(|(x, y)| obs.frame.pixel(x, y)).collect();

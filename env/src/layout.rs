@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{EnvError, Result};
 use crate::object::{Extent, ObjectColor, Shape, Size, extent};
-use crate::scenario::{DistractorRule, Scenario, Spawn};
+use crate::scenario::{DistractorRule, Scenario, Spawn, Texture};
 use crate::task::render;
 
 /// How many times generation retries a seed (deterministically) before giving up.
@@ -87,6 +87,10 @@ pub struct Room {
     pub ceiling_color: [f32; 3],
     /// Interior walls splitting the floor into rooms, west to east.
     pub inner_walls: Vec<InnerWall>,
+    /// Floor pattern.
+    pub floor_texture: Texture,
+    /// Wall pattern.
+    pub wall_texture: Texture,
 }
 
 /// Thickness of interior walls, metres.
@@ -187,14 +191,19 @@ fn try_generate(sc: &Scenario, rng: &mut ChaCha8Rng) -> std::result::Result<Layo
         let centre = uniform(rng, depth / 2.0 - door / 2.0 - 0.3)?;
         inner_walls.push(InnerWall { x, door: (centre - door / 2.0, centre + door / 2.0) });
     }
+    // Quantised so the renderer's material cache stays small.
+    let k = (sc.room.brightness.sample(rng, rnd) * 20.0).round() / 20.0;
+    let shade = |c: [f32; 3]| c.map(|v| (v * k).clamp(0.0, 1.0));
     let room = Room {
         width: total,
         depth,
         height: sc.room.height,
-        wall_color: sc.room.wall_color,
-        floor_color: sc.room.floor_color,
-        ceiling_color: sc.room.ceiling_color,
+        wall_color: shade(sc.room.wall_color),
+        floor_color: shade(sc.room.floor_color),
+        ceiling_color: shade(sc.room.ceiling_color),
         inner_walls,
+        floor_texture: sc.room.floor_texture,
+        wall_texture: sc.room.wall_texture,
     };
     let l = &sc.lighting;
     let lighting = Lighting {

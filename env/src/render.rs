@@ -18,6 +18,7 @@ use crate::object::{ObjectColor, Shape, Size, extent};
 use crate::plugin::{EnvSlots, EnvSystems};
 use crate::profile::{FrameProfile, mark_extracted, mark_main_done, mark_prepared};
 use crate::readback::{ReadbackTargets, read_back_frames};
+use crate::scenario::Texture;
 use crate::sim::SimState;
 
 /// Renders every env's first-person view into its own image and reads it back each update.
@@ -57,7 +58,40 @@ pub struct Palette {
     shapes: HashMap<Shape, Handle<Mesh>>,
     colors: HashMap<ObjectColor, Handle<StandardMaterial>>,
     unit_cube: Handle<Mesh>,
-    surfaces: HashMap<[u32; 3], Handle<StandardMaterial>>,
+    checker: Handle<Image>,
+    stripes: Handle<Image>,
+    surfaces: HashMap<SurfaceKey, Handle<StandardMaterial>>,
+}
+
+/// Colour bits, pattern, and quantised repeats: one material per distinct key.
+type SurfaceKey = ([u32; 3], u8, [i32; 2]);
+
+/// A tiny pattern image sampled with repetition and no filtering: `w × h` texels of white and grey.
+fn pattern(w: u32, h: u32, light: impl Fn(u32, u32) -> bool) -> Image {
+    use bevy::image::{ImageAddressMode, ImageFilterMode, ImageSampler, ImageSamplerDescriptor};
+    use bevy::render::render_resource::{Extent3d, TextureDimension};
+    let mut data = Vec::with_capacity((w * h * 4) as usize);
+    for y in 0..h {
+        for x in 0..w {
+            let v = if light(x, y) { 255 } else { 190 };
+            data.extend_from_slice(&[v, v, v, 255]);
+        }
+    }
+    let mut image = Image::new(
+        Extent3d { width: w, height: h, depth_or_array_layers: 1 },
+        TextureDimension::D2,
+        data,
+        TextureFormat::Rgba8UnormSrgb,
+        RenderAssetUsages::RENDER_WORLD,
+    );
+    image.sampler = ImageSampler::Descriptor(ImageSamplerDescriptor {
+        address_mode_u: ImageAddressMode::Repeat,
+        address_mode_v: ImageAddressMode::Repeat,
+        mag_filter: ImageFilterMode::Nearest,
+        min_filter: ImageFilterMode::Nearest,
+        ..default()
+    });
+    image
 }
 
 impl Plugin for EnvRenderPlugin {
@@ -107,7 +141,12 @@ fn layer(env: usize) -> RenderLayers {
 }
 
 /// Build the meshes and materials every scene draws from.
-pub fn create_palette(mut commands: Commands, mut meshes: ResMut<Assets<Mesh>>, mut materials: ResMut<Assets<StandardMaterial>>) {
+pub fn create_palette(
+    mut commands: Commands,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<StandardMaterial>>,
+    mut images: ResMut<Assets<Image>>,
+) {
     // Unit meshes have extent 1; objects scale them by their size's extent.
     let mut shapes = HashMap::new();
     for shape in Shape::ALL {
@@ -132,7 +171,9 @@ pub fn create_palette(mut commands: Commands, mut meshes: ResMut<Assets<Mesh>>, 
         })
         .collect();
     let unit_cube = meshes.add(Cuboid::new(1.0, 1.0, 1.0));
-    commands.insert_resource(Palette { shapes, colors, unit_cube, surfaces: HashMap::new() });
+    let checker = images.add(pattern(2, 2, |x, y| (x + y) % 2 == 0));
+    let stripes = images.add(pattern(2, 1, |x, _| x == 0));
+    commands.insert_resource(Palette { shapes, colors, unit_cube, checker, stripes, surfaces: HashMap::new() });
 }
 
 /// Spawn one inactive camera per env, rendering into its target image.
@@ -154,12 +195,26 @@ pub fn spawn_cameras(mut commands: Commands, targets: Res<ViewTargets>) {
 }
 
 impl Palette {
-    fn surface(&mut self, materials: &mut Assets<StandardMaterial>, srgb: [f32; 3]) -> Handle<StandardMaterial> {
-        let key = srgb.map(f32::to_bits);
+    /// A surface material of `srgb` with `texture` repeated over a face `size` metres across.
+    fn surface(&mut self, materials: &mut Assets<StandardMaterial>, srgb: [f32; 3], texture: Texture, size: Vec2) -> Handle<StandardMaterial> {
+        let (kind, image, tile) = match texture {
+            Texture::Plain => (0u8, None, 1.0),
+            Texture::Checker(t) => (1, Some(self.checker.clone()), t),
+            Texture::Stripes(t) => (2, Some(self.stripes.clone()), t),
+        };
+        // Each pattern image holds two tiles per repeat; quantise repeats to quarters.
+        let repeats = if kind == 0 { Vec2::ONE } else { (size / (2.0 * tile) * 4.0).round() / 4.0 };
+        let key = (srgb.map(f32::to_bits), kind, [(repeats.x * 4.0) as i32, (repeats.y * 4.0) as i32]);
         self.surfaces
             .entry(key)
             .or_insert_with(|| {
-                materials.add(StandardMaterial { base_color: Color::srgb(srgb[0], srgb[1], srgb[2]), perceptual_roughness: 0.9, ..default() })
+                materials.add(StandardMaterial {
+                    base_color: Color::srgb(srgb[0], srgb[1], srgb[2]),
+                    base_color_texture: image,
+                    uv_transform: bevy::math::Affine2::from_scale(repeats.max(Vec2::splat(0.25))),
+                    perceptual_roughness: 0.9,
+                    ..default()
+                })
             })
             .clone()
     }
@@ -204,23 +259,25 @@ fn spawn_scene(commands: &mut Commands, env: usize, layout: &Layout, palette: &m
     let room = &layout.room;
     let (w, d, h) = (room.width, room.depth, room.height);
     let t = 0.1;
-    let wall = palette.surface(materials, room.wall_color);
-    let floor = palette.surface(materials, room.floor_color);
-    let ceiling = palette.surface(materials, room.ceiling_color);
-    let slabs = [
+    let mut surface = |color, texture, size: Vec2| palette.surface(materials, color, texture, size);
+    let floor = surface(room.floor_color, room.floor_texture, Vec2::new(w + 2.0 * t, d + 2.0 * t));
+    let ceiling = surface(room.ceiling_color, Texture::Plain, Vec2::ONE);
+    let wall_x = surface(room.wall_color, room.wall_texture, Vec2::new(w + 2.0 * t, h));
+    let wall_z = surface(room.wall_color, room.wall_texture, Vec2::new(d, h));
+    let mut slabs = vec![
         (floor, Vec3::new(0.0, -t / 2.0, 0.0), Vec3::new(w + 2.0 * t, t, d + 2.0 * t)),
         (ceiling, Vec3::new(0.0, h + t / 2.0, 0.0), Vec3::new(w + 2.0 * t, t, d + 2.0 * t)),
-        (wall.clone(), Vec3::new(0.0, h / 2.0, -d / 2.0 - t / 2.0), Vec3::new(w + 2.0 * t, h, t)),
-        (wall.clone(), Vec3::new(0.0, h / 2.0, d / 2.0 + t / 2.0), Vec3::new(w + 2.0 * t, h, t)),
-        (wall.clone(), Vec3::new(-w / 2.0 - t / 2.0, h / 2.0, 0.0), Vec3::new(t, h, d)),
-        (wall.clone(), Vec3::new(w / 2.0 + t / 2.0, h / 2.0, 0.0), Vec3::new(t, h, d)),
+        (wall_x.clone(), Vec3::new(0.0, h / 2.0, -d / 2.0 - t / 2.0), Vec3::new(w + 2.0 * t, h, t)),
+        (wall_x, Vec3::new(0.0, h / 2.0, d / 2.0 + t / 2.0), Vec3::new(w + 2.0 * t, h, t)),
+        (wall_z.clone(), Vec3::new(-w / 2.0 - t / 2.0, h / 2.0, 0.0), Vec3::new(t, h, d)),
+        (wall_z, Vec3::new(w / 2.0 + t / 2.0, h / 2.0, 0.0), Vec3::new(t, h, d)),
     ];
-    let mut slabs = slabs.to_vec();
-    for w in &room.inner_walls {
+    for inner in &room.inner_walls {
         let half = d / 2.0;
-        for (z0, z1) in [(-half, w.door.0), (w.door.1, half)] {
+        for (z0, z1) in [(-half, inner.door.0), (inner.door.1, half)] {
             if z1 > z0 {
-                slabs.push((wall.clone(), Vec3::new(w.x, h / 2.0, (z0 + z1) / 2.0), Vec3::new(crate::layout::INNER_WALL, h, z1 - z0)));
+                let m = surface(room.wall_color, room.wall_texture, Vec2::new(z1 - z0, h));
+                slabs.push((m, Vec3::new(inner.x, h / 2.0, (z0 + z1) / 2.0), Vec3::new(crate::layout::INNER_WALL, h, z1 - z0)));
             }
         }
     }

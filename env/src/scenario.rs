@@ -112,6 +112,31 @@ pub struct RoomSpec {
     /// Ceiling colour, sRGB.
     #[serde(default = "default_ceiling_color")]
     pub ceiling_color: [f32; 3],
+    /// Pattern on the floor.
+    #[serde(default)]
+    pub floor_texture: Texture,
+    /// Pattern on the walls.
+    #[serde(default)]
+    pub wall_texture: Texture,
+    /// Multiplier on every surface colour, drawn per episode (quantised to steps of 0.05).
+    #[serde(default = "default_brightness")]
+    pub brightness: Range<f32>,
+}
+
+/// A procedural surface pattern: the surface colour alternating with a darker shade.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub enum Texture {
+    /// One flat colour.
+    #[default]
+    Plain,
+    /// Squares of this side, metres.
+    Checker(f32),
+    /// Vertical stripes (on walls) or bands along x (on floors) of this width, metres.
+    Stripes(f32),
+}
+
+fn default_brightness() -> Range<f32> {
+    Range { default: 1.0, min: 0.85, max: 1.15 }
 }
 
 fn one_room() -> Range<u32> {
@@ -341,6 +366,14 @@ impl Scenario {
                 return Err(bad(field, format!("components {c:?} must each be within 0..=1")));
             }
         }
+        for (field, t) in [("room.floor_texture", self.room.floor_texture), ("room.wall_texture", self.room.wall_texture)] {
+            if let Texture::Checker(size) | Texture::Stripes(size) = t
+                && !(0.05..=5.0).contains(&size)
+            {
+                return Err(bad(field, format!("pattern size {size} is outside 0.05..=5 metres")));
+            }
+        }
+        check_range_f32(&self.room.brightness, 0.2, 2.0).map_err(|m| bad("room.brightness", m))?;
         let l = &self.lighting;
         check_range_f32(&l.illuminance, 0.0, 200_000.0).map_err(|m| bad("lighting.illuminance", m))?;
         check_range_f32(&l.ambient, 0.0, 100_000.0).map_err(|m| bad("lighting.ambient", m))?;
