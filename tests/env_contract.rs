@@ -131,6 +131,13 @@ fn every_builtin_scenario_keeps_the_contract() {
         }
         let (oc, ic) = b.reset(22).expect("reset");
         assert!(oc.frame != oa.frame && ic.objects != ia.objects, "{name}: seeds 21 and 22 gave the same world");
+        // Doing nothing never succeeds: the episode is truncated exactly at max_steps.
+        for k in 1..=sc.max_steps {
+            let s = b.step(Action::Noop).expect("step");
+            assert!(!s.terminated, "{name}: noop terminated at step {k}");
+            assert_eq!(s.truncated, k == sc.max_steps, "{name}: step {k}");
+        }
+        assert!(matches!(b.step(Action::Noop), Err(EnvError::NeedsReset { .. })), "{name}");
         let wanted = sandtable_env::task::placeholders(&sc.task.mission).expect("valid template");
         assert!(!wanted.is_empty(), "{name}: mission names nothing");
         for (role, attr) in wanted {

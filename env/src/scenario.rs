@@ -299,9 +299,44 @@ pub struct TaskSpec {
     /// agent answers, with success if the answer is right.
     #[serde(default)]
     pub answer: Option<Answer>,
-    /// When this holds the episode terminates with reward 0.
+    /// When this holds the episode terminates with the failure reward.
     #[serde(default)]
     pub failure: Option<Predicate>,
+    /// What success, failure and time are worth.
+    #[serde(default)]
+    pub reward: RewardSpec,
+}
+
+/// Sparse rewards: `success - time_penalty * steps / max_steps` when the task succeeds,
+/// `failure` when the failure condition ends it (or a question is answered wrongly), 0 otherwise.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RewardSpec {
+    /// Reward for success before the time penalty.
+    pub success: f32,
+    /// How much of it the whole step budget costs.
+    pub time_penalty: f32,
+    /// Reward when the episode fails.
+    pub failure: f32,
+}
+
+impl Default for RewardSpec {
+    fn default() -> Self {
+        Self { success: 1.0, time_penalty: 0.9, failure: 0.0 }
+    }
+}
+
+impl RewardSpec {
+    /// The reward for an episode that ends at `step` of `max_steps`.
+    pub fn of(&self, success: bool, failed: bool, step: u32, max_steps: u32) -> f32 {
+        if success {
+            self.success - self.time_penalty * step as f32 / max_steps as f32
+        } else if failed {
+            self.failure
+        } else {
+            0.0
+        }
+    }
 }
 
 impl Scenario {
@@ -461,6 +496,10 @@ impl Scenario {
             if !defined(&role) {
                 return Err(bad("task.mission", format!("placeholder `{{{role}...}}` binds to nothing: no role `{role}` in objects.roles")));
             }
+        }
+        let rw = &self.task.reward;
+        if ![rw.success, rw.time_penalty, rw.failure].iter().all(|v| v.is_finite() && v.abs() <= 1000.0) {
+            return Err(bad("task.reward", "values must be finite and within ±1000".into()));
         }
         if self.task.success.is_none() && self.task.answer.is_none() {
             return Err(bad("task", "needs a `success` condition, an `answer`, or both".into()));

@@ -88,7 +88,7 @@ impl SimState {
         let terminated = self.success || failed || action == Action::Done;
         let truncated = !terminated && self.step >= max;
         self.over = terminated || truncated;
-        let reward = if self.success { 1.0 - 0.9 * (self.step as f32 / max as f32) } else { 0.0 };
+        let reward = self.scenario.task.reward.of(self.success, failed, self.step, max);
         Outcome { reward, terminated, truncated }
     }
 
@@ -239,7 +239,7 @@ impl SimState {
         self.success = self.true_answer().is_some_and(|t| t == word);
         self.over = true;
         let max = self.scenario.max_steps;
-        let reward = if self.success { 1.0 - 0.9 * (self.step as f32 / max as f32) } else { 0.0 };
+        let reward = self.scenario.task.reward.of(self.success, !self.success, self.step, max);
         Outcome { reward, terminated: true, truncated: false }
     }
 
