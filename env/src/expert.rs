@@ -426,7 +426,4 @@ mod tests {
             assert_eq!(success_rate(name), 200, "{name}");
         }
     }
-
-/200");
-    }
 }
