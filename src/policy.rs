@@ -25,7 +25,7 @@ pub struct Policy {
 impl Policy {
     /// A policy whose random choices derive from `seed`.
     pub fn new(kind: PolicyKind, seed: u64) -> Self {
-        Self { kind, rng: ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_A11C_E5) }
+        Self { kind, rng: ChaCha8Rng::seed_from_u64(seed ^ 0x05EE_DA11_CE55) }
     }
 
     /// The decision for the current state.

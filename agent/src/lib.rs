@@ -48,9 +48,9 @@ mod tests {
         let rgb: Vec<u8> = (0..2 * 2 * 3 * 3).map(|i| (i * 7 % 256) as u8).collect();
         let t = frames_to_tensor(&rgb, 3, 2, 2, &Device::Cpu)?;
         assert_eq!(t.dims(), &[3, 3, 2, 2]);
-        // frame 1, channel 2 (blue), row 1, col 0 comes from byte ((1*2+1)*2+0)*3+2.
+        // Frame 1, channel 2 (blue), row 1, col 0 is pixel (1 * 2 + 1) * 2 = 6, byte 6 * 3 + 2 = 20.
         let v: f32 = t.get(1)?.get(2)?.get(1)?.get(0)?.to_scalar()?;
-        assert!((v - f32::from(rgb[((1 * 2 + 1) * 2) * 3 + 2]) / 255.0).abs() < 1e-6);
+        assert!((v - f32::from(rgb[20]) / 255.0).abs() < 1e-6);
         assert!(frames_to_tensor(&rgb, 4, 2, 2, &Device::Cpu).is_err());
         Ok(())
     }

@@ -239,11 +239,12 @@ fn try_generate(sc: &Scenario, rng: &mut ChaCha8Rng) -> std::result::Result<Layo
     for (k, role) in spec.roles.iter().enumerate() {
         let taken: Vec<Kind> = kinds.iter().flatten().copied().collect();
         let kind = draw(rng, &pick, |(s, c, _)| {
-            !(role.unique && taken.iter().any(|t| t.0 == *s && t.1 == *c))
-                && !sole_shapes.contains(s)
-                && !sole_colors.contains(c)
-                && !(role.sole_shape && taken.iter().any(|t| t.0 == *s))
-                && !(role.sole_color && taken.iter().any(|t| t.1 == *c))
+            let clash = (role.unique && taken.iter().any(|t| t.0 == *s && t.1 == *c))
+                || (role.sole_shape && taken.iter().any(|t| t.0 == *s))
+                || (role.sole_color && taken.iter().any(|t| t.1 == *c))
+                || sole_shapes.contains(s)
+                || sole_colors.contains(c);
+            !clash
         })
         .ok_or_else(|| format!("no colour-and-shape pair is left for role `{}`", role.name))?;
         if role.sole_shape {

@@ -504,10 +504,10 @@ impl Scenario {
         if self.task.success.is_none() && self.task.answer.is_none() {
             return Err(bad("task", "needs a `success` condition, an `answer`, or both".into()));
         }
-        if let Some(answer) = &self.task.answer {
-            if let Some(r) = answer.roles().into_iter().find(|r| !defined(r)) {
-                return Err(bad("task.answer", format!("refers to `{r}`, which is not defined in objects.roles")));
-            }
+        if let Some(answer) = &self.task.answer
+            && let Some(r) = answer.roles().into_iter().find(|r| !defined(r))
+        {
+            return Err(bad("task.answer", format!("refers to `{r}`, which is not defined in objects.roles")));
         }
         for (field, pred) in [("task.success", self.task.success.as_ref()), ("task.failure", self.task.failure.as_ref())] {
             let Some(pred) = pred else { continue };
