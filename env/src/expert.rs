@@ -8,7 +8,7 @@ use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 use crate::action::Action;
-use crate::layout::{Layout, Pose, dist};
+use crate::layout::{Layout, Pose, dist, heading};
 use crate::scenario::Scenario;
 use crate::sim::{CARRY_GAP, REACH, SimState, wrap_angle};
 use crate::task::{Predicate, Subject};
@@ -38,7 +38,7 @@ impl Grid {
         for iz in 0..nz {
             for ix in 0..nx {
                 let c = (x0 + (ix as f32 + 0.5) * CELL, z0 + (iz as f32 + 0.5) * CELL);
-                free[iz * nx + ix] = circle_free(layout, c, body, ignore);
+                free[iz * nx + ix] = layout.circle_is_free(c, body, ignore);
             }
         }
         Self { nx, nz, x0, z0, free }
@@ -79,11 +79,6 @@ impl Grid {
         }
         best.map(|b| b.0)
     }
-}
-
-fn circle_free(layout: &Layout, c: (f32, f32), r: f32, ignore: Option<usize>) -> bool {
-    layout.room.contains_circle(c.0, c.1, r)
-        && layout.objects.iter().enumerate().all(|(i, o)| Some(i) == ignore || dist(c, o.pos) >= r + o.extent.radius)
 }
 
 #[derive(PartialEq)]
@@ -345,14 +340,10 @@ fn segment_free(layout: &Layout, a: (f32, f32), b: (f32, f32), r: f32, ignore: O
     let n = (len / 0.05).ceil().max(1.0) as usize;
     (0..=n).all(|k| {
         let t = k as f32 / n as f32;
-        circle_free(layout, (a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t), r, ignore)
+        layout.circle_is_free((a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t), r, ignore)
     })
 }
 
-/// The heading that faces from `from` towards `to`.
-fn heading(from: (f32, f32), to: (f32, f32)) -> f32 {
-    (-(to.0 - from.0)).atan2(-(to.1 - from.1))
-}
 
 /// Turn towards `aim` until within half a turn step, then walk; sidestep if the way is blocked.
 fn steer(s: &SimState, aim: (f32, f32)) -> Action {

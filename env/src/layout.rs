@@ -162,6 +162,12 @@ impl Layout {
     pub fn target(&self) -> usize {
         self.roles[0].1
     }
+
+    /// Whether a circle lies in the room and overlaps no object except `ignore`.
+    pub fn circle_is_free(&self, c: (f32, f32), r: f32, ignore: Option<usize>) -> bool {
+        self.room.contains_circle(c.0, c.1, r)
+            && self.objects.iter().enumerate().all(|(i, o)| Some(i) == ignore || dist(c, o.pos) >= r + o.extent.radius)
+    }
 }
 
 /// Generate the world for `seed`. The same scenario and seed always give the same layout.
@@ -345,14 +351,20 @@ fn try_generate(sc: &Scenario, rng: &mut ChaCha8Rng) -> std::result::Result<Layo
 
 type Kind = (Shape, ObjectColor, Size);
 
+/// A uniformly drawn spot for the agent's centre, and whether the body fits there with a margin.
+fn spawn_spot(rng: &mut ChaCha8Rng, room: &Room, objects: &[PlacedObject], agent_r: f32) -> std::result::Result<((f32, f32), bool), String> {
+    let m = agent_r + 0.1;
+    let x = uniform(rng, room.width / 2.0 - m)?;
+    let z = uniform(rng, room.depth / 2.0 - m)?;
+    let clear = room.contains_circle(x, z, m) && objects.iter().all(|o| dist((x, z), o.pos) >= o.extent.radius + agent_r + 0.2);
+    Ok(((x, z), clear))
+}
+
 /// A free spot at least 1.5 m from the main target, facing a random direction.
 fn random_spawn(rng: &mut ChaCha8Rng, room: &Room, objects: &[PlacedObject], target: usize, agent_r: f32) -> std::result::Result<Pose, String> {
     for _ in 0..200 {
-        let m = agent_r + 0.1;
-        let x = uniform(rng, room.width / 2.0 - m)?;
-        let z = uniform(rng, room.depth / 2.0 - m)?;
+        let ((x, z), clear) = spawn_spot(rng, room, objects, agent_r)?;
         let yaw = rng.random_range(-std::f32::consts::PI..std::f32::consts::PI);
-        let clear = room.contains_circle(x, z, m) && objects.iter().all(|o| dist((x, z), o.pos) >= o.extent.radius + agent_r + 0.2);
         // Start away from the main target so no episode is solved at step zero; with several
         // rooms, start in another room than the target's, so it begins behind a doorway.
         let t = &objects[target];
@@ -367,27 +379,15 @@ fn random_spawn(rng: &mut ChaCha8Rng, room: &Room, objects: &[PlacedObject], tar
 
 /// A free spot from which every object is visible, facing the objects' centroid.
 fn overview_spawn(rng: &mut ChaCha8Rng, room: &Room, objects: &[PlacedObject], sc: &Scenario) -> std::result::Result<Pose, String> {
-    let agent_r = sc.agent.radius;
     let n = objects.len() as f32;
     let centroid = (objects.iter().map(|o| o.pos.0).sum::<f32>() / n, objects.iter().map(|o| o.pos.1).sum::<f32>() / n);
-    let probe = Layout {
-        room: room.clone(),
-        lighting: Lighting { illuminance: 0.0, ambient: 0.0, elevation: 0.0, azimuth: 0.0 },
-        objects: objects.to_vec(),
-        roles: Vec::new(),
-        spawn: Pose { x: 0.0, z: 0.0, yaw: 0.0 },
-        mission: String::new(),
-    };
     for _ in 0..300 {
-        let m = agent_r + 0.1;
-        let x = uniform(rng, room.width / 2.0 - m)?;
-        let z = uniform(rng, room.depth / 2.0 - m)?;
-        if !room.contains_circle(x, z, m) || !objects.iter().all(|o| dist((x, z), o.pos) >= o.extent.radius + agent_r + 0.2) {
+        let ((x, z), clear) = spawn_spot(rng, room, objects, sc.agent.radius)?;
+        if !clear {
             continue;
         }
-        let yaw = (-(centroid.0 - x)).atan2(-(centroid.1 - z));
-        let pose = Pose { x, z, yaw };
-        if (0..objects.len()).all(|i| crate::sim::visible(&probe, &sc.agent, &pose, i)) {
+        let pose = Pose { x, z, yaw: heading((x, z), centroid) };
+        if (0..objects.len()).all(|i| crate::sim::visible(room, objects, &sc.agent, &pose, i)) {
             return Ok(pose);
         }
     }
@@ -405,6 +405,11 @@ fn uniform(rng: &mut ChaCha8Rng, half: f32) -> std::result::Result<f32, String> 
         return Err("the room is too small for the objects and the agent".into());
     }
     Ok(rng.random_range(-half..=half))
+}
+
+/// The yaw that faces from `from` towards `to`.
+pub fn heading(from: (f32, f32), to: (f32, f32)) -> f32 {
+    (-(to.0 - from.0)).atan2(-(to.1 - from.1))
 }
 
 /// Distance in the floor plane.

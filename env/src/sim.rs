@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use crate::action::Action;
-use crate::layout::{Layout, Pose, dist, generate};
+use crate::layout::{Layout, PlacedObject, Pose, Room, dist, generate};
 use crate::error::Result;
 use crate::observation::{Info, ObjectInfo};
 use crate::scenario::{AgentSpec, Scenario};
@@ -157,28 +157,18 @@ impl SimState {
     /// Whether the agent could stand at `pose` with what it carries.
     pub fn pose_is_free(&self, pose: &Pose) -> bool {
         let r = self.scenario.agent.radius;
-        if !self.circle_is_free((pose.x, pose.z), r, self.held) {
+        if !self.layout.circle_is_free((pose.x, pose.z), r, self.held) {
             return false;
         }
         match self.held {
             Some(h) => {
                 let p = self.carry_position(pose, h);
-                self.circle_is_free(p, self.layout.objects[h].extent.radius, Some(h))
+                self.layout.circle_is_free(p, self.layout.objects[h].extent.radius, Some(h))
             }
             None => true,
         }
     }
 
-    /// Whether a circle lies in the room and overlaps no object except `ignore`.
-    fn circle_is_free(&self, c: (f32, f32), r: f32, ignore: Option<usize>) -> bool {
-        self.layout.room.contains_circle(c.0, c.1, r)
-            && self
-                .layout
-                .objects
-                .iter()
-                .enumerate()
-                .all(|(i, o)| Some(i) == ignore || dist(c, o.pos) >= r + o.extent.radius)
-    }
 
     fn carry_position(&self, pose: &Pose, h: usize) -> (f32, f32) {
         let d = self.scenario.agent.radius + self.layout.objects[h].extent.radius + CARRY_GAP;
@@ -209,7 +199,7 @@ impl SimState {
         if let Some((i, _)) = best {
             let p = self.carry_position(&a, i);
             // Only lift it if it fits in front of the agent without hitting anything else.
-            if self.circle_is_free(p, self.layout.objects[i].extent.radius, Some(i)) {
+            if self.layout.circle_is_free(p, self.layout.objects[i].extent.radius, Some(i)) {
                 self.held = Some(i);
                 self.layout.objects[i].pos = p;
                 self.layout.objects[i].lift = CARRY_LIFT;
@@ -287,7 +277,7 @@ impl SimState {
 
     /// Whether object `i`'s centre is in the view frustum and not hidden behind another object.
     pub fn is_visible(&self, i: usize) -> bool {
-        visible(&self.layout, &self.scenario.agent, &self.agent, i)
+        visible(&self.layout.room, &self.layout.objects, &self.scenario.agent, &self.agent, i)
     }
 }
 
@@ -322,8 +312,8 @@ impl World for SimState {
 
 /// Whether object `i`'s centre is in the view frustum of an agent at `pose` and not hidden behind
 /// another object.
-pub fn visible(layout: &Layout, spec: &AgentSpec, pose: &Pose, i: usize) -> bool {
-    let o = &layout.objects[i];
+pub fn visible(room: &Room, objects: &[PlacedObject], spec: &AgentSpec, pose: &Pose, i: usize) -> bool {
+    let o = &objects[i];
     let eye = [pose.x, spec.eye_height, pose.z];
     let c = [o.pos.0, o.lift + o.extent.height / 2.0, o.pos.1];
     let d = [c[0] - eye[0], c[1] - eye[1], c[2] - eye[2]];
@@ -344,10 +334,10 @@ pub fn visible(layout: &Layout, spec: &AgentSpec, pose: &Pose, i: usize) -> bool
     return false;
     }
     // Occlusion: an interior wall outside its doorway, or another object's body, on the way.
-    if layout.room.wall_between((eye[0], eye[2]), (c[0], c[2])) {
+    if room.wall_between((eye[0], eye[2]), (c[0], c[2])) {
         return false;
     }
-    layout.objects.iter().enumerate().all(|(j, b)| {
+    objects.iter().enumerate().all(|(j, b)| {
     if j == i {
         return true;
     }
