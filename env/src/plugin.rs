@@ -80,6 +80,15 @@ impl Plugin for EnvPlugin {
     }
 }
 
+/// The slot's simulation if an episode is running, or why not.
+fn running(slot: &mut Slot, index: usize) -> Result<&mut SimState, EnvError> {
+    match slot.state.as_mut() {
+        Some(state) if !state.over => Ok(state),
+        Some(_) => Err(EnvError::NeedsReset { index, reason: "the episode is over" }),
+        None => Err(EnvError::NeedsReset { index, reason: "the env was never reset" }),
+    }
+}
+
 /// Apply each slot's pending command.
 pub fn advance_envs(mut envs: ResMut<EnvSlots>) {
     for (index, slot) in envs.slots.iter_mut().enumerate() {
@@ -93,16 +102,8 @@ pub fn advance_envs(mut envs: ResMut<EnvSlots>) {
                 }
                 Err(e) => Reply::Failed(e),
             },
-            Command::Answer(word) => match slot.state.as_mut() {
-                Some(state) if !state.over => Reply::Stepped(state.answer(&word)),
-                Some(_) => Reply::Failed(EnvError::NeedsReset { index, reason: "the episode is over" }),
-                None => Reply::Failed(EnvError::NeedsReset { index, reason: "the env was never reset" }),
-            },
-            Command::Act(action) => match slot.state.as_mut() {
-                Some(state) if !state.over => Reply::Stepped(state.step(action)),
-                Some(_) => Reply::Failed(EnvError::NeedsReset { index, reason: "the episode is over" }),
-                None => Reply::Failed(EnvError::NeedsReset { index, reason: "the env was never reset" }),
-            },
+            Command::Act(action) => running(slot, index).map_or_else(Reply::Failed, |s| Reply::Stepped(s.step(action))),
+            Command::Answer(word) => running(slot, index).map_or_else(Reply::Failed, |s| Reply::Stepped(s.answer(&word))),
         });
     }
 }
