@@ -147,6 +147,14 @@ impl EnvBatch {
         self.scenarios[i] = scenario;
     }
 
+    fn check_index(&self, i: usize) -> Result<()> {
+        let n = self.len();
+        if i >= n {
+            return Err(EnvError::Config(format!("env index {i} is out of range for a batch of {n}")));
+        }
+        Ok(())
+    }
+
     fn update(&mut self) -> Result<()> {
         let before = self.store.renders();
         self.profile.mark(Mark::Start);
@@ -168,11 +176,8 @@ impl EnvBatch {
 
     /// Start new episodes in the given envs, as `(env index, seed)` pairs, with one batched render.
     pub fn reset_many(&mut self, which: &[(usize, u64)]) -> Result<Vec<(Observation, Info)>> {
-        let n = self.len();
         for &(i, _) in which {
-            if i >= n {
-                return Err(EnvError::Config(format!("env index {i} is out of range for a batch of {n}")));
-            }
+            self.check_index(i)?;
         }
         let commands: Vec<(usize, Command)> =
             which.iter().map(|&(i, seed)| (i, Command::Reset { scenario: self.scenarios[i].clone(), seed })).collect();
@@ -230,10 +235,8 @@ impl EnvBatch {
 
     /// Answer env `i`'s question with a word of [`crate::task::answer_vocabulary`]; the episode ends.
     pub fn answer(&mut self, i: usize, word: &str) -> Result<Step> {
+        self.check_index(i)?;
         let n = self.len();
-        if i >= n {
-            return Err(EnvError::Config(format!("env index {i} is out of range for a batch of {n}")));
-        }
         if self.scenarios[i].task.answer.is_none() {
             return Err(EnvError::Config(format!("scenario `{}` asks no question", self.scenarios[i].name)));
         }
