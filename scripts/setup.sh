@@ -23,3 +23,10 @@ command -v cargo >/dev/null 2>&1 || { echo "setup: cargo not found; install Rust
 
 # Silences a harmless warning from Mesa when no session runtime dir exists.
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
+
+# The dataset interoperability check reads shards with Python's numpy and safetensors.
+if command -v python3 >/dev/null 2>&1 && ! python3 -c "import numpy, safetensors" >/dev/null 2>&1; then
+    echo "setup: installing Python packages numpy and safetensors" >&2
+    python3 -m pip install --quiet --disable-pip-version-check numpy safetensors >&2 ||
+        echo "setup: pip could not install numpy and safetensors; the Python check will be skipped" >&2
+fi

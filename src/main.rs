@@ -2,7 +2,6 @@
 
 mod cli;
 mod media;
-mod policy;
 
 use clap::Parser;
 

@@ -7,18 +7,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use sandtable_env::Frame;
 
-/// `path` with `.partial` appended: where a file is written before it is renamed into place.
-pub fn partial_path(path: &Path) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(".partial");
-    PathBuf::from(s)
-}
+pub use sandtable_agent::atomic::partial_path;
 
 /// Write bytes to `path` atomically.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = partial_path(path);
-    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} into place", path.display()))
+    sandtable_agent::atomic::write_atomic(path, bytes).with_context(|| format!("writing {}", path.display()))
 }
 
 /// Encode a frame as PNG bytes.

@@ -3,7 +3,9 @@
 mod util;
 
 mod cli_errors;
+mod cli_record;
 mod cli_scenario;
 mod cli_sim;
 mod env_contract;
 mod env_determinism;
+mod env_stream;

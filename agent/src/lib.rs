@@ -1,8 +1,10 @@
 //! sandtable's agent: candle models, training and dataset reading. It never depends on Bevy.
 //!
-//! This crate is the home of the world model (next-frame prediction), instruction tuning and
-//! prompting. None of them exists yet; the only part in place is the conversion of the env's
-//! frames into the tensor layout the models will use.
+//! It owns the one dataset format ([`dataset`]): the recorder writes it, training reads it. Actions
+//! are plain indices here; their names come from the dataset's `info.json`.
+
+pub mod atomic;
+pub mod dataset;
 
 use candle_core::{DType, Device, Tensor};
 

@@ -79,6 +79,46 @@ impl Action {
     }
 }
 
+/// What a policy does at a step: act in the world, or answer the scenario's question (which ends
+/// the episode).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Take an action.
+    Act(Action),
+    /// Answer the question with this word of [`crate::task::answer_vocabulary`].
+    Answer(String),
+}
+
+impl Decision {
+    /// The token index stored in datasets: an action's own index, or [`ANSWER_TOKEN`] for an
+    /// answer (the word itself is kept beside it as text).
+    pub fn token(&self) -> u8 {
+        match self {
+            Decision::Act(a) => a.index(),
+            Decision::Answer(_) => ANSWER_TOKEN,
+        }
+    }
+
+    /// The decision's name: the action's, or `answer`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Decision::Act(a) => a.name(),
+            Decision::Answer(_) => "answer",
+        }
+    }
+}
+
+/// The dataset token that stands for "answered the question"; it follows the actions.
+pub const ANSWER_TOKEN: u8 = Action::COUNT as u8;
+
+/// The names of every dataset token in index order: the actions, then `answer`. This is the
+/// action vocabulary written into dataset metadata.
+pub fn decision_vocabulary() -> Vec<&'static str> {
+    let mut v = Action::vocabulary();
+    v.push("answer");
+    v
+}
+
 impl std::fmt::Display for Action {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())

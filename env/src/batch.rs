@@ -11,7 +11,7 @@ use bevy::render::settings::{Backends, RenderCreation, WgpuLimits, WgpuSettings,
 use bevy::time::TimeUpdateStrategy;
 use bevy::window::{ExitCondition, WindowPlugin};
 
-use crate::action::Action;
+use crate::action::{Action, Decision};
 use crate::error::{EnvError, Result};
 use crate::frames::FrameStore;
 use crate::gpu::probe_vulkan;
@@ -25,6 +25,8 @@ use crate::scenario::Scenario;
 pub const MAX_SIZE: u32 = 1024;
 /// Smallest frame side accepted.
 pub const MIN_SIZE: u32 = 8;
+/// Simulated seconds per step: the fixed timestep, and the frame rate datasets record (30 fps).
+pub const STEP_SECONDS: f64 = 1.0 / 30.0;
 /// Renders after a reset before a frame is trusted to be complete, at most.
 const MAX_SETTLE_RENDERS: usize = 8;
 
@@ -93,7 +95,7 @@ impl EnvBatch {
                 }),
         );
         // Simulation time never comes from the wall clock.
-        app.insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_secs_f64(1.0 / 30.0)));
+        app.insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_secs_f64(STEP_SECONDS)));
         app.add_plugins((
             EnvPlugin { num_envs: config.num_envs },
             EnvRenderPlugin { num_envs: config.num_envs, width: config.width, height: config.height },
@@ -233,16 +235,38 @@ impl EnvBatch {
         self.run_commands(commands)
     }
 
-    /// Answer env `i`'s question with a word of [`crate::task::answer_vocabulary`]; the episode ends.
-    pub fn answer(&mut self, i: usize, word: &str) -> Result<Step> {
+    /// Apply one decision per env (`None` leaves an env untouched): actions and answers together,
+    /// with one render for all.
+    pub fn apply(&mut self, decisions: &[Option<Decision>]) -> Result<Vec<Option<Step>>> {
+        let mut commands = Vec::with_capacity(decisions.len());
+        for (i, d) in decisions.iter().enumerate() {
+            commands.push(match d {
+                None => None,
+                Some(Decision::Act(a)) => Some(Command::Act(*a)),
+                Some(Decision::Answer(word)) => {
+                    self.check_answer(i, word)?;
+                    Some(Command::Answer(word.clone()))
+                }
+            });
+        }
+        self.run_commands(commands)
+    }
+
+    fn check_answer(&self, i: usize, word: &str) -> Result<()> {
         self.check_index(i)?;
-        let n = self.len();
         if self.scenarios[i].task.answer.is_none() {
             return Err(EnvError::Config(format!("scenario `{}` asks no question", self.scenarios[i].name)));
         }
         if !crate::task::answer_vocabulary().iter().any(|w| w == word) {
             return Err(EnvError::Config(format!("`{word}` is not in the answer vocabulary")));
         }
+        Ok(())
+    }
+
+    /// Answer env `i`'s question with a word of [`crate::task::answer_vocabulary`]; the episode ends.
+    pub fn answer(&mut self, i: usize, word: &str) -> Result<Step> {
+        self.check_answer(i, word)?;
+        let n = self.len();
         let mut commands: Vec<Option<Command>> = vec![None; n];
         commands[i] = Some(Command::Answer(word.to_string()));
         self.run_commands(commands)?.swap_remove(i).ok_or(EnvError::NeedsReset { index: i, reason: "no episode is running" })

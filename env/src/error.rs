@@ -74,6 +74,14 @@ pub enum EnvError {
         /// Never reset, or episode over.
         reason: &'static str,
     },
+    /// A stream worker failed: it returned an error or panicked.
+    #[error("env worker {worker} failed: {message}")]
+    Worker {
+        /// Which worker.
+        worker: usize,
+        /// Its error, or its panic message.
+        message: String,
+    },
     /// The renderer failed after start-up.
     #[error("render failure: {0}")]
     Render(String),

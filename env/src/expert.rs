@@ -7,7 +7,7 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-use crate::action::Action;
+use crate::action::{Action, Decision};
 use crate::layout::{Layout, Pose, dist, heading};
 use crate::scenario::Scenario;
 use crate::sim::{CARRY_GAP, REACH, SimState, wrap_angle};
@@ -196,15 +196,6 @@ fn goal_of(p: &Predicate, layout: &Layout) -> Option<Goal> {
         Predicate::Any(ps) => ps.iter().find_map(|p| goal_of(p, layout)),
         Predicate::Near(Subject::Agent, Subject::Agent, _) | Predicate::Visible(_) | Predicate::Not(_) => None,
     }
-}
-
-/// What the expert does next: act in the world or answer the question.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Decision {
-    /// Take an action.
-    Act(Action),
-    /// Answer the scenario's question with this word.
-    Answer(String),
 }
 
 /// The expert's decision: questions are answered from ground truth (an `Overview` spawn puts every

@@ -1,6 +1,8 @@
 //! Subcommands: each has an args struct and a `run` in its own file.
 
 mod bench;
+mod dataset;
+mod record;
 mod scenario;
 mod sim;
 
@@ -21,6 +23,11 @@ pub struct Cli {
 enum Command {
     /// Play one episode and write its frames as PNG, a GIF and steps.jsonl.
     Sim(sim::SimArgs),
+    /// Record episodes into a dataset (safetensors shards, info.json, episodes.jsonl).
+    Record(record::RecordArgs),
+    /// Check and summarise datasets.
+    #[command(subcommand)]
+    Dataset(dataset::DatasetCommand),
     /// List, check and preview scenarios.
     #[command(subcommand)]
     Scenario(scenario::ScenarioCommand),
@@ -33,6 +40,8 @@ enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Sim(a) => sim::run(a),
+        Command::Record(a) => record::run(a),
+        Command::Dataset(d) => dataset::run(d),
         Command::Scenario(s) => scenario::run(s),
         Command::Bench(b) => bench::run(b),
     }

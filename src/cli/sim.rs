@@ -7,11 +7,10 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use sandtable_env::{Decision, Env, Scenario};
+use sandtable_env::{Decision, Env, Policy, PolicySpec, Scenario};
 use serde_json::json;
 
 use crate::media::{GifWriter, partial_path, png_bytes, write_atomic};
-use crate::policy::{Policy, PolicyKind};
 
 /// Arguments of `sandtable sim`.
 #[derive(Debug, Args)]
@@ -25,9 +24,9 @@ pub struct SimArgs {
     /// Most steps to take (the episode may end sooner).
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub steps: u32,
-    /// Who chooses the actions.
-    #[arg(long, value_enum, default_value_t = PolicyKind::Expert)]
-    pub policy: PolicyKind,
+    /// Who chooses the actions: expert, random, or mixed:P (the expert with a fraction P of random decisions).
+    #[arg(long, default_value = "expert")]
+    pub policy: PolicySpec,
     /// Frame side in pixels (square frames).
     #[arg(long, default_value_t = 64)]
     pub size: u32,
@@ -57,7 +56,7 @@ pub fn run(args: SimArgs) -> Result<()> {
 
     let bar = ProgressBar::new(u64::from(args.steps));
     bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} steps {per_sec} {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()));
-    let mut policy = Policy::new(args.policy, args.seed);
+    let mut policy = Policy::new(args.policy.clone(), args.seed);
     let mut total = 0.0f32;
     let mut outcome = "step limit";
     let mut taken = 0;
@@ -97,7 +96,7 @@ pub fn run(args: SimArgs) -> Result<()> {
     let meta = json!({
         "scenario": scenario.name,
         "seed": args.seed,
-        "policy": format!("{:?}", args.policy).to_lowercase(),
+        "policy": args.policy.name(),
         "size": args.size,
         "steps": taken,
         "frames": frames,

@@ -5,18 +5,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use clap::{Args, Subcommand};
+use clap::Args;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sandtable_env::{Action, EnvBatch, EnvConfig, Scenario};
 use serde_json::json;
 
-/// Benchmarks.
-#[derive(Debug, Subcommand)]
-pub enum BenchCommand {
-    /// Env steps/s with rendering and readback, for 1 env and N envs in N threads.
-    Env(EnvBenchArgs),
-}
+use super::median;
 
 /// Arguments of `sandtable bench env`.
 #[derive(Debug, Args)]
@@ -47,14 +42,8 @@ pub struct EnvBenchArgs {
     pub json: Option<PathBuf>,
 }
 
-/// Run a benchmark.
-pub fn run(cmd: BenchCommand) -> Result<()> {
-    match cmd {
-        BenchCommand::Env(a) => env(a),
-    }
-}
-
-fn env(args: EnvBenchArgs) -> Result<()> {
+/// Run the env benchmark.
+pub fn run(args: EnvBenchArgs) -> Result<()> {
     anyhow::ensure!(args.runs >= 1 && args.steps >= 1, "--runs and --steps must be at least 1");
     let scenario = Arc::new(Scenario::load(&args.scenario).context("loading the scenario")?);
     let mut rows = Vec::new();
@@ -95,11 +84,6 @@ fn env(args: EnvBenchArgs) -> Result<()> {
         crate::media::write_atomic(path, serde_json::to_string_pretty(&doc)?.as_bytes())?;
     }
     Ok(())
-}
-
-fn median(sorted: &[f64]) -> f64 {
-    let n = sorted.len();
-    if n % 2 == 1 { sorted[n / 2] } else { (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0 }
 }
 
 /// Frames per second of each run, summed over threads. Threads run their runs side by side

@@ -1,0 +1,157 @@
+//! Training windows: T consecutive rows of one episode, served in a deterministic shuffled order
+//! as batches of candle tensors.
+
+use candle_core::{Device, Tensor};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use super::error::DatasetError;
+use super::reader::{Dataset, shuffle};
+
+/// T consecutive rows of one episode.
+#[derive(Clone, Copy, Debug)]
+pub struct Window<'a> {
+    /// Episode index.
+    pub episode: usize,
+    /// First row.
+    pub start: usize,
+    /// `T × H × W × 3` bytes.
+    pub frames: &'a [u8],
+    /// T action indices (the last row of an episode holds `NO_ACTION`).
+    pub actions: &'a [i64],
+    /// Mission or question text.
+    pub mission: &'a str,
+    /// For questions, the true answer.
+    pub answer: Option<&'a str>,
+}
+
+impl Dataset {
+    /// Rows `start..start + len` of `episode`.
+    pub fn window(&self, episode: usize, start: usize, len: usize) -> Result<Window<'_>, DatasetError> {
+        let ep = self.episode(episode)?;
+        if len == 0 || start + len > ep.len() {
+            return Err(DatasetError::Request(format!("episode {episode} has {} rows; rows {start}..{} do not fit", ep.len(), start + len)));
+        }
+        let fb = ep.frames.len() / ep.len();
+        Ok(Window {
+            episode,
+            start,
+            frames: &ep.frames[start * fb..(start + len) * fb],
+            actions: &ep.actions[start..start + len],
+            mission: &ep.meta.mission,
+            answer: ep.meta.answer.as_deref(),
+        })
+    }
+}
+
+/// A batch of windows as tensors.
+#[derive(Debug)]
+pub struct WindowBatch {
+    /// u8 `[B, T, H, W, 3]`.
+    pub frames: Tensor,
+    /// i64 `[B, T]`.
+    pub actions: Tensor,
+    /// Each window's episode.
+    pub episodes: Vec<usize>,
+    /// Each window's first row.
+    pub starts: Vec<usize>,
+    /// Each window's mission text.
+    pub missions: Vec<String>,
+}
+
+/// Every window of length T of the chosen episodes, visited in a shuffled order that depends only
+/// on the seed and the epoch; a new order is drawn at each epoch.
+#[derive(Clone, Debug)]
+pub struct WindowSampler {
+    windows: Vec<(usize, usize)>,
+    order: Vec<usize>,
+    pos: usize,
+    epoch: u64,
+    seed: u64,
+    len: usize,
+    batch: usize,
+}
+
+impl WindowSampler {
+    /// Windows of `len` rows from `episodes`, `batch` per batch. Episodes shorter than `len` are
+    /// skipped; it is an error if none is long enough.
+    pub fn new(dataset: &Dataset, episodes: &[usize], len: usize, batch: usize, seed: u64) -> Result<Self, DatasetError> {
+        if len == 0 || batch == 0 {
+            return Err(DatasetError::Request("window length and batch size must be at least 1".into()));
+        }
+        let mut windows = Vec::new();
+        for &e in episodes {
+            let n = dataset.episode(e)?.len();
+            if n >= len {
+                windows.extend((0..=n - len).map(|s| (e, s)));
+            }
+        }
+        if windows.is_empty() {
+            return Err(DatasetError::Request(format!("no episode among the {} chosen has {len} rows", episodes.len())));
+        }
+        let mut s = Self { order: Vec::new(), windows, pos: 0, epoch: 0, seed, len, batch };
+        s.reshuffle();
+        Ok(s)
+    }
+
+    fn reshuffle(&mut self) {
+        self.order = (0..self.windows.len()).collect();
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ self.epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        shuffle(&mut self.order, &mut rng);
+    }
+
+    /// Windows in one epoch.
+    pub fn windows_per_epoch(&self) -> usize {
+        self.windows.len()
+    }
+
+    /// Where the sampler is: (epoch, position in the epoch). Save it to resume exactly.
+    pub fn position(&self) -> (u64, usize) {
+        (self.epoch, self.pos)
+    }
+
+    /// Continue from a saved [`WindowSampler::position`].
+    pub fn seek(&mut self, epoch: u64, pos: usize) {
+        self.epoch = epoch;
+        self.reshuffle();
+        self.pos = pos.min(self.windows.len());
+    }
+
+    /// The next batch's (episode, start) pairs.
+    pub fn next_windows(&mut self) -> Vec<(usize, usize)> {
+        let mut out = Vec::with_capacity(self.batch);
+        while out.len() < self.batch {
+            if self.pos == self.order.len() {
+                self.epoch += 1;
+                self.pos = 0;
+                self.reshuffle();
+            }
+            out.push(self.windows[self.order[self.pos]]);
+            self.pos += 1;
+        }
+        out
+    }
+
+    /// The next batch as tensors on `device`.
+    pub fn next_batch(&mut self, dataset: &Dataset, device: &Device) -> Result<WindowBatch, DatasetError> {
+        let picks = self.next_windows();
+        let (h, w) = dataset.frame_size();
+        let (b, t) = (picks.len(), self.len);
+        let mut frames = Vec::with_capacity(b * t * h * w * 3);
+        let mut actions = Vec::with_capacity(b * t);
+        let mut missions = Vec::with_capacity(b);
+        for &(e, s) in &picks {
+            let win = dataset.window(e, s, t)?;
+            frames.extend_from_slice(win.frames);
+            actions.extend_from_slice(win.actions);
+            missions.push(win.mission.to_string());
+        }
+        Ok(WindowBatch {
+            frames: Tensor::from_vec(frames, (b, t, h, w, 3), device)?,
+            actions: Tensor::from_vec(actions, (b, t), device)?,
+            episodes: picks.iter().map(|p| p.0).collect(),
+            starts: picks.iter().map(|p| p.1).collect(),
+            missions,
+        })
+    }
+}

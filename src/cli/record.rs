@@ -1,0 +1,155 @@
+//! `sandtable record`: play episodes on K worker threads and write them as a dataset.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use sandtable_agent::dataset::{DatasetInfo, DatasetWriter, EpisodeData, EpisodeMeta, NO_ACTION, Recording};
+use sandtable_env::batch::STEP_SECONDS;
+use sandtable_env::task::answer_vocabulary;
+use sandtable_env::{Decision, Driver, Event, PolicySpec, Scenario, Stream, StreamConfig, decision_vocabulary};
+
+/// Arguments of `sandtable record`.
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// Scenarios (built-in names or `.ron` paths); episode i plays the (i mod S)-th.
+    #[arg(long = "scenario", required = true, num_args = 1..)]
+    pub scenarios: Vec<String>,
+    /// Episodes in the dataset.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    pub episodes: u64,
+    /// Who acts: expert, random, or mixed:P (the expert with a fraction P of random decisions).
+    #[arg(long, default_value = "expert")]
+    pub policy: PolicySpec,
+    /// Worker threads, each with its own Bevy App.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub workers: u16,
+    /// Envs per worker's App.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub envs: u16,
+    /// Frame side in pixels (square frames).
+    #[arg(long, default_value_t = 64)]
+    pub size: u32,
+    /// Base seed; every episode's seed derives from it and the episode index.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Rows per shard (shards are cut at episode ends once they reach this).
+    #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..))]
+    pub shard_frames: u64,
+    /// Continue an interrupted recording in `--out` (same scenarios, policy, seed and size).
+    #[arg(long)]
+    pub resume: bool,
+    /// Dataset directory.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// Record the dataset.
+pub fn run(args: RecordArgs) -> Result<()> {
+    let scenarios: Vec<Arc<Scenario>> = args
+        .scenarios
+        .iter()
+        .map(|s| Scenario::load(s).map(Arc::new).with_context(|| format!("loading scenario `{s}`")))
+        .collect::<Result<_>>()?;
+    let definitions =
+        scenarios.iter().map(|s| serde_json::to_value(s.as_ref()).context("describing a scenario")).collect::<Result<Vec<_>>>()?;
+    let info = DatasetInfo::new(
+        args.size as usize,
+        args.size as usize,
+        1.0 / STEP_SECONDS,
+        decision_vocabulary().iter().map(|s| s.to_string()).collect(),
+        answer_vocabulary(),
+        Recording {
+            base_seed: args.seed,
+            seed_rule: "splitmix64(splitmix64(base_seed) ^ episode_index)".into(),
+            policy: args.policy.name(),
+            episodes_requested: args.episodes,
+            scenario_names: scenarios.iter().map(|s| s.name.clone()).collect(),
+            scenarios: definitions,
+            created_by: format!("sandtable {}", env!("CARGO_PKG_VERSION")),
+        },
+    );
+    let mut writer = if args.resume {
+        anyhow::ensure!(args.out.join("info.json").is_file(), "--resume: {} holds no dataset to continue", args.out.display());
+        DatasetWriter::resume(&args.out, info, args.shard_frames).context("resuming the recording")?
+    } else {
+        DatasetWriter::create(&args.out, info, args.shard_frames).context("creating the dataset")?
+    };
+    let done = writer.committed_episodes();
+    if done >= args.episodes {
+        println!("{} already holds {done} episodes; nothing to record", args.out.display());
+        return Ok(());
+    }
+    if done > 0 {
+        tracing::info!(episodes = done, "resuming after the committed episodes");
+    }
+
+    let config = StreamConfig {
+        scenarios,
+        base_seed: args.seed,
+        episodes: (done..args.episodes).collect(),
+        workers: usize::from(args.workers),
+        envs_per_worker: usize::from(args.envs),
+        width: args.size,
+        height: args.size,
+        capacity: 256,
+    };
+    let mut stream = Stream::spawn(config, Driver::Policy(args.policy.clone())).context("starting the env workers")?;
+    let bar = ProgressBar::new(args.episodes);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} episodes  {msg}  ETA {eta}").unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_position(done);
+    let start = Instant::now();
+    let mut frames = 0u64;
+    let mut successes = 0u64;
+    let mut open: HashMap<u64, EpisodeData> = HashMap::new();
+    while let Some(event) = stream.recv().context("recording")? {
+        let Event::Transition(t) = event else { anyhow::bail!("a built-in policy never asks for decisions") };
+        let ep = open.entry(t.episode).or_insert_with(|| {
+            EpisodeData::new(EpisodeMeta {
+                index: t.episode,
+                scenario: t.scenario.name.clone(),
+                seed: t.seed,
+                mission: t.mission.to_string(),
+                answer: t.info.answer.clone(),
+                given_answer: None,
+                success: false,
+                length: 0,
+                episode_return: 0.0,
+            })
+        });
+        let action = t.decision.as_ref().map_or(NO_ACTION, |d| i64::from(d.token()));
+        if let Some(Decision::Answer(word)) = &t.decision {
+            ep.meta.given_answer = Some(word.clone());
+        }
+        ep.push_row(&t.frame.rgb, action, t.reward, t.terminated, t.truncated);
+        frames += 1;
+        if t.is_last() {
+            let mut ep = open.remove(&t.episode).context("an episode ended that never started")?;
+            ep.meta.success = t.info.success;
+            successes += u64::from(ep.meta.success);
+            writer.push(ep).context("writing the dataset")?;
+            bar.inc(1);
+            bar.set_message(format!("{:.0} frames/s", frames as f64 / start.elapsed().as_secs_f64()));
+        }
+    }
+    let info = writer.finish().context("writing the last shard")?;
+    bar.finish_and_clear();
+    let secs = start.elapsed().as_secs_f64();
+    let recorded = args.episodes - done;
+    println!(
+        "recorded {recorded} episodes, {frames} frames in {secs:.1} s ({:.0} frames/s); success {successes}/{recorded}; \
+         dataset {} now holds {} episodes, {} frames in {} shards",
+        frames as f64 / secs,
+        args.out.display(),
+        info.total_episodes,
+        info.total_frames,
+        info.shards.len()
+    );
+    Ok(())
+}
