@@ -106,7 +106,7 @@ fn a_killed_recording_is_valid_and_resumes_to_the_same_dataset() {
     let ds = Dataset::open(&cut).expect("a killed recording leaves a valid dataset");
     ds.verify().expect("and its checksums match");
     let kept = ds.num_episodes();
-    assert!(kept >= 1 && kept < 24, "kept {kept}");
+    assert!((1..24).contains(&kept), "kept {kept}");
     let o = sandtable(&["dataset", "check", cut.to_str().expect("utf8")]);
     assert!(o.status.success(), "{}", stderr(&o));
 

@@ -31,7 +31,7 @@ fn episode(index: u64, len: usize) -> EpisodeData {
         mission: format!("mission {index}"),
         answer: None,
         given_answer: None,
-        success: index % 2 == 0,
+        success: index.is_multiple_of(2),
         length: 0,
         episode_return: 0.0,
     };
@@ -129,7 +129,7 @@ fn corrupt_and_truncated_shards_are_named() {
     flipped[last] ^= 0xff;
     std::fs::write(&shard, &flipped).expect("write");
     let ds = Dataset::open(dir.path()).expect("structure is intact");
-    let e = ds.verify().err().expect("checksum fails").to_string();
+    let e = ds.verify().expect_err("checksum fails").to_string();
     assert!(e.contains("shard-00000.safetensors") && e.contains("SHA-256"), "{e}");
 
     // A missing shard.
