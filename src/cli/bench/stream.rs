@@ -47,7 +47,7 @@ pub struct StreamBenchArgs {
 pub fn run(args: StreamBenchArgs) -> Result<()> {
     anyhow::ensure!(args.runs >= 1 && args.episodes >= 1, "--runs and --episodes must be at least 1");
     let scenario = Arc::new(Scenario::load(&args.scenario).context("loading the scenario")?);
-    println!("| workers | envs/worker | direct frames/s | streamed frames/s | overhead |");
+    println!("| workers | envs/worker | direct frames/s | streamed frames/s | overhead, median of pairs (min .. max) |");
     println!("|---|---|---|---|---|");
     let mut rows = Vec::new();
     for &workers in &args.workers {
@@ -71,13 +71,16 @@ pub fn run(args: StreamBenchArgs) -> Result<()> {
             }
             streamed.push(frames as f64 / t.elapsed().as_secs_f64());
         }
+        // Runs alternate, so each streamed run is compared with the direct run just before it:
+        // the machine's drift over minutes cancels out of the paired ratio.
+        let mut paired: Vec<f64> = direct.iter().zip(&streamed).map(|(d, s)| 100.0 * (d - s) / d).collect();
+        let (overhead, lo, hi) = summary(&mut paired);
         let (d, _, _) = summary(&mut direct);
         let (s, _, _) = summary(&mut streamed);
-        let overhead = 100.0 * (d - s) / d;
-        println!("| {workers} | {} | {d:.0} | {s:.0} | {overhead:.1}% |", args.envs);
+        println!("| {workers} | {} | {d:.0} | {s:.0} | {overhead:.1}% ({lo:.1}% .. {hi:.1}%) |", args.envs);
         rows.push(json!({
             "workers": workers, "envs_per_worker": args.envs, "episodes": args.episodes, "runs": args.runs,
-            "direct_fps_median": d, "streamed_fps_median": s, "overhead_percent": overhead,
+            "direct_fps_median": d, "streamed_fps_median": s, "overhead_percent_median_of_pairs": overhead, "overhead_percent_pairs": paired,
             "direct_fps_all": direct, "streamed_fps_all": streamed,
         }));
     }
