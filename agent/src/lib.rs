@@ -4,7 +4,15 @@
 //! are plain indices here; their names come from the dataset's `info.json`.
 
 pub mod atomic;
+pub mod checkpoint;
+pub mod config;
 pub mod dataset;
+pub mod eval;
+pub mod metrics;
+pub mod model;
+pub mod optim;
+pub mod plot;
+pub mod train;
 
 use candle_core::{DType, Device, Tensor};
 
@@ -14,6 +22,28 @@ pub enum AgentError {
     /// A tensor operation failed.
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
+    /// A dataset could not be read.
+    #[error(transparent)]
+    Dataset(#[from] dataset::DatasetError),
+    /// A bad configuration or option.
+    #[error("{0}")]
+    Config(String),
+    /// A checkpoint is missing, corrupt, or does not fit the model.
+    #[error("checkpoint {path}: {message}")]
+    Checkpoint {
+        /// The file or directory.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
     /// Input bytes did not match the stated shape.
     #[error("expected {expected} bytes for {frames} frames of {height}x{width}x3, got {got}")]
     FrameBytes {

@@ -47,6 +47,8 @@ impl Dataset {
 /// A batch of windows as tensors.
 #[derive(Debug)]
 pub struct WindowBatch {
+    /// Each window's dataset (index into the sources).
+    pub datasets: Vec<usize>,
     /// u8 `[B, T, H, W, 3]`.
     pub frames: Tensor,
     /// i64 `[B, T]`.
@@ -59,11 +61,11 @@ pub struct WindowBatch {
     pub missions: Vec<String>,
 }
 
-/// Every window of length T of the chosen episodes, visited in a shuffled order that depends only
-/// on the seed and the epoch; a new order is drawn at each epoch.
+/// Every window of length T of the chosen episodes of one or more datasets, visited in a shuffled
+/// order that depends only on the seed and the epoch; a new order is drawn at each epoch.
 #[derive(Clone, Debug)]
 pub struct WindowSampler {
-    windows: Vec<(usize, usize)>,
+    windows: Vec<(usize, usize, usize)>,
     order: Vec<usize>,
     pos: usize,
     epoch: u64,
@@ -73,21 +75,35 @@ pub struct WindowSampler {
 }
 
 impl WindowSampler {
-    /// Windows of `len` rows from `episodes`, `batch` per batch. Episodes shorter than `len` are
-    /// skipped; it is an error if none is long enough.
-    pub fn new(dataset: &Dataset, episodes: &[usize], len: usize, batch: usize, seed: u64) -> Result<Self, DatasetError> {
+    /// Windows of `len` rows from the chosen episodes of each dataset, `batch` per batch.
+    /// Episodes shorter than `len` are skipped; it is an error if none is long enough, or if the
+    /// datasets' frame sizes differ.
+    pub fn new(sources: &[(&Dataset, &[usize])], len: usize, batch: usize, seed: u64) -> Result<Self, DatasetError> {
         if len == 0 || batch == 0 {
             return Err(DatasetError::Request("window length and batch size must be at least 1".into()));
         }
         let mut windows = Vec::new();
-        for &e in episodes {
-            let n = dataset.episode(e)?.len();
-            if n >= len {
-                windows.extend((0..=n - len).map(|s| (e, s)));
+        let mut chosen = 0;
+        for (d, (dataset, episodes)) in sources.iter().enumerate() {
+            if dataset.frame_size() != sources[0].0.frame_size() {
+                return Err(DatasetError::Request(format!(
+                    "{} has {:?} frames, {} has {:?}",
+                    dataset.dir().display(),
+                    dataset.frame_size(),
+                    sources[0].0.dir().display(),
+                    sources[0].0.frame_size()
+                )));
+            }
+            chosen += episodes.len();
+            for &e in episodes.iter() {
+                let n = dataset.episode(e)?.len();
+                if n >= len {
+                    windows.extend((0..=n - len).map(|s| (d, e, s)));
+                }
             }
         }
         if windows.is_empty() {
-            return Err(DatasetError::Request(format!("no episode among the {} chosen has {len} rows", episodes.len())));
+            return Err(DatasetError::Request(format!("no episode among the {chosen} chosen has {len} rows")));
         }
         let mut s = Self { order: Vec::new(), windows, pos: 0, epoch: 0, seed, len, batch };
         s.reshuffle();
@@ -117,8 +133,8 @@ impl WindowSampler {
         self.pos = pos.min(self.windows.len());
     }
 
-    /// The next batch's (episode, start) pairs.
-    pub fn next_windows(&mut self) -> Vec<(usize, usize)> {
+    /// The next batch's (dataset, episode, start) triples.
+    pub fn next_windows(&mut self) -> Vec<(usize, usize, usize)> {
         let mut out = Vec::with_capacity(self.batch);
         while out.len() < self.batch {
             if self.pos == self.order.len() {
@@ -132,15 +148,16 @@ impl WindowSampler {
         out
     }
 
-    /// The next batch as tensors on `device`.
-    pub fn next_batch(&mut self, dataset: &Dataset, device: &Device) -> Result<WindowBatch, DatasetError> {
+    /// The next batch as tensors on `device`; `sets` are the datasets given to [`WindowSampler::new`].
+    pub fn next_batch(&mut self, sets: &[&Dataset], device: &Device) -> Result<WindowBatch, DatasetError> {
         let picks = self.next_windows();
-        let (h, w) = dataset.frame_size();
+        let (h, w) = sets[0].frame_size();
         let (b, t) = (picks.len(), self.len);
         let mut frames = Vec::with_capacity(b * t * h * w * 3);
         let mut actions = Vec::with_capacity(b * t);
         let mut missions = Vec::with_capacity(b);
-        for &(e, s) in &picks {
+        for &(d, e, s) in &picks {
+            let dataset = sets.get(d).ok_or_else(|| DatasetError::Request(format!("dataset {d} was not passed to next_batch")))?;
             let win = dataset.window(e, s, t)?;
             frames.extend_from_slice(win.frames);
             actions.extend_from_slice(win.actions);
@@ -149,8 +166,9 @@ impl WindowSampler {
         Ok(WindowBatch {
             frames: Tensor::from_vec(frames, (b, t, h, w, 3), device)?,
             actions: Tensor::from_vec(actions, (b, t), device)?,
-            episodes: picks.iter().map(|p| p.0).collect(),
-            starts: picks.iter().map(|p| p.1).collect(),
+            datasets: picks.iter().map(|p| p.0).collect(),
+            episodes: picks.iter().map(|p| p.1).collect(),
+            starts: picks.iter().map(|p| p.2).collect(),
             missions,
         })
     }

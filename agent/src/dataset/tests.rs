@@ -82,10 +82,10 @@ fn batches_are_deterministic_windows() {
     let split = ds.split(0.25, 3);
     assert_eq!(split.val.len(), 2);
     assert!(split.train.iter().all(|e| !split.val.contains(e)));
-    let mut a = WindowSampler::new(&ds, &split.train, 3, 4, 5).expect("sampler");
-    let mut b = WindowSampler::new(&ds, &split.train, 3, 4, 5).expect("sampler");
+    let mut a = WindowSampler::new(&[(&ds, &split.train)], 3, 4, 5).expect("sampler");
+    let mut b = WindowSampler::new(&[(&ds, &split.train)], 3, 4, 5).expect("sampler");
     for _ in 0..10 {
-        let (x, y) = (a.next_batch(&ds, &Device::Cpu).expect("batch"), b.next_batch(&ds, &Device::Cpu).expect("batch"));
+        let (x, y) = (a.next_batch(&[&ds], &Device::Cpu).expect("batch"), b.next_batch(&[&ds], &Device::Cpu).expect("batch"));
         assert_eq!(x.frames.dims(), &[4, 3, H, W, 3]);
         assert_eq!(x.actions.dims(), &[4, 3]);
         assert_eq!(x.episodes, y.episodes);
@@ -96,9 +96,9 @@ fn batches_are_deterministic_windows() {
         assert_eq!(got, eps[e].frames[s * H * W * 3..(s + 3) * H * W * 3]);
     }
     // Every window of an epoch is visited once.
-    let mut c = WindowSampler::new(&ds, &split.train, 3, 1, 9).expect("sampler");
+    let mut c = WindowSampler::new(&[(&ds, &split.train)], 3, 1, 9).expect("sampler");
     let n = c.windows_per_epoch();
-    let mut seen: Vec<(usize, usize)> = (0..n).flat_map(|_| c.next_windows()).collect();
+    let mut seen: Vec<(usize, usize, usize)> = (0..n).flat_map(|_| c.next_windows()).collect();
     seen.sort_unstable();
     seen.dedup();
     assert_eq!(seen.len(), n);

@@ -41,12 +41,12 @@ pub fn run(args: ReaderBenchArgs) -> Result<()> {
     let ds = Dataset::open(&args.data).with_context(|| format!("opening {}", args.data.display()))?;
     let open_ms = t.elapsed().as_secs_f64() * 1e3;
     let episodes: Vec<usize> = (0..ds.num_episodes()).collect();
-    let mut sampler = WindowSampler::new(&ds, &episodes, args.window, args.batch, 0)?;
+    let mut sampler = WindowSampler::new(&[(&ds, &episodes)], args.window, args.batch, 0)?;
     let mut rates = Vec::new();
     for _ in 0..args.runs {
         let t = Instant::now();
         for _ in 0..args.batches {
-            let b = sampler.next_batch(&ds, &Device::Cpu)?;
+            let b = sampler.next_batch(&[&ds], &Device::Cpu)?;
             std::hint::black_box(&b);
         }
         rates.push(args.batches as f64 / t.elapsed().as_secs_f64());

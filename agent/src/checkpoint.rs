@@ -1,0 +1,137 @@
+//! Checkpoints: `RUN/checkpoints/step-NNNNNNNN/` holds the tokenizer and dynamics weights and the
+//! optimiser moments (safetensors), `state.json` (stage, step, sampler position, seed) and the
+//! resolved `config.json`. A checkpoint is written into `step-….partial/` and renamed, then
+//! `RUN/checkpoints/latest` names it, so an interrupted save never leaves a half checkpoint.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use candle_core::{Device, Tensor};
+use candle_nn::VarMap;
+use serde::{Deserialize, Serialize};
+
+use crate::AgentError;
+use crate::atomic::write_atomic;
+use crate::config::Config;
+
+/// Which part of pretraining is running.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Training the frame tokenizer.
+    Tokenizer,
+    /// Training the dynamics transformer on frozen tokens.
+    Dynamics,
+    /// Finished.
+    Done,
+}
+
+/// Where training stands; with the weights and moments it is everything a resume needs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainState {
+    /// Current stage.
+    pub stage: Stage,
+    /// Optimiser steps taken over both stages.
+    pub step: u64,
+    /// The current stage's batch sampler: (epoch, position).
+    pub sampler: (u64, usize),
+    /// The run's seed (initialisation, split, batch order).
+    pub seed: u64,
+    /// Dataset directories trained on.
+    pub data: Vec<PathBuf>,
+}
+
+fn err(path: &Path, message: impl Into<String>) -> AgentError {
+    AgentError::Checkpoint { path: path.to_path_buf(), message: message.into() }
+}
+
+/// Write a checkpoint of `maps` (name → variables), the optimiser `moments`, `state` and `cfg`.
+pub fn save(run: &Path, cfg: &Config, maps: &[(&str, &VarMap)], moments: &HashMap<String, Tensor>, state: &TrainState) -> Result<PathBuf, AgentError> {
+    let root = run.join("checkpoints");
+    let name = format!("step-{:08}", state.step);
+    let dir = root.join(&name);
+    let tmp = root.join(format!("{name}.partial"));
+    let io = |p: &Path, e: std::io::Error| AgentError::Io { path: p.to_path_buf(), source: e };
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(|e| io(&tmp, e))?;
+    }
+    std::fs::create_dir_all(&tmp).map_err(|e| io(&tmp, e))?;
+    for (file, map) in maps {
+        let path = tmp.join(format!("{file}.safetensors"));
+        map.save(&path).map_err(|e| err(&path, e.to_string()))?;
+    }
+    let path = tmp.join("optimizer.safetensors");
+    candle_core::safetensors::save(moments, &path).map_err(|e| err(&path, e.to_string()))?;
+    std::fs::write(tmp.join("state.json"), to_json(state)?).map_err(|e| io(&tmp, e))?;
+    std::fs::write(tmp.join("config.json"), to_json(cfg)?).map_err(|e| io(&tmp, e))?;
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).map_err(|e| io(&dir, e))?;
+    }
+    std::fs::rename(&tmp, &dir).map_err(|e| io(&dir, e))?;
+    let latest = root.join("latest");
+    write_atomic(&latest, name.as_bytes()).map_err(|e| io(&latest, e))?;
+    Ok(dir)
+}
+
+/// Pretty JSON of a serialisable value.
+pub(crate) fn to_json<T: Serialize>(v: &T) -> Result<String, AgentError> {
+    serde_json::to_string_pretty(v).map_err(|e| AgentError::Config(e.to_string()))
+}
+
+/// The checkpoint a path names: a checkpoint directory itself, or a run directory (its latest).
+pub fn resolve(path: &Path) -> Result<PathBuf, AgentError> {
+    if path.join("state.json").is_file() {
+        return Ok(path.to_path_buf());
+    }
+    let latest = path.join("checkpoints").join("latest");
+    let name = std::fs::read_to_string(&latest).map_err(|_| err(path, "is neither a checkpoint nor a run directory with checkpoints/latest"))?;
+    let dir = path.join("checkpoints").join(name.trim());
+    if !dir.join("state.json").is_file() {
+        return Err(err(&dir, "named by checkpoints/latest but missing or incomplete"));
+    }
+    Ok(dir)
+}
+
+/// The resolved config saved in a checkpoint.
+pub fn load_config(ckpt: &Path) -> Result<Config, AgentError> {
+    let path = ckpt.join("config.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| err(&path, e.to_string()))?;
+    Config::parse(&text, &path.display().to_string())
+}
+
+/// The training state saved in a checkpoint.
+pub fn load_state(ckpt: &Path) -> Result<TrainState, AgentError> {
+    let path = ckpt.join("state.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| err(&path, e.to_string()))?;
+    serde_json::from_str(&text).map_err(|e| err(&path, format!("not a valid training state: {e}")))
+}
+
+/// Read a safetensors file of a checkpoint.
+pub fn load_tensors(ckpt: &Path, file: &str) -> Result<HashMap<String, Tensor>, AgentError> {
+    let path = ckpt.join(format!("{file}.safetensors"));
+    if !path.is_file() {
+        return Err(err(&path, "missing"));
+    }
+    candle_core::safetensors::load(&path, &Device::Cpu).map_err(|e| err(&path, format!("not a valid safetensors file: {e}")))
+}
+
+/// Copy `file`'s tensors into `map`'s variables, which must all be present with the same shapes.
+pub fn load_into(map: &VarMap, ckpt: &Path, file: &str) -> Result<(), AgentError> {
+    let tensors = load_tensors(ckpt, file)?;
+    let path = ckpt.join(format!("{file}.safetensors"));
+    let data = map.data().lock().unwrap_or_else(|p| p.into_inner());
+    let mut names: Vec<&String> = data.keys().collect();
+    names.sort();
+    for name in names {
+        let var = &data[name];
+        let t = tensors.get(name).ok_or_else(|| err(&path, format!("has no `{name}`: the config does not match this checkpoint")))?;
+        if t.shape() != var.shape() {
+            return Err(err(
+                &path,
+                format!("`{name}` is {:?} in the checkpoint but {:?} in the model: the config does not match this checkpoint", t.dims(), var.dims()),
+            ));
+        }
+        var.set(&t.to_device(var.device())?).map_err(|e| err(&path, e.to_string()))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,185 @@
+//! Model and training configuration, with the `tiny`, `small` and `base` presets that live in
+//! `assets/presets/` (embedded at build time, so there is one definition of each).
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::AgentError;
+
+const PRESETS: [(&str, &str); 3] = [
+    ("tiny", include_str!("../../assets/presets/tiny.json")),
+    ("small", include_str!("../../assets/presets/small.json")),
+    ("base", include_str!("../../assets/presets/base.json")),
+];
+
+/// The frame tokenizer: a patch transformer autoencoder with an FSQ bottleneck.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenizerConfig {
+    /// Patch side in pixels; one token per patch.
+    pub patch: usize,
+    /// Transformer width.
+    pub dim: usize,
+    /// Attention heads.
+    pub heads: usize,
+    /// Encoder blocks.
+    pub encoder_layers: usize,
+    /// Decoder blocks.
+    pub decoder_layers: usize,
+    /// FSQ levels per latent channel (odd numbers); the codebook is their product.
+    pub levels: Vec<u32>,
+}
+
+/// The dynamics model: a causal transformer over interleaved frame and action tokens.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DynamicsConfig {
+    /// Transformer width.
+    pub dim: usize,
+    /// Attention heads.
+    pub heads: usize,
+    /// Blocks.
+    pub layers: usize,
+    /// Frames in a training window (the context length, in frames).
+    pub frames: usize,
+    /// Token ids reserved after the actions for text (missions, questions, answers).
+    pub text_tokens: usize,
+}
+
+/// Optimisation and bookkeeping.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Seeds initialisation, the split and batch order.
+    pub seed: u64,
+    /// Tokenizer optimiser steps.
+    pub tokenizer_steps: u64,
+    /// Frames per tokenizer batch.
+    pub tokenizer_batch: usize,
+    /// Tokenizer peak learning rate.
+    pub tokenizer_lr: f64,
+    /// Dynamics optimiser steps.
+    pub dynamics_steps: u64,
+    /// Windows per dynamics batch.
+    pub dynamics_batch: usize,
+    /// Dynamics peak learning rate.
+    pub dynamics_lr: f64,
+    /// Linear warm-up steps (per stage).
+    pub warmup_steps: u64,
+    /// Cosine decay ends at this fraction of the peak rate.
+    pub min_lr_fraction: f64,
+    /// AdamW decoupled weight decay.
+    pub weight_decay: f64,
+    /// Global gradient-norm clip.
+    pub grad_clip: f64,
+    /// Episodes held out for validation.
+    pub val_fraction: f64,
+    /// Steps between validation passes (and plot updates).
+    pub eval_every: u64,
+    /// Validation batches per pass.
+    pub eval_batches: usize,
+    /// Steps between checkpoints.
+    pub checkpoint_every: u64,
+}
+
+/// Everything that defines a model and its training.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Preset name, or what the user called it.
+    pub name: String,
+    /// Frame side in pixels (square frames).
+    pub image_size: usize,
+    /// Frame tokenizer.
+    pub tokenizer: TokenizerConfig,
+    /// Dynamics transformer.
+    pub dynamics: DynamicsConfig,
+    /// Training.
+    pub train: TrainConfig,
+}
+
+/// Number of action tokens: the env's ten actions and `answer`.
+pub const ACTION_TOKENS: usize = 11;
+
+impl Config {
+    /// A preset by name (`tiny`, `small`, `base`), or a JSON file by path.
+    pub fn load(name_or_path: &str) -> Result<Self, AgentError> {
+        if let Some((name, text)) = PRESETS.iter().find(|(n, _)| *n == name_or_path) {
+            return Self::parse(text, &format!("preset {name}"));
+        }
+        let path = Path::new(name_or_path);
+        if !path.is_file() {
+            let names: Vec<&str> = PRESETS.iter().map(|p| p.0).collect();
+            return Err(AgentError::Config(format!("`{name_or_path}` is neither a preset ({}) nor a file", names.join(", "))));
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| AgentError::Config(format!("{}: {e}", path.display())))?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// The `tiny` preset, for tests.
+    pub fn tiny() -> Self {
+        Self::parse(PRESETS[0].1, "preset tiny").unwrap_or_else(|e| panic!("the embedded tiny preset is valid: {e}"))
+    }
+
+    /// Parse and check JSON; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Self, AgentError> {
+        let c: Config = serde_json::from_str(text).map_err(|e| AgentError::Config(format!("{origin}: {e}")))?;
+        c.validate().map_err(|m| AgentError::Config(format!("{origin}: {m}")))?;
+        Ok(c)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let t = &self.tokenizer;
+        if t.patch == 0 || self.image_size % t.patch != 0 {
+            return Err(format!("tokenizer.patch {} must divide image_size {}", t.patch, self.image_size));
+        }
+        if t.levels.is_empty() || t.levels.iter().any(|&l| l < 3 || l % 2 == 0) {
+            return Err("tokenizer.levels must be odd numbers of at least 3".into());
+        }
+        for (what, dim, heads) in [("tokenizer", t.dim, t.heads), ("dynamics", self.dynamics.dim, self.dynamics.heads)] {
+            if heads == 0 || dim % heads != 0 {
+                return Err(format!("{what}.dim {dim} must be a multiple of {what}.heads {heads}"));
+            }
+        }
+        if self.dynamics.frames < 2 {
+            return Err("dynamics.frames must be at least 2".into());
+        }
+        let tr = &self.train;
+        if tr.tokenizer_batch == 0 || tr.dynamics_batch == 0 || tr.eval_every == 0 || tr.checkpoint_every == 0 || tr.eval_batches == 0 {
+            return Err("batch sizes, eval_every, eval_batches and checkpoint_every must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// Tokens per frame.
+    pub fn tokens_per_frame(&self) -> usize {
+        let g = self.image_size / self.tokenizer.patch;
+        g * g
+    }
+
+    /// FSQ codebook size.
+    pub fn codebook(&self) -> usize {
+        self.tokenizer.levels.iter().map(|&l| l as usize).product()
+    }
+
+    /// Token id of action index `a`.
+    pub fn action_token(&self, a: usize) -> u32 {
+        (self.codebook() + a) as u32
+    }
+
+    /// First token id reserved for text.
+    pub fn text_offset(&self) -> usize {
+        self.codebook() + ACTION_TOKENS
+    }
+
+    /// The dynamics vocabulary: frame codes, then actions, then text.
+    pub fn vocab(&self) -> usize {
+        self.text_offset() + self.dynamics.text_tokens
+    }
+
+    /// Longest interleaved sequence: `frames` frames and the actions between them.
+    pub fn max_seq(&self) -> usize {
+        self.dynamics.frames * (self.tokens_per_frame() + 1) - 1
+    }
+}

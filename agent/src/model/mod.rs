@@ -1,0 +1,17 @@
+//! The world model: a frame tokenizer ([`Tokenizer`], patch transformer + FSQ) and a causal
+//! transformer over interleaved frame and action tokens ([`Dynamics`]).
+
+mod dynamics;
+mod fsq;
+mod init;
+mod nn;
+mod tokenizer;
+
+pub use dynamics::{Dynamics, interleave};
+pub use fsq::Fsq;
+pub use init::{SeededInit, frozen};
+pub use nn::{Attention, Block, KvCache, LayerNorm, Mlp, causal_mask};
+pub use tokenizer::Tokenizer;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,132 @@
+//! Shapes, gradients for every parameter, overfitting one batch, and bit-exact checkpoints.
+
+use candle_core::{DType, Device, Result, Tensor, Var};
+use candle_nn::VarMap;
+
+use super::*;
+use crate::config::Config;
+use crate::optim::AdamW;
+
+fn frames(n: usize, seed: u8) -> Result<Tensor> {
+    let v: Vec<u8> = (0..n * 64 * 64 * 3).map(|i| ((i * 7 + usize::from(seed) * 31) % 251) as u8).collect();
+    Tensor::from_vec(v, (n, 64, 64, 3), &Device::Cpu)
+}
+
+fn tokens(cfg: &Config, b: usize) -> Result<Tensor> {
+    let p = cfg.tokens_per_frame();
+    let codes: Vec<u32> = (0..b * cfg.dynamics.frames * p).map(|i| ((i * 37 + 11) % cfg.codebook()) as u32).collect();
+    let codes = Tensor::from_vec(codes, (b, cfg.dynamics.frames, p), &Device::Cpu)?;
+    let actions: Vec<i64> = (0..b * cfg.dynamics.frames).map(|i| (i % 7) as i64).collect();
+    interleave(cfg, &codes, &Tensor::from_vec(actions, (b, cfg.dynamics.frames), &Device::Cpu)?)
+}
+
+fn build(cfg: &Config) -> Result<(VarMap, Tokenizer, VarMap, Dynamics)> {
+    let (tm, dm) = (VarMap::new(), VarMap::new());
+    let tok = Tokenizer::new(cfg, SeededInit::new(tm.clone(), 1).builder(&Device::Cpu))?;
+    let dynamics = Dynamics::new(cfg, SeededInit::new(dm.clone(), 2).builder(&Device::Cpu))?;
+    Ok((tm, tok, dm, dynamics))
+}
+
+fn assert_all_grads(map: &VarMap, loss: &Tensor) -> Result<()> {
+    let grads = loss.backward()?;
+    let data = map.data().lock().expect("lock");
+    for (name, var) in data.iter() {
+        let g = grads.get(var.as_tensor()).unwrap_or_else(|| panic!("`{name}` got no gradient"));
+        let v: Vec<f32> = g.flatten_all()?.to_vec1()?;
+        assert!(v.iter().all(|x| x.is_finite()), "`{name}` has a non-finite gradient");
+        assert!(v.iter().any(|x| *x != 0.0), "`{name}` has an all-zero gradient");
+    }
+    Ok(())
+}
+
+#[test]
+fn shapes() -> Result<()> {
+    let cfg = Config::tiny();
+    let (_, tok, _, dynamics) = build(&cfg)?;
+    let codes = tok.encode(&frames(3, 0)?)?;
+    assert_eq!(codes.dims(), &[3, cfg.tokens_per_frame()]);
+    assert_eq!(codes.dtype(), DType::U32);
+    assert_eq!(tok.decode(&codes)?.dims(), &[3, 64, 64, 3]);
+    let t = tokens(&cfg, 2)?;
+    assert_eq!(t.dims(), &[2, cfg.max_seq()]);
+    assert_eq!(dynamics.forward_at(&t, 0, None)?.dims(), &[2, cfg.max_seq(), cfg.vocab()]);
+    let prefix = t.narrow(1, 0, cfg.tokens_per_frame() + 1)?;
+    assert_eq!(dynamics.next_frame(&prefix)?.dims(), &[2, cfg.tokens_per_frame()]);
+    Ok(())
+}
+
+#[test]
+fn cached_generation_matches_the_full_forward() -> Result<()> {
+    let cfg = Config::tiny();
+    let (_, _, _, dynamics) = build(&cfg)?;
+    let t = tokens(&cfg, 2)?;
+    let full = dynamics.forward_at(&t, 0, None)?;
+    let mut caches = vec![KvCache::default(); cfg.dynamics.layers];
+    let n = t.dims()[1];
+    let a = dynamics.forward_at(&t.narrow(1, 0, 10)?, 0, Some(&mut caches))?;
+    let b = dynamics.forward_at(&t.narrow(1, 10, n - 10)?, 10, Some(&mut caches))?;
+    let stepped = Tensor::cat(&[a, b], 1)?;
+    let diff: f32 = (full - stepped)?.abs()?.max_all()?.to_scalar()?;
+    assert!(diff < 1e-4, "{diff}");
+    Ok(())
+}
+
+#[test]
+fn every_parameter_gets_a_gradient() -> Result<()> {
+    let cfg = Config::tiny();
+    let (tm, tok, dm, dynamics) = build(&cfg)?;
+    assert_all_grads(&tm, &tok.loss(&frames(4, 1)?)?)?;
+    assert_all_grads(&dm, &dynamics.loss(&tokens(&cfg, 2)?)?.0)?;
+    Ok(())
+}
+
+#[test]
+fn tiny_overfits_one_batch() -> Result<()> {
+    let cfg = Config::tiny();
+    let (tm, tok, dm, dynamics) = build(&cfg)?;
+    let batch = tokens(&cfg, 4)?;
+    let mut opt = AdamW::new(&dm, 0.0)?;
+    let first = dynamics.loss(&batch)?.0.to_scalar::<f32>()?;
+    let mut last = first;
+    for _ in 0..300 {
+        let (loss, _) = dynamics.loss(&batch)?;
+        opt.step(&loss.backward()?, 3e-3, 1.0)?;
+        last = loss.to_scalar::<f32>()?;
+    }
+    assert!(last * 10.0 < first, "dynamics loss {first} -> {last}");
+
+    let x = frames(8, 2)?;
+    let mut opt = AdamW::new(&tm, 0.0)?;
+    let first = tok.loss(&x)?.to_scalar::<f32>()?;
+    let mut last = first;
+    for _ in 0..300 {
+        let loss = tok.loss(&x)?;
+        opt.step(&loss.backward()?, 3e-3, 1.0)?;
+        last = loss.to_scalar::<f32>()?;
+    }
+    assert!(last * 10.0 < first, "tokenizer loss {first} -> {last}");
+    Ok(())
+}
+
+#[test]
+fn same_seed_same_weights_and_checkpoints_round_trip_bit_exactly() -> Result<()> {
+    let cfg = Config::tiny();
+    let (tm, _, _, _) = build(&cfg)?;
+    let (tm2, _, _, _) = build(&cfg)?;
+    let dir = tempfile::tempdir().map_err(candle_core::Error::wrap)?;
+    let path = dir.path().join("t.safetensors");
+    tm.save(&path)?;
+    let loaded = candle_core::safetensors::load(&path, &Device::Cpu)?;
+    let data = tm2.data().lock().expect("lock");
+    for (name, var) in tm.data().lock().expect("lock").iter() {
+        let a: Vec<u32> = bits(var)?;
+        assert_eq!(a, bits(&data[name])?, "`{name}` differs between two builds with one seed");
+        let b: Vec<u32> = loaded[name].flatten_all()?.to_vec1::<f32>()?.iter().map(|x| x.to_bits()).collect();
+        assert_eq!(a, b, "`{name}` changed through the checkpoint");
+    }
+    Ok(())
+}
+
+fn bits(v: &Var) -> Result<Vec<u32>> {
+    Ok(v.as_tensor().flatten_all()?.to_vec1::<f32>()?.iter().map(|x| x.to_bits()).collect())
+}

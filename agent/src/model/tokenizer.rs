@@ -1,0 +1,119 @@
+//! The frame tokenizer: frames are cut into patches, a transformer encoder maps each patch to a
+//! few FSQ channels (one token per patch), and a transformer decoder maps the grid of quantised
+//! tokens back to pixels. Patches rather than convolutions: everything is a matrix product,
+//! which candle runs at full speed on CPU.
+
+use candle_core::{DType, Module, Result, Tensor};
+use candle_nn::{Init, Linear, VarBuilder, linear};
+
+use super::fsq::Fsq;
+use super::nn::{Block, LayerNorm};
+use crate::config::Config;
+
+/// Patch transformer autoencoder with an FSQ bottleneck.
+#[derive(Clone, Debug)]
+pub struct Tokenizer {
+    patch_in: Linear,
+    enc_pos: Tensor,
+    encoder: Vec<Block>,
+    enc_norm: LayerNorm,
+    to_code: Linear,
+    from_code: Linear,
+    dec_pos: Tensor,
+    decoder: Vec<Block>,
+    dec_norm: LayerNorm,
+    patch_out: Linear,
+    fsq: Fsq,
+    patch: usize,
+    grid: usize,
+}
+
+impl Tokenizer {
+    /// Build from `cfg.tokenizer`.
+    pub fn new(cfg: &Config, vb: VarBuilder) -> Result<Self> {
+        let t = &cfg.tokenizer;
+        let grid = cfg.image_size / t.patch;
+        let p = grid * grid;
+        let pixels = t.patch * t.patch * 3;
+        let pos = Init::Randn { mean: 0.0, stdev: 0.02 };
+        Ok(Self {
+            patch_in: linear(pixels, t.dim, vb.pp("patch_in"))?,
+            enc_pos: vb.get_with_hints((p, t.dim), "enc_pos", pos)?,
+            encoder: (0..t.encoder_layers).map(|i| Block::new(t.dim, t.heads, vb.pp(format!("encoder.{i}")))).collect::<Result<_>>()?,
+            enc_norm: LayerNorm::new(t.dim, vb.pp("enc_norm"))?,
+            to_code: linear(t.dim, t.levels.len(), vb.pp("to_code"))?,
+            from_code: linear(t.levels.len(), t.dim, vb.pp("from_code"))?,
+            dec_pos: vb.get_with_hints((p, t.dim), "dec_pos", pos)?,
+            decoder: (0..t.decoder_layers).map(|i| Block::new(t.dim, t.heads, vb.pp(format!("decoder.{i}")))).collect::<Result<_>>()?,
+            dec_norm: LayerNorm::new(t.dim, vb.pp("dec_norm"))?,
+            patch_out: linear(t.dim, pixels, vb.pp("patch_out"))?,
+            fsq: Fsq::new(&t.levels, vb.device())?,
+            patch: t.patch,
+            grid,
+        })
+    }
+
+    /// Tokens per frame.
+    pub fn tokens(&self) -> usize {
+        self.grid * self.grid
+    }
+
+    /// u8 frames `[n, h, w, 3]` → patches `[n, p, patch·patch·3]` in `[-1, 1]`.
+    fn patchify(&self, frames: &Tensor) -> Result<Tensor> {
+        let n = frames.dims()[0];
+        let (g, s) = (self.grid, self.patch);
+        let x = ((frames.to_dtype(DType::F32)? / 127.5)? - 1.0)?;
+        x.reshape((n, g, s, g, s, 3))?.permute((0, 1, 3, 2, 4, 5))?.reshape((n, g * g, s * s * 3))
+    }
+
+    /// Patches `[n, p, patch·patch·3]` in `[-1, 1]` → images `[n, h, w, 3]` in `[0, 1]`.
+    fn unpatchify(&self, patches: &Tensor) -> Result<Tensor> {
+        let n = patches.dims()[0];
+        let (g, s) = (self.grid, self.patch);
+        let x = patches.reshape((n, g, g, s, s, 3))?.permute((0, 1, 3, 2, 4, 5))?.reshape((n, g * s, g * s, 3))?;
+        (x + 1.0)? / 2.0
+    }
+
+    fn encode_latent(&self, frames: &Tensor) -> Result<Tensor> {
+        let mut x = self.patch_in.forward(&self.patchify(frames)?)?.broadcast_add(&self.enc_pos)?;
+        for b in &self.encoder {
+            x = b.forward(&x, None, None)?;
+        }
+        self.to_code.forward(&self.enc_norm.forward(&x)?)
+    }
+
+    fn decode_values(&self, q: &Tensor) -> Result<Tensor> {
+        let mut x = self.from_code.forward(q)?.broadcast_add(&self.dec_pos)?;
+        for b in &self.decoder {
+            x = b.forward(&x, None, None)?;
+        }
+        self.unpatchify(&self.patch_out.forward(&self.dec_norm.forward(&x)?)?)
+    }
+
+    /// Reconstruct u8 frames `[n, h, w, 3]` through the quantiser (straight-through gradient);
+    /// returns f32 images in `[0, 1]` (unclamped, for the loss).
+    pub fn reconstruct(&self, frames: &Tensor) -> Result<Tensor> {
+        self.decode_values(&self.fsq.quantize(&self.encode_latent(frames)?)?)
+    }
+
+    /// Token codes `[n, p]` (u32) of u8 frames `[n, h, w, 3]`.
+    pub fn encode(&self, frames: &Tensor) -> Result<Tensor> {
+        self.fsq.codes(&self.fsq.quantize(&self.encode_latent(frames)?)?)
+    }
+
+    /// Images `[n, h, w, 3]` in `[0, 1]` of codes `[n, p]`.
+    pub fn decode(&self, codes: &Tensor) -> Result<Tensor> {
+        self.decode_values(&self.fsq.values(codes)?)?.clamp(0.0, 1.0)
+    }
+
+    /// Mean squared error of the reconstruction against the frames, in `[0, 1]` units.
+    pub fn loss(&self, frames: &Tensor) -> Result<Tensor> {
+        let target = (frames.to_dtype(DType::F32)? / 255.0)?;
+        (self.reconstruct(frames)? - target)?.sqr()?.mean_all()
+    }
+
+    /// Images as u8 `[n, h, w, 3]`.
+    pub fn to_u8(images: &Tensor) -> Result<Tensor> {
+        (images.clamp(0.0, 1.0)? * 255.0)?.round()?.to_dtype(DType::U8)
+    }
+}

@@ -1,0 +1,74 @@
+//! SVG plots (no fonts or display needed): loss curves and PSNR against rollout horizon.
+
+use std::path::Path;
+
+use plotters::prelude::*;
+
+use crate::AgentError;
+use crate::atomic::write_atomic;
+
+const COLORS: [RGBColor; 6] = [RGBColor(31, 119, 180), RGBColor(255, 127, 14), RGBColor(44, 160, 44), RGBColor(214, 39, 40), RGBColor(148, 103, 189), RGBColor(140, 86, 75)];
+
+/// One named line.
+pub struct Series {
+    /// Legend label.
+    pub label: String,
+    /// (x, y) points.
+    pub points: Vec<(f64, f64)>,
+    /// Draw dashed (for baselines).
+    pub dashed: bool,
+}
+
+/// Draw `series` into an SVG at `path` (written atomically). `log_y` plots log10 of y.
+pub fn line_chart(path: &Path, title: &str, x_label: &str, y_label: &str, series: &[Series], log_y: bool) -> Result<(), AgentError> {
+    let tf = |y: f64| if log_y { y.max(1e-12).log10() } else { y };
+    let pts = series.iter().flat_map(|s| s.points.iter().map(|&(x, y)| (x, tf(y))));
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+    for (x, y) in pts.filter(|p| p.1.is_finite()) {
+        x0 = x0.min(x);
+        x1 = x1.max(x);
+        y0 = y0.min(y);
+        y1 = y1.max(y);
+    }
+    if x0 > x1 {
+        (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
+    }
+    let pad = ((y1 - y0) * 0.05).max(1e-3);
+    let (y0, y1) = (y0 - pad, y1 + pad);
+    let x1 = if x1 > x0 { x1 } else { x0 + 1.0 };
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (720, 420)).into_drawing_area();
+        let draw = |e: &dyn std::fmt::Display| AgentError::Config(format!("plotting {}: {e}", path.display()));
+        root.fill(&WHITE).map_err(|e| draw(&e))?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(|e| draw(&e))?;
+        let y_desc = if log_y { format!("log10 {y_label}") } else { y_label.to_string() };
+        chart.configure_mesh().x_desc(x_label).y_desc(y_desc).draw().map_err(|e| draw(&e))?;
+        for (i, s) in series.iter().enumerate() {
+            let color = COLORS[i % COLORS.len()];
+            let data: Vec<(f64, f64)> = s.points.iter().map(|&(x, y)| (x, tf(y))).filter(|p| p.1.is_finite()).collect();
+            let style = ShapeStyle { color: color.to_rgba(), filled: false, stroke_width: 2 };
+            let drawn = if s.dashed {
+                chart.draw_series(DashedLineSeries::new(data, 6, 4, style)).map_err(|e| draw(&e))?
+            } else {
+                chart.draw_series(LineSeries::new(data, style)).map_err(|e| draw(&e))?
+            };
+            drawn.label(s.label.clone()).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()
+            .map_err(|e| draw(&e))?;
+        root.present().map_err(|e| draw(&e))?;
+    }
+    write_atomic(path, svg.as_bytes()).map_err(|e| AgentError::Io { path: path.to_path_buf(), source: e })
+}
