@@ -1,11 +1,14 @@
 //! The `sandtable` command line: wires the Bevy environment to the candle agent.
 
+mod allocator;
 mod cli;
+mod device;
 mod media;
 
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    allocator::tune();
     let args = cli::Cli::parse();
     init_logging(args.verbose);
     match cli::run(args) {

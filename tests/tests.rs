@@ -3,6 +3,7 @@
 mod util;
 
 mod cli_errors;
+mod cli_pretrain;
 mod cli_record;
 mod cli_scenario;
 mod cli_sim;

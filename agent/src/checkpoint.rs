@@ -135,3 +135,33 @@ pub fn load_into(map: &VarMap, ckpt: &Path, file: &str) -> Result<(), AgentError
     }
     Ok(())
 }
+
+/// A trained world model, ready for evaluation (its weights record no autograd graph).
+pub struct WorldModel {
+    /// The checkpoint directory it came from.
+    pub dir: PathBuf,
+    /// Its config.
+    pub config: Config,
+    /// Its training state.
+    pub state: TrainState,
+    /// The frame tokenizer.
+    pub tokenizer: crate::model::Tokenizer,
+    /// The dynamics transformer.
+    pub dynamics: crate::model::Dynamics,
+}
+
+/// Load the world model a path names (checkpoint or run directory) onto `device`.
+pub fn load_world_model(path: &Path, device: &Device) -> Result<WorldModel, AgentError> {
+    use crate::model::{Dynamics, SeededInit, Tokenizer, frozen};
+    let dir = resolve(path)?;
+    let config = load_config(&dir)?;
+    let state = load_state(&dir)?;
+    let (tm, dm) = (VarMap::new(), VarMap::new());
+    Tokenizer::new(&config, SeededInit::new(tm.clone(), 0).builder(device))?;
+    Dynamics::new(&config, SeededInit::new(dm.clone(), 0).builder(device))?;
+    load_into(&tm, &dir, "tokenizer")?;
+    load_into(&dm, &dir, "dynamics")?;
+    let tokenizer = Tokenizer::new(&config, frozen(&tm, device))?;
+    let dynamics = Dynamics::new(&config, frozen(&dm, device))?;
+    Ok(WorldModel { dir, config, state, tokenizer, dynamics })
+}

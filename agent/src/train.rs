@@ -75,8 +75,17 @@ pub struct Quiet;
 impl Observer for Quiet {}
 
 /// Pretrain on `data` into the run directory `run`; with `resume`, continue from its latest
-/// checkpoint. Returns the final state.
-pub fn pretrain(cfg: &Config, data: &[Dataset], run: &Path, resume: bool, device: &Device, obs: &mut dyn Observer) -> Result<TrainState, AgentError> {
+/// checkpoint; with `until`, stop (with a checkpoint) after that global step. Returns the state
+/// reached.
+pub fn pretrain(
+    cfg: &Config,
+    data: &[Dataset],
+    run: &Path,
+    resume: bool,
+    until: Option<u64>,
+    device: &Device,
+    obs: &mut dyn Observer,
+) -> Result<TrainState, AgentError> {
     let io = |p: &Path, e: std::io::Error| AgentError::Io { path: p.to_path_buf(), source: e };
     if data.is_empty() {
         return Err(AgentError::Config("pretraining needs at least one dataset".into()));
@@ -154,7 +163,8 @@ pub fn pretrain(cfg: &Config, data: &[Dataset], run: &Path, resume: bool, device
                 obs.on_eval(&EvalRecord { stage: Stage::Tokenizer, step: s + 1, val_loss, val_metric: val_psnr });
                 plot_losses(run)?;
             }
-            if (s + 1) % tr.checkpoint_every == 0 || last {
+            let stop = until == Some(state.step);
+            if (s + 1) % tr.checkpoint_every == 0 || last || stop {
                 let saved_moments = if last {
                     state.stage = Stage::Dynamics;
                     state.sampler = (0, 0);
@@ -164,6 +174,9 @@ pub fn pretrain(cfg: &Config, data: &[Dataset], run: &Path, resume: bool, device
                 };
                 let dir = checkpoint::save(run, cfg, &[("tokenizer", &tok_map), ("dynamics", &dyn_map)], &saved_moments, &state)?;
                 obs.on_checkpoint(&dir);
+            }
+            if stop {
+                return Ok(state);
             }
         }
         if tok_steps == 0 {
@@ -215,12 +228,16 @@ pub fn pretrain(cfg: &Config, data: &[Dataset], run: &Path, resume: bool, device
                 obs.on_eval(&EvalRecord { stage: Stage::Dynamics, step: state.step, val_loss, val_metric: val_acc });
                 plot_losses(run)?;
             }
-            if (s + 1) % tr.checkpoint_every == 0 || last {
+            let stop = until == Some(state.step);
+            if (s + 1) % tr.checkpoint_every == 0 || last || stop {
                 if last {
                     state.stage = Stage::Done;
                 }
                 let dir = checkpoint::save(run, cfg, &[("tokenizer", &tok_map), ("dynamics", &dyn_map)], &opt.state(), &state)?;
                 obs.on_checkpoint(&dir);
+            }
+            if stop {
+                return Ok(state);
             }
         }
         if dyn_steps == 0 {

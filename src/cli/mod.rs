@@ -2,6 +2,9 @@
 
 mod bench;
 mod dataset;
+mod dream;
+mod eval_wm;
+mod pretrain;
 mod record;
 mod scenario;
 mod sim;
@@ -25,6 +28,13 @@ enum Command {
     Sim(sim::SimArgs),
     /// Record episodes into a dataset (safetensors shards, info.json, episodes.jsonl).
     Record(record::RecordArgs),
+    /// Stage one: train the action-conditioned next-frame world model on recorded datasets.
+    Pretrain(pretrain::PretrainArgs),
+    /// Evaluate a world model on held-out episodes against copying the last frame.
+    #[command(name = "eval-wm")]
+    EvalWm(eval_wm::EvalWmArgs),
+    /// Play an episode and the world model's imagination of it side by side, as a GIF.
+    Dream(dream::DreamArgs),
     /// Check and summarise datasets.
     #[command(subcommand)]
     Dataset(dataset::DatasetCommand),
@@ -42,6 +52,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sim(a) => sim::run(a),
         Command::Record(a) => record::run(a),
         Command::Dataset(d) => dataset::run(d),
+        Command::Pretrain(a) => pretrain::run(a),
+        Command::EvalWm(a) => eval_wm::run(a),
+        Command::Dream(a) => dream::run(a),
         Command::Scenario(s) => scenario::run(s),
         Command::Bench(b) => bench::run(b),
     }

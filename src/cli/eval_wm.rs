@@ -1,0 +1,84 @@
+//! `sandtable eval-wm`: the world model on held-out episodes against the copy-last baseline.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use sandtable_agent::checkpoint::load_world_model;
+use sandtable_agent::dataset::Dataset;
+use sandtable_agent::eval::{EvalOptions, evaluate};
+use sandtable_agent::plot::{Series, line_chart};
+
+/// Arguments of `sandtable eval-wm`.
+#[derive(Debug, Args)]
+pub struct EvalWmArgs {
+    /// Checkpoint directory, or a run directory (its latest checkpoint).
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// Held-out dataset directories (recorded with seeds not used in training).
+    #[arg(long = "data", required = true, num_args = 1..)]
+    pub data: Vec<PathBuf>,
+    /// Windows to evaluate (rounded up to batches of 16).
+    #[arg(long, default_value_t = 128)]
+    pub windows: usize,
+    /// Open-loop rollout length.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub horizon: u16,
+    /// Seed of the window choice.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Where to write eval.json and psnr_horizon.svg [default: CHECKPOINT's run directory /eval-wm].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+}
+
+/// Evaluate and report.
+pub fn run(args: EvalWmArgs) -> Result<()> {
+    let device = crate::device::parse(&args.device)?;
+    let wm = load_world_model(&args.checkpoint, &device).context("loading the world model")?;
+    let data = args
+        .data
+        .iter()
+        .map(|d| Dataset::open(d).with_context(|| format!("opening dataset {}", d.display())))
+        .collect::<Result<Vec<_>>>()?;
+    let sets: Vec<&Dataset> = data.iter().collect();
+    let opts = EvalOptions { windows: args.windows.max(1), horizon: usize::from(args.horizon), seed: args.seed };
+    let report = evaluate(&wm.config, &wm.tokenizer, &wm.dynamics, &sets, opts, &device).context("evaluating")?;
+    let out = match &args.out {
+        Some(o) => o.clone(),
+        // checkpoints/step-N → the run directory.
+        None => wm.dir.parent().and_then(|p| p.parent()).map_or_else(|| PathBuf::from("eval-wm"), |run| run.join("eval-wm")),
+    };
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let doc = serde_json::json!({
+        "checkpoint": wm.dir,
+        "step": wm.state.step,
+        "config": wm.config.name,
+        "data": args.data,
+        "report": report,
+    });
+    crate::media::write_atomic(&out.join("eval.json"), serde_json::to_string_pretty(&doc)?.as_bytes())?;
+    let line = |f: &dyn Fn(&sandtable_agent::eval::HorizonRow) -> f64| report.rollout.iter().map(|r| (r.k as f64, f(r))).collect();
+    let series = [
+        Series { label: "model, true actions".into(), points: line(&|r| r.model_psnr), dashed: false },
+        Series { label: "model, shuffled actions".into(), points: line(&|r| r.shuffled_actions_psnr), dashed: false },
+        Series { label: "copy last frame".into(), points: line(&|r| r.copy_last_psnr), dashed: true },
+        Series { label: "tokenizer ceiling".into(), points: report.rollout.iter().map(|r| (r.k as f64, report.recon_psnr)).collect(), dashed: true },
+    ];
+    line_chart(&out.join("psnr_horizon.svg"), "Open-loop prediction PSNR", "steps ahead", "PSNR (dB)", &series, false)?;
+
+    println!("world model {} (step {}) on {} held-out windows:", wm.config.name, wm.state.step, report.windows);
+    println!("  tokenizer reconstruction  PSNR {:.2} dB  SSIM {:.3}", report.recon_psnr, report.recon_ssim);
+    println!("  1-step prediction         PSNR {:.2} dB  SSIM {:.3}", report.one_step_psnr, report.one_step_ssim);
+    println!("  copy last frame           PSNR {:.2} dB  SSIM {:.3}", report.copy_last_psnr, report.copy_last_ssim);
+    println!("  token accuracy            {:.3}", report.token_accuracy);
+    println!("  k | model | shuffled actions | copy last");
+    for r in &report.rollout {
+        println!("  {} | {:.2} | {:.2} | {:.2}", r.k, r.model_psnr, r.shuffled_actions_psnr, r.copy_last_psnr);
+    }
+    println!("wrote {} and {}", out.join("eval.json").display(), out.join("psnr_horizon.svg").display());
+    Ok(())
+}

@@ -1,0 +1,136 @@
+//! `sandtable pretrain`, `eval-wm` and `dream` with the tiny preset: exact resume, a hand-checked
+//! baseline, the GIF, and clear errors for corrupt or mismatched checkpoints.
+
+use std::path::{Path, PathBuf};
+
+use sandtable_agent::dataset::{Dataset, WindowSampler};
+
+use crate::util::{sandtable, stderr};
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf8 path")
+}
+
+/// A small go_to_object dataset, recorded once per test.
+fn dataset(dir: &Path, seed: &str) -> PathBuf {
+    let out = dir.join(format!("data-{seed}"));
+    let o = sandtable(&["record", "--scenario", "go_to_object", "--episodes", "6", "--policy", "mixed:0.3", "--envs", "3", "--seed", seed, "--out", s(&out)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    out
+}
+
+fn pretrain(data: &Path, out: &Path, extra: &[&str]) {
+    let mut args = vec!["pretrain", "--data", s(data), "--config", "tiny", "--out", s(out)];
+    args.extend_from_slice(extra);
+    let o = sandtable(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+fn losses(run: &Path) -> Vec<(u64, String)> {
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .expect("metrics.jsonl")
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON line"))
+        .filter(|v| v.get("loss").is_some())
+        // Compare the exact decimal text of every loss.
+        .map(|v| (v["step"].as_u64().expect("step"), v["loss"].to_string()))
+        .collect()
+}
+
+#[test]
+fn a_resumed_run_reproduces_the_uninterrupted_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dataset(dir.path(), "1");
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    pretrain(&data, &a, &[]);
+    // Interrupted once in each stage (tiny: 60 tokenizer + 60 dynamics steps).
+    pretrain(&data, &b, &["--until", "45"]);
+    let o = sandtable(&["pretrain", "--data", s(&data), "--config", "tiny", "--out", s(&b)]);
+    assert!(!o.status.success() && stderr(&o).contains("--resume"), "{}", stderr(&o));
+    pretrain(&data, &b, &["--resume", "--until", "75"]);
+    pretrain(&data, &b, &["--resume"]);
+    let (la, lb) = (losses(&a), losses(&b));
+    assert_eq!(la.len(), 120);
+    assert_eq!(la, lb, "losses differ after resuming");
+    let first: f64 = la[0].1.parse().expect("number");
+    let tok_last: f64 = la[59].1.parse().expect("number");
+    assert!(tok_last < first, "tokenizer loss fell: {first} -> {tok_last}");
+    for f in ["tokenizer.safetensors", "dynamics.safetensors"] {
+        let x = std::fs::read(a.join("checkpoints/step-00000120").join(f)).expect("a");
+        let y = std::fs::read(b.join("checkpoints/step-00000120").join(f)).expect("b");
+        assert!(x == y, "{f} differs");
+    }
+    for f in ["tokenizer_loss.svg", "dynamics_loss.svg", "config.json", "split.json"] {
+        assert!(a.join(f).is_file(), "{f} missing");
+    }
+    let svg = std::fs::read_to_string(a.join("dynamics_loss.svg")).expect("svg");
+    assert!(svg.starts_with("<svg") && svg.contains("<polyline"), "a drawn SVG");
+
+    // A different config cannot resume this run.
+    let o = sandtable(&["pretrain", "--data", s(&data), "--config", "small", "--out", s(&b), "--resume"]);
+    assert!(!o.status.success() && stderr(&o).contains("different config"), "{}", stderr(&o));
+}
+
+#[test]
+fn eval_wm_reports_a_correct_copy_last_baseline_and_dream_writes_a_gif() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let train = dataset(dir.path(), "2");
+    let val = dataset(dir.path(), "3");
+    let run = dir.path().join("run");
+    pretrain(&train, &run, &[]);
+    let out = dir.path().join("eval");
+    let o = sandtable(&["eval-wm", "--checkpoint", s(&run), "--data", s(&val), "--windows", "16", "--horizon", "3", "--seed", "4", "--out", s(&out)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("eval.json")).expect("eval.json")).expect("JSON");
+    let r = &doc["report"];
+    assert_eq!(r["rollout"].as_array().expect("rollout").len(), 3);
+    for key in ["recon_psnr", "recon_ssim", "one_step_psnr", "one_step_ssim", "copy_last_psnr", "copy_last_ssim", "token_accuracy"] {
+        assert!(r[key].as_f64().is_some_and(f64::is_finite), "{key}: {}", r[key]);
+    }
+    assert!(std::fs::read_to_string(out.join("psnr_horizon.svg")).expect("plot").contains("copy last frame"));
+
+    // The same windows by hand: tiny has 2 frames of context, so 1 real frame before the rollout.
+    let ds = Dataset::open(&val).expect("open");
+    let all: Vec<usize> = (0..ds.num_episodes()).collect();
+    let mut sampler = WindowSampler::new(&[(&ds, &all)], 1 + 3, 16, 4).expect("sampler");
+    let mut psnrs = Vec::new();
+    for (_, e, start) in sampler.next_windows() {
+        let ep = ds.episode(e).expect("episode");
+        let (a, b) = (ep.frame(start), ep.frame(start + 1));
+        let mse = a.iter().zip(b).map(|(x, y)| ((f64::from(*x) - f64::from(*y)) / 255.0).powi(2)).sum::<f64>() / a.len() as f64;
+        psnrs.push(if mse <= 1e-10 { 100.0 } else { -10.0 * mse.log10() });
+    }
+    let by_hand = psnrs.iter().sum::<f64>() / psnrs.len() as f64;
+    let reported = r["copy_last_psnr"].as_f64().expect("number");
+    assert!((by_hand - reported).abs() < 1e-3, "copy-last PSNR {reported} vs {by_hand} by hand");
+    assert_eq!(r["rollout"][0]["copy_last_psnr"].as_f64().map(|v| (v - reported).abs() < 1e-9), Some(true));
+
+    let gif_path = dir.path().join("dream.gif");
+    let o = sandtable(&["dream", "--checkpoint", s(&run), "--scenario", "go_to_object", "--seed", "9", "--steps", "5", "--out", s(&gif_path)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut opts = gif::DecodeOptions::new();
+    opts.set_color_output(gif::ColorOutput::RGBA);
+    let mut dec = opts.read_info(std::fs::File::open(&gif_path).expect("gif")).expect("GIF header");
+    assert_eq!((dec.width(), dec.height()), (64 * 2 + 4, 64));
+    let mut frames = 0;
+    while dec.read_next_frame().expect("frame").is_some() {
+        frames += 1;
+    }
+    assert_eq!(frames, 6, "the first frame and 5 steps");
+
+    // A corrupt checkpoint and a config that does not fit it are one-line errors naming the file.
+    let ckpt = run.join("checkpoints/step-00000120");
+    let cfg_path = ckpt.join("config.json");
+    let cfg = std::fs::read_to_string(&cfg_path).expect("config");
+    std::fs::write(&cfg_path, cfg.replacen("\"dim\": 32", "\"dim\": 48", 1)).expect("edit config");
+    let o = sandtable(&["eval-wm", "--checkpoint", s(&run), "--data", s(&val), "--out", s(&out)]);
+    let e = stderr(&o);
+    assert!(!o.status.success() && e.contains("does not match") && e.contains("tokenizer.safetensors"), "{e}");
+    std::fs::write(&cfg_path, cfg).expect("restore config");
+    let weights = ckpt.join("dynamics.safetensors");
+    let bytes = std::fs::read(&weights).expect("weights");
+    std::fs::write(&weights, &bytes[..bytes.len() / 2]).expect("truncate");
+    let o = sandtable(&["eval-wm", "--checkpoint", s(&run), "--data", s(&val), "--out", s(&out)]);
+    let e = stderr(&o);
+    assert!(!o.status.success() && e.contains("dynamics.safetensors") && e.trim().lines().count() == 1, "{e}");
+}
