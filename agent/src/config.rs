@@ -131,7 +131,7 @@ impl Config {
 
     fn validate(&self) -> Result<(), String> {
         let t = &self.tokenizer;
-        if t.patch == 0 || self.image_size % t.patch != 0 {
+        if t.patch == 0 || !self.image_size.is_multiple_of(t.patch) {
             return Err(format!("tokenizer.patch {} must divide image_size {}", t.patch, self.image_size));
         }
         if t.levels.is_empty() || t.levels.iter().any(|&l| l < 3 || l % 2 == 0) {

@@ -30,27 +30,25 @@ impl SeededInit {
     fn draw(&self, shape: &Shape, init: Init) -> Vec<f32> {
         let n = shape.elem_count();
         let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());
-        let mut normal = |std: f64| -> f32 {
-            // Box–Muller.
-            let u1: f64 = rng.random::<f64>().max(1e-300);
-            let u2: f64 = rng.random();
-            ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos() * std) as f32
-        };
         match init {
             Init::Const(v) => vec![v as f32; n],
-            Init::Randn { mean, stdev } => (0..n).map(|_| mean as f32 + normal(stdev)).collect(),
-            Init::Uniform { lo, up } => {
-                drop(normal);
-                (0..n).map(|_| (lo + (up - lo) * rng.random::<f64>()) as f32).collect()
-            }
+            Init::Randn { mean, stdev } => (0..n).map(|_| mean as f32 + normal(&mut rng, stdev)).collect(),
+            Init::Uniform { lo, up } => (0..n).map(|_| (lo + (up - lo) * rng.random::<f64>()) as f32).collect(),
             Init::Kaiming { .. } => {
                 // Fan-in is every dimension but the first (out features).
                 let fan_in: usize = shape.dims().iter().skip(1).product::<usize>().max(1);
                 let std = 1.0 / (fan_in as f64).sqrt();
-                (0..n).map(|_| normal(std)).collect()
+                (0..n).map(|_| normal(&mut rng, std)).collect()
             }
         }
     }
+}
+
+/// A normal draw with standard deviation `std` (Box–Muller).
+fn normal(rng: &mut ChaCha8Rng, std: f64) -> f32 {
+    let u1: f64 = rng.random::<f64>().max(1e-300);
+    let u2: f64 = rng.random();
+    ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos() * std) as f32
 }
 
 impl SimpleBackend for SeededInit {
