@@ -134,3 +134,24 @@ fn eval_wm_reports_a_correct_copy_last_baseline_and_dream_writes_a_gif() {
     let e = stderr(&o);
     assert!(!o.status.success() && e.contains("dynamics.safetensors") && e.trim().lines().count() == 1, "{e}");
 }
+
+#[test]
+fn live_training_learns_from_the_env_stream_with_no_dataset() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = dir.path().join("live");
+    let o = sandtable(&["pretrain", "--live", "--scenario", "go_to_object", "--workers", "2", "--envs", "2", "--config", "tiny", "--out", s(&run)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    let episodes: u64 = text
+        .split(" from ")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .expect("episode count in the summary");
+    assert!(episodes >= 1, "{text}");
+    let l = losses(&run);
+    assert_eq!(l.len(), 120);
+    let (first, last): (f64, f64) = (l[0].1.parse().expect("number"), l[59].1.parse().expect("number"));
+    assert!(last < first, "tokenizer loss fell on live data: {first} -> {last}");
+    assert!(run.join("checkpoints/step-00000120/dynamics.safetensors").is_file());
+}

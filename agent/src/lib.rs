@@ -12,6 +12,8 @@ pub mod metrics;
 pub mod model;
 pub mod optim;
 pub mod plot;
+pub mod profile;
+pub mod replay;
 pub mod train;
 
 use candle_core::{DType, Device, Tensor};

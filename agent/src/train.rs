@@ -11,12 +11,15 @@ use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarMap;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
 use crate::AgentError;
 use crate::checkpoint::{self, Stage, TrainState};
 use crate::config::Config;
-use crate::dataset::{Dataset, Split, WindowSampler};
+use crate::dataset::{Dataset, Split, WindowBatch, WindowSampler};
+use crate::replay::ReplayBuffer;
 use crate::metrics::{mean, psnr};
 use crate::model::{Dynamics, SeededInit, Tokenizer, frozen, interleave};
 use crate::optim::{AdamW, learning_rate};
@@ -70,16 +73,47 @@ pub trait Observer {
     fn on_checkpoint(&mut self, _dir: &Path) {}
 }
 
+/// Where training windows come from.
+pub enum Source<'a> {
+    /// Recorded datasets, split by episode into training and validation.
+    Recorded(&'a [Dataset]),
+    /// A replay buffer that live env workers fill while training runs.
+    Live(&'a ReplayBuffer),
+}
+
+/// A stream of batches of one window length.
+enum Feed<'a> {
+    Recorded { sampler: WindowSampler, sets: Vec<&'a Dataset> },
+    Live { buffer: &'a ReplayBuffer, rng: ChaCha8Rng, len: usize, batch: usize, val: bool },
+}
+
+impl Feed<'_> {
+    fn next(&mut self, device: &Device) -> Result<WindowBatch, AgentError> {
+        match self {
+            Feed::Recorded { sampler, sets } => Ok(sampler.next_batch(sets, device)?),
+            Feed::Live { buffer, rng, len, batch, val } => buffer.sample(rng, *len, *batch, *val, device),
+        }
+    }
+
+    fn position(&self) -> (u64, usize) {
+        match self {
+            Feed::Recorded { sampler, .. } => sampler.position(),
+            Feed::Live { .. } => (0, 0),
+        }
+    }
+}
+
 /// An observer that ignores everything.
 pub struct Quiet;
 impl Observer for Quiet {}
 
-/// Pretrain on `data` into the run directory `run`; with `resume`, continue from its latest
+/// Pretrain on `source` into the run directory `run`; with `resume`, continue from its latest
 /// checkpoint; with `until`, stop (with a checkpoint) after that global step. Returns the state
-/// reached.
+/// reached. From recorded datasets on CPU the run is deterministic, resumed or not; a live
+/// source depends on how fast the env workers fill the buffer.
 pub fn pretrain(
     cfg: &Config,
-    data: &[Dataset],
+    source: Source<'_>,
     run: &Path,
     resume: bool,
     until: Option<u64>,
@@ -87,9 +121,11 @@ pub fn pretrain(
     obs: &mut dyn Observer,
 ) -> Result<TrainState, AgentError> {
     let io = |p: &Path, e: std::io::Error| AgentError::Io { path: p.to_path_buf(), source: e };
-    if data.is_empty() {
-        return Err(AgentError::Config("pretraining needs at least one dataset".into()));
-    }
+    let data: &[Dataset] = match source {
+        Source::Recorded(d) if d.is_empty() => return Err(AgentError::Config("pretraining needs at least one dataset".into())),
+        Source::Recorded(d) => d,
+        Source::Live(_) => &[],
+    };
     std::fs::create_dir_all(run).map_err(|e| io(run, e))?;
     let has_run = run.join("checkpoints").join("latest").exists();
     if has_run && !resume {
@@ -128,7 +164,20 @@ pub fn pretrain(
     let train: Vec<(&Dataset, &[usize])> = data.iter().zip(&splits).map(|(d, s)| (d, s.train.as_slice())).collect();
     let val: Vec<(&Dataset, &[usize])> = data.iter().zip(&splits).map(|(d, s)| (d, s.val.as_slice())).collect();
     let val = if val.iter().all(|v| v.1.is_empty()) { train.clone() } else { val };
-    let (h, w) = data[0].frame_size();
+    let (h, w) = match source {
+        Source::Recorded(d) => d[0].frame_size(),
+        Source::Live(b) => b.frame_size(),
+    };
+    // A feed of `len`-frame windows, `batch` at a time, for training or validation.
+    let feed = |len: usize, batch: usize, seed: u64, val_set: bool| -> Result<Feed<'_>, AgentError> {
+        Ok(match source {
+            Source::Recorded(_) => {
+                let from = if val_set { &val } else { &train };
+                Feed::Recorded { sampler: WindowSampler::new(from, len, batch, seed)?, sets: sets.clone() }
+            }
+            Source::Live(buffer) => Feed::Live { buffer, rng: ChaCha8Rng::seed_from_u64(seed), len, batch, val: val_set },
+        })
+    };
     let tok_steps = tr.tokenizer_steps;
 
     if state.stage == Stage::Tokenizer {
@@ -136,12 +185,14 @@ pub fn pretrain(
         if state.step > 0 {
             opt.load_state(&moments, state.step).map_err(|m| AgentError::Checkpoint { path: run.to_path_buf(), message: m })?;
         }
-        let mut sampler = WindowSampler::new(&train, 1, tr.tokenizer_batch, tr.seed ^ 0x70C0)?;
-        sampler.seek(state.sampler.0, state.sampler.1);
+        let mut sampler = feed(1, tr.tokenizer_batch, tr.seed ^ 0x70C0, false)?;
+        if let Feed::Recorded { sampler, .. } = &mut sampler {
+            sampler.seek(state.sampler.0, state.sampler.1);
+        }
         obs.on_stage(Stage::Tokenizer, state.step, tok_steps);
         for s in state.step..tok_steps {
             let t0 = Instant::now();
-            let batch = sampler.next_batch(&sets, device)?;
+            let batch = sampler.next(device)?;
             let b = batch.episodes.len();
             let frames = batch.frames.reshape((b, h, w, 3))?;
             let loss = tokenizer.loss(&frames)?;
@@ -158,7 +209,8 @@ pub fn pretrain(
             let last = s + 1 == tok_steps;
             if (s + 1) % tr.eval_every == 0 || last {
                 let frozen_tok = Tokenizer::new(cfg, frozen(&tok_map, device))?;
-                let (val_loss, val_psnr) = validate_tokenizer(&frozen_tok, &val, &sets, tr, h, w, device)?;
+                let mut vs = feed(1, tr.tokenizer_batch, tr.seed ^ 0x7A1, true)?;
+                let (val_loss, val_psnr) = validate_tokenizer(&frozen_tok, &mut vs, tr.eval_batches, h, w, device)?;
                 log(json!({"stage": "tokenizer", "step": s + 1, "val_loss": val_loss, "val_psnr": val_psnr}))?;
                 obs.on_eval(&EvalRecord { stage: Stage::Tokenizer, step: s + 1, val_loss, val_metric: val_psnr });
                 plot_losses(run)?;
@@ -194,12 +246,14 @@ pub fn pretrain(
             opt.load_state(&moments, done).map_err(|m| AgentError::Checkpoint { path: run.to_path_buf(), message: m })?;
         }
         let t = cfg.dynamics.frames;
-        let mut sampler = WindowSampler::new(&train, t, tr.dynamics_batch, tr.seed ^ 0xD1A0)?;
-        sampler.seek(state.sampler.0, state.sampler.1);
+        let mut sampler = feed(t, tr.dynamics_batch, tr.seed ^ 0xD1A0, false)?;
+        if let Feed::Recorded { sampler, .. } = &mut sampler {
+            sampler.seek(state.sampler.0, state.sampler.1);
+        }
         obs.on_stage(Stage::Dynamics, done, dyn_steps);
         for s in done..dyn_steps {
             let t0 = Instant::now();
-            let tokens = window_tokens(cfg, &tok, &mut sampler, &sets, h, w, device)?;
+            let tokens = window_tokens(cfg, &tok, &mut sampler, h, w, device)?;
             let (loss, _) = dynamics.loss(&tokens)?;
             let grads = loss.backward()?;
             let lr = learning_rate(s, dyn_steps, tr.warmup_steps, tr.dynamics_lr, tr.min_lr_fraction);
@@ -215,10 +269,10 @@ pub fn pretrain(
             let last = s + 1 == dyn_steps;
             if (s + 1) % tr.eval_every == 0 || last {
                 let frozen_dyn = Dynamics::new(cfg, frozen(&dyn_map, device))?;
-                let mut vs = WindowSampler::new(&val, t, tr.dynamics_batch, tr.seed ^ 0x7A1)?;
+                let mut vs = feed(t, tr.dynamics_batch, tr.seed ^ 0x7A1, true)?;
                 let (mut losses, mut accs) = (Vec::new(), Vec::new());
                 for _ in 0..tr.eval_batches {
-                    let tokens = window_tokens(cfg, &tok, &mut vs, &sets, h, w, device)?;
+                    let tokens = window_tokens(cfg, &tok, &mut vs, h, w, device)?;
                     let (l, a) = frozen_dyn.loss(&tokens)?;
                     losses.push(f64::from(l.to_scalar::<f32>()?));
                     accs.push(a);
@@ -249,8 +303,8 @@ pub fn pretrain(
 
 /// Tokens of the sampler's next batch of windows: frames through the frozen tokenizer,
 /// interleaved with the actions.
-fn window_tokens(cfg: &Config, tok: &Tokenizer, sampler: &mut WindowSampler, sets: &[&Dataset], h: usize, w: usize, device: &Device) -> Result<Tensor, AgentError> {
-    let batch = sampler.next_batch(sets, device)?;
+fn window_tokens(cfg: &Config, tok: &Tokenizer, feed: &mut Feed<'_>, h: usize, w: usize, device: &Device) -> Result<Tensor, AgentError> {
+    let batch = feed.next(device)?;
     let (b, t) = batch.actions.dims2()?;
     let codes = tok.encode(&batch.frames.reshape((b * t, h, w, 3))?)?;
     let p = codes.dims()[1];
@@ -259,19 +313,10 @@ fn window_tokens(cfg: &Config, tok: &Tokenizer, sampler: &mut WindowSampler, set
 }
 
 /// Validation loss and reconstruction PSNR of the tokenizer on fixed validation frames.
-fn validate_tokenizer(
-    tok: &Tokenizer,
-    val: &[(&Dataset, &[usize])],
-    sets: &[&Dataset],
-    tr: &crate::config::TrainConfig,
-    h: usize,
-    w: usize,
-    device: &Device,
-) -> Result<(f64, f64), AgentError> {
-    let mut vs = WindowSampler::new(val, 1, tr.tokenizer_batch, tr.seed ^ 0x7A1)?;
+fn validate_tokenizer(tok: &Tokenizer, vs: &mut Feed<'_>, batches: usize, h: usize, w: usize, device: &Device) -> Result<(f64, f64), AgentError> {
     let (mut losses, mut psnrs) = (Vec::new(), Vec::new());
-    for _ in 0..tr.eval_batches {
-        let batch = vs.next_batch(sets, device)?;
+    for _ in 0..batches {
+        let batch = vs.next(device)?;
         let b = batch.episodes.len();
         let frames = batch.frames.reshape((b, h, w, 3))?;
         losses.push(f64::from(tok.loss(&frames)?.to_scalar::<f32>()?));

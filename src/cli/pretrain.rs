@@ -9,14 +9,34 @@ use indicatif::{ProgressBar, ProgressStyle};
 use sandtable_agent::checkpoint::Stage;
 use sandtable_agent::config::Config;
 use sandtable_agent::dataset::Dataset;
-use sandtable_agent::train::{EvalRecord, Observer, StepRecord, pretrain};
+use sandtable_agent::replay::{ReplayBuffer, ReplayEpisode};
+use sandtable_agent::train::{EvalRecord, Observer, Source, StepRecord, pretrain};
+use sandtable_env::{Driver, Event, Scenario, Stream, StreamConfig};
 
 /// Arguments of `sandtable pretrain`.
 #[derive(Debug, Args)]
 pub struct PretrainArgs {
     /// Dataset directories (repeat to mix several).
-    #[arg(long = "data", required = true, num_args = 1..)]
+    #[arg(long = "data", num_args = 1.., required_unless_present = "live", conflicts_with = "live")]
     pub data: Vec<PathBuf>,
+    /// Train from live env workers instead of datasets: they fill a replay buffer as it trains.
+    #[arg(long)]
+    pub live: bool,
+    /// Live: scenarios to play (episode i plays the (i mod S)-th).
+    #[arg(long = "scenario", num_args = 1.., default_value = "go_to_object", requires = "live")]
+    pub scenarios: Vec<String>,
+    /// Live: worker threads, each with its own Bevy App.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub workers: u16,
+    /// Live: envs per worker.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub envs: u16,
+    /// Live: who acts (expert, random, mixed:P).
+    #[arg(long, default_value = "mixed:0.3")]
+    pub policy: sandtable_env::PolicySpec,
+    /// Live: frames the replay buffer keeps (oldest episodes are dropped).
+    #[arg(long, default_value_t = 20_000)]
+    pub buffer_frames: usize,
     /// Preset (tiny, small, base) or a JSON config file [default: small, or the run's own with --resume].
     #[arg(long)]
     pub config: Option<String>,
@@ -62,6 +82,9 @@ pub fn run(args: PretrainArgs) -> Result<()> {
         cfg.train.seed = s;
     }
     let device = crate::device::parse(&args.device)?;
+    if args.live {
+        return live(&args, &cfg, &device);
+    }
     let data = args
         .data
         .iter()
@@ -80,10 +103,74 @@ pub fn run(args: PretrainArgs) -> Result<()> {
     }
     tracing::info!(config = %cfg.name, device = args.device, datasets = data.len(), "pretraining");
     let mut bar = Bars::default();
-    let state = pretrain(&cfg, &data, &args.out, args.resume, args.until, &device, &mut bar).context("pretraining")?;
+    let state = pretrain(&cfg, Source::Recorded(&data), &args.out, args.resume, args.until, &device, &mut bar).context("pretraining")?;
     bar.finish();
     println!(
         "pretraining {:?} at step {}; run in {} (metrics.jsonl, tokenizer_loss.svg, dynamics_loss.svg, checkpoints/)",
+        state.stage,
+        state.step,
+        args.out.display()
+    );
+    Ok(())
+}
+
+/// Train from the live stream: a feeder thread turns transitions into episodes in the replay
+/// buffer while the trainer samples from it.
+fn live(args: &PretrainArgs, cfg: &Config, device: &candle_core::Device) -> Result<()> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let scenarios = args
+        .scenarios
+        .iter()
+        .map(|s| Scenario::load(s).map(Arc::new).with_context(|| format!("loading scenario `{s}`")))
+        .collect::<Result<Vec<_>>>()?;
+    let size = cfg.image_size as u32;
+    let buffer = Arc::new(ReplayBuffer::new(args.buffer_frames, cfg.image_size, cfg.image_size));
+    let stop = Arc::new(AtomicBool::new(false));
+    let config = StreamConfig {
+        workers: usize::from(args.workers),
+        envs_per_worker: usize::from(args.envs),
+        width: size,
+        height: size,
+        ..StreamConfig::new(scenarios, cfg.train.seed, 1_000_000)
+    };
+    let mut stream = Stream::spawn(config, Driver::Policy(args.policy.clone())).context("starting the env workers")?;
+    let feeder = {
+        let (buffer, stop) = (buffer.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut open: std::collections::HashMap<u64, ReplayEpisode> = Default::default();
+            while !stop.load(Ordering::SeqCst) {
+                match stream.recv() {
+                    Ok(Some(Event::Transition(t))) => {
+                        let ep = open.entry(t.episode).or_insert_with(|| ReplayEpisode { frames: Vec::new(), actions: Vec::new(), mission: t.mission.to_string() });
+                        ep.frames.extend_from_slice(&t.frame.rgb);
+                        ep.actions.push(t.decision.as_ref().map_or(-1, |d| i64::from(d.token())));
+                        if t.is_last()
+                            && let Some(ep) = open.remove(&t.episode)
+                        {
+                            buffer.push(ep);
+                        }
+                    }
+                    Ok(Some(Event::Query(_))) | Ok(None) => break,
+                    Err(e) => {
+                        buffer.fail(e.to_string());
+                        break;
+                    }
+                }
+            }
+        })
+    };
+    tracing::info!(config = %cfg.name, workers = args.workers, "pretraining from the live stream");
+    let mut bar = Bars::default();
+    let result = pretrain(cfg, Source::Live(&buffer), &args.out, args.resume, args.until, device, &mut bar);
+    bar.finish();
+    stop.store(true, Ordering::SeqCst);
+    let episodes = buffer.episodes_added();
+    // The feeder drops the stream, which stops and joins the workers.
+    let _ = feeder.join();
+    let state = result.context("pretraining from the live stream")?;
+    println!(
+        "pretraining {:?} at step {} from {episodes} live episodes; run in {}",
         state.stage,
         state.step,
         args.out.display()

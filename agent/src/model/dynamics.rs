@@ -12,11 +12,11 @@ use crate::config::Config;
 /// Causal transformer over frame, action and text tokens.
 #[derive(Clone, Debug)]
 pub struct Dynamics {
-    tok_emb: Embedding,
-    pos_emb: Tensor,
-    blocks: Vec<Block>,
-    norm: LayerNorm,
-    head: Linear,
+    pub(crate) tok_emb: Embedding,
+    pub(crate) pos_emb: Tensor,
+    pub(crate) blocks: Vec<Block>,
+    pub(crate) norm: LayerNorm,
+    pub(crate) head: Linear,
     codebook: usize,
     tokens_per_frame: usize,
     max_seq: usize,
@@ -89,7 +89,7 @@ impl Dynamics {
 
     /// Positions whose next token is a frame token (the loss positions): every position except
     /// those just before an action.
-    fn frame_target_positions(&self, n: usize) -> Vec<u32> {
+    pub(crate) fn frame_target_positions(&self, n: usize) -> Vec<u32> {
         let p1 = self.tokens_per_frame + 1;
         (0..n - 1).filter(|&i| (i + 1) % p1 != self.tokens_per_frame).map(|i| i as u32).collect()
     }

@@ -108,10 +108,10 @@ impl Attention {
 /// Pre-norm transformer block.
 #[derive(Clone, Debug)]
 pub struct Block {
-    ln1: LayerNorm,
-    attn: Attention,
-    ln2: LayerNorm,
-    mlp: Mlp,
+    pub(crate) ln1: LayerNorm,
+    pub(crate) attn: Attention,
+    pub(crate) ln2: LayerNorm,
+    pub(crate) mlp: Mlp,
 }
 
 impl Block {

@@ -3,6 +3,7 @@
 mod env;
 mod reader;
 mod stream;
+mod train;
 
 use clap::Subcommand;
 
@@ -15,6 +16,8 @@ pub enum BenchCommand {
     Stream(stream::StreamBenchArgs),
     /// Training batches/s served by the dataset reader.
     Reader(reader::ReaderBenchArgs),
+    /// World-model training step time and a per-layer profile, optionally against PyTorch.
+    Train(train::TrainBenchArgs),
 }
 
 /// Run a benchmark.
@@ -23,6 +26,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Env(a) => env::run(a),
         BenchCommand::Stream(a) => stream::run(a),
         BenchCommand::Reader(a) => reader::run(a),
+        BenchCommand::Train(a) => train::run(a),
     }
 }
 
