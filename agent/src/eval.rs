@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::AgentError;
 use crate::config::Config;
 use crate::dataset::{Dataset, WindowSampler};
-use crate::metrics::{mean, psnr, ssim};
+use crate::metrics::{mean, mse, psnr_of_mse, ssim};
 use crate::model::{Dynamics, Tokenizer, interleave};
 
 /// One horizon of the open-loop rollout.
@@ -35,7 +35,8 @@ pub struct WmReport {
     pub horizon: usize,
     /// Seed of the window choice.
     pub seed: u64,
-    /// Tokenizer encode→decode PSNR, dB (the ceiling for prediction).
+    /// Tokenizer encode→decode PSNR, dB (the ceiling for prediction). Every PSNR here is that of
+    /// the mean squared error over all evaluated frames.
     pub recon_psnr: f64,
     /// Tokenizer SSIM.
     pub recon_ssim: f64,
@@ -118,7 +119,7 @@ pub fn evaluate(cfg: &Config, tokenizer: &Tokenizer, dynamics: &Dynamics, data: 
         let codes = tokenizer.encode(&frames)?;
         let p = codes.dims()[1];
         let recon = tokenizer.decode(&codes)?;
-        recon_p.extend(psnr(&recon, &truth)?);
+        recon_p.extend(mse(&recon, &truth)?);
         recon_s.extend(ssim(&recon, &truth)?);
         let codes = codes.reshape((b, len, p))?.to_device(&Device::Cpu)?;
         let actions_t = wb.actions.to_device(&Device::Cpu)?;
@@ -136,7 +137,7 @@ pub fn evaluate(cfg: &Config, tokenizer: &Tokenizer, dynamics: &Dynamics, data: 
             let target = truth.i((.., context - 1 + k))?;
             let model = tokenizer.decode(&pred.i((.., k - 1))?.contiguous()?.to_device(device)?)?;
             let other = tokenizer.decode(&pred_shuffled.i((.., k - 1))?.contiguous()?.to_device(device)?)?;
-            let (mp, cp, sp) = (psnr(&model, &target)?, psnr(&last_real, &target)?, psnr(&other, &target)?);
+            let (mp, cp, sp) = (mse(&model, &target)?, mse(&last_real, &target)?, mse(&other, &target)?);
             if k == 1 {
                 one_p.extend(&mp);
                 one_s.extend(ssim(&model, &target)?);
@@ -153,16 +154,21 @@ pub fn evaluate(cfg: &Config, tokenizer: &Tokenizer, dynamics: &Dynamics, data: 
         context_frames: context,
         horizon,
         seed,
-        recon_psnr: mean(&recon_p),
+        recon_psnr: psnr_of_mse(mean(&recon_p)),
         recon_ssim: mean(&recon_s),
-        one_step_psnr: mean(&one_p),
+        one_step_psnr: psnr_of_mse(mean(&one_p)),
         one_step_ssim: mean(&one_s),
-        copy_last_psnr: mean(&copy_p),
+        copy_last_psnr: psnr_of_mse(mean(&copy_p)),
         copy_last_ssim: mean(&copy_s),
         rollout: per_k
             .iter()
             .enumerate()
-            .map(|(i, (m, c, s))| HorizonRow { k: i + 1, model_psnr: mean(m), copy_last_psnr: mean(c), shuffled_actions_psnr: mean(s) })
+            .map(|(i, (m, c, s))| HorizonRow {
+                k: i + 1,
+                model_psnr: psnr_of_mse(mean(m)),
+                copy_last_psnr: psnr_of_mse(mean(c)),
+                shuffled_actions_psnr: psnr_of_mse(mean(s)),
+            })
             .collect(),
         token_accuracy: mean(&acc),
     })

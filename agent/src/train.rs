@@ -20,7 +20,7 @@ use crate::checkpoint::{self, Stage, TrainState};
 use crate::config::Config;
 use crate::dataset::{Dataset, Split, WindowBatch, WindowSampler};
 use crate::replay::ReplayBuffer;
-use crate::metrics::{mean, psnr};
+use crate::metrics::{mean, mse, psnr_of_mse};
 use crate::model::{Dynamics, SeededInit, Tokenizer, frozen, interleave};
 use crate::optim::{AdamW, learning_rate};
 use crate::plot::{Series, line_chart};
@@ -314,16 +314,16 @@ fn window_tokens(cfg: &Config, tok: &Tokenizer, feed: &mut Feed<'_>, h: usize, w
 
 /// Validation loss and reconstruction PSNR of the tokenizer on fixed validation frames.
 fn validate_tokenizer(tok: &Tokenizer, vs: &mut Feed<'_>, batches: usize, h: usize, w: usize, device: &Device) -> Result<(f64, f64), AgentError> {
-    let (mut losses, mut psnrs) = (Vec::new(), Vec::new());
+    let (mut losses, mut errors) = (Vec::new(), Vec::new());
     for _ in 0..batches {
         let batch = vs.next(device)?;
         let b = batch.episodes.len();
         let frames = batch.frames.reshape((b, h, w, 3))?;
         losses.push(f64::from(tok.loss(&frames)?.to_scalar::<f32>()?));
         let truth = (frames.to_dtype(DType::F32)? / 255.0)?;
-        psnrs.extend(psnr(&tok.reconstruct(&frames)?.clamp(0.0, 1.0)?, &truth)?);
+        errors.extend(mse(&tok.reconstruct(&frames)?.clamp(0.0, 1.0)?, &truth)?);
     }
-    Ok((mean(&losses), mean(&psnrs)))
+    Ok((mean(&losses), psnr_of_mse(mean(&errors))))
 }
 
 /// Drop `metrics.jsonl` lines past `step`, left by a run that stopped after its last checkpoint.
