@@ -62,7 +62,7 @@ impl ReplayBuffer {
         let mut g = self.lock();
         g.added += 1;
         g.frames += ep.actions.len();
-        if g.added % 10 == 0 {
+        if g.added.is_multiple_of(10) {
             g.val.push_back(Arc::new(ep));
         } else {
             g.train.push_back(Arc::new(ep));

@@ -84,7 +84,7 @@ pub enum Source<'a> {
 /// A stream of batches of one window length.
 enum Feed<'a> {
     Recorded { sampler: WindowSampler, sets: Vec<&'a Dataset> },
-    Live { buffer: &'a ReplayBuffer, rng: ChaCha8Rng, len: usize, batch: usize, val: bool },
+    Live { buffer: &'a ReplayBuffer, rng: Box<ChaCha8Rng>, len: usize, batch: usize, val: bool },
 }
 
 impl Feed<'_> {
@@ -122,7 +122,7 @@ pub fn pretrain(
 ) -> Result<TrainState, AgentError> {
     let io = |p: &Path, e: std::io::Error| AgentError::Io { path: p.to_path_buf(), source: e };
     let data: &[Dataset] = match source {
-        Source::Recorded(d) if d.is_empty() => return Err(AgentError::Config("pretraining needs at least one dataset".into())),
+        Source::Recorded([]) => return Err(AgentError::Config("pretraining needs at least one dataset".into())),
         Source::Recorded(d) => d,
         Source::Live(_) => &[],
     };
@@ -175,7 +175,7 @@ pub fn pretrain(
                 let from = if val_set { &val } else { &train };
                 Feed::Recorded { sampler: WindowSampler::new(from, len, batch, seed)?, sets: sets.clone() }
             }
-            Source::Live(buffer) => Feed::Live { buffer, rng: ChaCha8Rng::seed_from_u64(seed), len, batch, val: val_set },
+            Source::Live(buffer) => Feed::Live { buffer, rng: Box::new(ChaCha8Rng::seed_from_u64(seed)), len, batch, val: val_set },
         })
     };
     let tok_steps = tr.tokenizer_steps;
