@@ -67,16 +67,22 @@ class Block(nn.Module):
 
 
 class Dynamics(nn.Module):
-    def __init__(self, vocab, max_seq, dim, heads, layers):
+    def __init__(self, vocab, max_seq, dim, heads, layers, block, frames):
         super().__init__()
         self.tok_emb = nn.Embedding(vocab, dim)
-        self.pos_emb = nn.Parameter(torch.randn(max_seq, dim) * 0.02)
+        # Factorised positions: slot within a frame's block of tokens, plus the frame's index.
+        self.slot_emb = nn.Parameter(torch.randn(block, dim) * 0.02)
+        self.frame_emb = nn.Parameter(torch.randn(frames, dim) * 0.02)
+        pos = torch.arange(max_seq)
+        self.register_buffer("slots", pos % block)
+        self.register_buffer("frames", pos // block)
         self.blocks = nn.ModuleList(Block(dim, heads) for _ in range(layers))
         self.norm = nn.LayerNorm(dim, eps=1e-5)
         self.head = nn.Linear(dim, vocab, bias=False)
 
     def forward(self, tokens, mask):
-        x = self.tok_emb(tokens) + self.pos_emb[: tokens.shape[1]]
+        t = tokens.shape[1]
+        x = self.tok_emb(tokens) + self.slot_emb[self.slots[:t]] + self.frame_emb[self.frames[:t]]
         for b in self.blocks:
             x = b(x, mask)
         return self.head(self.norm(x))
@@ -99,7 +105,7 @@ def main():
     vocab = codebook + ACTION_TOKENS + d["text_tokens"]
     max_seq = d["frames"] * (p + 1) - 1
     b = cfg["train"]["dynamics_batch"]
-    model = Dynamics(vocab, max_seq, d["dim"], d["heads"], d["layers"])
+    model = Dynamics(vocab, max_seq, d["dim"], d["heads"], d["layers"], p + 1, d["frames"])
     decay = [q for q in model.parameters() if q.dim() >= 2]
     rest = [q for q in model.parameters() if q.dim() < 2]
     opt = torch.optim.AdamW(

@@ -49,7 +49,7 @@ fn time(name: &str, repeats: usize, f: &dyn Fn() -> Result<Tensor>) -> Result<La
 pub fn profile_dynamics(dynamics: &Dynamics, tokens: &Tensor, repeats: usize) -> Result<Vec<LayerTiming>> {
     let (b, n) = tokens.dims2()?;
     let mut out = Vec::new();
-    let embed = || dynamics.tok_emb.forward(tokens)?.broadcast_add(&dynamics.pos_emb.narrow(0, 0, n)?);
+    let embed = || dynamics.tok_emb.forward(tokens)?.broadcast_add(&dynamics.position(0, n)?);
     out.push(time("embed", repeats, &embed)?);
     let mask = causal_mask(n, 0, tokens.device())?;
     let mut h = embed()?.detach();

@@ -13,7 +13,10 @@ use crate::config::Config;
 #[derive(Clone, Debug)]
 pub struct Dynamics {
     pub(crate) tok_emb: Embedding,
-    pub(crate) pos_emb: Tensor,
+    /// Position within a frame's block of tokens (the last slot is the action).
+    pub(crate) slot_emb: Tensor,
+    /// Which frame of the window.
+    pub(crate) frame_emb: Tensor,
     pub(crate) blocks: Vec<Block>,
     pub(crate) norm: LayerNorm,
     pub(crate) head: Linear,
@@ -52,7 +55,8 @@ impl Dynamics {
         let d = &cfg.dynamics;
         Ok(Self {
             tok_emb: embedding(cfg.vocab(), d.dim, vb.pp("tok_emb"))?,
-            pos_emb: vb.get_with_hints((cfg.max_seq(), d.dim), "pos_emb", Init::Randn { mean: 0.0, stdev: 0.02 })?,
+            slot_emb: vb.get_with_hints((cfg.tokens_per_frame() + 1, d.dim), "slot_emb", Init::Randn { mean: 0.0, stdev: 0.02 })?,
+            frame_emb: vb.get_with_hints((d.frames, d.dim), "frame_emb", Init::Randn { mean: 0.0, stdev: 0.02 })?,
             blocks: (0..d.layers).map(|i| Block::new(d.dim, d.heads, vb.pp(format!("blocks.{i}")))).collect::<Result<_>>()?,
             norm: LayerNorm::new(d.dim, vb.pp("norm"))?,
             head: linear_no_bias(d.dim, cfg.vocab(), vb.pp("head"))?,
@@ -69,8 +73,9 @@ impl Dynamics {
         if offset + n > self.max_seq {
             candle_core::bail!("sequence of {} tokens exceeds the model's {}", offset + n, self.max_seq);
         }
-        let tokens = tokens.to_device(self.pos_emb.device())?;
-        let mut x = self.tok_emb.forward(&tokens)?.broadcast_add(&self.pos_emb.i(offset..offset + n)?)?;
+        let device = self.slot_emb.device();
+        let tokens = tokens.to_device(device)?;
+        let mut x = self.tok_emb.forward(&tokens)?.broadcast_add(&self.position(offset, n)?)?;
         let mask = if n > 1 { Some(causal_mask(n, offset, x.device())?) } else { None };
         match caches {
             Some(caches) => {
@@ -85,6 +90,17 @@ impl Dynamics {
             }
         }
         self.head.forward(&self.norm.forward(&x)?)
+    }
+
+    /// Position embeddings `[n, d]` of positions `offset..offset + n`: the slot within the frame
+    /// block plus the frame's index. Factorised so that the same patch in consecutive frames
+    /// shares an embedding, which makes "look at this patch one frame back" easy to learn.
+    pub(crate) fn position(&self, offset: usize, n: usize) -> Result<Tensor> {
+        let block = self.tokens_per_frame + 1;
+        let device = self.slot_emb.device();
+        let slots = Tensor::from_vec((offset..offset + n).map(|i| (i % block) as u32).collect::<Vec<_>>(), n, device)?;
+        let frames = Tensor::from_vec((offset..offset + n).map(|i| (i / block) as u32).collect::<Vec<_>>(), n, device)?;
+        self.slot_emb.index_select(&slots, 0)? + self.frame_emb.index_select(&frames, 0)?
     }
 
     /// Positions whose next token is a frame token (the loss positions): every position except
