@@ -2,10 +2,7 @@
 # Data-path throughput at 64×64: `record` with 1 and 2 workers, the stream against direct
 # stepping, and the reader's training batches. Medians over several runs; JSON into docs/.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-source scripts/setup.sh
-cargo build --release --locked --bin sandtable
-bin="${CARGO_TARGET_DIR:-target}/release/sandtable"
+source "$(dirname "$0")/build.sh"
 runs="${RUNS:-3}"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT

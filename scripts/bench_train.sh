@@ -3,10 +3,7 @@
 # reference when a Python with torch is given: TORCH_PYTHON=/path/to/python (default: the venv
 # /root/torchref if it exists; see scripts/torch_reference.py). JSON into docs/bench_train.json.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-source scripts/setup.sh
-cargo build --release --locked --bin sandtable
-bin="${CARGO_TARGET_DIR:-target}/release/sandtable"
+source "$(dirname "$0")/build.sh"
 torch="${TORCH_PYTHON:-/root/torchref/bin/python}"
 extra=()
 if [[ -x "$torch" ]] && "$torch" -c "import torch" >/dev/null 2>&1; then

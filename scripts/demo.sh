@@ -3,10 +3,7 @@
 # minutes: an expert episode, recorded datasets, a world model (the `tiny` preset, lengthened),
 # its evaluation against copy-last-frame, and a dream GIF. Re-running continues what is there.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-source scripts/setup.sh
-cargo build --release --locked --bin sandtable
-bin="${CARGO_TARGET_DIR:-target}/release/sandtable"
+source "$(dirname "$0")/build.sh"
 out=runs/demo
 mkdir -p "$out"
 

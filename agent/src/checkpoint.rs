@@ -124,11 +124,11 @@ pub fn load_into(map: &VarMap, ckpt: &Path, file: &str) -> Result<(), AgentError
     names.sort();
     for name in names {
         let var = &data[name];
-        let t = tensors.get(name).ok_or_else(|| err(&path, format!("has no `{name}`: the config does not match this checkpoint")))?;
+        let t = tensors.get(name).ok_or_else(|| err(&path, format!("has no `{name}`: the model (its config or sandtable version) does not match this checkpoint")))?;
         if t.shape() != var.shape() {
             return Err(err(
                 &path,
-                format!("`{name}` is {:?} in the checkpoint but {:?} in the model: the config does not match this checkpoint", t.dims(), var.dims()),
+                format!("`{name}` is {:?} in the checkpoint but {:?} in the model: the model (its config or sandtable version) does not match this checkpoint", t.dims(), var.dims()),
             ));
         }
         var.set(&t.to_device(var.device())?).map_err(|e| err(&path, e.to_string()))?;
