@@ -14,6 +14,7 @@ pub mod optim;
 pub mod plot;
 pub mod profile;
 pub mod replay;
+pub mod text;
 pub mod train;
 
 use candle_core::{DType, Device, Tensor};

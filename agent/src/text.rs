@@ -1,0 +1,145 @@
+//! The word-level text vocabulary for missions, questions and answers (instruction tuning and
+//! prompting). Words are lower-cased runs of letters and digits; punctuation marks are words of
+//! their own. Id 0 is the unknown word. The vocabulary is saved beside a checkpoint as JSON.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::AgentError;
+use crate::atomic::write_atomic;
+
+/// What unknown words become.
+pub const UNKNOWN: &str = "<unk>";
+
+/// A closed, ordered word list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TextVocab {
+    words: Vec<String>,
+    #[serde(skip)]
+    index: HashMap<String, u32>,
+}
+
+/// Split text into words: lower-cased alphanumeric runs, and each other visible character alone.
+pub fn split_words(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut word = String::new();
+    for c in text.chars() {
+        if c.is_alphanumeric() {
+            word.extend(c.to_lowercase());
+        } else {
+            if !word.is_empty() {
+                out.push(std::mem::take(&mut word));
+            }
+            if !c.is_whitespace() {
+                out.push(c.to_string());
+            }
+        }
+    }
+    if !word.is_empty() {
+        out.push(word);
+    }
+    out
+}
+
+impl TextVocab {
+    /// Every word of `texts`, sorted, after the unknown word: the same texts give the same ids.
+    pub fn build<'a>(texts: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut words: Vec<String> = texts.into_iter().flat_map(split_words).collect();
+        words.sort();
+        words.dedup();
+        words.retain(|w| w != UNKNOWN);
+        words.insert(0, UNKNOWN.to_string());
+        Self::from_words(words)
+    }
+
+    fn from_words(words: Vec<String>) -> Self {
+        let index = words.iter().enumerate().map(|(i, w)| (w.clone(), i as u32)).collect();
+        Self { words, index }
+    }
+
+    /// Number of ids, the unknown word included.
+    pub fn len(&self) -> usize {
+        self.words.len()
+    }
+
+    /// Whether only the unknown word is known.
+    pub fn is_empty(&self) -> bool {
+        self.words.len() <= 1
+    }
+
+    /// Ids of `text`'s words, and the words that were not in the vocabulary (mapped to id 0).
+    pub fn encode(&self, text: &str) -> (Vec<u32>, Vec<String>) {
+        let mut unknown = Vec::new();
+        let ids = split_words(text)
+            .into_iter()
+            .map(|w| {
+                self.index.get(&w).copied().unwrap_or_else(|| {
+                    unknown.push(w);
+                    0
+                })
+            })
+            .collect();
+        (ids, unknown)
+    }
+
+    /// Ids of `text`, warning once per call about unknown words.
+    pub fn encode_warn(&self, text: &str) -> Vec<u32> {
+        let (ids, unknown) = self.encode(text);
+        if !unknown.is_empty() {
+            tracing::warn!(words = ?unknown, text, "words outside the vocabulary read as {UNKNOWN}");
+        }
+        ids
+    }
+
+    /// The words of `ids`, joined by spaces (out-of-range ids read as the unknown word).
+    pub fn decode(&self, ids: &[u32]) -> String {
+        ids.iter().map(|&i| self.words.get(i as usize).map_or(UNKNOWN, String::as_str)).collect::<Vec<_>>().join(" ")
+    }
+
+    /// Write as JSON (atomically).
+    pub fn save(&self, path: &Path) -> Result<(), AgentError> {
+        let text = serde_json::to_string_pretty(self).map_err(|e| AgentError::Config(e.to_string()))?;
+        write_atomic(path, text.as_bytes()).map_err(|e| AgentError::Io { path: path.to_path_buf(), source: e })
+    }
+
+    /// Read a vocabulary saved by [`TextVocab::save`].
+    pub fn load(path: &Path) -> Result<Self, AgentError> {
+        let text = std::fs::read_to_string(path).map_err(|e| AgentError::Io { path: path.to_path_buf(), source: e })?;
+        let v: TextVocab =
+            serde_json::from_str(&text).map_err(|e| AgentError::Checkpoint { path: path.to_path_buf(), message: format!("not a text vocabulary: {e}") })?;
+        if v.words.first().map(String::as_str) != Some(UNKNOWN) {
+            return Err(AgentError::Checkpoint { path: path.to_path_buf(), message: format!("the first word must be {UNKNOWN}") });
+        }
+        Ok(Self::from_words(v.words))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_unknown_words() -> Result<(), AgentError> {
+        let v = TextVocab::build(["go to the red cube", "How many yellow objects are there?"]);
+        assert_eq!(v.len(), 13);
+        let (ids, unknown) = v.encode("how many red objects are there?");
+        assert!(unknown.is_empty());
+        assert_eq!(v.decode(&ids), "how many red objects are there ?");
+        let (ids, unknown) = v.encode("go to the purple torus");
+        assert_eq!(unknown, vec!["purple".to_string(), "torus".to_string()]);
+        assert_eq!(&ids[3..], &[0, 0]);
+        assert_eq!(v.decode(&ids), "go to the <unk> <unk>");
+        // Same texts in another order: same ids.
+        assert_eq!(TextVocab::build(["How many yellow objects are there?", "go to the red cube"]), v);
+        let dir = tempfile::tempdir().map_err(|e| AgentError::Config(e.to_string()))?;
+        let path = dir.path().join("vocab.json");
+        v.save(&path)?;
+        let back = TextVocab::load(&path)?;
+        assert_eq!(back.encode("go to the red cube"), v.encode("go to the red cube"));
+        std::fs::write(&path, "[1, 2").map_err(|e| AgentError::Config(e.to_string()))?;
+        assert!(TextVocab::load(&path).is_err_and(|e| e.to_string().contains("vocab.json")));
+        Ok(())
+    }
+}
