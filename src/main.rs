@@ -3,6 +3,7 @@
 mod allocator;
 mod cli;
 mod device;
+mod episodes;
 mod media;
 
 use clap::Parser;

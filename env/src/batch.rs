@@ -231,8 +231,8 @@ impl EnvBatch {
 
     /// Step the envs that have an action; `None` leaves an env untouched. One render for all.
     pub fn step_some(&mut self, actions: &[Option<Action>]) -> Result<Vec<Option<Step>>> {
-        let commands: Vec<Option<Command>> = actions.iter().map(|a| a.map(Command::Act)).collect();
-        self.run_commands(commands)
+        let decisions: Vec<Option<Decision>> = actions.iter().map(|a| a.map(Decision::Act)).collect();
+        self.apply(&decisions)
     }
 
     /// Apply one decision per env (`None` leaves an env untouched): actions and answers together,
@@ -265,11 +265,10 @@ impl EnvBatch {
 
     /// Answer env `i`'s question with a word of [`crate::task::answer_vocabulary`]; the episode ends.
     pub fn answer(&mut self, i: usize, word: &str) -> Result<Step> {
-        self.check_answer(i, word)?;
-        let n = self.len();
-        let mut commands: Vec<Option<Command>> = vec![None; n];
-        commands[i] = Some(Command::Answer(word.to_string()));
-        self.run_commands(commands)?.swap_remove(i).ok_or(EnvError::NeedsReset { index: i, reason: "no episode is running" })
+        self.check_index(i)?;
+        let mut decisions = vec![None; self.len()];
+        decisions[i] = Some(Decision::Answer(word.to_string()));
+        self.apply(&decisions)?.swap_remove(i).ok_or(EnvError::NeedsReset { index: i, reason: "no episode is running" })
     }
 
     fn run_commands(&mut self, commands: Vec<Option<Command>>) -> Result<Vec<Option<Step>>> {

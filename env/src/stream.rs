@@ -247,8 +247,10 @@ impl Stream {
                     return Err(EnvError::Worker { worker, message });
                 }
                 Err(_) => {
+                    // Every sender is gone: some worker died without a word (an abort, not a panic).
+                    let worker = self.handles.iter().position(|h| h.is_finished()).unwrap_or(0);
                     self.shutdown();
-                    return Err(EnvError::Worker { worker: usize::MAX, message: "a worker exited without finishing".into() });
+                    return Err(EnvError::Worker { worker, message: "exited without finishing".into() });
                 }
             }
         }

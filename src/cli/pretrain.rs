@@ -11,7 +11,9 @@ use sandtable_agent::config::Config;
 use sandtable_agent::dataset::Dataset;
 use sandtable_agent::replay::{ReplayBuffer, ReplayEpisode};
 use sandtable_agent::train::{EvalRecord, Observer, Source, StepRecord, pretrain};
-use sandtable_env::{Driver, Event, Scenario, Stream, StreamConfig};
+use sandtable_env::{Driver, Event, Stream, StreamConfig};
+
+use crate::episodes::{EpisodeAssembler, load_scenarios};
 
 /// Arguments of `sandtable pretrain`.
 #[derive(Debug, Args)]
@@ -119,11 +121,7 @@ pub fn run(args: PretrainArgs) -> Result<()> {
 fn live(args: &PretrainArgs, cfg: &Config, device: &candle_core::Device) -> Result<()> {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
-    let scenarios = args
-        .scenarios
-        .iter()
-        .map(|s| Scenario::load(s).map(Arc::new).with_context(|| format!("loading scenario `{s}`")))
-        .collect::<Result<Vec<_>>>()?;
+    let scenarios = load_scenarios(&args.scenarios)?;
     let size = cfg.image_size as u32;
     let buffer = Arc::new(ReplayBuffer::new(args.buffer_frames, cfg.image_size, cfg.image_size));
     let stop = Arc::new(AtomicBool::new(false));
@@ -138,17 +136,12 @@ fn live(args: &PretrainArgs, cfg: &Config, device: &candle_core::Device) -> Resu
     let feeder = {
         let (buffer, stop) = (buffer.clone(), stop.clone());
         std::thread::spawn(move || {
-            let mut open: std::collections::HashMap<u64, ReplayEpisode> = Default::default();
+            let mut episodes = EpisodeAssembler::default();
             while !stop.load(Ordering::SeqCst) {
                 match stream.recv() {
                     Ok(Some(Event::Transition(t))) => {
-                        let ep = open.entry(t.episode).or_insert_with(|| ReplayEpisode { frames: Vec::new(), actions: Vec::new(), mission: t.mission.to_string() });
-                        ep.frames.extend_from_slice(&t.frame.rgb);
-                        ep.actions.push(t.decision.as_ref().map_or(-1, |d| i64::from(d.token())));
-                        if t.is_last()
-                            && let Some(ep) = open.remove(&t.episode)
-                        {
-                            buffer.push(ep);
+                        if let Some(ep) = episodes.push(&t) {
+                            buffer.push(ReplayEpisode { frames: ep.frames, actions: ep.actions, mission: ep.meta.mission });
                         }
                     }
                     Ok(Some(Event::Query(_))) | Ok(None) => break,

@@ -1,17 +1,17 @@
 //! `sandtable record`: play episodes on K worker threads and write them as a dataset.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use sandtable_agent::dataset::{DatasetInfo, DatasetWriter, EpisodeData, EpisodeMeta, NO_ACTION, Recording};
+use sandtable_agent::dataset::{DatasetInfo, DatasetWriter, Recording};
 use sandtable_env::batch::STEP_SECONDS;
 use sandtable_env::task::answer_vocabulary;
-use sandtable_env::{Decision, Driver, Event, PolicySpec, Scenario, Stream, StreamConfig, decision_vocabulary};
+use sandtable_env::{Driver, Event, PolicySpec, Stream, StreamConfig, decision_vocabulary};
+
+use crate::episodes::{EpisodeAssembler, load_scenarios};
 
 /// Arguments of `sandtable record`.
 #[derive(Debug, Args)]
@@ -50,11 +50,7 @@ pub struct RecordArgs {
 
 /// Record the dataset.
 pub fn run(args: RecordArgs) -> Result<()> {
-    let scenarios: Vec<Arc<Scenario>> = args
-        .scenarios
-        .iter()
-        .map(|s| Scenario::load(s).map(Arc::new).with_context(|| format!("loading scenario `{s}`")))
-        .collect::<Result<_>>()?;
+    let scenarios = load_scenarios(&args.scenarios)?;
     let definitions =
         scenarios.iter().map(|s| serde_json::to_value(s.as_ref()).context("describing a scenario")).collect::<Result<Vec<_>>>()?;
     let info = DatasetInfo::new(
@@ -107,31 +103,11 @@ pub fn run(args: RecordArgs) -> Result<()> {
     let start = Instant::now();
     let mut frames = 0u64;
     let mut successes = 0u64;
-    let mut open: HashMap<u64, EpisodeData> = HashMap::new();
+    let mut episodes = EpisodeAssembler::default();
     while let Some(event) = stream.recv().context("recording")? {
         let Event::Transition(t) = event else { anyhow::bail!("a built-in policy never asks for decisions") };
-        let ep = open.entry(t.episode).or_insert_with(|| {
-            EpisodeData::new(EpisodeMeta {
-                index: t.episode,
-                scenario: t.scenario.name.clone(),
-                seed: t.seed,
-                mission: t.mission.to_string(),
-                answer: t.info.answer.clone(),
-                given_answer: None,
-                success: false,
-                length: 0,
-                episode_return: 0.0,
-            })
-        });
-        let action = t.decision.as_ref().map_or(NO_ACTION, |d| i64::from(d.token()));
-        if let Some(Decision::Answer(word)) = &t.decision {
-            ep.meta.given_answer = Some(word.clone());
-        }
-        ep.push_row(&t.frame.rgb, action, t.reward, t.terminated, t.truncated);
         frames += 1;
-        if t.is_last() {
-            let mut ep = open.remove(&t.episode).context("an episode ended that never started")?;
-            ep.meta.success = t.info.success;
+        if let Some(ep) = episodes.push(&t) {
             successes += u64::from(ep.meta.success);
             writer.push(ep).context("writing the dataset")?;
             bar.inc(1);

@@ -16,7 +16,7 @@ use sandtable_agent::optim::AdamW;
 use sandtable_agent::profile::profile_dynamics;
 use serde_json::json;
 
-use super::median;
+use super::summary;
 
 /// Arguments of `sandtable bench train`.
 #[derive(Debug, Args)]
@@ -36,11 +36,6 @@ pub struct TrainBenchArgs {
     /// Also write the results as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
-}
-
-fn med(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    median(&v)
 }
 
 /// Run the training benchmark.
@@ -94,7 +89,7 @@ fn measure(cfg: &Config, steps: usize, device: &Device) -> Result<serde_json::Va
             tok_ms.push(t.elapsed().as_secs_f64() * 1e3);
         }
     }
-    let tok_step = med(tok_ms);
+    let tok_step = summary(&mut tok_ms).0;
 
     // Dynamics steps on a full-length batch of token sequences.
     let (b, len) = (tr.dynamics_batch, cfg.max_seq());
@@ -121,7 +116,7 @@ fn measure(cfg: &Config, steps: usize, device: &Device) -> Result<serde_json::Va
             upd.push(u);
         }
     }
-    let (f, g, u) = (med(fwd), med(bwd), med(upd));
+    let (f, g, u) = (summary(&mut fwd).0, summary(&mut bwd).0, summary(&mut upd).0);
     let step = f + g + u;
     let layers = profile_dynamics(&dynamics, &tokens, 3)?;
 
@@ -151,8 +146,7 @@ fn measure(cfg: &Config, steps: usize, device: &Device) -> Result<serde_json::Va
 
 /// Run `scripts/torch_reference.py` on the same config and parse its JSON line.
 fn torch_reference(python: &PathBuf, cfg: &Config, steps: usize) -> Result<serde_json::Value> {
-    let dir = tempfile_dir()?;
-    let path = dir.join(format!("{}.json", cfg.name));
+    let path = std::env::temp_dir().join(format!("sandtable-bench-{}-{}.json", std::process::id(), cfg.name));
     std::fs::write(&path, serde_json::to_string(cfg)?).context("writing the config for PyTorch")?;
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/torch_reference.py");
     let o = Command::new(python)
@@ -161,16 +155,11 @@ fn torch_reference(python: &PathBuf, cfg: &Config, steps: usize) -> Result<serde
         .arg(&path)
         .arg("--steps")
         .arg(steps.to_string())
-        .output()
-        .with_context(|| format!("running {}", python.display()))?;
+        .output();
+    let _ = std::fs::remove_file(&path);
+    let o = o.with_context(|| format!("running {}", python.display()))?;
     anyhow::ensure!(o.status.success(), "the PyTorch reference failed: {}", String::from_utf8_lossy(&o.stderr).trim());
     let text = String::from_utf8_lossy(&o.stdout);
     let line = text.lines().last().context("the PyTorch reference printed nothing")?;
     serde_json::from_str(line).context("parsing the PyTorch reference's JSON")
-}
-
-fn tempfile_dir() -> Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("sandtable-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    Ok(dir)
 }
