@@ -22,6 +22,8 @@ pub enum Stage {
     Tokenizer,
     /// Training the dynamics transformer on frozen tokens.
     Dynamics,
+    /// Instruction tuning the agent on demonstrations.
+    Finetune,
     /// Finished.
     Done,
 }
@@ -45,8 +47,16 @@ fn err(path: &Path, message: impl Into<String>) -> AgentError {
     AgentError::Checkpoint { path: path.to_path_buf(), message: message.into() }
 }
 
-/// Write a checkpoint of `maps` (name → variables), the optimiser `moments`, `state` and `cfg`.
-pub fn save(run: &Path, cfg: &Config, maps: &[(&str, &VarMap)], moments: &HashMap<String, Tensor>, state: &TrainState) -> Result<PathBuf, AgentError> {
+/// Write a checkpoint of `maps` (name → variables), the optimiser `moments`, `state`, `cfg` and
+/// `extras` (file name → bytes, such as the text vocabulary).
+pub fn save(
+    run: &Path,
+    cfg: &Config,
+    maps: &[(&str, &VarMap)],
+    moments: &HashMap<String, Tensor>,
+    state: &TrainState,
+    extras: &[(&str, &[u8])],
+) -> Result<PathBuf, AgentError> {
     let root = run.join("checkpoints");
     let name = format!("step-{:08}", state.step);
     let dir = root.join(&name);
@@ -64,6 +74,9 @@ pub fn save(run: &Path, cfg: &Config, maps: &[(&str, &VarMap)], moments: &HashMa
     candle_core::safetensors::save(moments, &path).map_err(|e| err(&path, e.to_string()))?;
     std::fs::write(tmp.join("state.json"), to_json(state)?).map_err(|e| io(&tmp, e))?;
     std::fs::write(tmp.join("config.json"), to_json(cfg)?).map_err(|e| io(&tmp, e))?;
+    for (file, bytes) in extras {
+        std::fs::write(tmp.join(file), bytes).map_err(|e| io(&tmp, e))?;
+    }
     if dir.exists() {
         std::fs::remove_dir_all(&dir).map_err(|e| io(&dir, e))?;
     }

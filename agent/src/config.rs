@@ -83,6 +83,36 @@ pub struct TrainConfig {
     pub checkpoint_every: u64,
 }
 
+/// Stage two and three: instruction tuning and prompting on expert demonstrations.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FinetuneConfig {
+    /// Optimiser steps.
+    pub steps: u64,
+    /// Windows per batch.
+    pub batch: usize,
+    /// Peak learning rate.
+    pub lr: f64,
+    /// Linear warm-up steps.
+    pub warmup_steps: u64,
+    /// Weight of the auxiliary next-frame-token loss beside the action and answer loss.
+    pub frame_loss_weight: f64,
+    /// Words of instruction a sequence holds (shorter ones are left-padded).
+    pub text_len: usize,
+    /// Steps between validation passes.
+    pub eval_every: u64,
+    /// Validation batches per pass.
+    pub eval_batches: usize,
+    /// Steps between checkpoints.
+    pub checkpoint_every: u64,
+}
+
+impl Default for FinetuneConfig {
+    fn default() -> Self {
+        Self { steps: 1000, batch: 16, lr: 1e-3, warmup_steps: 50, frame_loss_weight: 0.1, text_len: 12, eval_every: 100, eval_batches: 4, checkpoint_every: 100 }
+    }
+}
+
 /// Everything that defines a model and its training.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -97,6 +127,9 @@ pub struct Config {
     pub dynamics: DynamicsConfig,
     /// Training.
     pub train: TrainConfig,
+    /// Fine-tuning (configs written before it existed read the defaults).
+    #[serde(default)]
+    pub finetune: FinetuneConfig,
 }
 
 /// Number of action tokens: the env's ten actions and `answer`.
@@ -148,6 +181,10 @@ impl Config {
         let tr = &self.train;
         if tr.tokenizer_batch == 0 || tr.dynamics_batch == 0 || tr.eval_every == 0 || tr.checkpoint_every == 0 || tr.eval_batches == 0 {
             return Err("batch sizes, eval_every, eval_batches and checkpoint_every must be at least 1".into());
+        }
+        let ft = &self.finetune;
+        if ft.batch == 0 || ft.eval_every == 0 || ft.eval_batches == 0 || ft.checkpoint_every == 0 || ft.text_len == 0 {
+            return Err("finetune batch, text_len, eval_every, eval_batches and checkpoint_every must be at least 1".into());
         }
         Ok(())
     }

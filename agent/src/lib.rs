@@ -6,14 +6,18 @@
 pub mod atomic;
 pub mod checkpoint;
 pub mod config;
+pub mod controller;
 pub mod dataset;
 pub mod eval;
+pub mod finetune;
+pub mod holdout;
 pub mod metrics;
 pub mod model;
 pub mod optim;
 pub mod plot;
 pub mod profile;
 pub mod replay;
+pub mod score;
 pub mod text;
 pub mod train;
 

@@ -1,6 +1,6 @@
 //! The word-level text vocabulary for missions, questions and answers (instruction tuning and
 //! prompting). Words are lower-cased runs of letters and digits; punctuation marks are words of
-//! their own. Id 0 is the unknown word. The vocabulary is saved beside a checkpoint as JSON.
+//! their own. Id 0 is the unknown word, id 1 pads. The vocabulary is saved beside a checkpoint as JSON.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -10,8 +10,12 @@ use serde::{Deserialize, Serialize};
 use crate::AgentError;
 use crate::atomic::write_atomic;
 
-/// What unknown words become.
+/// What unknown words become (id 0).
 pub const UNKNOWN: &str = "<unk>";
+/// Fills a sequence's unused text slots (id 1).
+pub const PAD: &str = "<pad>";
+/// The id of [`PAD`].
+pub const PAD_ID: u32 = 1;
 
 /// A closed, ordered word list.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,8 +53,9 @@ impl TextVocab {
         let mut words: Vec<String> = texts.into_iter().flat_map(split_words).collect();
         words.sort();
         words.dedup();
-        words.retain(|w| w != UNKNOWN);
+        words.retain(|w| w != UNKNOWN && w != PAD);
         words.insert(0, UNKNOWN.to_string());
+        words.insert(1, PAD.to_string());
         Self::from_words(words)
     }
 
@@ -64,9 +69,19 @@ impl TextVocab {
         self.words.len()
     }
 
-    /// Whether only the unknown word is known.
+    /// Whether only the unknown and padding words are known.
     pub fn is_empty(&self) -> bool {
-        self.words.len() <= 1
+        self.words.len() <= 2
+    }
+
+    /// The id of a word, if known.
+    pub fn id(&self, word: &str) -> Option<u32> {
+        self.index.get(word).copied()
+    }
+
+    /// The word of an id.
+    pub fn word(&self, id: u32) -> Option<&str> {
+        self.words.get(id as usize).map(String::as_str)
     }
 
     /// Ids of `text`'s words, and the words that were not in the vocabulary (mapped to id 0).
@@ -109,8 +124,8 @@ impl TextVocab {
         let text = std::fs::read_to_string(path).map_err(|e| AgentError::Io { path: path.to_path_buf(), source: e })?;
         let v: TextVocab =
             serde_json::from_str(&text).map_err(|e| AgentError::Checkpoint { path: path.to_path_buf(), message: format!("not a text vocabulary: {e}") })?;
-        if v.words.first().map(String::as_str) != Some(UNKNOWN) {
-            return Err(AgentError::Checkpoint { path: path.to_path_buf(), message: format!("the first word must be {UNKNOWN}") });
+        if v.words.first().map(String::as_str) != Some(UNKNOWN) || v.words.get(1).map(String::as_str) != Some(PAD) {
+            return Err(AgentError::Checkpoint { path: path.to_path_buf(), message: format!("the first words must be {UNKNOWN} and {PAD}") });
         }
         Ok(Self::from_words(v.words))
     }
@@ -123,7 +138,8 @@ mod tests {
     #[test]
     fn round_trip_and_unknown_words() -> Result<(), AgentError> {
         let v = TextVocab::build(["go to the red cube", "How many yellow objects are there?"]);
-        assert_eq!(v.len(), 13);
+        assert_eq!(v.len(), 14);
+        assert_eq!(v.id(PAD), Some(PAD_ID));
         let (ids, unknown) = v.encode("how many red objects are there?");
         assert!(unknown.is_empty());
         assert_eq!(v.decode(&ids), "how many red objects are there ?");

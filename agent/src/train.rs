@@ -224,7 +224,7 @@ pub fn pretrain(
                 } else {
                     opt.state()
                 };
-                let dir = checkpoint::save(run, cfg, &[("tokenizer", &tok_map), ("dynamics", &dyn_map)], &saved_moments, &state)?;
+                let dir = checkpoint::save(run, cfg, &[("tokenizer", &tok_map), ("dynamics", &dyn_map)], &saved_moments, &state, &[])?;
                 obs.on_checkpoint(&dir);
             }
             if stop {
@@ -287,7 +287,7 @@ pub fn pretrain(
                 if last {
                     state.stage = Stage::Done;
                 }
-                let dir = checkpoint::save(run, cfg, &[("tokenizer", &tok_map), ("dynamics", &dyn_map)], &opt.state(), &state)?;
+                let dir = checkpoint::save(run, cfg, &[("tokenizer", &tok_map), ("dynamics", &dyn_map)], &opt.state(), &state, &[])?;
                 obs.on_checkpoint(&dir);
             }
             if stop {
@@ -327,7 +327,7 @@ fn validate_tokenizer(tok: &Tokenizer, vs: &mut Feed<'_>, batches: usize, h: usi
 }
 
 /// Drop `metrics.jsonl` lines past `step`, left by a run that stopped after its last checkpoint.
-fn keep_metrics_up_to(path: &Path, step: u64) -> Result<(), AgentError> {
+pub(crate) fn keep_metrics_up_to(path: &Path, step: u64) -> Result<(), AgentError> {
     let Ok(text) = std::fs::read_to_string(path) else { return Ok(()) };
     let kept: Vec<&str> = text
         .lines()
@@ -366,7 +366,7 @@ pub fn plot_losses(run: &Path) -> Result<(), AgentError> {
 }
 
 /// Trailing mean over `k` points, to read a noisy loss curve.
-fn smooth(points: &[(f64, f64)], k: usize) -> Vec<(f64, f64)> {
+pub(crate) fn smooth(points: &[(f64, f64)], k: usize) -> Vec<(f64, f64)> {
     (0..points.len())
         .map(|i| {
             let lo = i.saturating_sub(k - 1);

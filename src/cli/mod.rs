@@ -3,7 +3,9 @@
 mod bench;
 mod dataset;
 mod dream;
+mod eval;
 mod eval_wm;
+mod finetune;
 mod pretrain;
 mod record;
 mod scenario;
@@ -30,6 +32,10 @@ enum Command {
     Record(record::RecordArgs),
     /// Stage one: train the action-conditioned next-frame world model on recorded datasets.
     Pretrain(pretrain::PretrainArgs),
+    /// Stages two and three: fine-tune the agent to follow instructions and answer questions.
+    Finetune(finetune::FinetuneArgs),
+    /// Closed-loop evaluation in live envs: the agent against random and expert.
+    Eval(eval::EvalArgs),
     /// Evaluate a world model on held-out episodes against copying the last frame.
     #[command(name = "eval-wm")]
     EvalWm(eval_wm::EvalWmArgs),
@@ -54,6 +60,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Dataset(d) => dataset::run(d),
         Command::Pretrain(a) => pretrain::run(a),
         Command::EvalWm(a) => eval_wm::run(a),
+        Command::Finetune(a) => finetune::run(a),
+        Command::Eval(a) => eval::run(a),
         Command::Dream(a) => dream::run(a),
         Command::Scenario(s) => scenario::run(s),
         Command::Bench(b) => bench::run(b),

@@ -173,7 +173,7 @@ fn live(args: &PretrainArgs, cfg: &Config, device: &candle_core::Device) -> Resu
 
 /// A progress bar per stage, with loss and throughput.
 #[derive(Default)]
-struct Bars {
+pub(crate) struct Bars {
     bar: Option<ProgressBar>,
     started: Option<Instant>,
     first: u64,
@@ -181,7 +181,7 @@ struct Bars {
 }
 
 impl Bars {
-    fn finish(&mut self) {
+    pub(crate) fn finish(&mut self) {
         if let Some(b) = self.bar.take() {
             b.finish();
         }

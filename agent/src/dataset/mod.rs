@@ -17,6 +17,7 @@ pub use error::DatasetError;
 pub use info::{DatasetInfo, EpisodeMeta, Feature, Recording, ShardEntry, FORMAT, FORMAT_VERSION, NO_ACTION};
 pub use reader::{Dataset, EpisodeView, Split};
 pub use sampler::{Window, WindowBatch, WindowSampler};
+pub(crate) use reader::shuffle;
 pub use writer::{DatasetWriter, EpisodeData};
 
 #[cfg(test)]

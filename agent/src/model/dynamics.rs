@@ -75,7 +75,14 @@ impl Dynamics {
         }
         let device = self.slot_emb.device();
         let tokens = tokens.to_device(device)?;
-        let mut x = self.tok_emb.forward(&tokens)?.broadcast_add(&self.position(offset, n)?)?;
+        let x = self.tok_emb.forward(&tokens)?.broadcast_add(&self.position(offset, n)?)?;
+        self.trunk(x, offset, caches)
+    }
+
+    /// Logits of embedded tokens `x` `[b, n, d]` at positions `offset..offset + n` through the
+    /// causal blocks, the final norm and the head.
+    pub(crate) fn trunk(&self, mut x: Tensor, offset: usize, caches: Option<&mut [KvCache]>) -> Result<Tensor> {
+        let n = x.dim(1)?;
         let mask = if n > 1 { Some(causal_mask(n, offset, x.device())?) } else { None };
         match caches {
             Some(caches) => {

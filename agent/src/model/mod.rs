@@ -1,12 +1,14 @@
 //! The world model: a frame tokenizer ([`Tokenizer`], patch transformer + FSQ) and a causal
 //! transformer over interleaved frame and action tokens ([`Dynamics`]).
 
+mod agent;
 mod dynamics;
 mod fsq;
 mod init;
 mod nn;
 mod tokenizer;
 
+pub use agent::{ANSWER_ACTION, Agent, Episode, Sequences};
 pub use dynamics::{Dynamics, interleave};
 pub use fsq::Fsq;
 pub use init::{SeededInit, frozen};
