@@ -3,8 +3,9 @@
 # Idempotent: packages already present are not reinstalled.
 set -euo pipefail
 
+# Callers may ask for more packages in `extra_packages` (the tests need a browser).
 need=()
-for pkg in mesa-vulkan-drivers libvulkan1; do
+for pkg in mesa-vulkan-drivers libvulkan1 ${extra_packages[@]+"${extra_packages[@]}"}; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if ((${#need[@]})); then

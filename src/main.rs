@@ -5,6 +5,7 @@ mod cli;
 mod device;
 mod episodes;
 mod media;
+mod report;
 
 use clap::Parser;
 

@@ -9,8 +9,11 @@ use sandtable_env::Frame;
 
 pub use sandtable_agent::atomic::partial_path;
 
-/// Write bytes to `path` atomically.
+/// Write bytes to `path` atomically, creating its directory.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
     sandtable_agent::atomic::write_atomic(path, bytes).with_context(|| format!("writing {}", path.display()))
 }
 

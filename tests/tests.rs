@@ -2,7 +2,9 @@
 
 mod util;
 
+mod cli_demo;
 mod cli_errors;
+mod cli_finetune;
 mod cli_pretrain;
 mod cli_record;
 mod cli_scenario;

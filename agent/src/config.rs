@@ -1,4 +1,4 @@
-//! Model and training configuration, with the `tiny`, `small` and `base` presets that live in
+//! Model and training configuration, with the `tiny`, `mini`, `small` and `base` presets that live in
 //! `assets/presets/` (embedded at build time, so there is one definition of each).
 
 use std::path::Path;
@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::AgentError;
 
-const PRESETS: [(&str, &str); 3] = [
+const PRESETS: [(&str, &str); 4] = [
     ("tiny", include_str!("../../assets/presets/tiny.json")),
+    ("mini", include_str!("../../assets/presets/mini.json")),
     ("small", include_str!("../../assets/presets/small.json")),
     ("base", include_str!("../../assets/presets/base.json")),
 ];
@@ -99,6 +100,8 @@ pub struct FinetuneConfig {
     pub frame_loss_weight: f64,
     /// Words of instruction a sequence holds (shorter ones are left-padded).
     pub text_len: usize,
+    /// Frames of context the agent reads (at most `dynamics.frames`).
+    pub frames: usize,
     /// Steps between validation passes.
     pub eval_every: u64,
     /// Validation batches per pass.
@@ -109,7 +112,7 @@ pub struct FinetuneConfig {
 
 impl Default for FinetuneConfig {
     fn default() -> Self {
-        Self { steps: 1000, batch: 16, lr: 1e-3, warmup_steps: 50, frame_loss_weight: 0.1, text_len: 12, eval_every: 100, eval_batches: 4, checkpoint_every: 100 }
+        Self { steps: 1000, batch: 16, lr: 1e-3, warmup_steps: 50, frame_loss_weight: 0.1, text_len: 12, frames: 2, eval_every: 100, eval_batches: 4, checkpoint_every: 100 }
     }
 }
 
@@ -136,7 +139,7 @@ pub struct Config {
 pub const ACTION_TOKENS: usize = 11;
 
 impl Config {
-    /// A preset by name (`tiny`, `small`, `base`), or a JSON file by path.
+    /// A preset by name (`tiny`, `mini`, `small`, `base`), or a JSON file by path.
     pub fn load(name_or_path: &str) -> Result<Self, AgentError> {
         if let Some((name, text)) = PRESETS.iter().find(|(n, _)| *n == name_or_path) {
             return Self::parse(text, &format!("preset {name}"));
@@ -185,6 +188,9 @@ impl Config {
         let ft = &self.finetune;
         if ft.batch == 0 || ft.eval_every == 0 || ft.eval_batches == 0 || ft.checkpoint_every == 0 || ft.text_len == 0 {
             return Err("finetune batch, text_len, eval_every, eval_batches and checkpoint_every must be at least 1".into());
+        }
+        if ft.frames == 0 || ft.frames > self.dynamics.frames {
+            return Err(format!("finetune.frames {} must be between 1 and dynamics.frames {}", ft.frames, self.dynamics.frames));
         }
         Ok(())
     }

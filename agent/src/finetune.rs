@@ -6,6 +6,7 @@
 //! The frame tokenizer stays as it starts (pretrained, or random from scratch): the agent reads
 //! its discrete codes, through which no gradient flows. Every dynamics weight is trained.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -89,28 +90,53 @@ fn items(data: &[Dataset], episodes: &[Vec<usize>], frames: usize) -> Result<Vec
     Ok(out)
 }
 
+/// Frame codes of every used episode, encoded once: the tokenizer is frozen, so a window's codes
+/// never change, and encoding them per step would cost more than the step itself.
+struct Codes {
+    p: usize,
+    /// (dataset, episode) → codes of its rows, `p` per row.
+    by_episode: HashMap<(usize, usize), Vec<u32>>,
+}
+
+impl Codes {
+    fn encode(data: &[Dataset], episodes: &[&[Vec<usize>]], tok: &Tokenizer, p: usize, device: &Device) -> Result<Self, AgentError> {
+        const CHUNK: usize = 256;
+        let (h, w) = data[0].frame_size();
+        let mut by_episode = HashMap::new();
+        for (set, d) in data.iter().enumerate() {
+            for &e in episodes.iter().flat_map(|eps| eps[set].iter()) {
+                let frames = d.episode(e)?.frames;
+                let rows = frames.len() / (h * w * 3);
+                let mut codes = Vec::with_capacity(rows * p);
+                for start in (0..rows).step_by(CHUNK) {
+                    let n = CHUNK.min(rows - start);
+                    let bytes = frames[start * h * w * 3..(start + n) * h * w * 3].to_vec();
+                    let c: Vec<u32> = tok.encode(&Tensor::from_vec(bytes, (n, h, w, 3), device)?)?.flatten_all()?.to_vec1()?;
+                    codes.extend(c);
+                }
+                by_episode.insert((set, e), codes);
+            }
+        }
+        Ok(Self { p, by_episode })
+    }
+
+    fn frame(&self, set: usize, episode: usize, row: usize) -> Vec<u32> {
+        self.by_episode.get(&(set, episode)).map(|c| c[row * self.p..(row + 1) * self.p].to_vec()).unwrap_or_default()
+    }
+}
+
 /// The model's inputs for `items`: each window's instruction, codes, actions and answer.
-fn windows(data: &[Dataset], items: &[Item], tok: &Tokenizer, vocab: &TextVocab, p: usize, device: &Device) -> Result<Vec<Episode>, AgentError> {
-    let (h, w) = data[0].frame_size();
-    let mut bytes = Vec::new();
+fn windows(data: &[Dataset], items: &[Item], codes: &Codes, vocab: &TextVocab) -> Result<Vec<Episode>, AgentError> {
     let mut out = Vec::with_capacity(items.len());
     for it in items {
         let ep = data[it.set].episode(it.episode)?;
-        for t in it.start..it.start + it.frames {
-            bytes.extend_from_slice(ep.frame(t));
-        }
         let actions = ep.actions[it.start..it.start + it.frames].to_vec();
         let answer = match (actions.last(), &ep.meta.given_answer) {
             (Some(&a), Some(word)) if a == ANSWER_ACTION as i64 => vocab.id(word),
             _ => None,
         };
-        out.push(Episode { text: vocab.encode_warn(&ep.meta.mission), codes: Vec::new(), actions, answer });
-    }
-    let m = bytes.len() / (h * w * 3);
-    let codes: Vec<u32> = tok.encode(&Tensor::from_vec(bytes, (m, h, w, 3), device)?)?.flatten_all()?.to_vec1()?;
-    let mut chunks = codes.chunks(p);
-    for (e, it) in out.iter_mut().zip(items) {
-        e.codes = (0..it.frames).filter_map(|_| chunks.next().map(<[u32]>::to_vec)).collect();
+        let frames = (it.start..it.start + it.frames).map(|t| codes.frame(it.set, it.episode, t)).collect();
+        out.push(Episode { text: vocab.encode_warn(&ep.meta.mission), codes: frames, actions, answer });
     }
     Ok(out)
 }
@@ -169,7 +195,7 @@ pub fn finetune(cfg: &Config, job: &Finetune<'_>, device: &Device, obs: &mut dyn
         train_eps.push(keep(&split.train, &mut dropped)?);
         val_eps.push(keep(&split.val, &mut dropped)?);
     }
-    let t = cfg.dynamics.frames;
+    let t = cfg.finetune.frames;
     let train_items = items(data, &train_eps, t)?;
     let mut val_items = items(data, &val_eps, t)?;
     if train_items.is_empty() {
@@ -213,6 +239,7 @@ pub fn finetune(cfg: &Config, job: &Finetune<'_>, device: &Device, obs: &mut dyn
         tracing::info!(checkpoint = %ckpt.display(), step = state.step, "resuming");
     }
     let tok = Tokenizer::new(cfg, frozen(&tok_map, device))?;
+    let codes = Codes::encode(data, &[&train_eps, &val_eps], &tok, cfg.tokens_per_frame(), device)?;
 
     let card = AgentCard {
         init: job.init.map(Path::to_path_buf),
@@ -234,7 +261,6 @@ pub fn finetune(cfg: &Config, job: &Finetune<'_>, device: &Device, obs: &mut dyn
     let mut metrics = std::fs::OpenOptions::new().create(true).append(true).open(&metrics_path).map_err(|e| io(&metrics_path, e))?;
     let mut log = |v: serde_json::Value| writeln!(metrics, "{v}").map_err(|e| io(&metrics_path, e));
 
-    let p = cfg.tokens_per_frame();
     let steps = ft.steps;
     let mut order = train_items.clone();
     let (mut epoch, mut pos) = state.sampler;
@@ -259,7 +285,7 @@ pub fn finetune(cfg: &Config, job: &Finetune<'_>, device: &Device, obs: &mut dyn
             batch.push(order[pos]);
             pos += 1;
         }
-        let seqs = agent.sequences(&windows(data, &batch, &tok, &vocab, p, device)?)?;
+        let seqs = agent.sequences(&windows(data, &batch, &codes, &vocab)?)?;
         let (loss, acc) = agent.loss(&seqs, ft.frame_loss_weight)?;
         let grads = loss.backward()?;
         let lr = learning_rate(s, steps, ft.warmup_steps, ft.lr, tr.min_lr_fraction);
@@ -276,7 +302,7 @@ pub fn finetune(cfg: &Config, job: &Finetune<'_>, device: &Device, obs: &mut dyn
             let frozen_agent = Agent::new(cfg, frozen(&dyn_map, device))?;
             let (mut losses, mut accs) = (Vec::new(), Vec::new());
             for chunk in val_items.chunks(ft.batch) {
-                let seqs = frozen_agent.sequences(&windows(data, chunk, &tok, &vocab, p, device)?)?;
+                let seqs = frozen_agent.sequences(&windows(data, chunk, &codes, &vocab)?)?;
                 let (l, a) = frozen_agent.loss(&seqs, 0.0)?;
                 losses.push(f64::from(l.to_scalar::<f32>()?));
                 accs.push(a);

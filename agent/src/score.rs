@@ -49,7 +49,10 @@ pub fn wilson95(k: usize, n: usize) -> (f64, f64) {
     let denom = 1.0 + z * z / n;
     let centre = (p + z * z / (2.0 * n)) / denom;
     let half = z * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt() / denom;
-    ((centre - half).max(0.0), (centre + half).min(1.0))
+    // At 0 and n the bounds are exactly 0 and 1; rounding would put them a hair inside.
+    let lo = if k == 0 { 0.0 } else { (centre - half).max(0.0) };
+    let hi = if k as f64 == n { 1.0 } else { (centre + half).min(1.0) };
+    (lo, hi)
 }
 
 /// Summarise outcomes.
@@ -105,5 +108,6 @@ mod tests {
         assert!(close(wilson95(0, 20), (0.0, 0.1611)), "{:?}", wilson95(0, 20));
         assert!(close(wilson95(200, 200), (0.9812, 1.0)), "{:?}", wilson95(200, 200));
         assert_eq!(wilson95(0, 0), (0.0, 1.0));
+        assert_eq!((wilson95(0, 3).0, wilson95(3, 3).1), (0.0, 1.0));
     }
 }

@@ -2,12 +2,14 @@
 
 mod bench;
 mod dataset;
+mod demo;
 mod dream;
 mod eval;
 mod eval_wm;
 mod finetune;
 mod pretrain;
 mod record;
+mod report;
 mod scenario;
 mod sim;
 
@@ -26,6 +28,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The whole pipeline in one command: record, pretrain, eval-wm, finetune, eval, report.
+    Demo(demo::DemoArgs),
+    /// Write a run directory's self-contained report.html.
+    Report(report::ReportArgs),
     /// Play one episode and write its frames as PNG, a GIF and steps.jsonl.
     Sim(sim::SimArgs),
     /// Record episodes into a dataset (safetensors shards, info.json, episodes.jsonl).
@@ -55,6 +61,8 @@ enum Command {
 /// Run the parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Demo(a) => demo::run(a),
+        Command::Report(a) => report::run(a),
         Command::Sim(a) => sim::run(a),
         Command::Record(a) => record::run(a),
         Command::Dataset(d) => dataset::run(d),

@@ -39,7 +39,7 @@ pub struct PretrainArgs {
     /// Live: frames the replay buffer keeps (oldest episodes are dropped).
     #[arg(long, default_value_t = 20_000)]
     pub buffer_frames: usize,
-    /// Preset (tiny, small, base) or a JSON config file [default: small, or the run's own with --resume].
+    /// Preset (tiny, mini, small, base) or a JSON config file [default: small, or the run's own with --resume].
     #[arg(long)]
     pub config: Option<String>,
     /// Run directory: checkpoints, metrics.jsonl, loss plots.

@@ -74,7 +74,7 @@ impl Agent {
             dynamics: Dynamics::new(cfg, vb.clone())?,
             text_pos: vb.get_with_hints((text_len + 1, cfg.dynamics.dim), "text_pos", Init::Randn { mean: 0.0, stdev: 0.02 })?,
             text_len,
-            frames: cfg.dynamics.frames,
+            frames: cfg.finetune.frames,
             tokens_per_frame: cfg.tokens_per_frame(),
             codebook: cfg.codebook(),
             text_offset: cfg.text_offset(),

@@ -84,14 +84,14 @@ fn every_parameter_gets_a_gradient() -> Result<()> {
     let windows: Vec<Episode> = (0..3u32)
         .map(|r| Episode {
             text: (2..2 + cfg.finetune.text_len as u32 - r).collect(),
-            codes: (0..cfg.dynamics.frames).map(|f| (0..p).map(|k| ((k * 13 + f * 7) as u32 + r) % cfg.codebook() as u32).collect()).collect(),
-            actions: (0..cfg.dynamics.frames).map(|f| if r == 2 && f + 1 == cfg.dynamics.frames { ANSWER_ACTION as i64 } else { (f as i64 + i64::from(r)) % 7 }).collect(),
+            codes: (0..cfg.finetune.frames).map(|f| (0..p).map(|k| ((k * 13 + f * 7) as u32 + r) % cfg.codebook() as u32).collect()).collect(),
+            actions: (0..cfg.finetune.frames).map(|f| if r == 2 && f + 1 == cfg.finetune.frames { ANSWER_ACTION as i64 } else { (f as i64 + i64::from(r)) % 7 }).collect(),
             answer: (r == 2).then_some(5),
         })
         .collect();
     let seqs = agent.sequences(&windows)?;
     assert_eq!(seqs.tokens.len(), 3 * agent.seq_len());
-    assert_eq!(seqs.act_weight.iter().sum::<f32>() as usize, 3 * cfg.dynamics.frames + 1);
+    assert_eq!(seqs.act_weight.iter().sum::<f32>() as usize, 3 * cfg.finetune.frames + 1);
     assert_all_grads(&am, &agent.loss(&seqs, 0.5)?.0)?;
     Ok(())
 }
