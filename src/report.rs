@@ -218,6 +218,8 @@ pub fn write_report(run: &Path) -> Result<PathBuf> {
         }
     }
 
+    comparison(run, &files, &mut h)?;
+
     // Provenance.
     h.push_str("<h2>Commands and seeds</h2>");
     let commands = std::fs::read_to_string(run.join("commands.jsonl")).unwrap_or_default();
@@ -256,4 +258,106 @@ fn shell_word(word: &str) -> String {
     } else {
         format!("'{}'", word.replace('\'', "'\\''"))
     }
+}
+
+/// One fine-tuned agent's closed-loop results, for the comparison across runs.
+struct AgentResult {
+    init: &'static str,
+    demos: u64,
+    wall: Option<f64>,
+    /// (scenario, subset) → (success rate, answer accuracy, episodes).
+    rows: Vec<(String, String, f64, Option<f64>, u64)>,
+}
+
+/// Agents of `files` that have an `eval/eval.json`, with how they started and on how many
+/// demonstration episodes they trained.
+fn agent_results(files: &[PathBuf]) -> Vec<AgentResult> {
+    let mut out = Vec::new();
+    for card_path in files.iter().filter(|p| p.file_name().is_some_and(|n| n == "agent.json")) {
+        let Some(run) = card_path.parent() else { continue };
+        let (Some(card), Some(eval)) = (read_json(card_path), read_json(&run.join("eval/eval.json"))) else { continue };
+        let demos = card["train_episodes"].as_u64().unwrap_or(0) + card["val_episodes"].as_u64().unwrap_or(0) + card["holdout_episodes"].as_u64().unwrap_or(0);
+        let rows = eval["results"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|r| r["policy"] == "agent")
+            .map(|r| {
+                let m = &r["summary"];
+                (r["scenario"].as_str().unwrap_or("?").to_string(), r["subset"].as_str().unwrap_or("?").to_string(), m["success_rate"].as_f64().unwrap_or(0.0), m["answer_accuracy"].as_f64(), m["episodes"].as_u64().unwrap_or(0))
+            })
+            .collect();
+        let wall = std::fs::read_to_string(run.join("wall_seconds")).ok().and_then(|t| t.trim().parse().ok());
+        out.push(AgentResult { init: if card["init"].is_null() { "scratch" } else { "pretrained" }, demos, wall, rows });
+    }
+    out.sort_by_key(|a| (a.demos, a.init));
+    out
+}
+
+/// Pretrained against from-scratch agents over demonstration counts, when a run directory holds
+/// several fine-tuned agents: a table and `comparison.svg`.
+fn comparison(run: &Path, files: &[PathBuf], h: &mut String) -> Result<()> {
+    use sandtable_agent::plot::{Series, line_chart};
+    let results = agent_results(files);
+    let kinds: Vec<&str> = ["pretrained", "scratch"].into_iter().filter(|k| results.iter().any(|r| r.init == *k)).collect();
+    if results.len() < 2 || kinds.len() < 2 {
+        return Ok(());
+    }
+    let mut scenarios: Vec<String> = Vec::new();
+    for r in &results {
+        for row in r.rows.iter().filter(|row| row.1 == "all") {
+            if !scenarios.contains(&row.0) {
+                scenarios.push(row.0.clone());
+            }
+        }
+    }
+    let mut counts: Vec<u64> = results.iter().map(|r| r.demos).collect();
+    counts.dedup();
+    h.push_str("<h2>Does pretraining help? Fine-tuned agents by demonstration count</h2><p>Closed-loop success of agents fine-tuned for the same number of steps from the pretrained world model and from scratch (same architecture).</p><table id=\"comparison\"><thead><tr><th>scenario</th><th>demonstrations</th>");
+    for k in &kinds {
+        let _ = write!(h, "<th>{k}</th>");
+    }
+    h.push_str("</tr></thead><tbody>");
+    let mut series = Vec::new();
+    for (si, s) in scenarios.iter().enumerate() {
+        for &n in &counts {
+            let _ = write!(h, "<tr><td>{}</td><td>{n}</td>", esc(s));
+            for k in &kinds {
+                let cell = results.iter().find(|r| r.demos == n && r.init == *k).and_then(|r| r.rows.iter().find(|row| &row.0 == s && row.1 == "all"));
+                match cell {
+                    Some(c) => {
+                        let _ = write!(h, "<td>{:.1}% of {}</td>", 100.0 * c.2, c.4);
+                    }
+                    None => h.push_str("<td>–</td>"),
+                }
+            }
+            h.push_str("</tr>");
+        }
+        for (k, dashed) in [("pretrained", false), ("scratch", true)] {
+            let points: Vec<(f64, f64)> = results
+                .iter()
+                .filter(|r| r.init == k)
+                .filter_map(|r| r.rows.iter().find(|row| &row.0 == s && row.1 == "all").map(|c| ((r.demos as f64).log10(), 100.0 * c.2)))
+                .collect();
+            if !points.is_empty() {
+                series.push(Series { label: format!("{s}, {k}"), points, dashed, color: Some(si) });
+            }
+        }
+    }
+    h.push_str("</tbody></table>");
+    let held: Vec<String> = results
+        .iter()
+        .flat_map(|r| r.rows.iter().filter(|row| row.1 != "all").map(move |row| format!("{} {}: {} {:.1}% of {}", r.init, r.demos, row.0, 100.0 * row.2, row.4)))
+        .collect();
+    if !held.is_empty() {
+        let _ = write!(h, "<p>On missions naming held-out colour×shape pairs: {}.</p>", esc(&held.join("; ")));
+    }
+    let walls: Vec<String> = results.iter().filter_map(|r| Some(format!("{} {}: {:.0} s", r.init, r.demos, r.wall?))).collect();
+    if !walls.is_empty() {
+        let _ = write!(h, "<p class=\"muted\">Fine-tuning wall time: {}.</p>", esc(&walls.join("; ")));
+    }
+    let svg = run.join("comparison.svg");
+    line_chart(&svg, "Closed-loop success against demonstrations", "log10(demonstration episodes)", "success (%)", &series, false)?;
+    let _ = write!(h, "<figure>{}<figcaption>Solid: from the pretrained world model; dashed: from scratch.</figcaption></figure>", img(&svg, "success against demonstrations", "plot")?);
+    Ok(())
 }

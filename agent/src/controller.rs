@@ -7,7 +7,9 @@ use candle_core::{Device, Tensor};
 
 use crate::AgentError;
 use crate::finetune::TrainedAgent;
-use crate::model::{ANSWER_ACTION, Episode};
+use crate::model::{ANSWER_ACTION, Episode, argmax};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 
 /// What the agent chose.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,6 +32,7 @@ pub struct Request<'a> {
 
 #[derive(Default)]
 struct History {
+    steps: u64,
     text: Vec<u32>,
     codes: VecDeque<Vec<u32>>,
     actions: VecDeque<i64>,
@@ -41,13 +44,24 @@ pub struct Controller<'a> {
     device: Device,
     answers: Vec<u32>,
     open: HashMap<u64, History>,
+    temperature: f64,
+    seed: u64,
 }
 
 impl<'a> Controller<'a> {
     /// Control with `model`; it answers only with the words it was trained to answer with.
     pub fn new(model: &'a TrainedAgent, device: &Device) -> Self {
         let answers = model.card.answers.iter().filter_map(|w| model.vocab.id(w)).collect();
-        Self { model, device: device.clone(), answers, open: HashMap::new() }
+        Self { model, device: device.clone(), answers, open: HashMap::new(), temperature: 0.0, seed: 0 }
+    }
+
+    /// Sample decisions at `temperature` instead of taking the most likely (0). Draws come from a
+    /// generator seeded by `seed`, the episode and its step, so they do not depend on which
+    /// worker or batch an env is in.
+    pub fn sampling(mut self, temperature: f64, seed: u64) -> Self {
+        self.temperature = temperature.max(0.0);
+        self.seed = seed;
+        self
     }
 
     /// Decisions for `requests`, in order.
@@ -82,7 +96,21 @@ impl<'a> Controller<'a> {
             }
             windows.push(Episode { text: h.text.clone(), codes: h.codes.iter().cloned().collect(), actions: h.actions.iter().copied().collect(), answer: None });
         }
-        let decided = self.model.agent.decide(&windows, &self.answers)?;
+        let draws: Vec<u64> = requests.iter().map(|r| self.open.get(&r.episode).map_or(0, |h| h.steps)).collect();
+        let (temperature, seed) = (self.temperature, self.seed);
+        let mut choose = |row: usize, logits: &[f32]| -> usize {
+            if temperature <= 0.0 {
+                return argmax(logits);
+            }
+            let key = seed ^ requests[row].episode.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ draws[row].wrapping_mul(0xD1B5_4A32_D192_ED03);
+            sample(logits, temperature, &mut ChaCha8Rng::seed_from_u64(key))
+        };
+        let decided = self.model.agent.decide(&windows, &self.answers, &mut choose)?;
+        for r in requests {
+            if let Some(h) = self.open.get_mut(&r.episode) {
+                h.steps += 1;
+            }
+        }
         let mut out = Vec::with_capacity(requests.len());
         for (r, (a, word)) in requests.iter().zip(decided) {
             if let Some(last) = self.open.get_mut(&r.episode).and_then(|h| h.actions.back_mut()) {
@@ -100,5 +128,43 @@ impl<'a> Controller<'a> {
     /// Forget an episode that has ended.
     pub fn finish(&mut self, episode: u64) {
         self.open.remove(&episode);
+    }
+}
+
+/// Draw an index with probability softmax(logits / temperature).
+fn sample(logits: &[f32], temperature: f64, rng: &mut ChaCha8Rng) -> usize {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let weights: Vec<f64> = logits.iter().map(|&l| ((f64::from(l) - f64::from(max)) / temperature).exp()).collect();
+    let total: f64 = weights.iter().sum();
+    let mut u = rng.random::<f64>() * total;
+    for (i, w) in weights.iter().enumerate() {
+        if u < *w {
+            return i;
+        }
+        u -= w;
+    }
+    weights.len() - 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sampling_follows_the_softmax_and_repeats_with_the_seed() {
+        let logits = [2.0f32, 0.0, 1.0];
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let mut counts = [0usize; 3];
+        for _ in 0..20_000 {
+            counts[sample(&logits, 1.0, &mut rng)] += 1;
+        }
+        // softmax(2, 0, 1) = (0.665, 0.090, 0.245)
+        for (c, p) in counts.iter().zip([0.665, 0.090, 0.245]) {
+            assert!((*c as f64 / 20_000.0 - p).abs() < 0.015, "{counts:?}");
+        }
+        let draw = |seed| sample(&logits, 1.0, &mut ChaCha8Rng::seed_from_u64(seed));
+        assert_eq!((0..50).map(draw).collect::<Vec<_>>(), (0..50).map(draw).collect::<Vec<_>>());
+        // A cold temperature is greedy.
+        assert!((0..50).all(|s| sample(&logits, 1e-3, &mut ChaCha8Rng::seed_from_u64(s)) == 0));
     }
 }

@@ -48,6 +48,10 @@ pub struct AgentCard {
     pub val_episodes: usize,
     /// Episodes dropped because their mission names a held-out pair.
     pub holdout_episodes: usize,
+    /// Whether the transformer blocks were frozen (only embeddings, positions, the final norm and
+    /// the head trained).
+    #[serde(default)]
+    pub frozen_trunk: bool,
 }
 
 /// A fine-tuning request.
@@ -64,6 +68,8 @@ pub struct Finetune<'a> {
     pub resume: bool,
     /// Stop (with a checkpoint) after this step.
     pub until: Option<u64>,
+    /// Train everything but the transformer blocks.
+    pub freeze_trunk: bool,
 }
 
 /// A window: dataset, episode, first row, frames.
@@ -223,11 +229,29 @@ pub fn finetune(cfg: &Config, job: &Finetune<'_>, device: &Device, obs: &mut dyn
     // With an init this adds only `text_pos`; from scratch it draws every weight.
     let agent = Agent::new(cfg, SeededInit::new(dyn_map.clone(), tr.seed.wrapping_add(2)).builder(device))?;
     let mut state = TrainState { stage: Stage::Finetune, step: 0, sampler: (0, 0), seed: tr.seed, data: data.iter().map(|d| d.dir().to_path_buf()).collect() };
-    let mut opt = AdamW::new(&dyn_map, tr.weight_decay)?;
+    let trained = if job.freeze_trunk {
+        // The same variables (shared storage), without the blocks: the optimiser sees only these.
+        let subset = VarMap::new();
+        {
+            let all = dyn_map.data().lock().unwrap_or_else(|p| p.into_inner());
+            let mut sub = subset.data().lock().unwrap_or_else(|p| p.into_inner());
+            for (name, var) in all.iter().filter(|(n, _)| !n.starts_with("blocks.")) {
+                sub.insert(name.clone(), var.clone());
+            }
+        }
+        subset
+    } else {
+        dyn_map.clone()
+    };
+    let mut opt = AdamW::new(&trained, tr.weight_decay)?;
     if job.resume && has_run {
         let ckpt = checkpoint::resolve(run)?;
         if &checkpoint::load_config(&ckpt)? != cfg {
             return Err(AgentError::Checkpoint { path: ckpt, message: "was trained with a different config; resume with the same --config".into() });
+        }
+        let saved_card: Option<AgentCard> = std::fs::read_to_string(ckpt.join("agent.json")).ok().and_then(|t| serde_json::from_str(&t).ok());
+        if saved_card.is_some_and(|c| c.frozen_trunk != job.freeze_trunk) {
+            return Err(AgentError::Checkpoint { path: ckpt, message: "was trained with the other --freeze-trunk setting; resume with the same one".into() });
         }
         checkpoint::load_into(&tok_map, &ckpt, "tokenizer")?;
         checkpoint::load_into(&dyn_map, &ckpt, "dynamics")?;
@@ -249,6 +273,7 @@ pub fn finetune(cfg: &Config, job: &Finetune<'_>, device: &Device, obs: &mut dyn
         train_episodes: train_eps.iter().map(Vec::len).sum(),
         val_episodes: val_eps.iter().map(Vec::len).sum(),
         holdout_episodes: dropped,
+        frozen_trunk: job.freeze_trunk,
     };
     let card_json = checkpoint::to_json(&card)?;
     let vocab_json = serde_json::to_string_pretty(&vocab).map_err(|e| AgentError::Config(e.to_string()))?;
@@ -343,8 +368,8 @@ pub fn plot_finetune(run: &Path) -> Result<(), AgentError> {
         return Ok(());
     }
     let series = vec![
-        Series { label: "train".into(), points: smooth(&train, 20), dashed: false },
-        Series { label: "validation (actions and answers only)".into(), points: pick("val_loss"), dashed: true },
+        Series { label: "train".into(), points: smooth(&train, 20), dashed: false, color: None },
+        Series { label: "validation (actions and answers only)".into(), points: pick("val_loss"), dashed: true, color: None },
     ];
     line_chart(&run.join("finetune_loss.svg"), "Fine-tuning: action and answer cross-entropy", "step", "loss", &series, true)
 }
@@ -450,7 +475,7 @@ mod tests {
         cfg.finetune.eval_every = 100;
         cfg.finetune.checkpoint_every = 100;
         let run = tmp.path().join("run");
-        let job = Finetune { data: &data, init: None, holdout: &[], run: &run, resume: false, until: None };
+        let job = Finetune { data: &data, init: None, holdout: &[], run: &run, resume: false, until: None, freeze_trunk: false };
         let state = finetune(&cfg, &job, &Device::Cpu, &mut Quiet)?;
         assert_eq!((state.stage, state.step), (Stage::Done, 200));
         let first: f64 = loss_at(&run, 1);
@@ -467,6 +492,31 @@ mod tests {
         let mut expected: Vec<Choice> = actions[..actions.len() - 1].iter().map(|&a| Choice::Act(a as usize)).collect();
         expected.push(Choice::Answer("red".into()));
         assert_eq!(chosen, expected);
+        Ok(())
+    }
+
+    #[test]
+    fn a_frozen_trunk_trains_only_the_embeddings_and_head() -> Result<(), AgentError> {
+        let tmp = tempfile::tempdir().map_err(|e| AgentError::Config(e.to_string()))?;
+        demo(&tmp.path().join("demo"), &[1, 3, 4, 10]);
+        let data = [Dataset::open(&tmp.path().join("demo"))?];
+        let mut cfg = Config::tiny();
+        cfg.finetune.steps = 5;
+        let run = tmp.path().join("run");
+        let job = Finetune { data: &data, init: None, holdout: &[], run: &run, resume: false, until: None, freeze_trunk: true };
+        finetune(&cfg, &job, &Device::Cpu, &mut Quiet)?;
+        // The same seeds draw the same initial weights: compare with a fresh agent.
+        let fresh = VarMap::new();
+        Agent::new(&cfg, SeededInit::new(fresh.clone(), cfg.train.seed.wrapping_add(2)).builder(&Device::Cpu))?;
+        let trained = checkpoint::load_tensors(&checkpoint::resolve(&run)?, "dynamics")?;
+        let fresh = fresh.data().lock().map_err(|e| AgentError::Config(e.to_string()))?;
+        for (name, var) in fresh.iter() {
+            let same = trained[name].flatten_all()?.to_vec1::<f32>()? == var.as_tensor().flatten_all()?.to_vec1::<f32>()?;
+            assert_eq!(same, name.starts_with("blocks."), "{name}: frozen iff a block weight");
+        }
+        // Resuming with the other setting is refused.
+        let job = Finetune { resume: true, freeze_trunk: false, ..job };
+        assert!(finetune(&cfg, &job, &Device::Cpu, &mut Quiet).is_err_and(|e| e.to_string().contains("freeze-trunk")));
         Ok(())
     }
 

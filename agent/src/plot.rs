@@ -17,6 +17,8 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
     /// Draw dashed (for baselines).
     pub dashed: bool,
+    /// Palette index; by default the series' own index.
+    pub color: Option<usize>,
 }
 
 /// Draw `series` into an SVG at `path` (written atomically). `log_y` plots log10 of y.
@@ -51,7 +53,7 @@ pub fn line_chart(path: &Path, title: &str, x_label: &str, y_label: &str, series
         let y_desc = if log_y { format!("log10 {y_label}") } else { y_label.to_string() };
         chart.configure_mesh().x_desc(x_label).y_desc(y_desc).draw().map_err(|e| draw(&e))?;
         for (i, s) in series.iter().enumerate() {
-            let color = COLORS[i % COLORS.len()];
+            let color = COLORS[s.color.unwrap_or(i) % COLORS.len()];
             let data: Vec<(f64, f64)> = s.points.iter().map(|&(x, y)| (x, tf(y))).filter(|p| p.1.is_finite()).collect();
             let style = ShapeStyle { color: color.to_rgba(), filled: false, stroke_width: 2 };
             let drawn = if s.dashed {

@@ -357,8 +357,8 @@ pub fn plot_losses(run: &Path) -> Result<(), AgentError> {
             continue;
         }
         let series = vec![
-            Series { label: "train".into(), points: smooth(&train, 20), dashed: false },
-            Series { label: "validation".into(), points: pick("val_loss"), dashed: true },
+            Series { label: "train".into(), points: smooth(&train, 20), dashed: false, color: None },
+            Series { label: "validation".into(), points: pick("val_loss"), dashed: true, color: None },
         ];
         line_chart(&run.join(file), title, "step", "loss", &series, true)?;
     }

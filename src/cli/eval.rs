@@ -68,6 +68,9 @@ pub struct EvalArgs {
     /// Colour:shape pairs to report separately [default: the agent's held-out pairs].
     #[arg(long = "holdout-pairs", value_delimiter = ',', num_args = 1..)]
     pub holdout: Option<Vec<Pair>>,
+    /// Sample the agent's decisions at this temperature instead of taking the most likely (0).
+    #[arg(long, default_value_t = 0.0)]
+    pub temperature: f64,
     /// GIFs of the agent's successful and of its failed episodes, per scenario (each).
     #[arg(long, default_value_t = 2)]
     pub gifs: usize,
@@ -145,7 +148,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
         let played = match player {
             Player::Agent => {
                 let model = model.as_ref().context("--policy agent needs --checkpoint")?;
-                play_agent(config.clone(), model, &device, &bar, &mut saver)?
+                play_agent(config.clone(), model, &device, (args.temperature, args.seed), &bar, &mut saver)?
             }
             Player::Random => play_policy(config.clone(), PolicySpec::Random, &bar)?,
             Player::Expert => play_policy(config.clone(), PolicySpec::Expert, &bar)?,
@@ -172,6 +175,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
         "base_seed": args.seed,
         "seed_rule": "episode i plays scenario i mod S with seed splitmix64(splitmix64(base_seed) ^ i)",
         "frame_size": size,
+        "agent_temperature": args.temperature,
         "holdout_pairs": holdout.iter().map(Pair::to_string).collect::<Vec<_>>(),
         "wall_seconds": timing,
         "gifs": gifs.iter().map(|p: &PathBuf| p.strip_prefix(&out).unwrap_or(p).to_path_buf()).collect::<Vec<_>>(),
@@ -318,9 +322,9 @@ fn play_policy(config: StreamConfig, spec: PolicySpec, bar: &ProgressBar) -> Res
     Ok(played)
 }
 
-fn play_agent(config: StreamConfig, model: &TrainedAgent, device: &candle_core::Device, bar: &ProgressBar, saver: &mut GifSaver) -> Result<Played> {
+fn play_agent(config: StreamConfig, model: &TrainedAgent, device: &candle_core::Device, sampling: (f64, u64), bar: &ProgressBar, saver: &mut GifSaver) -> Result<Played> {
     let stream = Stream::spawn(config, Driver::External).context("starting the env workers")?;
-    let controller = std::cell::RefCell::new(Controller::new(model, device));
+    let controller = std::cell::RefCell::new(Controller::new(model, device).sampling(sampling.0, sampling.1));
     let mut failure: Option<anyhow::Error> = None;
     let (mut open, mut played) = (HashMap::new(), Played::new());
     let keep = saver.wants();
@@ -331,8 +335,12 @@ fn play_agent(config: StreamConfig, model: &TrainedAgent, device: &candle_core::
             match controller.borrow_mut().decide(&requests) {
                 Ok(choices) => choices
                     .into_iter()
-                    .map(|c| match c {
+                    .zip(pending)
+                    .map(|(c, p)| match c {
                         Choice::Act(a) => Decision::Act(Action::from_index(a as u8).unwrap_or(Action::Noop)),
+                        // Answering where the scenario asks nothing is a wasted step, as the env
+                        // refuses such an answer.
+                        Choice::Answer(_) if p.scenario.task.answer.is_none() => Decision::Act(Action::Noop),
                         Choice::Answer(w) => Decision::Answer(w),
                     })
                     .collect(),

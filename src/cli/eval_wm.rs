@@ -63,10 +63,10 @@ pub fn run(args: EvalWmArgs) -> Result<()> {
     crate::media::write_atomic(&out.join("eval.json"), serde_json::to_string_pretty(&doc)?.as_bytes())?;
     let line = |f: &dyn Fn(&sandtable_agent::eval::HorizonRow) -> f64| report.rollout.iter().map(|r| (r.k as f64, f(r))).collect();
     let series = [
-        Series { label: "model, true actions".into(), points: line(&|r| r.model_psnr), dashed: false },
-        Series { label: "model, shuffled actions".into(), points: line(&|r| r.shuffled_actions_psnr), dashed: false },
-        Series { label: "copy last frame".into(), points: line(&|r| r.copy_last_psnr), dashed: true },
-        Series { label: "tokenizer ceiling".into(), points: report.rollout.iter().map(|r| (r.k as f64, report.recon_psnr)).collect(), dashed: true },
+        Series { label: "model, true actions".into(), points: line(&|r| r.model_psnr), dashed: false, color: None },
+        Series { label: "model, shuffled actions".into(), points: line(&|r| r.shuffled_actions_psnr), dashed: false, color: None },
+        Series { label: "copy last frame".into(), points: line(&|r| r.copy_last_psnr), dashed: true, color: None },
+        Series { label: "tokenizer ceiling".into(), points: report.rollout.iter().map(|r| (r.k as f64, report.recon_psnr)).collect(), dashed: true, color: None },
     ];
     line_chart(&out.join("psnr_horizon.svg"), "Open-loop prediction PSNR", "steps ahead", "PSNR (dB)", &series, false)?;
 

@@ -42,6 +42,9 @@ pub struct FinetuneArgs {
     /// Stop after this step, with a checkpoint (continue later with --resume).
     #[arg(long)]
     pub until: Option<u64>,
+    /// Freeze the transformer blocks: train only embeddings, positions, the final norm and the head.
+    #[arg(long)]
+    pub freeze_trunk: bool,
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: String,
@@ -74,7 +77,7 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
         anyhow::ensure!(h == cfg.image_size && w == cfg.image_size, "{} has {h}x{w} frames; config `{}` expects {}x{}", d.dir().display(), cfg.name, cfg.image_size, cfg.image_size);
     }
     tracing::info!(config = %cfg.name, init = args.init, datasets = data.len(), "fine-tuning");
-    let job = Finetune { data: &data, init: init.as_deref(), holdout: &args.holdout, run: &args.out, resume: args.resume, until: args.until };
+    let job = Finetune { data: &data, init: init.as_deref(), holdout: &args.holdout, run: &args.out, resume: args.resume, until: args.until, freeze_trunk: args.freeze_trunk };
     let mut bar = Bars::default();
     let state = finetune(&cfg, &job, &device, &mut bar).context("fine-tuning")?;
     bar.finish();

@@ -204,10 +204,10 @@ impl Agent {
             Ok(Some((picked.mul(&w)?.sum_all()? / f64::from(-total))?))
         };
         let Some(mut loss) = weighted(&s.act_weight)? else { candle_core::bail!("no action or answer targets in the batch") };
-        if frame_weight > 0.0 {
-            if let Some(f) = weighted(&s.frame_weight)? {
-                loss = (loss + (f * frame_weight)?)?;
-            }
+        if frame_weight > 0.0
+            && let Some(f) = weighted(&s.frame_weight)?
+        {
+            loss = (loss + (f * frame_weight)?)?;
         }
         let pred: Vec<u32> = logits.argmax(D::Minus1)?.flatten_all()?.to_vec1()?;
         let (mut hits, mut count) = (0usize, 0usize);
@@ -221,16 +221,17 @@ impl Agent {
         Ok((loss, hits as f64 / count.max(1) as f64))
     }
 
-    /// The greedy decision for each window (whose last action is unknown): an action index, and
-    /// for `answer` the answer word id chosen among `answer_words`.
-    pub fn decide(&self, windows: &[Episode], answer_words: &[u32]) -> Result<Vec<(usize, Option<u32>)>> {
+    /// The decision for each window (whose last action is unknown): an action index, and for
+    /// `answer` the answer word id among `answer_words`. `choose(row, logits)` picks an index
+    /// from a row's logits over the candidates ([`argmax`] for greedy decoding).
+    pub fn decide(&self, windows: &[Episode], answer_words: &[u32], choose: &mut dyn FnMut(usize, &[f32]) -> usize) -> Result<Vec<(usize, Option<u32>)>> {
         let s = self.sequences(windows)?;
         let logits = self.forward(&s)?.to_device(&Device::Cpu)?.to_dtype(DType::F32)?;
         let mut out = Vec::with_capacity(windows.len());
         let mut asking = Vec::new();
         for (r, &at) in s.decide_at.iter().enumerate() {
             let row: Vec<f32> = logits.get(r)?.get(at)?.narrow(0, self.codebook, ACTION_TOKENS)?.to_vec1()?;
-            let a = argmax(&row);
+            let a = choose(r, &row).min(ACTION_TOKENS - 1);
             if a == ANSWER_ACTION {
                 asking.push(r);
             }
@@ -258,14 +259,14 @@ impl Agent {
             let Some(at) = s.answer_at[k] else { continue };
             let row: Vec<f32> = logits.get(k)?.get(at)?.to_vec1()?;
             let scores: Vec<f32> = answer_words.iter().map(|&w| row[self.text_offset + w as usize]).collect();
-            out[r].1 = Some(answer_words[argmax(&scores)]);
+            out[r].1 = Some(answer_words[choose(r, &scores).min(answer_words.len() - 1)]);
         }
         Ok(out)
     }
 }
 
 /// Index of the largest value (the first among equals).
-fn argmax(v: &[f32]) -> usize {
+pub fn argmax(v: &[f32]) -> usize {
     let mut best = 0;
     for (i, &x) in v.iter().enumerate() {
         if x > v[best] {

@@ -8,7 +8,7 @@ mod init;
 mod nn;
 mod tokenizer;
 
-pub use agent::{ANSWER_ACTION, Agent, Episode, Sequences};
+pub use agent::{ANSWER_ACTION, Agent, Episode, Sequences, argmax};
 pub use dynamics::{Dynamics, interleave};
 pub use fsq::Fsq;
 pub use init::{SeededInit, frozen};
