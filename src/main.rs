@@ -6,11 +6,13 @@ mod device;
 mod episodes;
 mod media;
 mod report;
+mod runtime_dir;
 
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     allocator::tune();
+    runtime_dir::ensure();
     let args = cli::Cli::parse();
     init_logging(args.verbose);
     match cli::run(args) {

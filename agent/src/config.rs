@@ -102,6 +102,9 @@ pub struct FinetuneConfig {
     pub text_len: usize,
     /// Frames of context the agent reads (at most `dynamics.frames`).
     pub frames: usize,
+    /// Draw the same number of windows from every episode in an epoch (instead of every window
+    /// once), so that short episodes such as questions are not drowned out by long walks.
+    pub episode_balanced: bool,
     /// Steps between validation passes.
     pub eval_every: u64,
     /// Validation batches per pass.
@@ -112,7 +115,7 @@ pub struct FinetuneConfig {
 
 impl Default for FinetuneConfig {
     fn default() -> Self {
-        Self { steps: 1000, batch: 16, lr: 1e-3, warmup_steps: 50, frame_loss_weight: 0.1, text_len: 12, frames: 2, eval_every: 100, eval_batches: 4, checkpoint_every: 100 }
+        Self { steps: 1000, batch: 16, lr: 1e-3, warmup_steps: 50, frame_loss_weight: 0.1, text_len: 12, frames: 2, episode_balanced: false, eval_every: 100, eval_batches: 4, checkpoint_every: 100 }
     }
 }
 

@@ -289,9 +289,29 @@ pub fn finetune(cfg: &Config, job: &Finetune<'_>, device: &Device, obs: &mut dyn
     let steps = ft.steps;
     let mut order = train_items.clone();
     let (mut epoch, mut pos) = state.sampler;
+    // Windows grouped by episode, for episode-balanced epochs.
+    let mut groups: Vec<Vec<Item>> = Vec::new();
+    for it in &train_items {
+        match groups.last_mut() {
+            Some(g) if g[0].set == it.set && g[0].episode == it.episode => g.push(*it),
+            _ => groups.push(vec![*it]),
+        }
+    }
+    let per_episode = train_items.len().div_ceil(groups.len().max(1));
     let reshuffle = |order: &mut Vec<Item>, epoch: u64| {
-        order.clone_from(&train_items);
-        shuffle(order, &mut ChaCha8Rng::seed_from_u64(tr.seed ^ 0xF17E ^ epoch.wrapping_mul(0x9E37_79B9)));
+        let mut rng = ChaCha8Rng::seed_from_u64(tr.seed ^ 0xF17E ^ epoch.wrapping_mul(0x9E37_79B9));
+        if ft.episode_balanced {
+            // Every episode gives the same number of windows, drawn from its own: a one-window
+            // question weighs as much as a 150-step walk.
+            use rand::Rng;
+            order.clear();
+            for g in &groups {
+                order.extend((0..per_episode).map(|_| g[rng.random_range(0..g.len())]));
+            }
+        } else {
+            order.clone_from(&train_items);
+        }
+        shuffle(order, &mut rng);
     };
     reshuffle(&mut order, epoch);
     obs.on_stage(Stage::Finetune, state.step.min(steps), steps);
