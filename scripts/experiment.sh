@@ -3,6 +3,7 @@
 # checkpoint and from scratch on 50, 200 and 1,000 expert demonstrations, at equal steps, and
 # evaluate each closed loop on held-out seeds. Every stage resumes what exists.
 #   bash scripts/experiment.sh [OUT=runs/experiment] [EVAL_EPISODES=30]
+#   FOLLOW_UP=1 bash scripts/experiment.sh ...   also runs the follow-up into OUT-followup
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/build.sh"
 out="${1:-runs/experiment}"
@@ -37,3 +38,23 @@ for n in 50 200 1000; do
 done
 [ -f "$out/baselines/eval.json" ] || { log baselines; "$bin" eval --policy random expert --scenario "${scenarios[@]}" --episodes "$eval_episodes" --workers 2 --holdout-pairs "$holdout" --out "$out/baselines"; }
 log done
+
+# Follow-up (docs/results.md): the pretrained and scratch agents on 1,000 demonstrations with
+# longer, episode-balanced fine-tuning (assets/runs/finetune_long.json), evaluated greedy and
+# sampling at temperature 1. In its own directory so the comparison above stays at equal steps.
+if [[ "${FOLLOW_UP:-0}" == 1 ]]; then
+  follow="$out-followup"
+  mkdir -p "$follow"
+  for init in pretrained scratch; do
+    run="$follow/ft-$init-1000"
+    from="$out/world"; [ "$init" = scratch ] && from=none
+    if [ ! -f "$run/checkpoints/latest" ] || ! grep -q '"done"' "$run/checkpoints/$(cat "$run/checkpoints/latest")/state.json"; then
+      log follow-up finetune "$init"; resume=(); [ -f "$run/checkpoints/latest" ] && resume=(--resume)
+      timed "$bin" finetune --init "$from" --config assets/runs/finetune_long.json --data "$out/demos1000" --holdout-pairs "$holdout" --out "$run" "${resume[@]}"
+      cp "$out/.last_seconds" "$run/wall_seconds"
+    fi
+    [ -f "$run/eval/eval.json" ] || { log follow-up eval "$init"; "$bin" eval --checkpoint "$run" --policy agent --scenario "${scenarios[@]}" --episodes "$eval_episodes" --workers 2 --out "$run/eval"; }
+    [ -f "$run/eval-t1/eval.json" ] || { log follow-up eval "$init" temperature 1; "$bin" eval --checkpoint "$run" --policy agent --temperature 1 --scenario "${scenarios[@]}" --episodes "$eval_episodes" --workers 2 --out "$run/eval-t1"; }
+  done
+  log follow-up done
+fi

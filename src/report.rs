@@ -313,7 +313,7 @@ fn comparison(run: &Path, files: &[PathBuf], h: &mut String) -> Result<()> {
     }
     let mut counts: Vec<u64> = results.iter().map(|r| r.demos).collect();
     counts.dedup();
-    h.push_str("<h2>Does pretraining help? Fine-tuned agents by demonstration count</h2><p>Closed-loop success of agents fine-tuned for the same number of steps from the pretrained world model and from scratch (same architecture).</p><table id=\"comparison\"><thead><tr><th>scenario</th><th>demonstrations</th>");
+    h.push_str("<h2>Does pretraining help? Fine-tuned agents by demonstration count</h2><p>Closed-loop success of agents fine-tuned for the same number of steps from the pretrained world model and from scratch (same architecture).</p><table id=\"comparison\"><thead><tr><th>scenario</th><th>demonstration set (episodes)</th>");
     for k in &kinds {
         let _ = write!(h, "<th>{k}</th>");
     }

@@ -28,6 +28,9 @@ pub struct Request<'a> {
     pub mission: &'a str,
     /// The current frame, `H × W × 3` bytes.
     pub frame: &'a [u8],
+    /// Whether the scenario asks a question: elsewhere `answer` is not a move, and the agent
+    /// takes `noop` instead (the env refuses such answers).
+    pub question: bool,
 }
 
 #[derive(Default)]
@@ -98,11 +101,17 @@ impl<'a> Controller<'a> {
         }
         let draws: Vec<u64> = requests.iter().map(|r| self.open.get(&r.episode).map_or(0, |h| h.steps)).collect();
         let (temperature, seed) = (self.temperature, self.seed);
+        // The action and then, after `answer`, the word: each call of a row draws afresh.
+        let mut calls = vec![0u64; requests.len()];
         let mut choose = |row: usize, logits: &[f32]| -> usize {
+            calls[row] += 1;
             if temperature <= 0.0 {
                 return argmax(logits);
             }
-            let key = seed ^ requests[row].episode.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ draws[row].wrapping_mul(0xD1B5_4A32_D192_ED03);
+            let key = seed
+                ^ requests[row].episode.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                ^ draws[row].wrapping_mul(0xD1B5_4A32_D192_ED03)
+                ^ calls[row].wrapping_mul(0x94D0_49BB_1331_11EB);
             sample(logits, temperature, &mut ChaCha8Rng::seed_from_u64(key))
         };
         let decided = self.model.agent.decide(&windows, &self.answers, &mut choose)?;
@@ -113,6 +122,7 @@ impl<'a> Controller<'a> {
         }
         let mut out = Vec::with_capacity(requests.len());
         for (r, (a, word)) in requests.iter().zip(decided) {
+            let a = if a == ANSWER_ACTION && !r.question { 0 } else { a };
             if let Some(last) = self.open.get_mut(&r.episode).and_then(|h| h.actions.back_mut()) {
                 *last = a as i64;
             }

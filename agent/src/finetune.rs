@@ -132,7 +132,7 @@ impl Codes {
 }
 
 /// The model's inputs for `items`: each window's instruction, codes, actions and answer.
-fn windows(data: &[Dataset], items: &[Item], codes: &Codes, vocab: &TextVocab) -> Result<Vec<Episode>, AgentError> {
+fn windows(data: &[Dataset], items: &[Item], codes: &Codes, vocab: &TextVocab, text_len: usize) -> Result<Vec<Episode>, AgentError> {
     let mut out = Vec::with_capacity(items.len());
     for it in items {
         let ep = data[it.set].episode(it.episode)?;
@@ -142,7 +142,11 @@ fn windows(data: &[Dataset], items: &[Item], codes: &Codes, vocab: &TextVocab) -
             _ => None,
         };
         let frames = (it.start..it.start + it.frames).map(|t| codes.frame(it.set, it.episode, t)).collect();
-        out.push(Episode { text: vocab.encode_warn(&ep.meta.mission), codes: frames, actions, answer });
+        let mut text = vocab.encode_warn(&ep.meta.mission);
+        // As the controller does at inference: an instruction longer than the model reads keeps
+        // its last words (`finetune` warns about such missions once, up front).
+        text.drain(..text.len().saturating_sub(text_len));
+        out.push(Episode { text, codes: frames, actions, answer });
     }
     Ok(out)
 }
@@ -183,6 +187,12 @@ pub fn finetune(cfg: &Config, job: &Finetune<'_>, device: &Device, obs: &mut dyn
         return Err(AgentError::Config(format!("the missions use {} words; config `{}` reserves {} text tokens", vocab.len(), cfg.name, cfg.dynamics.text_tokens)));
     }
 
+    let words = |d: &Dataset, i: usize| d.episode(i).ok().map(|e| vocab.encode(&e.meta.mission).0.len());
+    let longest = data.iter().flat_map(|d| (0..d.num_episodes()).filter_map(|i| words(d, i))).max().unwrap_or(0);
+    if longest > ft.text_len {
+        tracing::warn!(longest, text_len = ft.text_len, "some missions are longer than the model reads; they keep their last words");
+    }
+
     // Split by episode, then drop every episode whose mission names a held-out pair.
     let (mut train_eps, mut val_eps, mut dropped) = (Vec::new(), Vec::new(), 0);
     for d in data {
@@ -208,6 +218,7 @@ pub fn finetune(cfg: &Config, job: &Finetune<'_>, device: &Device, obs: &mut dyn
         return Err(AgentError::Config("no training windows are left after the validation split and the holdout".into()));
     }
     if val_items.is_empty() {
+        tracing::warn!("no validation episodes (too few to split): validation reports the training windows");
         val_items = train_items.clone();
     }
     shuffle(&mut val_items, &mut ChaCha8Rng::seed_from_u64(tr.seed ^ 0x7A1));
@@ -228,7 +239,9 @@ pub fn finetune(cfg: &Config, job: &Finetune<'_>, device: &Device, obs: &mut dyn
     }
     // With an init this adds only `text_pos`; from scratch it draws every weight.
     let agent = Agent::new(cfg, SeededInit::new(dyn_map.clone(), tr.seed.wrapping_add(2)).builder(device))?;
-    let mut state = TrainState { stage: Stage::Finetune, step: 0, sampler: (0, 0), seed: tr.seed, data: data.iter().map(|d| d.dir().to_path_buf()).collect() };
+    // Absolute, so that `eval` finds them to check its seeds from any working directory.
+    let data_dirs: Vec<PathBuf> = data.iter().map(|d| std::fs::canonicalize(d.dir()).unwrap_or_else(|_| d.dir().to_path_buf())).collect();
+    let mut state = TrainState { stage: Stage::Finetune, step: 0, sampler: (0, 0), seed: tr.seed, data: data_dirs.clone() };
     let trained = if job.freeze_trunk {
         // The same variables (shared storage), without the blocks: the optimiser sees only these.
         let subset = VarMap::new();
@@ -249,9 +262,23 @@ pub fn finetune(cfg: &Config, job: &Finetune<'_>, device: &Device, obs: &mut dyn
         if &checkpoint::load_config(&ckpt)? != cfg {
             return Err(AgentError::Checkpoint { path: ckpt, message: "was trained with a different config; resume with the same --config".into() });
         }
-        let saved_card: Option<AgentCard> = std::fs::read_to_string(ckpt.join("agent.json")).ok().and_then(|t| serde_json::from_str(&t).ok());
-        if saved_card.is_some_and(|c| c.frozen_trunk != job.freeze_trunk) {
-            return Err(AgentError::Checkpoint { path: ckpt, message: "was trained with the other --freeze-trunk setting; resume with the same one".into() });
+        let saved_card: AgentCard = std::fs::read_to_string(ckpt.join("agent.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .ok_or_else(|| AgentError::Checkpoint { path: ckpt.clone(), message: "has no agent.json: it is not a fine-tuning run, so it cannot be resumed by `finetune`".into() })?;
+        let mismatch = if saved_card.frozen_trunk != job.freeze_trunk {
+            Some("--freeze-trunk")
+        } else if saved_card.init != job.init.map(Path::to_path_buf) {
+            Some("--init")
+        } else if saved_card.holdout != job.holdout {
+            Some("--holdout-pairs")
+        } else if saved_card.data != data_dirs {
+            Some("--data")
+        } else {
+            None
+        };
+        if let Some(flag) = mismatch {
+            return Err(AgentError::Checkpoint { path: ckpt, message: format!("was trained with another {flag}; resume with the same one") });
         }
         checkpoint::load_into(&tok_map, &ckpt, "tokenizer")?;
         checkpoint::load_into(&dyn_map, &ckpt, "dynamics")?;
@@ -315,7 +342,7 @@ pub fn finetune(cfg: &Config, job: &Finetune<'_>, device: &Device, obs: &mut dyn
     };
     reshuffle(&mut order, epoch);
     obs.on_stage(Stage::Finetune, state.step.min(steps), steps);
-    if state.stage == Stage::Done {
+    if state.stage == Stage::Done || job.until.is_some_and(|u| u <= state.step) {
         return Ok(state);
     }
     for s in state.step..steps {
@@ -330,7 +357,7 @@ pub fn finetune(cfg: &Config, job: &Finetune<'_>, device: &Device, obs: &mut dyn
             batch.push(order[pos]);
             pos += 1;
         }
-        let seqs = agent.sequences(&windows(data, &batch, &codes, &vocab)?)?;
+        let seqs = agent.sequences(&windows(data, &batch, &codes, &vocab, ft.text_len)?)?;
         let (loss, acc) = agent.loss(&seqs, ft.frame_loss_weight)?;
         let grads = loss.backward()?;
         let lr = learning_rate(s, steps, ft.warmup_steps, ft.lr, tr.min_lr_fraction);
@@ -347,7 +374,7 @@ pub fn finetune(cfg: &Config, job: &Finetune<'_>, device: &Device, obs: &mut dyn
             let frozen_agent = Agent::new(cfg, frozen(&dyn_map, device))?;
             let (mut losses, mut accs) = (Vec::new(), Vec::new());
             for chunk in val_items.chunks(ft.batch) {
-                let seqs = frozen_agent.sequences(&windows(data, chunk, &codes, &vocab)?)?;
+                let seqs = frozen_agent.sequences(&windows(data, chunk, &codes, &vocab, ft.text_len)?)?;
                 let (l, a) = frozen_agent.loss(&seqs, 0.0)?;
                 losses.push(f64::from(l.to_scalar::<f32>()?));
                 accs.push(a);
@@ -507,7 +534,7 @@ mod tests {
         let mut ctl = Controller::new(&model, &Device::Cpu);
         let mut chosen = Vec::new();
         for frame in &frames[..actions.len()] {
-            chosen.extend(ctl.decide(&[Request { episode: 3, mission: "what color is the cube?", frame }])?);
+            chosen.extend(ctl.decide(&[Request { episode: 3, mission: "what color is the cube?", frame, question: true }])?);
         }
         let mut expected: Vec<Choice> = actions[..actions.len() - 1].iter().map(|&a| Choice::Act(a as usize)).collect();
         expected.push(Choice::Answer("red".into()));

@@ -331,16 +331,12 @@ fn play_agent(config: StreamConfig, model: &TrainedAgent, device: &candle_core::
     let mut save_error: Option<anyhow::Error> = None;
     let result = stream.drive(
         |pending| {
-            let requests: Vec<Request<'_>> = pending.iter().map(|p| Request { episode: p.episode, mission: &p.mission, frame: &p.frame.rgb }).collect();
+            let requests: Vec<Request<'_>> = pending.iter().map(|p| Request { episode: p.episode, mission: &p.mission, frame: &p.frame.rgb, question: p.scenario.task.answer.is_some() }).collect();
             match controller.borrow_mut().decide(&requests) {
                 Ok(choices) => choices
                     .into_iter()
-                    .zip(pending)
-                    .map(|(c, p)| match c {
+                    .map(|c| match c {
                         Choice::Act(a) => Decision::Act(Action::from_index(a as u8).unwrap_or(Action::Noop)),
-                        // Answering where the scenario asks nothing is a wasted step, as the env
-                        // refuses such an answer.
-                        Choice::Answer(_) if p.scenario.task.answer.is_none() => Decision::Act(Action::Noop),
                         Choice::Answer(w) => Decision::Answer(w),
                     })
                     .collect(),
