@@ -83,7 +83,7 @@ pub fn write_report(run: &Path) -> Result<PathBuf> {
          figure{{display:inline-block;margin:.4rem;vertical-align:top}}figcaption{{font-size:.8rem;color:#555;max-width:420px}}\
          img.plot{{width:520px}}img.grid{{image-rendering:pixelated;width:360px}}img.gif{{image-rendering:pixelated;width:192px}}\
          img.dream{{image-rendering:pixelated;width:396px}}code,pre{{background:#f6f6f6;font-size:.85rem}}pre{{padding:.5rem;overflow-x:auto}}\
-         .muted{{color:#777}}</style></head><body><h1>{}</h1>",
+         .muted{{color:#777}}td.left{{text-align:left}}</style></head><body><h1>{}</h1>",
         esc(&title),
         esc(&title)
     );
@@ -231,7 +231,7 @@ pub fn write_report(run: &Path) -> Result<PathBuf> {
         for l in &lines {
             let argv: Vec<String> = l["argv"].as_array().into_iter().flatten().filter_map(|a| a.as_str().map(shell_word)).collect();
             let secs = if l["reused"] == true { "reused".to_string() } else { format!("{} s", num(&l["seconds"], 1)) };
-            let _ = write!(h, "<tr><td>{}</td><td><code>sandtable {}</code></td><td>{}</td></tr>", esc(l["stage"].as_str().unwrap_or("")), esc(&argv.join(" ")), secs);
+            let _ = write!(h, "<tr><td>{}</td><td class=\"left\"><code>sandtable {}</code></td><td>{}</td></tr>", esc(l["stage"].as_str().unwrap_or("")), esc(&argv.join(" ")), secs);
         }
         h.push_str("</table>");
     }
