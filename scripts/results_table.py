@@ -17,16 +17,18 @@ rows = []
 for card_path in sorted(root.glob("ft-*/agent.json")):
     run = card_path.parent
     card = json.loads(card_path.read_text())
-    ev = run / "eval" / "eval.json"
-    if not ev.exists():
-        continue
-    doc = json.loads(ev.read_text())
     demos = card["train_episodes"] + card["val_episodes"] + card["holdout_episodes"]
     wall = (run / "wall_seconds").read_text().strip() if (run / "wall_seconds").exists() else "?"
     metrics = [json.loads(l) for l in (run / "metrics.jsonl").read_text().splitlines()]
     val = [m for m in metrics if "val_accuracy" in m]
-    res = {(r["scenario"], r["subset"]): r["summary"] for r in doc["results"] if r["policy"] == "agent"}
-    rows.append((demos, "scratch" if card["init"] is None else "pretrained", wall, val[-1] if val else None, res, doc))
+    init = "scratch" if card["init"] is None else "pretrained"
+    # eval/ is greedy; eval-t1/ and the like sample at the temperature their eval.json records.
+    for ev in sorted(run.glob("eval*/eval.json")):
+        doc = json.loads(ev.read_text())
+        t = doc.get("agent_temperature", 0.0)
+        label = init if not t else f"{init}, T={t:g}"
+        res = {(r["scenario"], r["subset"]): r["summary"] for r in doc["results"] if r["policy"] == "agent"}
+        rows.append((demos, label, wall, val[-1] if val else None, res, doc))
 
 scenarios = ["go_to_object", "pick_up_object", "describe_object", "count_objects"]
 print("| demos | init | " + " | ".join(scenarios) + " | held-out pairs (go_to + pick_up) | val action acc | fine-tune wall |")
