@@ -13,6 +13,8 @@ holdout="red:cube,blue:sphere,green:cylinder,yellow:cone"
 mkdir -p "$out"
 log() { echo "== $(date +%T) $*"; }
 timed() { local t0=$SECONDS; "$@"; echo "$(( SECONDS - t0 ))" > "$out/.last_seconds"; }
+# Whether the run in $1 has finished training.
+finished() { [ -f "$1/checkpoints/latest" ] && grep -q '"done"' "$1/checkpoints/$(cat "$1/checkpoints/latest")/state.json"; }
 
 # Pretraining data: every scenario, the expert with 30% random decisions (seed 300).
 [ -f "$out/pre/info.json" ] || { log record pretraining data; "$bin" record --scenario "${scenarios[@]}" --episodes 400 --policy mixed:0.3 --workers 2 --seed 300 --out "$out/pre"; }
@@ -20,7 +22,7 @@ timed() { local t0=$SECONDS; "$@"; echo "$(( SECONDS - t0 ))" > "$out/.last_seco
 for n in 50 200 1000; do
   [ -f "$out/demos$n/info.json" ] || { log record "$n" demonstrations; "$bin" record --scenario "${scenarios[@]}" --episodes "$n" --policy expert --workers 2 --seed 100 --out "$out/demos$n"; }
 done
-if [ ! -f "$out/world/checkpoints/latest" ] || ! grep -q '"done"' "$out/world/checkpoints/$(cat "$out/world/checkpoints/latest")/state.json"; then
+if ! finished "$out/world"; then
   log pretrain; resume=(); [ -f "$out/world/checkpoints/latest" ] && resume=(--resume)
   timed "$bin" pretrain --data "$out/pre" --config mini --out "$out/world" "${resume[@]}"; cp "$out/.last_seconds" "$out/world/wall_seconds"
 fi
@@ -28,7 +30,7 @@ for n in 50 200 1000; do
   for init in pretrained scratch; do
     run="$out/ft-$init-$n"
     from="$out/world"; [ "$init" = scratch ] && from=none
-    if [ ! -f "$run/checkpoints/latest" ] || ! grep -q '"done"' "$run/checkpoints/$(cat "$run/checkpoints/latest")/state.json"; then
+    if ! finished "$run"; then
       log finetune "$init" "$n"; resume=(); [ -f "$run/checkpoints/latest" ] && resume=(--resume)
       timed "$bin" finetune --init "$from" --config mini --data "$out/demos$n" --holdout-pairs "$holdout" --out "$run" "${resume[@]}"
       cp "$out/.last_seconds" "$run/wall_seconds"
@@ -48,7 +50,7 @@ if [[ "${FOLLOW_UP:-0}" == 1 ]]; then
   for init in pretrained scratch; do
     run="$follow/ft-$init-1000"
     from="$out/world"; [ "$init" = scratch ] && from=none
-    if [ ! -f "$run/checkpoints/latest" ] || ! grep -q '"done"' "$run/checkpoints/$(cat "$run/checkpoints/latest")/state.json"; then
+    if ! finished "$run"; then
       log follow-up finetune "$init"; resume=(); [ -f "$run/checkpoints/latest" ] && resume=(--resume)
       timed "$bin" finetune --init "$from" --config assets/runs/finetune_long.json --data "$out/demos1000" --holdout-pairs "$holdout" --out "$run" "${resume[@]}"
       cp "$out/.last_seconds" "$run/wall_seconds"

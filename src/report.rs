@@ -108,7 +108,7 @@ pub fn write_report(run: &Path) -> Result<PathBuf> {
         for r in &runs {
             let cfg = read_json(&r.join("config.json")).unwrap_or(Value::Null);
             let card = read_json(&r.join("agent.json"));
-            let state = std::fs::read_to_string(r.join("checkpoints/latest")).ok().and_then(|n| read_json(&r.join("checkpoints").join(n.trim()).join("state.json"))).unwrap_or(Value::Null);
+            let state = sandtable_agent::checkpoint::resolve(r).ok().and_then(|c| read_json(&c.join("state.json"))).unwrap_or(Value::Null);
             let kind = if card.is_some() { "fine-tuned agent" } else { "world model" };
             let init = card.as_ref().map(|c| c["init"].as_str().unwrap_or("scratch").to_string()).unwrap_or_else(|| "–".into());
             let _ = write!(

@@ -84,10 +84,9 @@ impl<'a> Controller<'a> {
         let mut windows = Vec::with_capacity(requests.len());
         for (r, chunk) in requests.iter().zip(codes.chunks(p)) {
             let h = self.open.entry(r.episode).or_insert_with(|| {
-                let mut text = self.model.vocab.encode_warn(r.mission);
-                if text.len() > text_len {
+                let (text, cut) = self.model.vocab.encode_last(r.mission, text_len);
+                if cut {
                     tracing::warn!(mission = r.mission, text_len, "instruction longer than the model reads; keeping its last words");
-                    text.drain(..text.len() - text_len);
                 }
                 History { text, ..History::default() }
             });

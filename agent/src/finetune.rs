@@ -26,9 +26,8 @@ use crate::holdout::{Pair, named_pair};
 use crate::metrics::mean;
 use crate::model::{ANSWER_ACTION, Agent, Episode, SeededInit, Tokenizer, frozen};
 use crate::optim::{AdamW, learning_rate};
-use crate::plot::{Series, line_chart};
 use crate::text::TextVocab;
-use crate::train::{EvalRecord, Observer, StepRecord, keep_metrics_up_to, smooth};
+use crate::train::{EvalRecord, Observer, StepRecord, keep_metrics_up_to, plot_losses};
 
 /// What a fine-tuning run starts from and holds out; saved as `agent.json` in the run and in
 /// every checkpoint.
@@ -142,10 +141,9 @@ fn windows(data: &[Dataset], items: &[Item], codes: &Codes, vocab: &TextVocab, t
             _ => None,
         };
         let frames = (it.start..it.start + it.frames).map(|t| codes.frame(it.set, it.episode, t)).collect();
-        let mut text = vocab.encode_warn(&ep.meta.mission);
-        // As the controller does at inference: an instruction longer than the model reads keeps
-        // its last words (`finetune` warns about such missions once, up front).
-        text.drain(..text.len().saturating_sub(text_len));
+        // As at inference, a longer instruction keeps its last words (`finetune` warns about such
+        // missions once, up front).
+        let (text, _) = vocab.encode_last(&ep.meta.mission, text_len);
         out.push(Episode { text, codes: frames, actions, answer });
     }
     Ok(out)
@@ -382,7 +380,7 @@ pub fn finetune(cfg: &Config, job: &Finetune<'_>, device: &Device, obs: &mut dyn
             let (val_loss, val_acc) = (mean(&losses), mean(&accs));
             log(json!({"stage": "finetune", "step": s + 1, "val_loss": val_loss, "val_accuracy": val_acc}))?;
             obs.on_eval(&EvalRecord { stage: Stage::Finetune, step: s + 1, val_loss, val_metric: val_acc });
-            plot_finetune(run)?;
+            plot_losses(run)?;
         }
         let stop = job.until == Some(state.step);
         if (s + 1) % ft.checkpoint_every == 0 || last || stop {
@@ -400,25 +398,6 @@ pub fn finetune(cfg: &Config, job: &Finetune<'_>, device: &Device, obs: &mut dyn
         state.stage = Stage::Done;
     }
     Ok(state)
-}
-
-/// Redraw `finetune_loss.svg` from `metrics.jsonl`.
-pub fn plot_finetune(run: &Path) -> Result<(), AgentError> {
-    let path = run.join("metrics.jsonl");
-    let text = std::fs::read_to_string(&path).map_err(|e| AgentError::Io { path: path.clone(), source: e })?;
-    let rows: Vec<serde_json::Value> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
-    let pick = |key: &str| -> Vec<(f64, f64)> {
-        rows.iter().filter(|r| r["stage"] == "finetune").filter_map(|r| Some((r["step"].as_f64()?, r[key].as_f64()?))).collect()
-    };
-    let train = pick("loss");
-    if train.is_empty() {
-        return Ok(());
-    }
-    let series = vec![
-        Series { label: "train".into(), points: smooth(&train, 20), dashed: false, color: None },
-        Series { label: "validation (actions and answers only)".into(), points: pick("val_loss"), dashed: true, color: None },
-    ];
-    line_chart(&run.join("finetune_loss.svg"), "Fine-tuning: action and answer cross-entropy", "step", "loss", &series, true)
 }
 
 /// A fine-tuned agent, ready to act (its weights record no autograd graph).

@@ -108,6 +108,15 @@ impl TextVocab {
         ids
     }
 
+    /// Ids of the last `n` words of `text` (warning about unknown words), and whether words
+    /// before them were cut: what a model reading `n` words sees of a longer instruction.
+    pub fn encode_last(&self, text: &str, n: usize) -> (Vec<u32>, bool) {
+        let mut ids = self.encode_warn(text);
+        let cut = ids.len().saturating_sub(n);
+        ids.drain(..cut);
+        (ids, cut > 0)
+    }
+
     /// The words of `ids`, joined by spaces (out-of-range ids read as the unknown word).
     pub fn decode(&self, ids: &[u32]) -> String {
         ids.iter().map(|&i| self.words.get(i as usize).map_or(UNKNOWN, String::as_str)).collect::<Vec<_>>().join(" ")
@@ -140,6 +149,8 @@ mod tests {
         let v = TextVocab::build(["go to the red cube", "How many yellow objects are there?"]);
         assert_eq!(v.len(), 14);
         assert_eq!(v.id(PAD), Some(PAD_ID));
+        assert_eq!(v.encode_last("go to the red cube", 2), (v.encode("red cube").0, true));
+        assert_eq!(v.encode_last("go to the red cube", 9), (v.encode("go to the red cube").0, false));
         let (ids, unknown) = v.encode("how many red objects are there?");
         assert!(unknown.is_empty());
         assert_eq!(v.decode(&ids), "how many red objects are there ?");

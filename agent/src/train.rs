@@ -340,12 +340,18 @@ pub(crate) fn keep_metrics_up_to(path: &Path, step: u64) -> Result<(), AgentErro
     crate::atomic::write_atomic(path, out.as_bytes()).map_err(|e| AgentError::Io { path: path.to_path_buf(), source: e })
 }
 
-/// Redraw `tokenizer_loss.svg` and `dynamics_loss.svg` from `metrics.jsonl`.
+/// Redraw the loss curve of each stage `metrics.jsonl` holds: `tokenizer_loss.svg`,
+/// `dynamics_loss.svg` (pretraining), `finetune_loss.svg` (fine-tuning).
 pub fn plot_losses(run: &Path) -> Result<(), AgentError> {
     let path: PathBuf = run.join("metrics.jsonl");
     let text = std::fs::read_to_string(&path).map_err(|e| AgentError::Io { path: path.clone(), source: e })?;
     let rows: Vec<serde_json::Value> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
-    for (stage, file, title) in [("tokenizer", "tokenizer_loss.svg", "Tokenizer: reconstruction MSE"), ("dynamics", "dynamics_loss.svg", "Dynamics: next-token cross-entropy")] {
+    let stages = [
+        ("tokenizer", "tokenizer_loss.svg", "Tokenizer: reconstruction MSE", "validation"),
+        ("dynamics", "dynamics_loss.svg", "Dynamics: next-token cross-entropy", "validation"),
+        ("finetune", "finetune_loss.svg", "Fine-tuning: action and answer cross-entropy", "validation (actions and answers only)"),
+    ];
+    for (stage, file, title, val_label) in stages {
         let pick = |key: &str| -> Vec<(f64, f64)> {
             rows.iter()
                 .filter(|r| r["stage"] == stage)
@@ -358,7 +364,7 @@ pub fn plot_losses(run: &Path) -> Result<(), AgentError> {
         }
         let series = vec![
             Series { label: "train".into(), points: smooth(&train, 20), dashed: false, color: None },
-            Series { label: "validation".into(), points: pick("val_loss"), dashed: true, color: None },
+            Series { label: val_label.into(), points: pick("val_loss"), dashed: true, color: None },
         ];
         line_chart(&run.join(file), title, "step", "loss", &series, true)?;
     }
@@ -366,7 +372,7 @@ pub fn plot_losses(run: &Path) -> Result<(), AgentError> {
 }
 
 /// Trailing mean over `k` points, to read a noisy loss curve.
-pub(crate) fn smooth(points: &[(f64, f64)], k: usize) -> Vec<(f64, f64)> {
+fn smooth(points: &[(f64, f64)], k: usize) -> Vec<(f64, f64)> {
     (0..points.len())
         .map(|i| {
             let lo = i.saturating_sub(k - 1);

@@ -59,8 +59,8 @@ impl Plan {
 
 /// Whether a run directory's latest checkpoint has finished training.
 fn finished(run: &Path) -> bool {
-    let Ok(name) = std::fs::read_to_string(run.join("checkpoints/latest")) else { return false };
-    std::fs::read_to_string(run.join("checkpoints").join(name.trim()).join("state.json")).is_ok_and(|s| s.contains("\"done\""))
+    use sandtable_agent::checkpoint::{Stage, load_state, resolve};
+    resolve(run).and_then(|c| load_state(&c)).is_ok_and(|s| s.stage == Stage::Done)
 }
 
 struct Stages {

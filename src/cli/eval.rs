@@ -10,14 +10,14 @@ use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use sandtable_agent::controller::{Choice, Controller, Request};
-use sandtable_agent::dataset::Dataset;
+use sandtable_agent::dataset::{Dataset, EpisodeData, EpisodeMeta};
 use sandtable_agent::finetune::{TrainedAgent, load_agent};
 use sandtable_agent::holdout::{Pair, named_pair};
 use sandtable_agent::score::{Outcome, Summary, summarise};
-use sandtable_env::{Action, Decision, Driver, Event, Frame, PolicySpec, Stream, StreamConfig, Transition, episode_seed};
+use sandtable_env::{Action, Decision, Driver, Event, Frame, PolicySpec, Stream, StreamConfig, episode_seed};
 use serde_json::json;
 
-use crate::episodes::load_scenarios;
+use crate::episodes::{EpisodeAssembler, load_scenarios};
 use crate::media::{GifWriter, write_atomic};
 
 /// Who plays.
@@ -83,18 +83,6 @@ pub struct EvalArgs {
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: String,
-}
-
-/// One played episode, as rows arrive.
-#[derive(Default)]
-struct Open {
-    outcome: Option<Outcome>,
-    frames: Vec<Frame>,
-    length: u32,
-    ret: f32,
-    given: Option<String>,
-    truth: Option<String>,
-    mission: String,
 }
 
 /// Results of one player: per scenario, each episode's mission and outcome, in episode order.
@@ -241,93 +229,79 @@ struct GifSaver {
 }
 
 impl GifSaver {
-    fn wants(&self) -> bool {
-        self.keep > 0
-    }
-
-    fn offer(&mut self, scenario: &str, episode: u64, success: bool, frames: &[Frame]) -> Result<()> {
-        let n = self.saved.entry((scenario.to_string(), success)).or_default();
-        if *n >= self.keep || frames.is_empty() {
+    fn offer(&mut self, ep: &EpisodeData, size: u32) -> Result<()> {
+        let (scenario, success) = (&ep.meta.scenario, ep.meta.success);
+        let n = self.saved.entry((scenario.clone(), success)).or_default();
+        if *n >= self.keep || ep.frames.is_empty() {
             return Ok(());
         }
         *n += 1;
         std::fs::create_dir_all(&self.dir).with_context(|| format!("creating {}", self.dir.display()))?;
-        let path = self.dir.join(format!("{scenario}_{}_{episode:04}.gif", if success { "success" } else { "failure" }));
-        write_gif(&path, frames)?;
+        let path = self.dir.join(format!("{scenario}_{}_{:04}.gif", if success { "success" } else { "failure" }, ep.meta.index));
+        write_gif(&path, &ep.frames, size)?;
         self.written.push(path);
         Ok(())
     }
 }
 
-/// An episode's frames as a GIF at 10 frames per second, the last held for a second.
-pub fn write_gif(path: &Path, frames: &[Frame]) -> Result<()> {
-    let (w, h) = (frames[0].width, frames[0].height);
-    let mut gif = GifWriter::create(path, w, h)?;
-    for (i, f) in frames.iter().enumerate() {
-        gif.push(f, if i + 1 == frames.len() { 100 } else { 10 })?;
+/// An episode's `size`² RGB frames as a GIF at 10 frames per second, the last held for a second.
+fn write_gif(path: &Path, frames: &[u8], size: u32) -> Result<()> {
+    let mut gif = GifWriter::create(path, size, size)?;
+    let rows: Vec<&[u8]> = frames.chunks((size * size * 3) as usize).collect();
+    for (i, rgb) in rows.iter().enumerate() {
+        let frame = Frame { width: size, height: size, rgb: rgb.to_vec() };
+        gif.push(&frame, if i + 1 == rows.len() { 100 } else { 10 })?;
     }
     gif.finish()?;
     Ok(())
 }
 
-/// Fold a row into its episode; returns the finished episode's scenario, index and record.
-fn fold(open: &mut HashMap<u64, Open>, t: &Transition, keep_frames: bool) -> Option<(String, u64, Open)> {
-    let ep = open.entry(t.episode).or_insert_with(|| Open { truth: t.info.answer.clone(), mission: t.mission.to_string(), ..Open::default() });
-    if keep_frames {
-        ep.frames.push(t.frame.clone());
+/// A finished episode's outcome: its decisions are its rows but the last.
+fn outcome(meta: &EpisodeMeta) -> Outcome {
+    Outcome {
+        success: meta.success,
+        length: u32::try_from(meta.length.saturating_sub(1)).unwrap_or(u32::MAX),
+        episode_return: meta.episode_return,
+        answer: meta.answer.clone().map(|truth| (truth, meta.given_answer.clone())),
     }
-    ep.ret += t.reward;
-    match &t.decision {
-        Some(Decision::Answer(w)) => {
-            ep.given = Some(w.clone());
-            ep.length += 1;
-        }
-        Some(Decision::Act(_)) => ep.length += 1,
-        None => {}
-    }
-    if !t.is_last() {
-        return None;
-    }
-    let mut ep = open.remove(&t.episode)?;
-    ep.outcome = Some(Outcome {
-        success: t.info.success,
-        length: ep.length,
-        episode_return: ep.ret,
-        answer: ep.truth.clone().map(|truth| (truth, ep.given.clone())),
-    });
-    Some((t.scenario.name.clone(), t.episode, ep))
 }
 
-fn record(played: &mut Played, scenario: String, episode: u64, ep: Open, bar: &ProgressBar) {
-    let list = played.entry(scenario).or_default();
-    if let Some(o) = ep.outcome {
-        list.push((episode, ep.mission, o));
-    }
-    list.sort_by_key(|e| e.0);
+fn record(played: &mut Played, ep: EpisodeData, bar: &ProgressBar) {
+    let m = ep.meta;
+    let o = outcome(&m);
+    played.entry(m.scenario).or_default().push((m.index, m.mission, o));
     let done: usize = played.values().map(Vec::len).sum();
     let wins: usize = played.values().flat_map(|v| v.iter()).filter(|e| e.2.success).count();
     bar.inc(1);
     bar.set_message(format!("success {:.1}%", 100.0 * wins as f64 / done.max(1) as f64));
 }
 
+/// Episodes arrive in completion order; report them in episode order.
+fn in_episode_order(mut played: Played) -> Played {
+    for list in played.values_mut() {
+        list.sort_by_key(|e| e.0);
+    }
+    played
+}
+
 fn play_policy(config: StreamConfig, spec: PolicySpec, bar: &ProgressBar) -> Result<Played> {
     let mut stream = Stream::spawn(config, Driver::Policy(spec)).context("starting the env workers")?;
-    let (mut open, mut played) = (HashMap::new(), Played::new());
+    let (mut episodes, mut played) = (EpisodeAssembler::default(), Played::new());
     while let Some(event) = stream.recv().context("playing")? {
         let Event::Transition(t) = event else { anyhow::bail!("a built-in policy never asks for decisions") };
-        if let Some((scenario, episode, ep)) = fold(&mut open, &t, false) {
-            record(&mut played, scenario, episode, ep, bar);
+        if let Some(ep) = episodes.push(&t) {
+            record(&mut played, ep, bar);
         }
     }
-    Ok(played)
+    Ok(in_episode_order(played))
 }
 
 fn play_agent(config: StreamConfig, model: &TrainedAgent, device: &candle_core::Device, sampling: (f64, u64), bar: &ProgressBar, saver: &mut GifSaver) -> Result<Played> {
+    let size = config.width;
     let stream = Stream::spawn(config, Driver::External).context("starting the env workers")?;
     let controller = std::cell::RefCell::new(Controller::new(model, device).sampling(sampling.0, sampling.1));
     let mut failure: Option<anyhow::Error> = None;
-    let (mut open, mut played) = (HashMap::new(), Played::new());
-    let keep = saver.wants();
+    let (mut episodes, mut played) = (EpisodeAssembler::default(), Played::new());
     let mut save_error: Option<anyhow::Error> = None;
     let result = stream.drive(
         |pending| {
@@ -348,13 +322,12 @@ fn play_agent(config: StreamConfig, model: &TrainedAgent, device: &candle_core::
             }
         },
         |t| {
-            if let Some((scenario, episode, ep)) = fold(&mut open, &t, keep) {
-                controller.borrow_mut().finish(episode);
-                let success = ep.outcome.as_ref().is_some_and(|o| o.success);
-                if let Err(e) = saver.offer(&scenario, episode, success, &ep.frames) {
+            if let Some(ep) = episodes.push(&t) {
+                controller.borrow_mut().finish(ep.meta.index);
+                if let Err(e) = saver.offer(&ep, size) {
                     save_error.get_or_insert(e);
                 }
-                record(&mut played, scenario, episode, ep, bar);
+                record(&mut played, ep, bar);
             }
         },
     );
@@ -365,5 +338,5 @@ fn play_agent(config: StreamConfig, model: &TrainedAgent, device: &candle_core::
     if let Some(e) = save_error {
         return Err(e.context("writing episode GIFs"));
     }
-    Ok(played)
+    Ok(in_episode_order(played))
 }
