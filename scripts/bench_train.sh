@@ -11,4 +11,4 @@ if [[ -x "$torch" ]] && "$torch" -c "import torch" >/dev/null 2>&1; then
 else
     echo "bench_train: no Python with torch at $torch; measuring candle alone" >&2
 fi
-"$bin" bench train --config tiny,small --steps 8 --json docs/bench_train.json "${extra[@]}" "$@"
+"$bin" bench train --config tiny,mini,small --steps 8 --json docs/bench_train.json "${extra[@]}" "$@"

@@ -1,17 +1,21 @@
 #!/usr/bin/env python3
 """PyTorch (eager) reference of sandtable's dynamics transformer, for speed comparison only.
 
-It mirrors agent/src/model/dynamics.rs and nn.rs layer for layer: token and learned position
-embeddings, pre-norm blocks (LayerNorm, qkv attention with a causal mask, 4x MLP with tanh GELU),
-a final LayerNorm and an unbiased head over the whole vocabulary, cross-entropy on frame-token
-targets, AdamW (betas 0.9/0.95, decay on matrices only) with global-norm clipping.
+It mirrors agent/src/model/{dynamics,tokenizer,nn}.rs layer for layer. Dynamics: token and
+learned position embeddings, pre-norm blocks (LayerNorm, qkv attention with a causal mask, 4x MLP
+with tanh GELU), a final LayerNorm, and an unbiased head applied, as in candle, only at the
+frame-target positions and only over the codebook's rows, with cross-entropy on those targets.
+Tokenizer: 8x8 (or the config's) patches, a patch transformer encoder, FSQ with a straight-through
+round, a patch transformer decoder and MSE. Both train with AdamW (betas 0.9/0.95, decay on
+matrices only) and global-norm clipping.
 
 Optional: never needed by the tests. `sandtable bench train --torch PYTHON` runs it in the same
 run as the candle measurement and prints the ratio. Install torch in its own virtual
 environment (the PyPI wheel pulls in CUDA packages, about 3 GB):
     python3 -m venv /root/torchref && /root/torchref/bin/pip install torch numpy
 Usage: python torch_reference.py --config CONFIG.json [--steps 8] [--threads 2]
-Prints one JSON line: forward_ms, backward_ms, optimizer_ms, step_ms (medians), tokens_per_s.
+Prints one JSON line: forward_ms, backward_ms, optimizer_ms, step_ms (medians), tokens_per_s, and
+tokenizer_step_ms (median tokenizer step).
 """
 import argparse
 import json
@@ -38,7 +42,9 @@ class Attention(nn.Module):
         b, t, d = x.shape
         hd = d // self.heads
         q, k, v = self.qkv(x).reshape(b, t, 3, self.heads, hd).permute(2, 0, 3, 1, 4)
-        scores = q @ k.transpose(-1, -2) / math.sqrt(hd) + mask
+        scores = q @ k.transpose(-1, -2) / math.sqrt(hd)
+        if mask is not None:
+            scores = scores + mask
         y = torch.softmax(scores, dim=-1) @ v
         return self.proj(y.transpose(1, 2).reshape(b, t, d))
 
@@ -80,12 +86,77 @@ class Dynamics(nn.Module):
         self.norm = nn.LayerNorm(dim, eps=1e-5)
         self.head = nn.Linear(dim, vocab, bias=False)
 
-    def forward(self, tokens, mask):
+    def features(self, tokens, mask):
         t = tokens.shape[1]
         x = self.tok_emb(tokens) + self.slot_emb[self.slots[:t]] + self.frame_emb[self.frames[:t]]
         for b in self.blocks:
             x = b(x, mask)
-        return self.head(self.norm(x))
+        return self.norm(x)
+
+
+class Tokenizer(nn.Module):
+    def __init__(self, image, patch, dim, heads, enc_layers, dec_layers, levels):
+        super().__init__()
+        self.grid, self.patch = image // patch, patch
+        p, pixels = self.grid ** 2, patch * patch * 3
+        self.patch_in = nn.Linear(pixels, dim)
+        self.enc_pos = nn.Parameter(torch.randn(p, dim) * 0.02)
+        self.encoder = nn.ModuleList(Block(dim, heads) for _ in range(enc_layers))
+        self.enc_norm = nn.LayerNorm(dim, eps=1e-5)
+        self.to_code = nn.Linear(dim, len(levels))
+        self.from_code = nn.Linear(len(levels), dim)
+        self.dec_pos = nn.Parameter(torch.randn(p, dim) * 0.02)
+        self.decoder = nn.ModuleList(Block(dim, heads) for _ in range(dec_layers))
+        self.dec_norm = nn.LayerNorm(dim, eps=1e-5)
+        self.patch_out = nn.Linear(dim, pixels)
+        self.register_buffer("half_levels", torch.tensor([(l - 1) / 2 for l in levels]))
+
+    def forward(self, frames):
+        n, g, s = frames.shape[0], self.grid, self.patch
+        x = frames.float() / 127.5 - 1.0
+        x = x.reshape(n, g, s, g, s, 3).permute(0, 1, 3, 2, 4, 5).reshape(n, g * g, s * s * 3)
+        x = self.patch_in(x) + self.enc_pos
+        for b in self.encoder:
+            x = b(x, None)
+        bounded = torch.tanh(self.to_code(self.enc_norm(x))) * self.half_levels
+        q = (bounded + (bounded.round() - bounded).detach()) / self.half_levels
+        x = self.from_code(q) + self.dec_pos
+        for b in self.decoder:
+            x = b(x, None)
+        x = self.patch_out(self.dec_norm(x))
+        x = x.reshape(n, g, g, s, s, 3).permute(0, 1, 3, 2, 4, 5).reshape(n, g * s, g * s, 3)
+        return (x + 1.0) / 2.0
+
+
+def adamw(model, cfg, lr):
+    decay = [q for q in model.parameters() if q.dim() >= 2]
+    rest = [q for q in model.parameters() if q.dim() < 2]
+    return torch.optim.AdamW(
+        [{"params": decay, "weight_decay": cfg["train"]["weight_decay"]}, {"params": rest, "weight_decay": 0.0}],
+        lr=lr, betas=(0.9, 0.95), eps=1e-8,
+    )
+
+
+def tokenizer_step_ms(cfg, steps):
+    """Median tokenizer step on patterned frames, as `sandtable bench train` times candle's."""
+    t = cfg["tokenizer"]
+    model = Tokenizer(cfg["image_size"], t["patch"], t["dim"], t["heads"], t["encoder_layers"], t["decoder_layers"], t["levels"])
+    opt = adamw(model, cfg, cfg["train"]["tokenizer_lr"])
+    n, s = cfg["train"]["tokenizer_batch"], cfg["image_size"]
+    i = torch.arange(n * s * s * 3)
+    frames = ((i * 7 + i // 977) % 253).to(torch.uint8).reshape(n, s, s, 3)
+    target = frames.float() / 255.0
+    times = []
+    for k in range(steps + 2):
+        t0 = time.perf_counter()
+        loss = ((model(frames) - target) ** 2).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["train"]["grad_clip"])
+        opt.step()
+        if k >= 2:
+            times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)
 
 
 def main():
@@ -106,12 +177,7 @@ def main():
     max_seq = d["frames"] * (p + 1) - 1
     b = cfg["train"]["dynamics_batch"]
     model = Dynamics(vocab, max_seq, d["dim"], d["heads"], d["layers"], p + 1, d["frames"])
-    decay = [q for q in model.parameters() if q.dim() >= 2]
-    rest = [q for q in model.parameters() if q.dim() < 2]
-    opt = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": cfg["train"]["weight_decay"]}, {"params": rest, "weight_decay": 0.0}],
-        lr=cfg["train"]["dynamics_lr"], betas=(0.9, 0.95), eps=1e-8,
-    )
+    opt = adamw(model, cfg, cfg["train"]["dynamics_lr"])
     idx = torch.arange(b * max_seq).reshape(b, max_seq)
     tokens = torch.where(idx % max_seq % (p + 1) == p, codebook + idx % 7, (idx * 31 + 7) % codebook)
     mask = torch.full((max_seq, max_seq), float("-inf")).triu(1)
@@ -119,8 +185,9 @@ def main():
     fwd, bwd, upd = [], [], []
     for i in range(args.steps + 2):
         t0 = time.perf_counter()
-        logits = model(tokens, mask)
-        loss = F.cross_entropy(logits[:, pos].reshape(-1, vocab), tokens[:, pos + 1].reshape(-1))
+        feats = model.features(tokens, mask)[:, pos].reshape(-1, d["dim"])
+        logits = feats @ model.head.weight[:codebook].t()
+        loss = F.cross_entropy(logits, tokens[:, pos + 1].reshape(-1))
         t1 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -138,6 +205,7 @@ def main():
         "params": sum(q.numel() for q in model.parameters()), "batch": b, "seq": max_seq,
         "forward_ms": f, "backward_ms": g, "optimizer_ms": u, "step_ms": f + g + u,
         "tokens_per_s": b * max_seq / (f + g + u) * 1e3,
+        "tokenizer_step_ms": tokenizer_step_ms(cfg, args.steps),
     }))
 
 

@@ -6,12 +6,11 @@
 //! The frame tokenizer stays as it starts (pretrained, or random from scratch): the agent reads
 //! its discrete codes, through which no gradient flows. Every dynamics weight is trained.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use candle_core::{Device, Tensor};
+use candle_core::Device;
 use candle_nn::VarMap;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -24,6 +23,7 @@ use crate::config::Config;
 use crate::dataset::{Dataset, NO_ACTION, shuffle};
 use crate::holdout::{Pair, named_pair};
 use crate::metrics::mean;
+use crate::codes::Codes;
 use crate::model::{ANSWER_ACTION, Agent, Episode, SeededInit, Tokenizer, frozen};
 use crate::optim::{AdamW, learning_rate};
 use crate::text::TextVocab;
@@ -93,41 +93,6 @@ fn items(data: &[Dataset], episodes: &[Vec<usize>], frames: usize) -> Result<Vec
         }
     }
     Ok(out)
-}
-
-/// Frame codes of every used episode, encoded once: the tokenizer is frozen, so a window's codes
-/// never change, and encoding them per step would cost more than the step itself.
-struct Codes {
-    p: usize,
-    /// (dataset, episode) → codes of its rows, `p` per row.
-    by_episode: HashMap<(usize, usize), Vec<u32>>,
-}
-
-impl Codes {
-    fn encode(data: &[Dataset], episodes: &[&[Vec<usize>]], tok: &Tokenizer, p: usize, device: &Device) -> Result<Self, AgentError> {
-        const CHUNK: usize = 256;
-        let (h, w) = data[0].frame_size();
-        let mut by_episode = HashMap::new();
-        for (set, d) in data.iter().enumerate() {
-            for &e in episodes.iter().flat_map(|eps| eps[set].iter()) {
-                let frames = d.episode(e)?.frames;
-                let rows = frames.len() / (h * w * 3);
-                let mut codes = Vec::with_capacity(rows * p);
-                for start in (0..rows).step_by(CHUNK) {
-                    let n = CHUNK.min(rows - start);
-                    let bytes = frames[start * h * w * 3..(start + n) * h * w * 3].to_vec();
-                    let c: Vec<u32> = tok.encode(&Tensor::from_vec(bytes, (n, h, w, 3), device)?)?.flatten_all()?.to_vec1()?;
-                    codes.extend(c);
-                }
-                by_episode.insert((set, e), codes);
-            }
-        }
-        Ok(Self { p, by_episode })
-    }
-
-    fn frame(&self, set: usize, episode: usize, row: usize) -> Vec<u32> {
-        self.by_episode.get(&(set, episode)).map(|c| c[row * self.p..(row + 1) * self.p].to_vec()).unwrap_or_default()
-    }
 }
 
 /// The model's inputs for `items`: each window's instruction, codes, actions and answer.
@@ -236,7 +201,10 @@ pub fn finetune(cfg: &Config, job: &Finetune<'_>, device: &Device, obs: &mut dyn
         checkpoint::load_into(&dyn_map, &ckpt, "dynamics")?;
     }
     // With an init this adds only `text_pos`; from scratch it draws every weight.
-    let agent = Agent::new(cfg, SeededInit::new(dyn_map.clone(), tr.seed.wrapping_add(2)).builder(device))?;
+    let mut agent = Agent::new(cfg, SeededInit::new(dyn_map.clone(), tr.seed.wrapping_add(2)).builder(device))?;
+    if job.freeze_trunk {
+        agent.freeze_blocks(cfg, &dyn_map)?;
+    }
     // Absolute, so that `eval` finds them to check its seeds from any working directory.
     let data_dirs: Vec<PathBuf> = data.iter().map(|d| std::fs::canonicalize(d.dir()).unwrap_or_else(|_| d.dir().to_path_buf())).collect();
     let mut state = TrainState { stage: Stage::Finetune, step: 0, sampler: (0, 0), seed: tr.seed, data: data_dirs.clone() };

@@ -5,6 +5,7 @@
 
 pub mod atomic;
 pub mod checkpoint;
+pub(crate) mod codes;
 pub mod config;
 pub mod controller;
 pub mod dataset;

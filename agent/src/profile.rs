@@ -6,7 +6,8 @@ use std::time::Instant;
 
 use candle_core::{Module, Result, Tensor, Var};
 
-use crate::model::{Dynamics, causal_mask};
+use crate::model::Dynamics;
+use crate::model::ops;
 
 /// One layer's cost.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -51,11 +52,10 @@ pub fn profile_dynamics(dynamics: &Dynamics, tokens: &Tensor, repeats: usize) ->
     let mut out = Vec::new();
     let embed = || dynamics.tok_emb.forward(tokens)?.broadcast_add(&dynamics.position(0, n)?);
     out.push(time("embed", repeats, &embed)?);
-    let mask = causal_mask(n, 0, tokens.device())?;
     let mut h = embed()?.detach();
     for (i, block) in dynamics.blocks.iter().enumerate() {
         let x = Var::from_tensor(&h)?;
-        let attn = || x.as_tensor() + block.attn.forward(&block.ln1.forward(x.as_tensor())?, Some(&mask), None)?;
+        let attn = || x.as_tensor() + block.attn.forward(&block.ln1.forward(x.as_tensor())?, Some(0), None)?;
         out.push(time(&format!("blocks.{i}.attn"), repeats, &attn)?);
         let mid = Var::from_tensor(&attn()?.detach())?;
         let mlp = || mid.as_tensor() + block.mlp.forward(&block.ln2.forward(mid.as_tensor())?)?;
@@ -69,9 +69,8 @@ pub fn profile_dynamics(dynamics: &Dynamics, tokens: &Tensor, repeats: usize) ->
     let tgt = Tensor::from_vec(pos.iter().map(|p| p + 1).collect::<Vec<u32>>(), m, tokens.device())?;
     let targets = tokens.index_select(&tgt, 1)?.reshape(b * m)?;
     let head = || {
-        let logits = dynamics.head.forward(&dynamics.norm.forward(x.as_tensor())?)?;
-        let logits = logits.index_select(&idx, 1)?.reshape((b * m, ()))?;
-        candle_nn::loss::cross_entropy(&logits, &targets)
+        let features = dynamics.norm.forward(x.as_tensor())?.index_select(&idx, 1)?.reshape((b * m, ()))?;
+        ops::cross_entropy(&dynamics.head_over(&features, dynamics.codebook)?, &targets)
     };
     out.push(time("head+loss", repeats, &head)?);
     Ok(out)

@@ -17,6 +17,7 @@ use serde_json::json;
 
 use crate::AgentError;
 use crate::checkpoint::{self, Stage, TrainState};
+use crate::codes::Codes;
 use crate::config::Config;
 use crate::dataset::{Dataset, Split, WindowBatch, WindowSampler};
 use crate::replay::ReplayBuffer;
@@ -246,6 +247,16 @@ pub fn pretrain(
             opt.load_state(&moments, done).map_err(|m| AgentError::Checkpoint { path: run.to_path_buf(), message: m })?;
         }
         let t = cfg.dynamics.frames;
+        // Recorded frames are encoded once, up front; live ones as they are sampled.
+        let codes = match source {
+            Source::Recorded(d) => {
+                let (train_eps, val_eps): (Vec<Vec<usize>>, Vec<Vec<usize>>) = splits.iter().map(|s| (s.train.clone(), s.val.clone())).unzip();
+                tracing::info!(episodes = train_eps.iter().chain(&val_eps).map(Vec::len).sum::<usize>(), "encoding the datasets' frames once");
+                Some(Codes::encode(d, &[&train_eps, &val_eps], &tok, cfg.tokens_per_frame(), device)?)
+            }
+            Source::Live(_) => None,
+        };
+        let codes = codes.as_ref();
         let mut sampler = feed(t, tr.dynamics_batch, tr.seed ^ 0xD1A0, false)?;
         if let Feed::Recorded { sampler, .. } = &mut sampler {
             sampler.seek(state.sampler.0, state.sampler.1);
@@ -253,7 +264,7 @@ pub fn pretrain(
         obs.on_stage(Stage::Dynamics, done, dyn_steps);
         for s in done..dyn_steps {
             let t0 = Instant::now();
-            let tokens = window_tokens(cfg, &tok, &mut sampler, h, w, device)?;
+            let tokens = window_tokens(cfg, &tok, codes, &mut sampler, h, w, device)?;
             let (loss, _) = dynamics.loss(&tokens)?;
             let grads = loss.backward()?;
             let lr = learning_rate(s, dyn_steps, tr.warmup_steps, tr.dynamics_lr, tr.min_lr_fraction);
@@ -272,7 +283,7 @@ pub fn pretrain(
                 let mut vs = feed(t, tr.dynamics_batch, tr.seed ^ 0x7A1, true)?;
                 let (mut losses, mut accs) = (Vec::new(), Vec::new());
                 for _ in 0..tr.eval_batches {
-                    let tokens = window_tokens(cfg, &tok, &mut vs, h, w, device)?;
+                    let tokens = window_tokens(cfg, &tok, codes, &mut vs, h, w, device)?;
                     let (l, a) = frozen_dyn.loss(&tokens)?;
                     losses.push(f64::from(l.to_scalar::<f32>()?));
                     accs.push(a);
@@ -301,14 +312,19 @@ pub fn pretrain(
     Ok(state)
 }
 
-/// Tokens of the sampler's next batch of windows: frames through the frozen tokenizer,
-/// interleaved with the actions.
-fn window_tokens(cfg: &Config, tok: &Tokenizer, feed: &mut Feed<'_>, h: usize, w: usize, device: &Device) -> Result<Tensor, AgentError> {
+/// Tokens of the sampler's next batch of windows: frame codes (from `codes` when the frames
+/// were encoded up front, else through the frozen tokenizer) interleaved with the actions.
+fn window_tokens(cfg: &Config, tok: &Tokenizer, codes: Option<&Codes>, feed: &mut Feed<'_>, h: usize, w: usize, device: &Device) -> Result<Tensor, AgentError> {
     let batch = feed.next(device)?;
     let (b, t) = batch.actions.dims2()?;
-    let codes = tok.encode(&batch.frames.reshape((b * t, h, w, 3))?)?;
-    let p = codes.dims()[1];
-    let codes = codes.reshape((b, t, p))?.to_device(&Device::Cpu)?;
+    let codes = match codes {
+        Some(c) => c.windows(&batch)?,
+        None => {
+            let codes = tok.encode(&batch.frames.reshape((b * t, h, w, 3))?)?;
+            let p = codes.dims()[1];
+            codes.reshape((b, t, p))?.to_device(&Device::Cpu)?
+        }
+    };
     Ok(interleave(cfg, &codes, &batch.actions.to_device(&Device::Cpu)?)?.to_device(device)?)
 }
 

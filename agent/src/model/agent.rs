@@ -10,6 +10,7 @@ use candle_core::{D, DType, Device, Module, Result, Tensor};
 use candle_nn::{Init, VarBuilder};
 
 use super::dynamics::Dynamics;
+use super::ops;
 use crate::config::{ACTION_TOKENS, Config};
 use crate::text::PAD_ID;
 
@@ -79,6 +80,14 @@ impl Agent {
             codebook: cfg.codebook(),
             text_offset: cfg.text_offset(),
         })
+    }
+
+    /// Replace the transformer blocks by detached views of the same weights in `map`: they keep
+    /// their values (the storage is shared) and backward computes no gradient for them, so a
+    /// frozen trunk costs only the forward pass.
+    pub fn freeze_blocks(&mut self, cfg: &Config, map: &candle_nn::VarMap) -> Result<()> {
+        self.dynamics.blocks = Dynamics::new(cfg, super::frozen(map, self.text_pos.device()))?.blocks;
+        Ok(())
     }
 
     /// Frames of context the agent reads.
@@ -173,8 +182,8 @@ impl Agent {
         Ok(s)
     }
 
-    /// Logits `[b, n, vocab]` of laid-out sequences.
-    pub fn forward(&self, s: &Sequences) -> Result<Tensor> {
+    /// Final-norm features `[b, n, d]` of laid-out sequences (the trunk without the head).
+    pub fn features(&self, s: &Sequences) -> Result<Tensor> {
         let device = self.text_pos.device();
         let d = &self.dynamics;
         let tokens = Tensor::from_vec(s.tokens.clone(), (s.rows, s.len), device)?;
@@ -183,39 +192,57 @@ impl Agent {
         let table = Tensor::cat(&[&self.text_pos, &d.position(0, body)?], 0)?;
         let pos = table.index_select(&pos_ids, 0)?.reshape((s.rows, s.len, ()))?;
         let x = (d.tok_emb.forward(&tokens)? + pos)?;
-        d.trunk(x, 0, None)
+        d.hidden(x, 0, None)
+    }
+
+    /// Logits `[k, vocab]` at the flat positions `at` (`row · len + position`) of laid-out
+    /// sequences: the head runs only on the rows that are read.
+    fn logits_at(&self, s: &Sequences, at: &[u32]) -> Result<Tensor> {
+        let features = self.features(s)?;
+        let d = features.dim(2)?;
+        let idx = Tensor::from_vec(at.to_vec(), at.len(), features.device())?;
+        let picked = features.reshape((s.rows * s.len, d))?.index_select(&idx, 0)?;
+        self.dynamics.head.forward(&picked)
     }
 
     /// Weighted next-token cross-entropy on actions and answer words, plus `frame_weight` times
     /// that on frame tokens; and the fraction of action and answer tokens predicted exactly.
+    /// Only positions with a target go through the head.
     pub fn loss(&self, s: &Sequences, frame_weight: f64) -> Result<(Tensor, f64)> {
         let device = self.text_pos.device().clone();
-        let logits = self.forward(s)?.narrow(1, 0, s.len - 1)?;
-        let logp = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
-        let targets: Vec<u32> = (0..s.rows).flat_map(|r| s.tokens[r * s.len + 1..(r + 1) * s.len].iter().copied()).collect();
-        let targets = Tensor::from_vec(targets, (s.rows, s.len - 1, 1), &device)?;
-        let picked = logp.gather(&targets, D::Minus1)?.squeeze(D::Minus1)?; // [b, n - 1]
-        let weighted = |w: &[f32]| -> Result<Option<Tensor>> {
-            let total: f32 = w.iter().sum();
-            if total == 0.0 {
-                return Ok(None);
+        let w = s.len - 1;
+        let use_frames = frame_weight > 0.0;
+        // Flat positions (in the full `[b, n]` layout) whose next token is a target.
+        let (mut at, mut targets, mut act_w, mut frame_w) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for i in 0..s.rows * w {
+            let (a, f) = (s.act_weight[i], if use_frames { s.frame_weight[i] } else { 0.0 });
+            if a > 0.0 || f > 0.0 {
+                let (r, j) = (i / w, i % w);
+                at.push((r * s.len + j) as u32);
+                targets.push(s.tokens[r * s.len + j + 1]);
+                act_w.push(a);
+                frame_w.push(f);
             }
-            let w = Tensor::from_vec(w.to_vec(), (s.rows, s.len - 1), &device)?;
-            Ok(Some((picked.mul(&w)?.sum_all()? / f64::from(-total))?))
-        };
-        let Some(mut loss) = weighted(&s.act_weight)? else { candle_core::bail!("no action or answer targets in the batch") };
-        if frame_weight > 0.0
-            && let Some(f) = weighted(&s.frame_weight)?
-        {
-            loss = (loss + (f * frame_weight)?)?;
         }
-        let pred: Vec<u32> = logits.argmax(D::Minus1)?.flatten_all()?.to_vec1()?;
+        let act_total: f32 = act_w.iter().sum();
+        if act_total == 0.0 {
+            candle_core::bail!("no action or answer targets in the batch");
+        }
+        let k = at.len();
+        let logits = self.logits_at(s, &at)?; // [k, vocab]
+        let nll = ops::nll(&logits, &Tensor::from_vec(targets.clone(), k, &device)?)?; // [k]
+        let weighted = |w: &[f32], total: f32| -> Result<Tensor> { nll.mul(&Tensor::from_vec(w.to_vec(), k, &device)?)?.sum_all()? / f64::from(total) };
+        let mut loss = weighted(&act_w, act_total)?;
+        let frame_total: f32 = frame_w.iter().sum();
+        if frame_total > 0.0 {
+            loss = (loss + (weighted(&frame_w, frame_total)? * frame_weight)?)?;
+        }
+        let pred: Vec<u32> = logits.argmax(D::Minus1)?.to_vec1()?;
         let (mut hits, mut count) = (0usize, 0usize);
-        for (i, &w) in s.act_weight.iter().enumerate() {
-            if w > 0.0 {
+        for ((&p, &t), &a) in pred.iter().zip(&targets).zip(&act_w) {
+            if a > 0.0 {
                 count += 1;
-                let (r, j) = (i / (s.len - 1), i % (s.len - 1));
-                hits += usize::from(pred[i] == s.tokens[r * s.len + j + 1]);
+                hits += usize::from(p == t);
             }
         }
         Ok((loss, hits as f64 / count.max(1) as f64))
@@ -226,11 +253,12 @@ impl Agent {
     /// from a row's logits over the candidates ([`argmax`] for greedy decoding).
     pub fn decide(&self, windows: &[Episode], answer_words: &[u32], choose: &mut dyn FnMut(usize, &[f32]) -> usize) -> Result<Vec<(usize, Option<u32>)>> {
         let s = self.sequences(windows)?;
-        let logits = self.forward(&s)?.to_device(&Device::Cpu)?.to_dtype(DType::F32)?;
+        let at: Vec<u32> = s.decide_at.iter().enumerate().map(|(r, &p)| (r * s.len + p) as u32).collect();
+        let logits = self.logits_at(&s, &at)?.to_device(&Device::Cpu)?.to_dtype(DType::F32)?;
         let mut out = Vec::with_capacity(windows.len());
         let mut asking = Vec::new();
-        for (r, &at) in s.decide_at.iter().enumerate() {
-            let row: Vec<f32> = logits.get(r)?.get(at)?.narrow(0, self.codebook, ACTION_TOKENS)?.to_vec1()?;
+        for r in 0..s.rows {
+            let row: Vec<f32> = logits.get(r)?.narrow(0, self.codebook, ACTION_TOKENS)?.to_vec1()?;
             let a = choose(r, &row).min(ACTION_TOKENS - 1);
             if a == ANSWER_ACTION {
                 asking.push(r);
@@ -254,10 +282,14 @@ impl Agent {
             })
             .collect();
         let s = self.sequences(&again)?;
-        let logits = self.forward(&s)?.to_device(&Device::Cpu)?.to_dtype(DType::F32)?;
-        for (k, &r) in asking.iter().enumerate() {
-            let Some(at) = s.answer_at[k] else { continue };
-            let row: Vec<f32> = logits.get(k)?.get(at)?.to_vec1()?;
+        let asked: Vec<(usize, usize)> = asking.iter().enumerate().filter_map(|(k, &r)| Some((r, k * s.len + s.answer_at[k]?))).collect();
+        if asked.is_empty() {
+            return Ok(out);
+        }
+        let at: Vec<u32> = asked.iter().map(|&(_, p)| p as u32).collect();
+        let logits = self.logits_at(&s, &at)?.to_device(&Device::Cpu)?.to_dtype(DType::F32)?;
+        for (k, &(r, _)) in asked.iter().enumerate() {
+            let row: Vec<f32> = logits.get(k)?.to_vec1()?;
             let scores: Vec<f32> = answer_words.iter().map(|&w| row[self.text_offset + w as usize]).collect();
             out[r].1 = Some(answer_words[choose(r, &scores).min(answer_words.len() - 1)]);
         }

@@ -6,7 +6,8 @@
 use candle_core::{D, DType, IndexOp, Module, Result, Tensor};
 use candle_nn::{Embedding, Init, Linear, VarBuilder, embedding, linear_no_bias};
 
-use super::nn::{Block, KvCache, LayerNorm, causal_mask};
+use super::nn::{Block, KvCache, LayerNorm};
+use super::ops;
 use crate::config::Config;
 
 /// Causal transformer over frame, action and text tokens.
@@ -20,7 +21,7 @@ pub struct Dynamics {
     pub(crate) blocks: Vec<Block>,
     pub(crate) norm: LayerNorm,
     pub(crate) head: Linear,
-    codebook: usize,
+    pub(crate) codebook: usize,
     tokens_per_frame: usize,
     max_seq: usize,
 }
@@ -66,6 +67,11 @@ impl Dynamics {
         })
     }
 
+    /// Empty KV caches, one per block, each with room for the longest sequence.
+    pub fn caches(&self) -> Vec<KvCache> {
+        vec![KvCache::new(self.max_seq); self.blocks.len()]
+    }
+
     /// Logits `[b, n, vocab]` for tokens `[b, n]` at positions `offset..offset + n`, reusing and
     /// extending `caches` (one per block) when given.
     pub fn forward_at(&self, tokens: &Tensor, offset: usize, caches: Option<&mut [KvCache]>) -> Result<Tensor> {
@@ -81,22 +87,32 @@ impl Dynamics {
 
     /// Logits of embedded tokens `x` `[b, n, d]` at positions `offset..offset + n` through the
     /// causal blocks, the final norm and the head.
-    pub(crate) fn trunk(&self, mut x: Tensor, offset: usize, caches: Option<&mut [KvCache]>) -> Result<Tensor> {
-        let n = x.dim(1)?;
-        let mask = if n > 1 { Some(causal_mask(n, offset, x.device())?) } else { None };
+    pub(crate) fn trunk(&self, x: Tensor, offset: usize, caches: Option<&mut [KvCache]>) -> Result<Tensor> {
+        self.head.forward(&self.hidden(x, offset, caches)?)
+    }
+
+    /// The final-norm features `[b, n, d]` of embedded tokens `x` at positions
+    /// `offset..offset + n`: the trunk without the head.
+    pub(crate) fn hidden(&self, mut x: Tensor, offset: usize, caches: Option<&mut [KvCache]>) -> Result<Tensor> {
         match caches {
             Some(caches) => {
                 for (b, c) in self.blocks.iter().zip(caches.iter_mut()) {
-                    x = b.forward(&x, mask.as_ref(), Some(c))?;
+                    x = b.forward(&x, Some(offset), Some(c))?;
                 }
             }
             None => {
                 for b in &self.blocks {
-                    x = b.forward(&x, mask.as_ref(), None)?;
+                    x = b.forward(&x, Some(offset), None)?;
                 }
             }
         }
-        self.head.forward(&self.norm.forward(&x)?)
+        self.norm.forward(&x)
+    }
+
+    /// Logits `[rows, classes]` of features `[rows, d]` over the first `classes` tokens of the
+    /// vocabulary only: frame targets need the codebook's rows of the head, not the whole vocabulary.
+    pub(crate) fn head_over(&self, features: &Tensor, classes: usize) -> Result<Tensor> {
+        features.matmul(&self.head.weight().narrow(0, 0, classes)?.t()?)
     }
 
     /// Position embeddings `[n, d]` of positions `offset..offset + n`: the slot within the frame
@@ -118,20 +134,23 @@ impl Dynamics {
     }
 
     /// Mean next-token cross-entropy over frame-token targets of `tokens` `[b, n]`, and the
-    /// fraction predicted exactly (argmax).
+    /// fraction predicted exactly (argmax). Every target is a frame code, so the softmax runs
+    /// over the codebook only.
     pub fn loss(&self, tokens: &Tensor) -> Result<(Tensor, f64)> {
         let (b, n) = tokens.dims2()?;
-        let logits = self.forward_at(tokens, 0, None)?;
+        let device = self.slot_emb.device().clone();
+        let tokens = tokens.to_device(&device)?;
+        let x = self.tok_emb.forward(&tokens)?.broadcast_add(&self.position(0, n)?)?;
+        let features = self.hidden(x, 0, None)?; // [b, n, d]
         let pos = self.frame_target_positions(n);
         let m = pos.len();
-        let device = logits.device().clone();
         let idx = Tensor::from_vec(pos.clone(), m, &device)?;
         let tgt_idx = Tensor::from_vec(pos.iter().map(|i| i + 1).collect::<Vec<u32>>(), m, &device)?;
-        let tokens = tokens.to_device(&device)?;
-        let logits = logits.index_select(&idx, 1)?.reshape((b * m, ()))?;
+        let features = features.index_select(&idx, 1)?.reshape((b * m, ()))?;
+        let logits = self.head_over(&features, self.codebook)?; // [b·m, codebook]
         let targets = tokens.index_select(&tgt_idx, 1)?.reshape(b * m)?;
-        let loss = candle_nn::loss::cross_entropy(&logits, &targets)?;
-        let pred = logits.narrow(1, 0, self.codebook)?.argmax(D::Minus1)?;
+        let loss = ops::cross_entropy(&logits, &targets)?;
+        let pred = logits.argmax(D::Minus1)?;
         let hits: f64 = pred.eq(&targets)?.to_dtype(DType::F64)?.sum_all()?.to_scalar()?;
         Ok((loss, hits / (b * m) as f64))
     }
@@ -140,7 +159,7 @@ impl Dynamics {
     /// action token), greedily: the most likely frame code at each of the frame's positions.
     pub fn next_frame(&self, prefix: &Tensor) -> Result<Tensor> {
         let (_, n) = prefix.dims2()?;
-        let mut caches = vec![KvCache::default(); self.blocks.len()];
+        let mut caches = self.caches();
         let mut logits = self.forward_at(prefix, 0, Some(&mut caches))?.i((.., n - 1..n, ..))?;
         let mut out = Vec::with_capacity(self.tokens_per_frame);
         for k in 0..self.tokens_per_frame {

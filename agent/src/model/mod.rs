@@ -6,13 +6,14 @@ mod dynamics;
 mod fsq;
 mod init;
 mod nn;
+pub mod ops;
 mod tokenizer;
 
 pub use agent::{ANSWER_ACTION, Agent, Episode, Sequences, argmax};
 pub use dynamics::{Dynamics, interleave};
 pub use fsq::Fsq;
 pub use init::{SeededInit, frozen};
-pub use nn::{Attention, Block, KvCache, LayerNorm, Mlp, causal_mask};
+pub use nn::{Attention, Block, KvCache, LayerNorm, Mlp};
 pub use tokenizer::Tokenizer;
 
 #[cfg(test)]

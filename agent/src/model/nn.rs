@@ -1,11 +1,13 @@
-//! Transformer parts: layer norm (with a backward pass), attention with an optional KV cache,
-//! the MLP and the pre-norm block.
+//! Transformer parts: layer norm, attention with an optional KV cache, the MLP and the pre-norm
+//! block, built on the fused operations of [`super::ops`].
 
-use candle_core::{D, Device, Module, Result, Tensor};
+use candle_core::{Module, Result, Tensor};
 use candle_nn::{Init, Linear, VarBuilder, linear};
 
-/// Layer normalisation over the last dimension. Built on `layer_norm_slow` because candle-nn's
-/// fused `LayerNorm` has no backward pass.
+use super::ops;
+
+/// Layer normalisation over the last dimension, through [`ops::layer_norm`] (candle-nn's fused
+/// `LayerNorm` has no backward pass).
 #[derive(Clone, Debug)]
 pub struct LayerNorm {
     weight: Tensor,
@@ -21,7 +23,7 @@ impl LayerNorm {
 
 impl Module for LayerNorm {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        candle_nn::ops::layer_norm_slow(x, &self.weight, &self.bias, 1e-5)
+        ops::layer_norm(x, &self.weight, &self.bias, 1e-5)
     }
 }
 
@@ -41,25 +43,32 @@ impl Mlp {
 
 impl Module for Mlp {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        self.proj.forward(&self.fc.forward(x)?.gelu()?)
+        self.proj.forward(&ops::gelu(&self.fc.forward(x)?)?)
     }
 }
 
-/// Keys and values of the positions already processed, per layer, for step-by-step generation.
-#[derive(Clone, Debug, Default)]
+/// Keys and values of the positions already processed, per layer, for step-by-step generation,
+/// in buffers allocated once for the whole sequence (appending copies into place instead of
+/// concatenating a new tensor per token).
+#[derive(Clone, Debug)]
 pub struct KvCache {
-    kv: Option<(Tensor, Tensor)>,
+    kv: candle_nn::kv_cache::KvCache,
 }
 
 impl KvCache {
+    /// A cache with room for `max_len` positions.
+    pub fn new(max_len: usize) -> Self {
+        Self { kv: candle_nn::kv_cache::KvCache::new(2, max_len) }
+    }
+
     /// Positions cached.
     pub fn len(&self) -> usize {
-        self.kv.as_ref().map_or(0, |(k, _)| k.dims()[2])
+        self.kv.current_seq_len()
     }
 
     /// Whether nothing is cached.
     pub fn is_empty(&self) -> bool {
-        self.kv.is_none()
+        self.len() == 0
     }
 }
 
@@ -77,9 +86,10 @@ impl Attention {
         Ok(Self { qkv: linear(dim, 3 * dim, vb.pp("qkv"))?, proj: linear(dim, dim, vb.pp("proj"))?, heads })
     }
 
-    /// Attend over `x` `[b, t, d]` (and what `cache` holds before it); `mask` is added to the
-    /// scores, `[t, t + cached]`.
-    pub fn forward(&self, x: &Tensor, mask: Option<&Tensor>, cache: Option<&mut KvCache>) -> Result<Tensor> {
+    /// Attend over `x` `[b, t, d]` (and what `cache` holds before it). With `causal`, the rows of
+    /// `x` sit at absolute positions `causal..causal + t` and each sees only itself and earlier
+    /// positions; without it every row sees every position.
+    pub fn forward(&self, x: &Tensor, causal: Option<usize>, cache: Option<&mut KvCache>) -> Result<Tensor> {
         let (b, t, d) = x.dims3()?;
         let hd = d / self.heads;
         let qkv = self.qkv.forward(x)?.reshape((b, t, 3, self.heads, hd))?.permute((2, 0, 3, 1, 4))?;
@@ -87,19 +97,12 @@ impl Attention {
         let mut k = qkv.get(1)?.contiguous()?;
         let mut v = qkv.get(2)?.contiguous()?;
         if let Some(cache) = cache {
-            if let Some((pk, pv)) = &cache.kv {
-                k = Tensor::cat(&[pk, &k], 2)?;
-                v = Tensor::cat(&[pv, &v], 2)?;
-            }
-            cache.kv = Some((k.clone(), v.clone()));
+            (k, v) = cache.kv.append(&k, &v)?;
         }
-        let scores = (q.matmul(&k.t()?.contiguous()?)? * (1.0 / (hd as f64).sqrt()))?;
-        let scores = match mask {
-            Some(m) => scores.broadcast_add(m)?,
-            None => scores,
-        };
-        // `ops::softmax` has a backward pass; `softmax_last_dim` does not.
-        let att = candle_nn::ops::softmax(&scores, D::Minus1)?;
+        // The transposed view goes to the matrix product as it is (no copy); the scale and the
+        // mask are applied inside the fused softmax.
+        let scores = q.matmul(&k.t()?)?; // [b, h, t, cached + t]
+        let att = ops::softmax(&scores, 1.0 / (hd as f64).sqrt(), causal)?;
         let y = att.matmul(&v)?.transpose(1, 2)?.reshape((b, t, d))?;
         self.proj.forward(&y)
     }
@@ -126,16 +129,8 @@ impl Block {
     }
 
     /// Apply the block.
-    pub fn forward(&self, x: &Tensor, mask: Option<&Tensor>, cache: Option<&mut KvCache>) -> Result<Tensor> {
-        let x = (x + self.attn.forward(&self.ln1.forward(x)?, mask, cache)?)?;
+    pub fn forward(&self, x: &Tensor, causal: Option<usize>, cache: Option<&mut KvCache>) -> Result<Tensor> {
+        let x = (x + self.attn.forward(&self.ln1.forward(x)?, causal, cache)?)?;
         &x + self.mlp.forward(&self.ln2.forward(&x)?)?
     }
-}
-
-/// Additive causal mask `[t, offset + t]`: position `i` (absolute `offset + i`) sees `0..=offset + i`.
-pub fn causal_mask(t: usize, offset: usize, device: &Device) -> Result<Tensor> {
-    let total = offset + t;
-    let values: Vec<f32> =
-        (0..t).flat_map(|i| (0..total).map(move |j| if j <= offset + i { 0.0 } else { f32::NEG_INFINITY })).collect();
-    Tensor::from_vec(values, (t, total), device)
 }

@@ -61,7 +61,7 @@ fn cached_generation_matches_the_full_forward() -> Result<()> {
     let (_, _, _, dynamics) = build(&cfg)?;
     let t = tokens(&cfg, 2)?;
     let full = dynamics.forward_at(&t, 0, None)?;
-    let mut caches = vec![KvCache::default(); cfg.dynamics.layers];
+    let mut caches = dynamics.caches();
     let n = t.dims()[1];
     let a = dynamics.forward_at(&t.narrow(1, 0, 10)?, 0, Some(&mut caches))?;
     let b = dynamics.forward_at(&t.narrow(1, 10, n - 10)?, 10, Some(&mut caches))?;

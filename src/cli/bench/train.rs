@@ -22,7 +22,7 @@ use super::summary;
 #[derive(Debug, Args)]
 pub struct TrainBenchArgs {
     /// Presets or config files to measure.
-    #[arg(long, value_delimiter = ',', default_values_t = ["tiny".to_string(), "small".to_string()])]
+    #[arg(long, value_delimiter = ',', default_values_t = ["tiny".to_string(), "mini".to_string(), "small".to_string()])]
     pub config: Vec<String>,
     /// Timed steps (after 2 untimed ones); medians are reported.
     #[arg(long, default_value_t = 8)]
@@ -49,14 +49,16 @@ pub fn run(args: TrainBenchArgs) -> Result<()> {
         let mut row = r.clone();
         if let Some(python) = &args.torch {
             let torch = torch_reference(python, &cfg, args.steps)?;
-            let ratio = r["dynamics"]["step_ms"].as_f64().unwrap_or(0.0) / torch["step_ms"].as_f64().unwrap_or(f64::NAN);
+            let ms = |v: &serde_json::Value| v.as_f64().unwrap_or(f64::NAN);
+            let ratio = ms(&r["dynamics"]["step_ms"]) / ms(&torch["step_ms"]);
+            let tok_ratio = ms(&r["tokenizer"]["step_ms"]) / ms(&torch["tokenizer_step_ms"]);
             println!(
-                "  PyTorch eager ({} threads): step {:.1} ms (forward+loss {:.1}, backward {:.1}, optimiser {:.1}); candle / PyTorch = {ratio:.2}",
-                torch["threads"], torch["step_ms"].as_f64().unwrap_or(0.0), torch["forward_ms"].as_f64().unwrap_or(0.0),
-                torch["backward_ms"].as_f64().unwrap_or(0.0), torch["optimizer_ms"].as_f64().unwrap_or(0.0)
+                "  PyTorch eager ({} threads): dynamics step {:.1} ms (forward+loss {:.1}, backward {:.1}, optimiser {:.1}), candle / PyTorch = {ratio:.2}; tokenizer step {:.1} ms, candle / PyTorch = {tok_ratio:.2}",
+                torch["threads"], ms(&torch["step_ms"]), ms(&torch["forward_ms"]), ms(&torch["backward_ms"]), ms(&torch["optimizer_ms"]), ms(&torch["tokenizer_step_ms"])
             );
             row["torch_reference"] = torch;
             row["candle_over_torch"] = json!(ratio);
+            row["tokenizer_candle_over_torch"] = json!(tok_ratio);
         }
         results.push(row);
     }
