@@ -4,9 +4,9 @@
 //! (see [`Config::vocab`]), so instruction tuning can add text tokens without new embeddings.
 
 use candle_core::{D, DType, IndexOp, Module, Result, Tensor};
-use candle_nn::{Embedding, Init, Linear, VarBuilder, embedding, linear_no_bias};
+use candle_nn::{Embedding, Init, VarBuilder, embedding};
 
-use super::nn::{Block, KvCache, LayerNorm};
+use super::nn::{Block, Dense, KvCache, LayerNorm};
 use super::ops;
 use crate::config::Config;
 
@@ -20,7 +20,7 @@ pub struct Dynamics {
     pub(crate) frame_emb: Tensor,
     pub(crate) blocks: Vec<Block>,
     pub(crate) norm: LayerNorm,
-    pub(crate) head: Linear,
+    pub(crate) head: Dense,
     pub(crate) codebook: usize,
     tokens_per_frame: usize,
     max_seq: usize,
@@ -60,7 +60,7 @@ impl Dynamics {
             frame_emb: vb.get_with_hints((d.frames, d.dim), "frame_emb", Init::Randn { mean: 0.0, stdev: 0.02 })?,
             blocks: (0..d.layers).map(|i| Block::new(d.dim, d.heads, vb.pp(format!("blocks.{i}")))).collect::<Result<_>>()?,
             norm: LayerNorm::new(d.dim, vb.pp("norm"))?,
-            head: linear_no_bias(d.dim, cfg.vocab(), vb.pp("head"))?,
+            head: Dense::no_bias(d.dim, cfg.vocab(), vb.pp("head"))?,
             codebook: cfg.codebook(),
             tokens_per_frame: cfg.tokens_per_frame(),
             max_seq: cfg.max_seq(),
@@ -112,7 +112,7 @@ impl Dynamics {
     /// Logits `[rows, classes]` of features `[rows, d]` over the first `classes` tokens of the
     /// vocabulary only: frame targets need the codebook's rows of the head, not the whole vocabulary.
     pub(crate) fn head_over(&self, features: &Tensor, classes: usize) -> Result<Tensor> {
-        features.matmul(&self.head.weight().narrow(0, 0, classes)?.t()?)
+        ops::linear(features, &self.head.weight().narrow(0, 0, classes)?, None)
     }
 
     /// Position embeddings `[n, d]` of positions `offset..offset + n`: the slot within the frame

@@ -1,8 +1,8 @@
-//! Transformer parts: layer norm, attention with an optional KV cache, the MLP and the pre-norm
-//! block, built on the fused operations of [`super::ops`].
+//! Transformer parts: dense layers, layer norm, attention with an optional KV cache, the MLP and
+//! the pre-norm block, built on the fused operations of [`super::ops`].
 
 use candle_core::{Module, Result, Tensor};
-use candle_nn::{Init, Linear, VarBuilder, linear};
+use candle_nn::{Init, Linear, VarBuilder};
 
 use super::ops;
 
@@ -27,17 +27,45 @@ impl Module for LayerNorm {
     }
 }
 
+/// A linear layer: candle-nn's weights, names and initialisation, applied through the fused
+/// [`ops::linear`].
+#[derive(Clone, Debug)]
+pub struct Dense(Linear);
+
+impl Dense {
+    /// `inp` → `out` with a bias.
+    pub fn new(inp: usize, out: usize, vb: VarBuilder) -> Result<Self> {
+        Ok(Self(candle_nn::linear(inp, out, vb)?))
+    }
+
+    /// `inp` → `out` without a bias.
+    pub fn no_bias(inp: usize, out: usize, vb: VarBuilder) -> Result<Self> {
+        Ok(Self(candle_nn::linear_no_bias(inp, out, vb)?))
+    }
+
+    /// The weight, `[out, in]`.
+    pub fn weight(&self) -> &Tensor {
+        self.0.weight()
+    }
+}
+
+impl Module for Dense {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        ops::linear(x, self.0.weight(), self.0.bias())
+    }
+}
+
 /// Two linear layers with a GELU between them, 4× wide.
 #[derive(Clone, Debug)]
 pub struct Mlp {
-    fc: Linear,
-    proj: Linear,
+    fc: Dense,
+    proj: Dense,
 }
 
 impl Mlp {
     /// An MLP of width `dim`.
     pub fn new(dim: usize, vb: VarBuilder) -> Result<Self> {
-        Ok(Self { fc: linear(dim, 4 * dim, vb.pp("fc"))?, proj: linear(4 * dim, dim, vb.pp("proj"))? })
+        Ok(Self { fc: Dense::new(dim, 4 * dim, vb.pp("fc"))?, proj: Dense::new(4 * dim, dim, vb.pp("proj"))? })
     }
 }
 
@@ -75,15 +103,15 @@ impl KvCache {
 /// Multi-head self-attention.
 #[derive(Clone, Debug)]
 pub struct Attention {
-    qkv: Linear,
-    proj: Linear,
+    qkv: Dense,
+    proj: Dense,
     heads: usize,
 }
 
 impl Attention {
     /// `heads` heads over width `dim`.
     pub fn new(dim: usize, heads: usize, vb: VarBuilder) -> Result<Self> {
-        Ok(Self { qkv: linear(dim, 3 * dim, vb.pp("qkv"))?, proj: linear(dim, dim, vb.pp("proj"))?, heads })
+        Ok(Self { qkv: Dense::new(dim, 3 * dim, vb.pp("qkv"))?, proj: Dense::new(dim, dim, vb.pp("proj"))?, heads })
     }
 
     /// Attend over `x` `[b, t, d]` (and what `cache` holds before it). With `causal`, the rows of
@@ -92,13 +120,17 @@ impl Attention {
     pub fn forward(&self, x: &Tensor, causal: Option<usize>, cache: Option<&mut KvCache>) -> Result<Tensor> {
         let (b, t, d) = x.dims3()?;
         let hd = d / self.heads;
-        let qkv = self.qkv.forward(x)?.reshape((b, t, 3, self.heads, hd))?.permute((2, 0, 3, 1, 4))?;
+        let qkv = self.qkv.forward(x)?; // [b, t, 3d]
+        let Some(cache) = cache else {
+            // Training and full-sequence passes: one fused node per attention.
+            if causal.is_some_and(|o| o > 0) {
+                candle_core::bail!("a causal offset needs the KV cache of the earlier positions");
+            }
+            return self.proj.forward(&ops::attention(&qkv, self.heads, causal.is_some())?);
+        };
+        let qkv = qkv.reshape((b, t, 3, self.heads, hd))?.permute((2, 0, 3, 1, 4))?;
         let q = qkv.get(0)?.contiguous()?;
-        let mut k = qkv.get(1)?.contiguous()?;
-        let mut v = qkv.get(2)?.contiguous()?;
-        if let Some(cache) = cache {
-            (k, v) = cache.kv.append(&k, &v)?;
-        }
+        let (k, v) = cache.kv.append(&qkv.get(1)?.contiguous()?, &qkv.get(2)?.contiguous()?)?;
         // The transposed view goes to the matrix product as it is (no copy); the scale and the
         // mask are applied inside the fused softmax.
         let scores = q.matmul(&k.t()?)?; // [b, h, t, cached + t]

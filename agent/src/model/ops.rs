@@ -1,5 +1,5 @@
-//! Fused CPU operations with hand-written backward passes: layer norm, tanh-GELU, scaled (and
-//! causal) softmax, and per-row softmax cross-entropy.
+//! Fused CPU operations with hand-written backward passes: linear layers, multi-head attention,
+//! layer norm, tanh-GELU, scaled (and causal) softmax, and per-row softmax cross-entropy.
 //!
 //! candle builds each of these from many small ops, each with its own backward node, fresh
 //! buffers and a single-threaded loop; that is where a training step lost 3–4× against PyTorch.
@@ -10,6 +10,8 @@
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, D, DType, Layout, Result, Shape, Storage, Tensor, bail};
 use rayon::prelude::*;
+
+use super::matmul::{View, Write, matmul};
 
 /// Elements per parallel task for elementwise work: large enough that scheduling is noise.
 const ELEMS_PER_TASK: usize = 16 * 1024;
@@ -387,6 +389,304 @@ pub fn nll_reference(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
 /// Mean softmax cross-entropy of logits `[n, v]` against u32 class indices `[n]`.
 pub fn cross_entropy(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
     nll(logits, targets)?.mean_all()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Linear layers: y = x·wᵀ + b
+
+/// Rows and input width of `x` against weight `[out, in]`.
+fn linear_dims(x: &Shape, w: &Shape) -> Result<(usize, usize, usize)> {
+    let (out, inp) = w.dims2()?;
+    match x.dims().last() {
+        Some(&k) if k == inp => Ok((x.elem_count() / inp.max(1), inp, out)),
+        _ => bail!("linear: input {:?} against weight {:?}", x.dims(), w.dims()),
+    }
+}
+
+/// The output shape: `x`'s with the last dimension replaced by `out`.
+fn linear_shape(x: &Shape, out: usize) -> Shape {
+    let mut dims = x.dims().to_vec();
+    if let Some(last) = dims.last_mut() {
+        *last = out;
+    }
+    Shape::from(dims)
+}
+
+fn linear_fwd(x: &[f32], w: &[f32], b: Option<&[f32]>, (n, inp, out): (usize, usize, usize)) -> Vec<f32> {
+    let mut y = vec![0f32; n * out];
+    let write = match b {
+        Some(b) => {
+            for row in y.chunks_exact_mut(out) {
+                row.copy_from_slice(b);
+            }
+            Write::Add(1.0)
+        }
+        None => Write::Set(1.0),
+    };
+    matmul(&mut y, View::rows(0, n, out, out), x, View::rows(0, n, inp, inp), w, View::rows(0, out, inp, inp).t(), write, rayon::current_num_threads());
+    y
+}
+
+/// Gradients of input, weight and (with `bias`) bias of a linear layer.
+fn linear_bwd(x_t: &Tensor, w_t: &Tensor, grad: &Tensor, bias: bool) -> Result<(Tensor, Tensor, Option<Tensor>)> {
+    let (n, inp, out) = linear_dims(x_t.shape(), w_t.shape())?;
+    let threads = rayon::current_num_threads();
+    let (dx, dw, db) = read(x_t, |x| {
+        read(w_t, |w| {
+            read(grad, |g| {
+                let gv = View::rows(0, n, out, out);
+                let mut dx = vec![0f32; n * inp];
+                matmul(&mut dx, View::rows(0, n, inp, inp), g, gv, w, View::rows(0, out, inp, inp), Write::Set(1.0), threads);
+                let mut dw = vec![0f32; out * inp];
+                matmul(&mut dw, View::rows(0, out, inp, inp), g, gv.t(), x, View::rows(0, n, inp, inp), Write::Set(1.0), threads);
+                let db = bias.then(|| {
+                    let mut db = vec![0f32; out];
+                    for row in g.chunks_exact(out) {
+                        for (d, &v) in db.iter_mut().zip(row) {
+                            *d += v;
+                        }
+                    }
+                    db
+                });
+                Ok((dx, dw, db))
+            })
+        })
+    })?;
+    let db = match db {
+        Some(db) => Some(cpu_tensor(db, &Shape::from(out))?),
+        None => None,
+    };
+    Ok((cpu_tensor(dx, x_t.shape())?, cpu_tensor(dw, w_t.shape())?, db))
+}
+
+struct LinearOp;
+
+impl CustomOp3 for LinearOp {
+    fn name(&self) -> &'static str {
+        "sandtable-linear"
+    }
+
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout, s3: &CpuStorage, l3: &Layout) -> Result<(CpuStorage, Shape)> {
+        let dims = linear_dims(l1.shape(), l2.shape())?;
+        let b = slice(s3, l3, self.name())?;
+        if b.len() != dims.2 {
+            bail!("linear: bias of {} for {} outputs", b.len(), dims.2);
+        }
+        let y = linear_fwd(slice(s1, l1, self.name())?, slice(s2, l2, self.name())?, Some(b), dims);
+        Ok((CpuStorage::F32(y), linear_shape(l1.shape(), dims.2)))
+    }
+
+    #[expect(clippy::type_complexity, reason = "the signature is candle's")]
+    fn bwd(&self, x: &Tensor, w: &Tensor, _b: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (dx, dw, db) = linear_bwd(x, w, grad, true)?;
+        Ok((Some(dx), Some(dw), db))
+    }
+}
+
+struct LinearNoBiasOp;
+
+impl CustomOp2 for LinearNoBiasOp {
+    fn name(&self) -> &'static str {
+        "sandtable-linear-no-bias"
+    }
+
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+        let dims = linear_dims(l1.shape(), l2.shape())?;
+        let y = linear_fwd(slice(s1, l1, self.name())?, slice(s2, l2, self.name())?, None, dims);
+        Ok((CpuStorage::F32(y), linear_shape(l1.shape(), dims.2)))
+    }
+
+    fn bwd(&self, x: &Tensor, w: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let (dx, dw, _) = linear_bwd(x, w, grad, false)?;
+        Ok((Some(dx), Some(dw)))
+    }
+}
+
+/// `x·wᵀ + b` over the last dimension of `x`, with weight `[out, in]`: one autograd node, whose
+/// backward writes the weight's gradient directly in its own layout.
+pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
+    if !fused(x) {
+        return linear_reference(x, w, b);
+    }
+    let (x, w) = (x.contiguous()?, w.contiguous()?);
+    match b {
+        Some(b) => x.apply_op3(&w, &b.contiguous()?, LinearOp),
+        None => x.apply_op2(&w, LinearNoBiasOp),
+    }
+}
+
+/// [`linear`] composed from candle ops.
+pub fn linear_reference(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
+    let k = w.dim(1)?;
+    let y = x.reshape(((), k))?.matmul(&w.t()?)?;
+    let y = match b {
+        Some(b) => y.broadcast_add(b)?,
+        None => y,
+    };
+    y.reshape(linear_shape(x.shape(), w.dim(0)?))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Multi-head attention over packed queries, keys and values
+
+/// Attention of every head of every sequence, reading `[b, t, 3·d]` (queries, keys, values, each
+/// `heads` heads wide) in place through strides. The backward pass recomputes the probabilities
+/// rather than storing `[b, heads, t, t]` of them.
+struct AttentionOp {
+    heads: usize,
+    causal: bool,
+}
+
+/// Sizes of one attention call.
+#[derive(Clone, Copy)]
+struct AttnDims {
+    b: usize,
+    t: usize,
+    d: usize,
+    hd: usize,
+}
+
+impl AttentionOp {
+    fn dims(&self, shape: &Shape) -> Result<AttnDims> {
+        let (b, t, d3) = shape.dims3()?;
+        if d3 % (3 * self.heads) != 0 {
+            bail!("attention: width {d3} is not 3 × {} heads", self.heads);
+        }
+        let d = d3 / 3;
+        Ok(AttnDims { b, t, d, hd: d / self.heads })
+    }
+
+    /// Views of head `h` of sequence `bi`'s queries, keys and values, each `[t, hd]`.
+    fn views(&self, z: AttnDims, bi: usize, h: usize) -> (View, View, View) {
+        let base = bi * z.t * 3 * z.d + h * z.hd;
+        let view = |part: usize| View::rows(base + part * z.d, z.t, z.hd, 3 * z.d);
+        (view(0), view(1), view(2))
+    }
+
+    /// Attention probabilities `[t, t]` of one head (masked entries 0).
+    fn probs(&self, qkv: &[f32], z: AttnDims, bi: usize, h: usize) -> Vec<f32> {
+        let (q, k, _) = self.views(z, bi, h);
+        let t = z.t;
+        let mut p = vec![0f32; t * t];
+        let scale = 1.0 / (z.hd as f32).sqrt();
+        matmul(&mut p, View::rows(0, t, t, t), qkv, q, qkv, k.t(), Write::Set(scale), 1);
+        for (i, row) in p.chunks_exact_mut(t).enumerate() {
+            let n = if self.causal { i + 1 } else { t };
+            let max = row[..n].iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+            let mut sum = 0f32;
+            for v in &mut row[..n] {
+                *v = (*v - max).exp();
+                sum += *v;
+            }
+            let inv = 1.0 / sum;
+            for v in &mut row[..n] {
+                *v *= inv;
+            }
+            row[n..].fill(0.0);
+        }
+        p
+    }
+}
+
+impl CustomOp1 for AttentionOp {
+    fn name(&self) -> &'static str {
+        "sandtable-attention"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let qkv = slice(s, l, self.name())?;
+        let z = self.dims(l.shape())?;
+        let t = z.t;
+        let heads: Vec<Vec<f32>> = (0..z.b * self.heads)
+            .into_par_iter()
+            .map(|j| {
+                let (bi, h) = (j / self.heads, j % self.heads);
+                let p = self.probs(qkv, z, bi, h);
+                let (_, _, v) = self.views(z, bi, h);
+                let mut y = vec![0f32; t * z.hd];
+                matmul(&mut y, View::rows(0, t, z.hd, z.hd), &p, View::rows(0, t, t, t), qkv, v, Write::Set(1.0), 1);
+                y
+            })
+            .collect();
+        let mut y = vec![0f32; z.b * t * z.d];
+        for (j, head) in heads.iter().enumerate() {
+            let (bi, h) = (j / self.heads, j % self.heads);
+            for (i, row) in head.chunks_exact(z.hd).enumerate() {
+                let at = (bi * t + i) * z.d + h * z.hd;
+                y[at..at + z.hd].copy_from_slice(row);
+            }
+        }
+        Ok((CpuStorage::F32(y), Shape::from((z.b, t, z.d))))
+    }
+
+    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        let z = self.dims(arg.shape())?;
+        let t = z.t;
+        let scale = 1.0 / (z.hd as f32).sqrt();
+        let dqkv = read(arg, |qkv| {
+            read(grad, |g| {
+                let heads: Vec<[Vec<f32>; 3]> = (0..z.b * self.heads)
+                    .into_par_iter()
+                    .map(|j| {
+                        let (bi, h) = (j / self.heads, j % self.heads);
+                        let (q, k, v) = self.views(z, bi, h);
+                        let p = self.probs(qkv, z, bi, h);
+                        let pv = View::rows(0, t, t, t);
+                        let dy = View::rows(bi * t * z.d + h * z.hd, t, z.hd, z.d);
+                        let out = View::rows(0, t, z.hd, z.hd);
+                        let mut dv = vec![0f32; t * z.hd];
+                        matmul(&mut dv, out, &p, pv.t(), g, dy, Write::Set(1.0), 1);
+                        let mut ds = vec![0f32; t * t];
+                        matmul(&mut ds, pv, g, dy, qkv, v.t(), Write::Set(1.0), 1);
+                        for (dsr, pr) in ds.chunks_exact_mut(t).zip(p.chunks_exact(t)) {
+                            let dot: f32 = dsr.iter().zip(pr).map(|(a, b)| a * b).sum();
+                            for (d, &p) in dsr.iter_mut().zip(pr) {
+                                *d = scale * p * (*d - dot);
+                            }
+                        }
+                        let mut dq = vec![0f32; t * z.hd];
+                        matmul(&mut dq, out, &ds, pv, qkv, k, Write::Set(1.0), 1);
+                        let mut dk = vec![0f32; t * z.hd];
+                        matmul(&mut dk, out, &ds, pv.t(), qkv, q, Write::Set(1.0), 1);
+                        [dq, dk, dv]
+                    })
+                    .collect();
+                let mut dqkv = vec![0f32; z.b * t * 3 * z.d];
+                for (j, parts) in heads.iter().enumerate() {
+                    let (bi, h) = (j / self.heads, j % self.heads);
+                    for (part, grad) in parts.iter().enumerate() {
+                        for (i, row) in grad.chunks_exact(z.hd).enumerate() {
+                            let at = (bi * t + i) * 3 * z.d + part * z.d + h * z.hd;
+                            dqkv[at..at + z.hd].copy_from_slice(row);
+                        }
+                    }
+                }
+                Ok(dqkv)
+            })
+        })?;
+        Ok(Some(cpu_tensor(dqkv, arg.shape())?))
+    }
+}
+
+/// Multi-head self-attention of packed `qkv` `[b, t, 3·d]` (all queries, then all keys, then all
+/// values, each split into `heads` heads), scaled by `1/√(d/heads)`, causal or not; returns the
+/// heads' outputs side by side, `[b, t, d]`.
+pub fn attention(qkv: &Tensor, heads: usize, causal: bool) -> Result<Tensor> {
+    if !fused(qkv) {
+        return attention_reference(qkv, heads, causal);
+    }
+    qkv.contiguous()?.apply_op1(AttentionOp { heads, causal })
+}
+
+/// [`attention`] composed from candle ops.
+pub fn attention_reference(qkv: &Tensor, heads: usize, causal: bool) -> Result<Tensor> {
+    let (b, t, d3) = qkv.dims3()?;
+    let d = d3 / 3;
+    let hd = d / heads;
+    let qkv = qkv.reshape((b, t, 3, heads, hd))?.permute((2, 0, 3, 1, 4))?;
+    let (q, k, v) = (qkv.get(0)?.contiguous()?, qkv.get(1)?.contiguous()?, qkv.get(2)?.contiguous()?);
+    let att = softmax_reference(&q.matmul(&k.t()?)?, 1.0 / (hd as f64).sqrt(), causal.then_some(0))?;
+    att.matmul(&v)?.transpose(1, 2)?.reshape((b, t, d))
 }
 
 #[cfg(test)]

@@ -4,25 +4,25 @@
 //! which candle runs at full speed on CPU.
 
 use candle_core::{DType, Module, Result, Tensor};
-use candle_nn::{Init, Linear, VarBuilder, linear};
+use candle_nn::{Init, VarBuilder};
 
 use super::fsq::Fsq;
-use super::nn::{Block, LayerNorm};
+use super::nn::{Block, Dense, LayerNorm};
 use crate::config::Config;
 
 /// Patch transformer autoencoder with an FSQ bottleneck.
 #[derive(Clone, Debug)]
 pub struct Tokenizer {
-    patch_in: Linear,
+    patch_in: Dense,
     enc_pos: Tensor,
     encoder: Vec<Block>,
     enc_norm: LayerNorm,
-    to_code: Linear,
-    from_code: Linear,
+    to_code: Dense,
+    from_code: Dense,
     dec_pos: Tensor,
     decoder: Vec<Block>,
     dec_norm: LayerNorm,
-    patch_out: Linear,
+    patch_out: Dense,
     fsq: Fsq,
     patch: usize,
     grid: usize,
@@ -37,16 +37,16 @@ impl Tokenizer {
         let pixels = t.patch * t.patch * 3;
         let pos = Init::Randn { mean: 0.0, stdev: 0.02 };
         Ok(Self {
-            patch_in: linear(pixels, t.dim, vb.pp("patch_in"))?,
+            patch_in: Dense::new(pixels, t.dim, vb.pp("patch_in"))?,
             enc_pos: vb.get_with_hints((p, t.dim), "enc_pos", pos)?,
             encoder: (0..t.encoder_layers).map(|i| Block::new(t.dim, t.heads, vb.pp(format!("encoder.{i}")))).collect::<Result<_>>()?,
             enc_norm: LayerNorm::new(t.dim, vb.pp("enc_norm"))?,
-            to_code: linear(t.dim, t.levels.len(), vb.pp("to_code"))?,
-            from_code: linear(t.levels.len(), t.dim, vb.pp("from_code"))?,
+            to_code: Dense::new(t.dim, t.levels.len(), vb.pp("to_code"))?,
+            from_code: Dense::new(t.levels.len(), t.dim, vb.pp("from_code"))?,
             dec_pos: vb.get_with_hints((p, t.dim), "dec_pos", pos)?,
             decoder: (0..t.decoder_layers).map(|i| Block::new(t.dim, t.heads, vb.pp(format!("decoder.{i}")))).collect::<Result<_>>()?,
             dec_norm: LayerNorm::new(t.dim, vb.pp("dec_norm"))?,
-            patch_out: linear(t.dim, pixels, vb.pp("patch_out"))?,
+            patch_out: Dense::new(t.dim, pixels, vb.pp("patch_out"))?,
             fsq: Fsq::new(&t.levels, vb.device())?,
             patch: t.patch,
             grid,

@@ -144,3 +144,40 @@ fn nll_matches_log_softmax_reference() -> Result<()> {
     assert!(nll(&random(&[1, 4], 24)?, &bad).is_err());
     Ok(())
 }
+
+#[test]
+fn linear_matches_matmul_reference() -> Result<()> {
+    let f = |x: &[Tensor]| linear(&x[0], &x[1], Some(&x[2]));
+    let r = |x: &[Tensor]| linear_reference(&x[0], &x[1], Some(&x[2]));
+    for (shape, seed) in [(vec![3, 5, 7], 40), (vec![1, 1, 7], 41), (vec![9, 7], 42)] {
+        check(&f, &r, &[random(&shape, seed)?, random(&[4, 7], seed + 1)?, random(&[4], seed + 2)?])?;
+    }
+    let nb = |x: &[Tensor]| linear(&x[0], &x[1], None);
+    let nbr = |x: &[Tensor]| linear_reference(&x[0], &x[1], None);
+    check(&nb, &nbr, &[random(&[2, 6, 7], 43)?, random(&[5, 7], 44)?])?;
+    // Strided input and a narrowed weight, as the codebook-restricted head uses.
+    let st = |x: &[Tensor]| linear(&x[0].transpose(0, 1)?, &x[1].narrow(0, 0, 3)?, None);
+    let str = |x: &[Tensor]| linear_reference(&x[0].transpose(0, 1)?, &x[1].narrow(0, 0, 3)?, None);
+    check(&st, &str, &[random(&[7, 4], 45)?, random(&[6, 7], 46)?])?;
+    let (x, w, b) = (random(&[3, 4], 47)?, random(&[2, 4], 48)?, random(&[2], 49)?);
+    finite_difference(&f, &[x.clone(), w.clone(), b.clone()])?;
+    finite_difference(&|v: &[Tensor]| linear(&v[1], &v[0], Some(&v[2])), &[w.clone(), x.clone(), b.clone()])?;
+    finite_difference(&|v: &[Tensor]| linear(&v[1], &v[2], Some(&v[0])), &[b, x, w])
+}
+
+#[test]
+fn attention_matches_composed_reference() -> Result<()> {
+    for causal in [false, true] {
+        let f = move |x: &[Tensor]| attention(&x[0], 2, causal);
+        let r = move |x: &[Tensor]| attention_reference(&x[0], 2, causal);
+        check(&f, &r, &[random(&[2, 5, 24], 50)?])?;
+        check(&f, &r, &[random(&[1, 1, 24], 51)?])?;
+        check(&f, &r, &[random(&[1, 70, 12], 52)?])?;
+        // Strided: the packed input as a transposed view.
+        let st = move |x: &[Tensor]| attention(&x[0].transpose(1, 2)?, 2, causal);
+        let str = move |x: &[Tensor]| attention_reference(&x[0].transpose(1, 2)?, 2, causal);
+        check(&st, &str, &[random(&[2, 12, 4], 53)?])?;
+        finite_difference(&f, &[random(&[1, 3, 12], 54)?])?;
+    }
+    Ok(())
+}
