@@ -155,3 +155,57 @@ fn live_training_learns_from_the_env_stream_with_no_dataset() {
     assert!(last < first, "tokenizer loss fell on live data: {first} -> {last}");
     assert!(run.join("checkpoints/step-00000120/dynamics.safetensors").is_file());
 }
+
+/// The checkpoints a run directory holds, by step.
+fn checkpoint_steps(run: &Path) -> Vec<u64> {
+    let mut steps: Vec<u64> = std::fs::read_dir(run.join("checkpoints"))
+        .expect("checkpoints")
+        .filter_map(|e| e.ok()?.file_name().to_str()?.strip_prefix("step-")?.parse().ok())
+        .collect();
+    steps.sort_unstable();
+    steps
+}
+
+#[test]
+fn resume_refuses_other_data_and_actions_and_stops_at_an_until_already_passed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dataset(dir.path(), "4");
+    let other = dataset(dir.path(), "5");
+    let run = dir.path().join("run");
+    pretrain(&data, &run, &["--until", "30"]);
+    assert_eq!(losses(&run).len(), 30);
+
+    // Other data cannot continue the run, and the refusal names the flag and both lists.
+    let o = sandtable(&["pretrain", "--data", s(&other), "--config", "tiny", "--out", s(&run), "--resume"]);
+    let e = stderr(&o);
+    let last = e.trim().lines().last().unwrap_or_default();
+    assert!(!o.status.success() && last.starts_with("error: ") && last.contains("--data") && last.contains("data-4") && last.contains("data-5"), "{e}");
+
+    // An --until at or before the resumed step stops at once and leaves the run as it was.
+    for until in ["20", "30"] {
+        pretrain(&data, &run, &["--resume", "--until", until]);
+        assert_eq!(losses(&run).len(), 30, "--until {until} trained on");
+        assert_eq!(checkpoint_steps(&run).last(), Some(&30));
+    }
+
+    // Retention: at the end only the last three checkpoints and each stage's best remain.
+    pretrain(&data, &run, &["--resume"]);
+    let kept = checkpoint_steps(&run);
+    assert!(kept.len() <= 5 && kept.ends_with(&[60, 90, 120]), "{kept:?}");
+    let best: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("checkpoints/best.json")).expect("best.json")).expect("JSON");
+    for stage in ["tokenizer", "dynamics"] {
+        let name = best["stages"][stage][1].as_str().expect("a best checkpoint per stage");
+        assert!(run.join("checkpoints").join(name).join("state.json").is_file(), "{stage}'s best {name} was pruned");
+    }
+
+    // A dataset whose actions are named differently cannot be fine-tuned from this model.
+    let renamed = dir.path().join("renamed");
+    let cp = std::process::Command::new("cp").arg("-r").arg(&data).arg(&renamed).status().expect("cp");
+    assert!(cp.success());
+    let info_path = renamed.join("info.json");
+    let info = std::fs::read_to_string(&info_path).expect("info");
+    std::fs::write(&info_path, info.replace("\"turn_left\"", "\"spin_left\"")).expect("edit");
+    let o = sandtable(&["finetune", "--init", s(&run), "--data", s(&renamed), "--config", "tiny", "--out", s(&dir.path().join("ft"))]);
+    let e = stderr(&o);
+    assert!(!o.status.success() && e.contains("action vocabularies differ") && e.contains("spin_left") && e.contains("turn_left"), "{e}");
+}

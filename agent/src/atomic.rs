@@ -1,5 +1,6 @@
-//! Atomic file writes: bytes go to `NAME.partial`, then a rename puts them in place, so an
-//! interrupted program leaves either the old file or the new one, never half of one.
+//! Atomic file writes: bytes go to `NAME.partial`, are flushed to the disk, then a rename puts
+//! them in place, so an interrupted program (or a crashed machine) leaves either the old file or
+//! the new one, never half of one.
 
 use std::path::{Path, PathBuf};
 
@@ -10,9 +11,30 @@ pub fn partial_path(path: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// Write `bytes` to `path` through a temporary file and a rename.
+/// Write `bytes` to `path` through a temporary file, an fsync and a rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = partial_path(path);
     std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
+    std::fs::File::open(&tmp)?.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    sync_parent(path)
+}
+
+/// Flush every file directly inside `dir`, then `dir` itself, to the disk.
+pub fn sync_tree(dir: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            std::fs::File::open(entry.path())?.sync_all()?;
+        }
+    }
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// Flush the directory holding `path` (its entries, such as a rename into it).
+pub fn sync_parent(path: &Path) -> std::io::Result<()> {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => std::fs::File::open(p)?.sync_all(),
+        _ => Ok(()),
+    }
 }

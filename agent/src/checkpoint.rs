@@ -1,7 +1,8 @@
 //! Checkpoints: `RUN/checkpoints/step-NNNNNNNN/` holds the tokenizer and dynamics weights and the
 //! optimiser moments (safetensors), `state.json` (stage, step, sampler position, seed) and the
 //! resolved `config.json`. A checkpoint is written into `step-….partial/` and renamed, then
-//! `RUN/checkpoints/latest` names it, so an interrupted save never leaves a half checkpoint.
+//! `RUN/checkpoints/latest` names it, so an interrupted save never leaves a half checkpoint; the
+//! files are fsynced before the rename, so neither does a machine crash.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -11,7 +12,7 @@ use candle_nn::VarMap;
 use serde::{Deserialize, Serialize};
 
 use crate::AgentError;
-use crate::atomic::write_atomic;
+use crate::atomic::{sync_parent, sync_tree, write_atomic};
 use crate::config::Config;
 
 /// Which part of pretraining is running.
@@ -41,6 +42,10 @@ pub struct TrainState {
     pub seed: u64,
     /// Dataset directories trained on.
     pub data: Vec<PathBuf>,
+    /// The action names the model's action tokens stand for, in token order (empty in
+    /// checkpoints written before it was stored).
+    #[serde(default)]
+    pub actions: Vec<String>,
 }
 
 fn err(path: &Path, message: impl Into<String>) -> AgentError {
@@ -77,10 +82,13 @@ pub fn save(
     for (file, bytes) in extras {
         std::fs::write(tmp.join(file), bytes).map_err(|e| io(&tmp, e))?;
     }
+    // On the disk before the rename: a machine crash then leaves the previous checkpoint whole.
+    sync_tree(&tmp).map_err(|e| io(&tmp, e))?;
     if dir.exists() {
         std::fs::remove_dir_all(&dir).map_err(|e| io(&dir, e))?;
     }
     std::fs::rename(&tmp, &dir).map_err(|e| io(&dir, e))?;
+    sync_parent(&dir).map_err(|e| io(&root, e))?;
     let latest = root.join("latest");
     write_atomic(&latest, name.as_bytes()).map_err(|e| io(&latest, e))?;
     Ok(dir)
@@ -147,34 +155,4 @@ pub fn load_into(map: &VarMap, ckpt: &Path, file: &str) -> Result<(), AgentError
         var.set(&t.to_device(var.device())?).map_err(|e| err(&path, e.to_string()))?;
     }
     Ok(())
-}
-
-/// A trained world model, ready for evaluation (its weights record no autograd graph).
-pub struct WorldModel {
-    /// The checkpoint directory it came from.
-    pub dir: PathBuf,
-    /// Its config.
-    pub config: Config,
-    /// Its training state.
-    pub state: TrainState,
-    /// The frame tokenizer.
-    pub tokenizer: crate::model::Tokenizer,
-    /// The dynamics transformer.
-    pub dynamics: crate::model::Dynamics,
-}
-
-/// Load the world model a path names (checkpoint or run directory) onto `device`.
-pub fn load_world_model(path: &Path, device: &Device) -> Result<WorldModel, AgentError> {
-    use crate::model::{Dynamics, SeededInit, Tokenizer, frozen};
-    let dir = resolve(path)?;
-    let config = load_config(&dir)?;
-    let state = load_state(&dir)?;
-    let (tm, dm) = (VarMap::new(), VarMap::new());
-    Tokenizer::new(&config, SeededInit::new(tm.clone(), 0).builder(device))?;
-    Dynamics::new(&config, SeededInit::new(dm.clone(), 0).builder(device))?;
-    load_into(&tm, &dir, "tokenizer")?;
-    load_into(&dm, &dir, "dynamics")?;
-    let tokenizer = Tokenizer::new(&config, frozen(&tm, device))?;
-    let dynamics = Dynamics::new(&config, frozen(&dm, device))?;
-    Ok(WorldModel { dir, config, state, tokenizer, dynamics })
 }

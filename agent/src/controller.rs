@@ -6,7 +6,7 @@ use std::collections::{HashMap, VecDeque};
 use candle_core::{Device, Tensor};
 
 use crate::AgentError;
-use crate::finetune::TrainedAgent;
+use crate::loader::TrainedAgent;
 use crate::model::{ANSWER_ACTION, Episode, argmax};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

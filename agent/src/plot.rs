@@ -1,11 +1,12 @@
 //! SVG plots (no fonts or display needed): loss curves and PSNR against rollout horizon.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use plotters::prelude::*;
 
 use crate::AgentError;
 use crate::atomic::write_atomic;
+use crate::metrics::mean;
 
 const COLORS: [RGBColor; 6] = [RGBColor(31, 119, 180), RGBColor(255, 127, 14), RGBColor(44, 160, 44), RGBColor(214, 39, 40), RGBColor(148, 103, 189), RGBColor(140, 86, 75)];
 
@@ -73,4 +74,46 @@ pub fn line_chart(path: &Path, title: &str, x_label: &str, y_label: &str, series
         root.present().map_err(|e| draw(&e))?;
     }
     write_atomic(path, svg.as_bytes()).map_err(|e| AgentError::Io { path: path.to_path_buf(), source: e })
+}
+
+/// Redraw the loss curve of each stage `metrics.jsonl` holds: `tokenizer_loss.svg`,
+/// `dynamics_loss.svg` (pretraining), `finetune_loss.svg` (fine-tuning).
+pub fn plot_losses(run: &Path) -> Result<(), AgentError> {
+    let path: PathBuf = run.join("metrics.jsonl");
+    let text = std::fs::read_to_string(&path).map_err(|e| AgentError::Io { path: path.clone(), source: e })?;
+    let rows: Vec<serde_json::Value> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let stages = [
+        ("tokenizer", "tokenizer_loss.svg", "Tokenizer: reconstruction MSE", "validation"),
+        ("dynamics", "dynamics_loss.svg", "Dynamics: next-token cross-entropy", "validation"),
+        ("finetune", "finetune_loss.svg", "Fine-tuning: action and answer cross-entropy", "validation (actions and answers only)"),
+    ];
+    for (stage, file, title, val_label) in stages {
+        let pick = |key: &str| -> Vec<(f64, f64)> {
+            rows.iter()
+                .filter(|r| r["stage"] == stage)
+                .filter_map(|r| Some((r["step"].as_f64()?, r[key].as_f64()?)))
+                .collect()
+        };
+        let train = pick("loss");
+        if train.is_empty() {
+            continue;
+        }
+        let series = vec![
+            Series { label: "train".into(), points: smooth(&train, 20), dashed: false, color: None },
+            Series { label: val_label.into(), points: pick("val_loss"), dashed: true, color: None },
+        ];
+        line_chart(&run.join(file), title, "step", "loss", &series, true)?;
+    }
+    Ok(())
+}
+
+/// Trailing mean over `k` points, to read a noisy loss curve.
+fn smooth(points: &[(f64, f64)], k: usize) -> Vec<(f64, f64)> {
+    (0..points.len())
+        .map(|i| {
+            let lo = i.saturating_sub(k - 1);
+            let ys: Vec<f64> = points[lo..=i].iter().map(|p| p.1).collect();
+            (points[i].0, mean(&ys))
+        })
+        .collect()
 }

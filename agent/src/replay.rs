@@ -40,12 +40,18 @@ pub struct ReplayBuffer {
     capacity_frames: usize,
     height: usize,
     width: usize,
+    actions: Vec<String>,
 }
 
 impl ReplayBuffer {
-    /// Hold about `capacity_frames` frames of `height × width`.
-    pub fn new(capacity_frames: usize, height: usize, width: usize) -> Self {
-        Self { inner: Mutex::new(Inner::default()), ready: Condvar::new(), capacity_frames, height, width }
+    /// Hold about `capacity_frames` frames of `height × width`, whose actions index `actions`.
+    pub fn new(capacity_frames: usize, height: usize, width: usize, actions: Vec<String>) -> Self {
+        Self { inner: Mutex::new(Inner::default()), ready: Condvar::new(), capacity_frames, height, width, actions }
+    }
+
+    /// The action names the episodes' actions index.
+    pub fn actions(&self) -> &[String] {
+        &self.actions
     }
 
     /// Frame height and width.
@@ -145,7 +151,7 @@ mod tests {
 
     #[test]
     fn samples_windows_of_held_episodes_and_evicts_old_ones() -> Result<(), AgentError> {
-        let buf = ReplayBuffer::new(20, 2, 2);
+        let buf = ReplayBuffer::new(20, 2, 2, Vec::new());
         for i in 0..12u8 {
             let len = 5;
             buf.push(ReplayEpisode { frames: vec![i; len * 12], actions: vec![i64::from(i); len], mission: format!("m{i}") });

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use candle_core::{Device, IndexOp, Tensor};
 use clap::Args;
-use sandtable_agent::checkpoint::load_world_model;
-use sandtable_agent::eval::imagine;
+use sandtable_agent::loader::load_world_model;
+use sandtable_agent::world_model_eval::imagine;
 use sandtable_agent::model::Tokenizer;
 use sandtable_env::{Decision, Env, Frame, Policy, PolicySpec, Scenario};
 

@@ -11,7 +11,7 @@ use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use sandtable_agent::controller::{Choice, Controller, Request};
 use sandtable_agent::dataset::{Dataset, EpisodeData, EpisodeMeta};
-use sandtable_agent::finetune::{TrainedAgent, load_agent};
+use sandtable_agent::loader::{TrainedAgent, load_agent};
 use sandtable_agent::holdout::{Pair, named_pair};
 use sandtable_agent::score::{Outcome, Summary, summarise};
 use sandtable_env::{Action, Decision, Driver, Event, Frame, PolicySpec, Stream, StreamConfig, episode_seed};

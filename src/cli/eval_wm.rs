@@ -4,9 +4,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use sandtable_agent::checkpoint::load_world_model;
+use sandtable_agent::loader::load_world_model;
 use sandtable_agent::dataset::Dataset;
-use sandtable_agent::eval::{EvalOptions, evaluate};
+use sandtable_agent::world_model_eval::{EvalOptions, evaluate};
 use sandtable_agent::plot::{Series, line_chart};
 
 /// Arguments of `sandtable eval-wm`.
@@ -61,7 +61,7 @@ pub fn run(args: EvalWmArgs) -> Result<()> {
         "report": report,
     });
     crate::media::write_atomic(&out.join("eval.json"), serde_json::to_string_pretty(&doc)?.as_bytes())?;
-    let line = |f: &dyn Fn(&sandtable_agent::eval::HorizonRow) -> f64| report.rollout.iter().map(|r| (r.k as f64, f(r))).collect();
+    let line = |f: &dyn Fn(&sandtable_agent::world_model_eval::HorizonRow) -> f64| report.rollout.iter().map(|r| (r.k as f64, f(r))).collect();
     let series = [
         Series { label: "model, true actions".into(), points: line(&|r| r.model_psnr), dashed: false, color: None },
         Series { label: "model, shuffled actions".into(), points: line(&|r| r.shuffled_actions_psnr), dashed: false, color: None },

@@ -10,7 +10,8 @@ use sandtable_agent::checkpoint::Stage;
 use sandtable_agent::config::Config;
 use sandtable_agent::dataset::Dataset;
 use sandtable_agent::replay::{ReplayBuffer, ReplayEpisode};
-use sandtable_agent::train::{EvalRecord, Observer, Source, StepRecord, pretrain};
+use sandtable_agent::pretrain::{Source, pretrain};
+use sandtable_agent::runner::{EvalRecord, Observer, StepRecord};
 use sandtable_env::{Driver, Event, Stream, StreamConfig};
 
 use crate::episodes::{EpisodeAssembler, load_scenarios};
@@ -123,7 +124,8 @@ fn live(args: &PretrainArgs, cfg: &Config, device: &candle_core::Device) -> Resu
     use std::sync::atomic::{AtomicBool, Ordering};
     let scenarios = load_scenarios(&args.scenarios)?;
     let size = cfg.image_size as u32;
-    let buffer = Arc::new(ReplayBuffer::new(args.buffer_frames, cfg.image_size, cfg.image_size));
+    let actions = sandtable_env::decision_vocabulary().iter().map(|s| s.to_string()).collect();
+    let buffer = Arc::new(ReplayBuffer::new(args.buffer_frames, cfg.image_size, cfg.image_size, actions));
     let stop = Arc::new(AtomicBool::new(false));
     let config = StreamConfig {
         workers: usize::from(args.workers),

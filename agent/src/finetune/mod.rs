@@ -1,0 +1,393 @@
+//! Instruction tuning and prompting (stages two and three): the agent learns, by behaviour
+//! cloning on expert demonstrations, to emit the expert's next action after an instruction and
+//! the frames so far, and the answer word after a question. It starts from a pretraining
+//! checkpoint or from scratch with the same architecture, so the two can be compared.
+//!
+//! The frame tokenizer stays as it starts (pretrained, or random from scratch): the agent reads
+//! its discrete codes, through which no gradient flows. Every dynamics weight is trained, unless
+//! the trunk is frozen.
+
+mod vocab;
+mod windows;
+
+use std::path::{Path, PathBuf};
+
+use candle_core::Device;
+use candle_nn::VarMap;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+pub use vocab::build_vocab;
+
+use self::windows::{Batches, Item, items, windows};
+use crate::AgentError;
+use crate::card::AgentCard;
+use crate::checkpoint::{self, Stage, TrainState};
+use crate::codes::Codes;
+use crate::config::Config;
+use crate::dataset::{Dataset, shuffle};
+use crate::holdout::{Pair, named_pair};
+use crate::metrics::mean;
+use crate::model::{Agent, SeededInit, Tokenizer, frozen};
+use crate::optim::{AdamW, learning_rate};
+use crate::runner::{Cadence, Observer, Runner, StageLoop, StepOutcome, Validation, canonical};
+use crate::text::TextVocab;
+
+/// A fine-tuning request.
+pub struct Finetune<'a> {
+    /// Demonstrations.
+    pub data: &'a [Dataset],
+    /// Pretraining checkpoint or run to start from; `None` starts from scratch.
+    pub init: Option<&'a Path>,
+    /// Pairs to keep out of training.
+    pub holdout: &'a [Pair],
+    /// Run directory.
+    pub run: &'a Path,
+    /// Continue the run in `run`.
+    pub resume: bool,
+    /// Stop (with a checkpoint) after this step.
+    pub until: Option<u64>,
+    /// Train everything but the transformer blocks.
+    pub freeze_trunk: bool,
+}
+
+/// The fine-tuning stage the runner drives.
+struct FinetuneStage<'a> {
+    cfg: &'a Config,
+    data: &'a [Dataset],
+    agent: Agent,
+    opt: AdamW,
+    batches: Batches,
+    val_items: Vec<Item>,
+    codes: Codes,
+    vocab: &'a TextVocab,
+    tok_map: &'a VarMap,
+    dyn_map: &'a VarMap,
+    device: &'a Device,
+    extras: [(&'static str, String); 2],
+}
+
+impl StageLoop for FinetuneStage<'_> {
+    fn stage(&self) -> Stage {
+        Stage::Finetune
+    }
+
+    fn label(&self) -> &'static str {
+        "finetune"
+    }
+
+    fn step(&mut self, s: u64, total: u64) -> Result<StepOutcome, AgentError> {
+        let (tr, ft) = (&self.cfg.train, &self.cfg.finetune);
+        let batch = self.batches.next(ft.batch);
+        let seqs = self.agent.sequences(&windows(self.data, &batch, &self.codes, self.vocab, ft.text_len)?)?;
+        let (loss, acc) = self.agent.loss(&seqs, ft.frame_loss_weight)?;
+        let grads = loss.backward()?;
+        let lr = learning_rate(s, total, ft.warmup_steps, ft.lr, tr.min_lr_fraction);
+        let grad_norm = self.opt.step(&grads, lr, tr.grad_clip)?;
+        Ok(StepOutcome { loss: f64::from(loss.to_scalar::<f32>()?), lr, grad_norm, items: seqs.rows * seqs.len, fields: vec![("accuracy", acc)] })
+    }
+
+    fn validate(&mut self) -> Result<Validation, AgentError> {
+        let ft = &self.cfg.finetune;
+        let frozen_agent = Agent::new(self.cfg, frozen(self.dyn_map, self.device))?;
+        let (mut losses, mut accs) = (Vec::new(), Vec::new());
+        for chunk in self.val_items.chunks(ft.batch) {
+            let seqs = frozen_agent.sequences(&windows(self.data, chunk, &self.codes, self.vocab, ft.text_len)?)?;
+            let (l, a) = frozen_agent.loss(&seqs, 0.0)?;
+            losses.push(f64::from(l.to_scalar::<f32>()?));
+            accs.push(a);
+        }
+        Ok(Validation { loss: mean(&losses), metric: mean(&accs), metric_name: "val_accuracy" })
+    }
+
+    fn sampler(&self) -> (u64, usize) {
+        self.batches.position()
+    }
+
+    fn save(&mut self, run: &Path, state: &TrainState, finished: bool) -> Result<PathBuf, AgentError> {
+        let state = if finished { TrainState { stage: Stage::Done, ..state.clone() } } else { state.clone() };
+        let extras: Vec<(&str, &[u8])> = self.extras.iter().map(|(n, t)| (*n, t.as_bytes())).collect();
+        checkpoint::save(run, self.cfg, &[("tokenizer", self.tok_map), ("dynamics", self.dyn_map)], &self.opt.state(), &state, &extras)
+    }
+}
+
+/// Training and validation episodes per dataset after the split, less those whose missions name
+/// a held-out pair; and how many were dropped.
+fn split_episodes(data: &[Dataset], cfg: &Config, holdout: &[Pair]) -> Result<(Vec<Vec<usize>>, Vec<Vec<usize>>, usize), AgentError> {
+    let (mut train_eps, mut val_eps, mut dropped) = (Vec::new(), Vec::new(), 0);
+    for d in data {
+        let split = d.split(cfg.train.val_fraction, cfg.train.seed);
+        let mut keep = |eps: &[usize]| -> Result<Vec<usize>, AgentError> {
+            let mut kept = Vec::new();
+            for &e in eps {
+                if named_pair(holdout, &d.episode(e)?.meta.mission).is_some() {
+                    dropped += 1;
+                } else {
+                    kept.push(e);
+                }
+            }
+            Ok(kept)
+        };
+        train_eps.push(keep(&split.train)?);
+        val_eps.push(keep(&split.val)?);
+    }
+    Ok((train_eps, val_eps, dropped))
+}
+
+/// Fine-tune; returns the state reached. Deterministic on CPU, resumed or not.
+pub fn finetune(cfg: &Config, job: &Finetune<'_>, device: &Device, obs: &mut dyn Observer) -> Result<TrainState, AgentError> {
+    let io = |p: &Path, e: std::io::Error| AgentError::Io { path: p.to_path_buf(), source: e };
+    let (data, run) = (job.data, job.run);
+    if data.is_empty() {
+        return Err(AgentError::Config("fine-tuning needs at least one demonstration dataset".into()));
+    }
+    let (tr, ft) = (&cfg.train, &cfg.finetune);
+    let (vocab, answers) = build_vocab(data)?;
+    if vocab.len() > cfg.dynamics.text_tokens {
+        return Err(AgentError::Config(format!("the missions use {} words; config `{}` reserves {} text tokens", vocab.len(), cfg.name, cfg.dynamics.text_tokens)));
+    }
+    let words = |d: &Dataset, i: usize| d.episode(i).ok().map(|e| vocab.encode(&e.meta.mission).0.len());
+    let longest = data.iter().flat_map(|d| (0..d.num_episodes()).filter_map(|i| words(d, i))).max().unwrap_or(0);
+    if longest > ft.text_len {
+        tracing::warn!(longest, text_len = ft.text_len, "some missions are longer than the model reads; they keep their last words");
+    }
+
+    // Absolute, so that `eval` finds them to check its seeds from any working directory.
+    let data_dirs = canonical(&data.iter().map(|d| d.dir().to_path_buf()).collect::<Vec<_>>());
+    let actions = crate::actions::of_datasets(data)?;
+    let (mut runner, resumed) = Runner::open(run, cfg, &data_dirs, &actions, job.resume, job.until, obs)?;
+    let (train_eps, val_eps, dropped) = split_episodes(data, cfg, job.holdout)?;
+    let t = cfg.finetune.frames;
+    let train_items = items(data, &train_eps, t)?;
+    let mut val_items = items(data, &val_eps, t)?;
+    if train_items.is_empty() {
+        return Err(AgentError::Config("no training windows are left after the validation split and the holdout".into()));
+    }
+    if val_items.is_empty() {
+        tracing::warn!("no validation episodes (too few to split): validation reports the training windows");
+        val_items = train_items.clone();
+    }
+    shuffle(&mut val_items, &mut ChaCha8Rng::seed_from_u64(tr.seed ^ 0x7A1));
+    val_items.truncate(ft.eval_batches * ft.batch);
+
+    let tok_map = VarMap::new();
+    let dyn_map = VarMap::new();
+    Tokenizer::new(cfg, SeededInit::new(tok_map.clone(), tr.seed).builder(device))?;
+    if let Some(init) = job.init {
+        let ckpt = checkpoint::resolve(init)?;
+        let saved = checkpoint::load_config(&ckpt)?;
+        let pretrained = checkpoint::load_state(&ckpt)?;
+        crate::actions::check(&pretrained.actions, &format!("--init {}", ckpt.display()), &actions, "the demonstrations")?;
+        if (saved.image_size, &saved.tokenizer, &saved.dynamics) != (cfg.image_size, &cfg.tokenizer, &cfg.dynamics) {
+            return Err(AgentError::Checkpoint { path: ckpt, message: format!("has another architecture than config `{}`; fine-tune with the config it was pretrained with", cfg.name) });
+        }
+        crate::model::Dynamics::new(cfg, SeededInit::new(dyn_map.clone(), tr.seed.wrapping_add(1)).builder(device))?;
+        checkpoint::load_into(&tok_map, &ckpt, "tokenizer")?;
+        checkpoint::load_into(&dyn_map, &ckpt, "dynamics")?;
+    }
+    // With an init this adds only `text_pos`; from scratch it draws every weight.
+    let mut agent = Agent::new(cfg, SeededInit::new(dyn_map.clone(), tr.seed.wrapping_add(2)).builder(device))?;
+    if job.freeze_trunk {
+        agent.freeze_blocks(cfg, &dyn_map)?;
+    }
+    let mut state = TrainState { stage: Stage::Finetune, step: 0, sampler: (0, 0), seed: tr.seed, data: data_dirs.clone(), actions };
+    let trained = if job.freeze_trunk {
+        // The same variables (shared storage), without the blocks: the optimiser sees only these.
+        let subset = VarMap::new();
+        {
+            let all = dyn_map.data().lock().unwrap_or_else(|p| p.into_inner());
+            let mut sub = subset.data().lock().unwrap_or_else(|p| p.into_inner());
+            for (name, var) in all.iter().filter(|(n, _)| !n.starts_with("blocks.")) {
+                sub.insert(name.clone(), var.clone());
+            }
+        }
+        subset
+    } else {
+        dyn_map.clone()
+    };
+    let mut opt = AdamW::new(&trained, tr.weight_decay)?;
+    if let Some((ckpt, saved)) = resumed {
+        let saved_card = AgentCard::load(&ckpt)
+            .map_err(|_| AgentError::Checkpoint { path: ckpt.clone(), message: "has no agent.json: it is not a fine-tuning run, so it cannot be resumed by `finetune`".into() })?;
+        let mismatch = if saved_card.frozen_trunk != job.freeze_trunk {
+            Some("--freeze-trunk")
+        } else if saved_card.init != job.init.map(Path::to_path_buf) {
+            Some("--init")
+        } else if saved_card.holdout != job.holdout {
+            Some("--holdout-pairs")
+        } else {
+            None
+        };
+        if let Some(flag) = mismatch {
+            return Err(AgentError::Checkpoint { path: ckpt, message: format!("was trained with another {flag}; resume with the same one") });
+        }
+        checkpoint::load_into(&tok_map, &ckpt, "tokenizer")?;
+        checkpoint::load_into(&dyn_map, &ckpt, "dynamics")?;
+        state = saved;
+        if state.step > 0 && state.stage == Stage::Finetune {
+            let moments = checkpoint::load_tensors(&ckpt, "optimizer")?;
+            opt.load_state(&moments, state.step).map_err(|m| AgentError::Checkpoint { path: ckpt.clone(), message: m })?;
+        }
+        tracing::info!(checkpoint = %ckpt.display(), step = state.step, "resuming");
+    }
+    if state.stage == Stage::Done || runner.stops_at(state.step) {
+        return Ok(state);
+    }
+    let tok = Tokenizer::new(cfg, frozen(&tok_map, device))?;
+    let codes = Codes::encode(data, &[&train_eps, &val_eps], &tok, cfg.tokens_per_frame(), device)?;
+
+    let card = AgentCard {
+        init: job.init.map(Path::to_path_buf),
+        holdout: job.holdout.to_vec(),
+        answers,
+        data: state.data.clone(),
+        train_episodes: train_eps.iter().map(Vec::len).sum(),
+        val_episodes: val_eps.iter().map(Vec::len).sum(),
+        holdout_episodes: dropped,
+        frozen_trunk: job.freeze_trunk,
+    };
+    let card_json = checkpoint::to_json(&card)?;
+    let vocab_json = serde_json::to_string_pretty(&vocab).map_err(|e| AgentError::Config(e.to_string()))?;
+    for (file, text) in [("agent.json", &card_json), ("vocab.json", &vocab_json)] {
+        crate::atomic::write_atomic(&run.join(file), text.as_bytes()).map_err(|e| io(run, e))?;
+    }
+    let batches = Batches::new(train_items, ft.episode_balanced, tr.seed, state.sampler);
+    let mut stage = FinetuneStage {
+        cfg,
+        data,
+        agent,
+        opt,
+        batches,
+        val_items,
+        codes,
+        vocab: &vocab,
+        tok_map: &tok_map,
+        dyn_map: &dyn_map,
+        device,
+        extras: [("vocab.json", vocab_json), ("agent.json", card_json)],
+    };
+    let cadence = Cadence { eval_every: ft.eval_every, checkpoint_every: ft.checkpoint_every };
+    if !runner.run_stage(&mut stage, &mut state, 0, ft.steps, cadence)? {
+        state.stage = Stage::Done;
+    }
+    Ok(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::controller::{Choice, Controller, Request};
+    use crate::dataset::{DatasetInfo, DatasetWriter, EpisodeData, EpisodeMeta, NO_ACTION, Recording};
+    use crate::loader::load_agent;
+    use crate::runner::Quiet;
+
+    /// One episode of distinct noise frames with a fixed action sequence that ends in an answer.
+    fn demo(dir: &Path, actions: &[i64]) -> Vec<Vec<u8>> {
+        let recording = Recording {
+            base_seed: 0,
+            seed_rule: "test".into(),
+            policy: "expert".into(),
+            episodes_requested: 1,
+            scenario_names: vec!["synthetic".into()],
+            scenarios: vec![json!({"name": "synthetic"})],
+            created_by: "unit test".into(),
+        };
+        let vocab: Vec<String> = (0..11).map(|i| format!("a{i}")).collect();
+        let info = DatasetInfo::new(64, 64, 30.0, vocab, vec!["red".into(), "blue".into()], recording);
+        let meta = EpisodeMeta {
+            index: 0,
+            scenario: "synthetic".into(),
+            seed: 0,
+            mission: "what color is the cube?".into(),
+            answer: Some("red".into()),
+            given_answer: Some("red".into()),
+            success: true,
+            length: 0,
+            episode_return: 1.0,
+        };
+        let mut ep = EpisodeData::new(meta);
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let mut frames = Vec::new();
+        for t in 0..=actions.len() {
+            use rand::Rng;
+            let frame: Vec<u8> = (0..64 * 64 * 3).map(|_| rng.random::<u8>()).collect();
+            let a = actions.get(t).copied().unwrap_or(NO_ACTION);
+            ep.push_row(&frame, a, 0.0, t + 1 == actions.len(), false);
+            frames.push(frame);
+        }
+        let mut w = DatasetWriter::create(dir, info, 1000).expect("create");
+        w.push(ep).expect("push");
+        w.finish().expect("finish");
+        frames
+    }
+
+    #[test]
+    fn tiny_imitates_a_fixed_action_sequence_and_answers() -> Result<(), AgentError> {
+        let tmp = tempfile::tempdir().map_err(|e| AgentError::Config(e.to_string()))?;
+        let actions = [1i64, 1, 3, 1, 4, 4, 2, 1, 3, 7, 10];
+        let frames = demo(&tmp.path().join("demo"), &actions);
+        let data = [Dataset::open(&tmp.path().join("demo"))?];
+        let mut cfg = Config::tiny();
+        cfg.finetune.steps = 200;
+        cfg.finetune.batch = 8;
+        cfg.finetune.lr = 3e-3;
+        cfg.finetune.warmup_steps = 10;
+        cfg.finetune.eval_every = 100;
+        cfg.finetune.checkpoint_every = 100;
+        let run = tmp.path().join("run");
+        let job = Finetune { data: &data, init: None, holdout: &[], run: &run, resume: false, until: None, freeze_trunk: false };
+        let state = finetune(&cfg, &job, &Device::Cpu, &mut Quiet)?;
+        assert_eq!((state.stage, state.step), (Stage::Done, 200));
+        let first: f64 = loss_at(&run, 1);
+        let last: f64 = loss_at(&run, 200);
+        assert!(last < first / 10.0, "loss {first} -> {last}");
+
+        // Replay the episode closed loop: the agent must choose the demonstrated decisions.
+        let model = load_agent(&run, &Device::Cpu)?;
+        let mut ctl = Controller::new(&model, &Device::Cpu);
+        let mut chosen = Vec::new();
+        for frame in &frames[..actions.len()] {
+            chosen.extend(ctl.decide(&[Request { episode: 3, mission: "what color is the cube?", frame, question: true }])?);
+        }
+        let mut expected: Vec<Choice> = actions[..actions.len() - 1].iter().map(|&a| Choice::Act(a as usize)).collect();
+        expected.push(Choice::Answer("red".into()));
+        assert_eq!(chosen, expected);
+        Ok(())
+    }
+
+    #[test]
+    fn a_frozen_trunk_trains_only_the_embeddings_and_head() -> Result<(), AgentError> {
+        let tmp = tempfile::tempdir().map_err(|e| AgentError::Config(e.to_string()))?;
+        demo(&tmp.path().join("demo"), &[1, 3, 4, 10]);
+        let data = [Dataset::open(&tmp.path().join("demo"))?];
+        let mut cfg = Config::tiny();
+        cfg.finetune.steps = 5;
+        let run = tmp.path().join("run");
+        let job = Finetune { data: &data, init: None, holdout: &[], run: &run, resume: false, until: None, freeze_trunk: true };
+        finetune(&cfg, &job, &Device::Cpu, &mut Quiet)?;
+        // The same seeds draw the same initial weights: compare with a fresh agent.
+        let fresh = VarMap::new();
+        Agent::new(&cfg, SeededInit::new(fresh.clone(), cfg.train.seed.wrapping_add(2)).builder(&Device::Cpu))?;
+        let trained = checkpoint::load_tensors(&checkpoint::resolve(&run)?, "dynamics")?;
+        let fresh = fresh.data().lock().map_err(|e| AgentError::Config(e.to_string()))?;
+        for (name, var) in fresh.iter() {
+            let same = trained[name].flatten_all()?.to_vec1::<f32>()? == var.as_tensor().flatten_all()?.to_vec1::<f32>()?;
+            assert_eq!(same, name.starts_with("blocks."), "{name}: frozen iff a block weight");
+        }
+        // Resuming with the other setting is refused.
+        let job = Finetune { resume: true, freeze_trunk: false, ..job };
+        assert!(finetune(&cfg, &job, &Device::Cpu, &mut Quiet).is_err_and(|e| e.to_string().contains("freeze-trunk")));
+        Ok(())
+    }
+
+    fn loss_at(run: &Path, step: u64) -> f64 {
+        let text = std::fs::read_to_string(run.join("metrics.jsonl")).expect("metrics");
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|v| v["step"] == step && v["loss"].is_number())
+            .and_then(|v| v["loss"].as_f64())
+            .expect("a logged step")
+    }
+}

@@ -1,0 +1,25 @@
+//! The text vocabulary of a fine-tuning run: the words of the demonstrations' missions and
+//! their answer vocabularies.
+
+use crate::AgentError;
+use crate::dataset::Dataset;
+use crate::text::TextVocab;
+
+/// The vocabulary of the datasets' missions and answer words.
+pub fn build_vocab(data: &[Dataset]) -> Result<(TextVocab, Vec<String>), AgentError> {
+    let mut texts = Vec::new();
+    let mut answers: Vec<String> = Vec::new();
+    for d in data {
+        for i in 0..d.num_episodes() {
+            texts.push(d.episode(i)?.meta.mission.clone());
+        }
+        for a in &d.info().answer_vocabulary {
+            if !answers.contains(a) {
+                answers.push(a.clone());
+            }
+        }
+    }
+    texts.extend(answers.iter().cloned());
+    Ok((TextVocab::build(texts.iter().map(String::as_str)), answers))
+}
+

@@ -1,0 +1,340 @@
+//! Pretraining (stage one): the frame tokenizer first, then the dynamics transformer on the
+//! frozen tokenizer's codes, each with AdamW, warm-up and cosine decay and gradient clipping,
+//! through the shared [`Runner`] (validation split by episode, `metrics.jsonl`, SVG loss curves,
+//! resumable checkpoints).
+//!
+//! Sequential rather than joint: the dynamics model then learns over a fixed vocabulary, and the
+//! tokenizer's quality (the ceiling of every prediction) is measured on its own.
+
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarMap;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde_json::json;
+
+use crate::AgentError;
+use crate::checkpoint::{self, Stage, TrainState};
+use crate::codes::Codes;
+use crate::config::Config;
+use crate::dataset::{Dataset, Split, WindowBatch, WindowSampler};
+use crate::metrics::{mean, mse, psnr_of_mse};
+use crate::model::{Dynamics, SeededInit, Tokenizer, frozen, interleave};
+use crate::optim::{AdamW, learning_rate};
+use crate::replay::ReplayBuffer;
+use crate::runner::{Cadence, Observer, Runner, StageLoop, StepOutcome, Validation};
+
+/// Where training windows come from.
+pub enum Source<'a> {
+    /// Recorded datasets, split by episode into training and validation.
+    Recorded(&'a [Dataset]),
+    /// A replay buffer that live env workers fill while training runs.
+    Live(&'a ReplayBuffer),
+}
+
+/// A stream of batches of one window length.
+enum Feed<'a> {
+    Recorded { sampler: WindowSampler, sets: Vec<&'a Dataset> },
+    Live { buffer: &'a ReplayBuffer, rng: Box<ChaCha8Rng>, len: usize, batch: usize, val: bool },
+}
+
+impl Feed<'_> {
+    fn next(&mut self, device: &Device) -> Result<WindowBatch, AgentError> {
+        match self {
+            Feed::Recorded { sampler, sets } => Ok(sampler.next_batch(sets, device)?),
+            Feed::Live { buffer, rng, len, batch, val } => buffer.sample(rng, *len, *batch, *val, device),
+        }
+    }
+
+    fn position(&self) -> (u64, usize) {
+        match self {
+            Feed::Recorded { sampler, .. } => sampler.position(),
+            Feed::Live { .. } => (0, 0),
+        }
+    }
+}
+
+/// Where a stage's batches come from: the datasets' training and validation episodes, or the
+/// live replay buffer.
+struct Feeds<'a> {
+    source: &'a Source<'a>,
+    sets: Vec<&'a Dataset>,
+    train: Vec<(&'a Dataset, &'a [usize])>,
+    val: Vec<(&'a Dataset, &'a [usize])>,
+}
+
+impl<'a> Feeds<'a> {
+    /// A feed of `len`-frame windows, `batch` at a time, for training or validation.
+    fn feed(&self, len: usize, batch: usize, seed: u64, val: bool) -> Result<Feed<'a>, AgentError> {
+        Ok(match self.source {
+            Source::Recorded(_) => {
+                let from = if val { &self.val } else { &self.train };
+                Feed::Recorded { sampler: WindowSampler::new(from, len, batch, seed)?, sets: self.sets.clone() }
+            }
+            Source::Live(buffer) => Feed::Live { buffer, rng: Box::new(ChaCha8Rng::seed_from_u64(seed)), len, batch, val },
+        })
+    }
+
+    /// A training feed placed where a resumed run's sampler stood.
+    fn resumed(&self, len: usize, batch: usize, seed: u64, at: (u64, usize)) -> Result<Feed<'a>, AgentError> {
+        let mut feed = self.feed(len, batch, seed, false)?;
+        if let Feed::Recorded { sampler, .. } = &mut feed {
+            sampler.seek(at.0, at.1);
+        }
+        Ok(feed)
+    }
+}
+
+/// What both pretraining stages share: the config, both models' variables and the frame size.
+struct Shared<'a> {
+    cfg: &'a Config,
+    tok_map: &'a VarMap,
+    dyn_map: &'a VarMap,
+    device: &'a Device,
+    h: usize,
+    w: usize,
+}
+
+impl Shared<'_> {
+    fn save(&self, run: &Path, opt: Option<&AdamW>, state: &TrainState) -> Result<PathBuf, AgentError> {
+        let moments = opt.map(AdamW::state).unwrap_or_default();
+        checkpoint::save(run, self.cfg, &[("tokenizer", self.tok_map), ("dynamics", self.dyn_map)], &moments, state, &[])
+    }
+}
+
+/// Stage one of pretraining: the frame tokenizer, on single frames.
+struct TokenizerStage<'a> {
+    shared: &'a Shared<'a>,
+    feeds: &'a Feeds<'a>,
+    tokenizer: Tokenizer,
+    opt: AdamW,
+    feed: Feed<'a>,
+}
+
+impl StageLoop for TokenizerStage<'_> {
+    fn stage(&self) -> Stage {
+        Stage::Tokenizer
+    }
+
+    fn label(&self) -> &'static str {
+        "tokenizer"
+    }
+
+    fn rate_field(&self) -> Option<&'static str> {
+        Some("frames_per_s")
+    }
+
+    fn step(&mut self, s: u64, total: u64) -> Result<StepOutcome, AgentError> {
+        let (sh, tr) = (self.shared, &self.shared.cfg.train);
+        let batch = self.feed.next(sh.device)?;
+        let b = batch.episodes.len();
+        let loss = self.tokenizer.loss(&batch.frames.reshape((b, sh.h, sh.w, 3))?)?;
+        let grads = loss.backward()?;
+        let lr = learning_rate(s, total, tr.warmup_steps, tr.tokenizer_lr, tr.min_lr_fraction);
+        let grad_norm = self.opt.step(&grads, lr, tr.grad_clip)?;
+        Ok(StepOutcome { loss: f64::from(loss.to_scalar::<f32>()?), lr, grad_norm, items: b, fields: Vec::new() })
+    }
+
+    fn validate(&mut self) -> Result<Validation, AgentError> {
+        let sh = self.shared;
+        let tr = &sh.cfg.train;
+        let frozen_tok = Tokenizer::new(sh.cfg, frozen(sh.tok_map, sh.device))?;
+        let mut vs = self.feeds.feed(1, tr.tokenizer_batch, tr.seed ^ 0x7A1, true)?;
+        let (loss, psnr) = validate_tokenizer(&frozen_tok, &mut vs, tr.eval_batches, sh.h, sh.w, sh.device)?;
+        Ok(Validation { loss, metric: psnr, metric_name: "val_psnr" })
+    }
+
+    fn sampler(&self) -> (u64, usize) {
+        self.feed.position()
+    }
+
+    fn save(&mut self, run: &Path, state: &TrainState, finished: bool) -> Result<PathBuf, AgentError> {
+        if finished {
+            // The next resume starts the dynamics stage afresh, with no tokenizer moments.
+            let next = TrainState { stage: Stage::Dynamics, sampler: (0, 0), ..state.clone() };
+            return self.shared.save(run, None, &next);
+        }
+        self.shared.save(run, Some(&self.opt), state)
+    }
+}
+
+/// Stage two: the dynamics transformer on the frozen tokenizer's codes.
+struct DynamicsStage<'a> {
+    shared: &'a Shared<'a>,
+    feeds: &'a Feeds<'a>,
+    tokenizer: Tokenizer,
+    dynamics: Dynamics,
+    codes: Option<Codes>,
+    opt: AdamW,
+    feed: Feed<'a>,
+}
+
+impl StageLoop for DynamicsStage<'_> {
+    fn stage(&self) -> Stage {
+        Stage::Dynamics
+    }
+
+    fn label(&self) -> &'static str {
+        "dynamics"
+    }
+
+    fn rate_field(&self) -> Option<&'static str> {
+        Some("tokens_per_s")
+    }
+
+    fn step(&mut self, s: u64, total: u64) -> Result<StepOutcome, AgentError> {
+        let (sh, tr) = (self.shared, &self.shared.cfg.train);
+        let tokens = window_tokens(sh.cfg, &self.tokenizer, self.codes.as_ref(), &mut self.feed, sh.h, sh.w, sh.device)?;
+        let (loss, _) = self.dynamics.loss(&tokens)?;
+        let grads = loss.backward()?;
+        let lr = learning_rate(s, total, tr.warmup_steps, tr.dynamics_lr, tr.min_lr_fraction);
+        let grad_norm = self.opt.step(&grads, lr, tr.grad_clip)?;
+        Ok(StepOutcome { loss: f64::from(loss.to_scalar::<f32>()?), lr, grad_norm, items: tokens.elem_count(), fields: Vec::new() })
+    }
+
+    fn validate(&mut self) -> Result<Validation, AgentError> {
+        let sh = self.shared;
+        let tr = &sh.cfg.train;
+        let frozen_dyn = Dynamics::new(sh.cfg, frozen(sh.dyn_map, sh.device))?;
+        let mut vs = self.feeds.feed(sh.cfg.dynamics.frames, tr.dynamics_batch, tr.seed ^ 0x7A1, true)?;
+        let (mut losses, mut accs) = (Vec::new(), Vec::new());
+        for _ in 0..tr.eval_batches {
+            let tokens = window_tokens(sh.cfg, &self.tokenizer, self.codes.as_ref(), &mut vs, sh.h, sh.w, sh.device)?;
+            let (l, a) = frozen_dyn.loss(&tokens)?;
+            losses.push(f64::from(l.to_scalar::<f32>()?));
+            accs.push(a);
+        }
+        Ok(Validation { loss: mean(&losses), metric: mean(&accs), metric_name: "val_accuracy" })
+    }
+
+    fn sampler(&self) -> (u64, usize) {
+        self.feed.position()
+    }
+
+    fn save(&mut self, run: &Path, state: &TrainState, finished: bool) -> Result<PathBuf, AgentError> {
+        let state = if finished { TrainState { stage: Stage::Done, ..state.clone() } } else { state.clone() };
+        self.shared.save(run, Some(&self.opt), &state)
+    }
+}
+
+/// Pretrain on `source` into the run directory `run`; with `resume`, continue from its latest
+/// checkpoint; with `until`, stop (with a checkpoint) after that global step, or at once if the
+/// run is already there. Returns the state reached. From recorded datasets on CPU the run is
+/// deterministic, resumed or not; a live source depends on how fast the env workers fill the
+/// buffer.
+pub fn pretrain(cfg: &Config, source: Source<'_>, run: &Path, resume: bool, until: Option<u64>, device: &Device, obs: &mut dyn Observer) -> Result<TrainState, AgentError> {
+    let data: &[Dataset] = match source {
+        Source::Recorded([]) => return Err(AgentError::Config("pretraining needs at least one dataset".into())),
+        Source::Recorded(d) => d,
+        Source::Live(_) => &[],
+    };
+    let tr = &cfg.train;
+    let data_dirs: Vec<PathBuf> = data.iter().map(|d| d.dir().to_path_buf()).collect();
+    let actions = match source {
+        Source::Recorded(d) => crate::actions::of_datasets(d)?,
+        Source::Live(b) => b.actions().to_vec(),
+    };
+    let (mut runner, resumed) = Runner::open(run, cfg, &data_dirs, &actions, resume, until, obs)?;
+    let splits: Vec<Split> = data.iter().map(|d| d.split(tr.val_fraction, tr.seed)).collect();
+    let tok_map = VarMap::new();
+    let dyn_map = VarMap::new();
+    let tokenizer = Tokenizer::new(cfg, SeededInit::new(tok_map.clone(), tr.seed).builder(device))?;
+    let dynamics = Dynamics::new(cfg, SeededInit::new(dyn_map.clone(), tr.seed.wrapping_add(1)).builder(device))?;
+    let mut state = TrainState { stage: Stage::Tokenizer, step: 0, sampler: (0, 0), seed: tr.seed, data: data_dirs, actions };
+    let mut moments = Default::default();
+    if let Some((ckpt, saved)) = resumed {
+        checkpoint::load_into(&tok_map, &ckpt, "tokenizer")?;
+        checkpoint::load_into(&dyn_map, &ckpt, "dynamics")?;
+        moments = checkpoint::load_tensors(&ckpt, "optimizer")?;
+        state = saved;
+        tracing::info!(checkpoint = %ckpt.display(), step = state.step, "resuming");
+    }
+    let split_doc = json!({ "seed": tr.seed, "val_fraction": tr.val_fraction,
+        "datasets": data.iter().zip(&splits).map(|(d, s)| json!({"dir": d.dir(), "train": s.train.len(), "val": s.val})).collect::<Vec<_>>() });
+    crate::atomic::write_atomic(&run.join("split.json"), split_doc.to_string().as_bytes()).map_err(|e| AgentError::Io { path: run.to_path_buf(), source: e })?;
+
+    let train: Vec<(&Dataset, &[usize])> = data.iter().zip(&splits).map(|(d, s)| (d, s.train.as_slice())).collect();
+    let val: Vec<(&Dataset, &[usize])> = data.iter().zip(&splits).map(|(d, s)| (d, s.val.as_slice())).collect();
+    let val = if val.iter().all(|v| v.1.is_empty()) { train.clone() } else { val };
+    let feeds = Feeds { source: &source, sets: data.iter().collect(), train, val };
+    let (h, w) = match source {
+        Source::Recorded(d) => d[0].frame_size(),
+        Source::Live(b) => b.frame_size(),
+    };
+    let shared = Shared { cfg, tok_map: &tok_map, dyn_map: &dyn_map, device, h, w };
+    let tok_steps = tr.tokenizer_steps;
+    let cadence = Cadence { eval_every: tr.eval_every, checkpoint_every: tr.checkpoint_every };
+
+    if state.stage == Stage::Tokenizer {
+        let mut opt = AdamW::new(&tok_map, tr.weight_decay)?;
+        if state.step > 0 {
+            opt.load_state(&moments, state.step).map_err(|m| AgentError::Checkpoint { path: run.to_path_buf(), message: m })?;
+        }
+        let feed = feeds.resumed(1, tr.tokenizer_batch, tr.seed ^ 0x70C0, state.sampler)?;
+        let mut stage = TokenizerStage { shared: &shared, feeds: &feeds, tokenizer, opt, feed };
+        if runner.run_stage(&mut stage, &mut state, 0, tok_steps, cadence)? {
+            return Ok(state);
+        }
+        state.stage = Stage::Dynamics;
+        state.sampler = (0, 0);
+    }
+
+    if state.stage == Stage::Dynamics {
+        if runner.stops_at(state.step) {
+            return Ok(state);
+        }
+        let tok = Tokenizer::new(cfg, frozen(&tok_map, device))?;
+        let done = state.step - tok_steps;
+        let mut opt = AdamW::new(&dyn_map, tr.weight_decay)?;
+        if done > 0 {
+            opt.load_state(&moments, done).map_err(|m| AgentError::Checkpoint { path: run.to_path_buf(), message: m })?;
+        }
+        // Recorded frames are encoded once, up front; live ones as they are sampled.
+        let codes = match source {
+            Source::Recorded(d) => {
+                let (train_eps, val_eps): (Vec<Vec<usize>>, Vec<Vec<usize>>) = splits.iter().map(|s| (s.train.clone(), s.val.clone())).unzip();
+                tracing::info!(episodes = train_eps.iter().chain(&val_eps).map(Vec::len).sum::<usize>(), "encoding the datasets' frames once");
+                Some(Codes::encode(d, &[&train_eps, &val_eps], &tok, cfg.tokens_per_frame(), device)?)
+            }
+            Source::Live(_) => None,
+        };
+        let feed = feeds.resumed(cfg.dynamics.frames, tr.dynamics_batch, tr.seed ^ 0xD1A0, state.sampler)?;
+        let mut stage = DynamicsStage { shared: &shared, feeds: &feeds, tokenizer: tok, dynamics, codes, opt, feed };
+        if runner.run_stage(&mut stage, &mut state, tok_steps, tr.dynamics_steps, cadence)? {
+            return Ok(state);
+        }
+        state.stage = Stage::Done;
+    }
+    Ok(state)
+}
+
+/// Tokens of the sampler's next batch of windows: frame codes (from `codes` when the frames
+/// were encoded up front, else through the frozen tokenizer) interleaved with the actions.
+fn window_tokens(cfg: &Config, tok: &Tokenizer, codes: Option<&Codes>, feed: &mut Feed<'_>, h: usize, w: usize, device: &Device) -> Result<Tensor, AgentError> {
+    let batch = feed.next(device)?;
+    let (b, t) = batch.actions.dims2()?;
+    let codes = match codes {
+        Some(c) => c.windows(&batch)?,
+        None => {
+            let codes = tok.encode(&batch.frames.reshape((b * t, h, w, 3))?)?;
+            let p = codes.dims()[1];
+            codes.reshape((b, t, p))?.to_device(&Device::Cpu)?
+        }
+    };
+    Ok(interleave(cfg, &codes, &batch.actions.to_device(&Device::Cpu)?)?.to_device(device)?)
+}
+
+/// Validation loss and reconstruction PSNR of the tokenizer on fixed validation frames.
+fn validate_tokenizer(tok: &Tokenizer, vs: &mut Feed<'_>, batches: usize, h: usize, w: usize, device: &Device) -> Result<(f64, f64), AgentError> {
+    let (mut losses, mut errors) = (Vec::new(), Vec::new());
+    for _ in 0..batches {
+        let batch = vs.next(device)?;
+        let b = batch.episodes.len();
+        let frames = batch.frames.reshape((b, h, w, 3))?;
+        losses.push(f64::from(tok.loss(&frames)?.to_scalar::<f32>()?));
+        let truth = (frames.to_dtype(DType::F32)? / 255.0)?;
+        errors.extend(mse(&tok.reconstruct(&frames)?.clamp(0.0, 1.0)?, &truth)?);
+    }
+    Ok((mean(&losses), psnr_of_mse(mean(&errors))))
+}
