@@ -2,9 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-// Pose is re-exported here because it was part of this module's public paths before geometry.rs.
-pub use crate::world::geometry::Pose;
-use crate::world::geometry::dist;
+// Re-exported: these were this module's public paths before geometry.rs.
+pub use crate::world::geometry::{Pose, dist, heading};
 use crate::world::object::{Extent, ObjectColor, Shape, Size};
 
 /// One object in the world.
