@@ -57,6 +57,8 @@ pub struct TrainedAgent {
     pub vocab: TextVocab,
     /// What it was trained from.
     pub card: AgentCard,
+    /// The action names its action tokens stand for (empty for checkpoints older than that).
+    pub actions: Vec<String>,
     /// The frame tokenizer.
     pub tokenizer: Tokenizer,
     /// The transformer.
@@ -73,7 +75,8 @@ pub fn load_agent(path: &Path, device: &Device) -> Result<TrainedAgent, AgentErr
     }
     let vocab = TextVocab::load(&vocab_path)?;
     let card = AgentCard::load(&dir)?;
+    let actions = load_state(&dir)?.actions;
     let (tokenizer, agent) = load_frozen(&dir, &config, device, |vb| Agent::new(&config, vb))?;
-    Ok(TrainedAgent { dir, config, vocab, card, tokenizer, agent })
+    Ok(TrainedAgent { dir, config, vocab, card, actions, tokenizer, agent })
 }
 

@@ -13,13 +13,13 @@ use bevy::window::{ExitCondition, WindowPlugin};
 
 use crate::action::{Action, Decision};
 use crate::error::{EnvError, Result};
-use crate::frames::FrameStore;
-use crate::gpu::probe_vulkan;
 use crate::observation::{Frame, Info, Observation, Step};
 use crate::plugin::{Command, EnvPlugin, EnvSlots, Reply};
-use crate::profile::{FrameProfile, Mark};
-use crate::render::EnvRenderPlugin;
-use crate::scenario::Scenario;
+use crate::render::frames::FrameStore;
+use crate::render::gpu::probe_vulkan;
+use crate::render::profile::{FrameProfile, Mark};
+use crate::render::scene::EnvRenderPlugin;
+use crate::task::scenario::Scenario;
 
 /// Largest frame side accepted.
 pub const MAX_SIZE: u32 = 1024;
@@ -257,7 +257,7 @@ impl EnvBatch {
         if self.scenarios[i].task.answer.is_none() {
             return Err(EnvError::Config(format!("scenario `{}` asks no question", self.scenarios[i].name)));
         }
-        if !crate::task::answer_vocabulary().iter().any(|w| w == word) {
+        if !crate::task::answer::answer_vocabulary().iter().any(|w| w == word) {
             return Err(EnvError::Config(format!("`{word}` is not in the answer vocabulary")));
         }
         Ok(())

@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::layout::Pose;
-use crate::object::{ObjectColor, Shape, Size};
+use crate::world::geometry::Pose;
+use crate::world::object::{ObjectColor, Shape, Size};
 
 /// An RGB image, row-major, 3 bytes per pixel, top row first.
 #[derive(Clone, Debug, PartialEq, Eq)]

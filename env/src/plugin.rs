@@ -6,7 +6,7 @@ use bevy::prelude::*;
 
 use crate::action::Action;
 use crate::error::EnvError;
-use crate::scenario::Scenario;
+use crate::task::scenario::Scenario;
 use crate::sim::{Outcome, SimState};
 
 /// What the host asked an env to do in the next update.
@@ -137,5 +137,47 @@ mod tests {
         let envs = app.world().resource::<EnvSlots>();
         assert!(matches!(envs.slots[0].reply, Some(Reply::Stepped(_))));
         assert_eq!(envs.slots[0].state.as_ref().map(|s| s.step), Some(1));
+    }
+
+    /// The plugin only hosts: an episode stepped through `App::update()` matches the plain
+    /// simulation stepped directly, step for step, and an env given no command is left alone.
+    #[test]
+    fn updates_match_the_plain_simulation() {
+        let mut app = app(2);
+        let sc = Arc::new(Scenario::load("go_to_object").expect("builtin"));
+        let mut plain = SimState::new(sc.clone(), 9).expect("gen");
+        app.world_mut().resource_mut::<EnvSlots>().slots[0].command = Some(Command::Reset { scenario: sc, seed: 9 });
+        app.update();
+        while !plain.over {
+            let action = crate::expert::expert_action(&plain);
+            let expected = plain.step(action);
+            app.world_mut().resource_mut::<EnvSlots>().slots[0].command = Some(Command::Act(action));
+            app.update();
+            let mut envs = app.world_mut().resource_mut::<EnvSlots>();
+            let Some(Reply::Stepped(got)) = envs.slots[0].reply.take() else { panic!("step {} got no step reply", plain.step) };
+            assert_eq!(got, expected);
+            let s = envs.slots[0].state.as_ref().expect("state");
+            assert_eq!((s.agent, s.step, s.held, s.success), (plain.agent, plain.step, plain.held, plain.success));
+            assert!(envs.slots[1].reply.is_none() && envs.slots[1].state.is_none());
+        }
+        assert!(plain.success, "the expert should solve go_to_object seed 9");
+    }
+
+    #[test]
+    fn an_answer_ends_the_episode_and_later_commands_fail() {
+        let mut app = app(1);
+        let sc = Arc::new(Scenario::load("describe_object").expect("builtin"));
+        app.world_mut().resource_mut::<EnvSlots>().slots[0].command = Some(Command::Reset { scenario: sc, seed: 4 });
+        app.update();
+        let truth = app.world().resource::<EnvSlots>().slots[0].state.as_ref().and_then(SimState::true_answer).expect("a question");
+        app.world_mut().resource_mut::<EnvSlots>().slots[0].command = Some(Command::Answer(truth));
+        app.update();
+        let mut envs = app.world_mut().resource_mut::<EnvSlots>();
+        assert!(matches!(envs.slots[0].reply.take(), Some(Reply::Stepped(Outcome { terminated: true, truncated: false, .. }))));
+        assert!(envs.slots[0].state.as_ref().is_some_and(|s| s.over && s.success));
+        envs.slots[0].command = Some(Command::Act(Action::Forward));
+        app.update();
+        let envs = app.world().resource::<EnvSlots>();
+        assert!(matches!(envs.slots[0].reply, Some(Reply::Failed(EnvError::NeedsReset { index: 0, reason: "the episode is over" }))));
     }
 }

@@ -7,9 +7,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::action::{Action, Decision};
-use crate::expert::expert_decision;
+use crate::expert::policy::expert_decision;
 use crate::sim::SimState;
-use crate::task::answer_vocabulary;
+use crate::task::answer::answer_vocabulary;
 
 /// A scripted policy run inside the env workers: it sees ground truth and its episode's RNG.
 pub type ScriptedFn = Arc<dyn Fn(&SimState, &mut ChaCha8Rng) -> Decision + Send + Sync>;

@@ -20,7 +20,7 @@ use crate::batch::{EnvBatch, EnvConfig};
 use crate::error::{EnvError, Result};
 use crate::observation::{Frame, Info};
 use crate::policy::{Policy, PolicySpec};
-use crate::scenario::Scenario;
+use crate::task::scenario::Scenario;
 
 /// The seed of episode `episode` under `base_seed`: distinct for distinct episodes of one base.
 pub fn episode_seed(base_seed: u64, episode: u64) -> u64 {

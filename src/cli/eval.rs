@@ -1,24 +1,24 @@
 //! `sandtable eval`: closed-loop evaluation in live envs. The fine-tuned agent drives the envs
-//! through the agent-in-the-loop stream (frames in, decisions out, no expert help); a random
-//! policy and the expert play the same seeds as the floor and the ceiling.
+//! (`play::closed_loop`); a random policy and the expert play the same seeds as the floor and the
+//! ceiling. This file parses the arguments, calls the players and prints and writes the results.
 
-use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use sandtable_agent::controller::{Choice, Controller, Request};
-use sandtable_agent::dataset::{Dataset, EpisodeData, EpisodeMeta};
-use sandtable_agent::loader::{TrainedAgent, load_agent};
 use sandtable_agent::holdout::{Pair, named_pair};
+use sandtable_agent::loader::load_agent;
 use sandtable_agent::score::{Outcome, Summary, summarise};
-use sandtable_env::{Action, Decision, Driver, Event, Frame, PolicySpec, Stream, StreamConfig, episode_seed};
+use sandtable_env::{PolicySpec, StreamConfig};
 use serde_json::json;
 
-use crate::episodes::{EpisodeAssembler, load_scenarios};
-use crate::media::{GifWriter, write_atomic};
+use crate::media::write_atomic;
+use crate::play::closed_loop::{play_agent, play_policy};
+use crate::play::episodes::load_scenarios;
+use crate::play::gifs::GifSaver;
+use crate::play::seeds::check_unseen;
 
 /// Who plays.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
@@ -85,14 +85,16 @@ pub struct EvalArgs {
     pub device: String,
 }
 
-/// Results of one player: per scenario, each episode's mission and outcome, in episode order.
-type Played = BTreeMap<String, Vec<(u64, String, Outcome)>>;
-
 /// Evaluate.
 pub fn run(args: EvalArgs) -> Result<()> {
     let device = crate::device::parse(&args.device)?;
     let model = match &args.checkpoint {
-        Some(c) => Some(load_agent(c, &device).with_context(|| format!("loading the agent {}", c.display()))?),
+        Some(c) => {
+            let model = load_agent(c, &device).with_context(|| format!("loading the agent {}", c.display()))?;
+            let env_actions: Vec<String> = sandtable_env::decision_vocabulary().iter().map(|s| s.to_string()).collect();
+            sandtable_agent::actions::check(&model.actions, &format!("the agent {}", c.display()), &env_actions, "the env")?;
+            Some(model)
+        }
         None => None,
     };
     let mut players = args.players.clone();
@@ -132,7 +134,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
         bar.set_style(ProgressStyle::with_template("{prefix:>7} {bar:30} {pos}/{len} episodes {msg} ETA {eta}").unwrap_or_else(|_| ProgressStyle::default_bar()));
         bar.set_prefix(player.name());
         let keep = if player == Player::Agent { args.gifs } else { 0 };
-        let mut saver = GifSaver { dir: out.join("gifs"), keep, saved: HashMap::new(), written: Vec::new() };
+        let mut saver = GifSaver::new(out.join("gifs"), keep);
         let played = match player {
             Player::Agent => {
                 let model = model.as_ref().context("--policy agent needs --checkpoint")?;
@@ -202,141 +204,4 @@ fn print_table(rows: &[Row]) {
             acc
         );
     }
-}
-
-/// Refuse to evaluate on an episode seed the agent was trained on.
-fn check_unseen(model: &TrainedAgent, base: u64, total: u64) -> Result<()> {
-    let eval: std::collections::HashSet<u64> = (0..total).map(|i| episode_seed(base, i)).collect();
-    for dir in &model.card.data {
-        let Ok(d) = Dataset::open(dir) else {
-            tracing::warn!(dataset = %dir.display(), "training dataset not found; cannot check that the evaluation seeds are unseen");
-            continue;
-        };
-        for i in 0..d.num_episodes() {
-            let seed = d.episode(i)?.meta.seed;
-            anyhow::ensure!(!eval.contains(&seed), "evaluation seed {seed} was used in training ({}); choose another --seed", dir.display());
-        }
-    }
-    Ok(())
-}
-
-/// Keeps the first `keep` successful and `keep` failed episodes of each scenario as GIFs.
-struct GifSaver {
-    dir: PathBuf,
-    keep: usize,
-    saved: HashMap<(String, bool), usize>,
-    written: Vec<PathBuf>,
-}
-
-impl GifSaver {
-    fn offer(&mut self, ep: &EpisodeData, size: u32) -> Result<()> {
-        let (scenario, success) = (&ep.meta.scenario, ep.meta.success);
-        let n = self.saved.entry((scenario.clone(), success)).or_default();
-        if *n >= self.keep || ep.frames.is_empty() {
-            return Ok(());
-        }
-        *n += 1;
-        std::fs::create_dir_all(&self.dir).with_context(|| format!("creating {}", self.dir.display()))?;
-        let path = self.dir.join(format!("{scenario}_{}_{:04}.gif", if success { "success" } else { "failure" }, ep.meta.index));
-        write_gif(&path, &ep.frames, size)?;
-        self.written.push(path);
-        Ok(())
-    }
-}
-
-/// An episode's `size`² RGB frames as a GIF at 10 frames per second, the last held for a second.
-fn write_gif(path: &Path, frames: &[u8], size: u32) -> Result<()> {
-    let mut gif = GifWriter::create(path, size, size)?;
-    let rows: Vec<&[u8]> = frames.chunks((size * size * 3) as usize).collect();
-    for (i, rgb) in rows.iter().enumerate() {
-        let frame = Frame { width: size, height: size, rgb: rgb.to_vec() };
-        gif.push(&frame, if i + 1 == rows.len() { 100 } else { 10 })?;
-    }
-    gif.finish()?;
-    Ok(())
-}
-
-/// A finished episode's outcome: its decisions are its rows but the last.
-fn outcome(meta: &EpisodeMeta) -> Outcome {
-    Outcome {
-        success: meta.success,
-        length: u32::try_from(meta.length.saturating_sub(1)).unwrap_or(u32::MAX),
-        episode_return: meta.episode_return,
-        answer: meta.answer.clone().map(|truth| (truth, meta.given_answer.clone())),
-    }
-}
-
-fn record(played: &mut Played, ep: EpisodeData, bar: &ProgressBar) {
-    let m = ep.meta;
-    let o = outcome(&m);
-    played.entry(m.scenario).or_default().push((m.index, m.mission, o));
-    let done: usize = played.values().map(Vec::len).sum();
-    let wins: usize = played.values().flat_map(|v| v.iter()).filter(|e| e.2.success).count();
-    bar.inc(1);
-    bar.set_message(format!("success {:.1}%", 100.0 * wins as f64 / done.max(1) as f64));
-}
-
-/// Episodes arrive in completion order; report them in episode order.
-fn in_episode_order(mut played: Played) -> Played {
-    for list in played.values_mut() {
-        list.sort_by_key(|e| e.0);
-    }
-    played
-}
-
-fn play_policy(config: StreamConfig, spec: PolicySpec, bar: &ProgressBar) -> Result<Played> {
-    let mut stream = Stream::spawn(config, Driver::Policy(spec)).context("starting the env workers")?;
-    let (mut episodes, mut played) = (EpisodeAssembler::default(), Played::new());
-    while let Some(event) = stream.recv().context("playing")? {
-        let Event::Transition(t) = event else { anyhow::bail!("a built-in policy never asks for decisions") };
-        if let Some(ep) = episodes.push(&t) {
-            record(&mut played, ep, bar);
-        }
-    }
-    Ok(in_episode_order(played))
-}
-
-fn play_agent(config: StreamConfig, model: &TrainedAgent, device: &candle_core::Device, sampling: (f64, u64), bar: &ProgressBar, saver: &mut GifSaver) -> Result<Played> {
-    let size = config.width;
-    let stream = Stream::spawn(config, Driver::External).context("starting the env workers")?;
-    let controller = std::cell::RefCell::new(Controller::new(model, device).sampling(sampling.0, sampling.1));
-    let mut failure: Option<anyhow::Error> = None;
-    let (mut episodes, mut played) = (EpisodeAssembler::default(), Played::new());
-    let mut save_error: Option<anyhow::Error> = None;
-    let result = stream.drive(
-        |pending| {
-            let requests: Vec<Request<'_>> = pending.iter().map(|p| Request { episode: p.episode, mission: &p.mission, frame: &p.frame.rgb, question: p.scenario.task.answer.is_some() }).collect();
-            match controller.borrow_mut().decide(&requests) {
-                Ok(choices) => choices
-                    .into_iter()
-                    .map(|c| match c {
-                        Choice::Act(a) => Decision::Act(Action::from_index(a as u8).unwrap_or(Action::Noop)),
-                        Choice::Answer(w) => Decision::Answer(w),
-                    })
-                    .collect(),
-                Err(e) => {
-                    // Keep the workers moving to the end; the error is reported after.
-                    failure.get_or_insert_with(|| anyhow::Error::new(e).context("the agent failed to decide"));
-                    pending.iter().map(|_| Decision::Act(Action::Done)).collect()
-                }
-            }
-        },
-        |t| {
-            if let Some(ep) = episodes.push(&t) {
-                controller.borrow_mut().finish(ep.meta.index);
-                if let Err(e) = saver.offer(&ep, size) {
-                    save_error.get_or_insert(e);
-                }
-                record(&mut played, ep, bar);
-            }
-        },
-    );
-    if let Some(e) = failure {
-        return Err(e);
-    }
-    result.context("playing with the agent")?;
-    if let Some(e) = save_error {
-        return Err(e.context("writing episode GIFs"));
-    }
-    Ok(in_episode_order(played))
 }

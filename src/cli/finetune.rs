@@ -10,7 +10,7 @@ use sandtable_agent::dataset::Dataset;
 use sandtable_agent::finetune::{Finetune, finetune};
 use sandtable_agent::holdout::Pair;
 
-use super::pretrain::Bars;
+use crate::progress::Bars;
 
 /// Arguments of `sandtable finetune`.
 #[derive(Debug, Args)]

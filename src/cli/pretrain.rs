@@ -1,20 +1,18 @@
 //! `sandtable pretrain`: stage one, the action-conditioned next-frame world model.
 
 use std::path::PathBuf;
-use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
-use sandtable_agent::checkpoint::Stage;
 use sandtable_agent::config::Config;
 use sandtable_agent::dataset::Dataset;
-use sandtable_agent::replay::{ReplayBuffer, ReplayEpisode};
 use sandtable_agent::pretrain::{Source, pretrain};
-use sandtable_agent::runner::{EvalRecord, Observer, StepRecord};
-use sandtable_env::{Driver, Event, Stream, StreamConfig};
+use sandtable_agent::replay::ReplayBuffer;
+use sandtable_env::{Driver, Stream, StreamConfig};
 
-use crate::episodes::{EpisodeAssembler, load_scenarios};
+use crate::play::episodes::load_scenarios;
+use crate::play::feeder::spawn_feeder;
+use crate::progress::Bars;
 
 /// Arguments of `sandtable pretrain`.
 #[derive(Debug, Args)]
@@ -117,8 +115,8 @@ pub fn run(args: PretrainArgs) -> Result<()> {
     Ok(())
 }
 
-/// Train from the live stream: a feeder thread turns transitions into episodes in the replay
-/// buffer while the trainer samples from it.
+/// Train from the live stream: a feeder thread (`play::feeder`) turns transitions into episodes
+/// in the replay buffer while the trainer samples from it.
 fn live(args: &PretrainArgs, cfg: &Config, device: &candle_core::Device) -> Result<()> {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
@@ -134,27 +132,8 @@ fn live(args: &PretrainArgs, cfg: &Config, device: &candle_core::Device) -> Resu
         height: size,
         ..StreamConfig::new(scenarios, cfg.train.seed, 1_000_000)
     };
-    let mut stream = Stream::spawn(config, Driver::Policy(args.policy.clone())).context("starting the env workers")?;
-    let feeder = {
-        let (buffer, stop) = (buffer.clone(), stop.clone());
-        std::thread::spawn(move || {
-            let mut episodes = EpisodeAssembler::default();
-            while !stop.load(Ordering::SeqCst) {
-                match stream.recv() {
-                    Ok(Some(Event::Transition(t))) => {
-                        if let Some(ep) = episodes.push(&t) {
-                            buffer.push(ReplayEpisode { frames: ep.frames, actions: ep.actions, mission: ep.meta.mission });
-                        }
-                    }
-                    Ok(Some(Event::Query(_))) | Ok(None) => break,
-                    Err(e) => {
-                        buffer.fail(e.to_string());
-                        break;
-                    }
-                }
-            }
-        })
-    };
+    let stream = Stream::spawn(config, Driver::Policy(args.policy.clone())).context("starting the env workers")?;
+    let feeder = spawn_feeder(stream, buffer.clone(), stop.clone());
     tracing::info!(config = %cfg.name, workers = args.workers, "pretraining from the live stream");
     let mut bar = Bars::default();
     let result = pretrain(cfg, Source::Live(&buffer), &args.out, args.resume, args.until, device, &mut bar);
@@ -171,54 +150,4 @@ fn live(args: &PretrainArgs, cfg: &Config, device: &candle_core::Device) -> Resu
         args.out.display()
     );
     Ok(())
-}
-
-/// A progress bar per stage, with loss and throughput.
-#[derive(Default)]
-pub(crate) struct Bars {
-    bar: Option<ProgressBar>,
-    started: Option<Instant>,
-    first: u64,
-    val: String,
-}
-
-impl Bars {
-    pub(crate) fn finish(&mut self) {
-        if let Some(b) = self.bar.take() {
-            b.finish();
-        }
-    }
-}
-
-impl Observer for Bars {
-    fn on_stage(&mut self, stage: Stage, done: u64, total: u64) {
-        self.finish();
-        let b = ProgressBar::new(total);
-        b.set_style(
-            ProgressStyle::with_template("{prefix:>9} {bar:30} {pos}/{len} {msg} ETA {eta}").unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        b.set_prefix(format!("{stage:?}").to_lowercase());
-        b.set_position(done);
-        self.bar = Some(b);
-        self.started = Some(Instant::now());
-        self.first = done;
-        self.val.clear();
-    }
-
-    fn on_step(&mut self, r: &StepRecord) {
-        let Some(b) = &self.bar else { return };
-        b.set_position(r.stage_step);
-        let secs = self.started.map_or(1.0, |t| t.elapsed().as_secs_f64().max(1e-9));
-        let rate = (r.stage_step - self.first) as f64 / secs;
-        let unit = if r.stage == Stage::Tokenizer { "frames" } else { "tokens" };
-        b.set_message(format!("loss {:.4} {rate:.2} steps/s {:.0} {unit}/s{}", r.loss, r.items as f64 / r.seconds, self.val));
-    }
-
-    fn on_eval(&mut self, r: &EvalRecord) {
-        self.val = match r.stage {
-            Stage::Tokenizer => format!(" | val {:.4} {:.1} dB", r.val_loss, r.val_metric),
-            _ => format!(" | val {:.3} acc {:.3}", r.val_loss, r.val_metric),
-        };
-        tracing::debug!(step = r.step, val_loss = r.val_loss, metric = r.val_metric, "validation");
-    }
 }

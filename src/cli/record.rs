@@ -11,7 +11,7 @@ use sandtable_env::batch::STEP_SECONDS;
 use sandtable_env::task::answer_vocabulary;
 use sandtable_env::{Driver, Event, PolicySpec, Stream, StreamConfig, decision_vocabulary};
 
-use crate::episodes::{EpisodeAssembler, load_scenarios};
+use crate::play::episodes::{EpisodeAssembler, load_scenarios};
 
 /// Arguments of `sandtable record`.
 #[derive(Debug, Args)]

@@ -93,6 +93,14 @@ fn every_parameter_gets_a_gradient() -> Result<()> {
     assert_eq!(seqs.tokens.len(), 3 * agent.seq_len());
     assert_eq!(seqs.act_weight.iter().sum::<f32>() as usize, 3 * cfg.finetune.frames + 1);
     assert_all_grads(&am, &agent.loss(&seqs, 0.5)?.0)?;
+
+    // A frozen trunk: no block weight gets a gradient at all, everything else still does.
+    let mut frozen_agent = agent.clone();
+    frozen_agent.freeze_blocks(&cfg, &am)?;
+    let grads = frozen_agent.loss(&seqs, 0.5)?.0.backward()?;
+    for (name, var) in am.data().lock().expect("lock").iter() {
+        assert_eq!(grads.get(var.as_tensor()).is_some(), !name.starts_with("blocks."), "{name}");
+    }
     Ok(())
 }
 

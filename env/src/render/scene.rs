@@ -12,14 +12,13 @@ use bevy::render::render_resource::{TextureFormat, TextureUsages};
 use bevy::render::view::Msaa;
 use bevy::render::{Render, RenderApp, RenderSystems};
 
-use crate::frames::FrameStore;
-use crate::layout::Layout;
-use crate::object::{ObjectColor, Shape, Size, extent};
 use crate::plugin::{EnvSlots, EnvSystems};
-use crate::profile::{FrameProfile, mark_extracted, mark_main_done, mark_prepared};
-use crate::readback::{ReadbackTargets, read_back_frames};
-use crate::scenario::Texture;
+use crate::render::frames::FrameStore;
+use crate::render::profile::{FrameProfile, mark_extracted, mark_main_done, mark_prepared};
+use crate::render::readback::{ReadbackTargets, read_back_frames};
 use crate::sim::SimState;
+use crate::world::layout::{INNER_WALL, Layout, PlacedObject, Texture};
+use crate::world::object::{ObjectColor, Shape, Size, extent};
 
 /// Renders every env's first-person view into its own image and reads it back each update.
 pub struct EnvRenderPlugin {
@@ -277,7 +276,7 @@ fn spawn_scene(commands: &mut Commands, env: usize, layout: &Layout, palette: &m
         for (z0, z1) in [(-half, inner.door.0), (inner.door.1, half)] {
             if z1 > z0 {
                 let m = surface(room.wall_color, room.wall_texture, Vec2::new(z1 - z0, h));
-                slabs.push((m, Vec3::new(inner.x, h / 2.0, (z0 + z1) / 2.0), Vec3::new(crate::layout::INNER_WALL, h, z1 - z0)));
+                slabs.push((m, Vec3::new(inner.x, h / 2.0, (z0 + z1) / 2.0), Vec3::new(INNER_WALL, h, z1 - z0)));
             }
         }
     }
@@ -310,7 +309,7 @@ fn spawn_scene(commands: &mut Commands, env: usize, layout: &Layout, palette: &m
     }
 }
 
-fn object_transform(o: &crate::layout::PlacedObject) -> Transform {
+fn object_transform(o: &PlacedObject) -> Transform {
     Transform::from_xyz(o.pos.0, o.lift + o.extent.height / 2.0, o.pos.1)
         .with_rotation(Quat::from_rotation_y(o.yaw))
         .with_scale(Vec3::splat(o.size.extent()))

@@ -2,173 +2,19 @@
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
 
 use crate::error::{EnvError, Result};
-use crate::object::{Extent, ObjectColor, Shape, Size, extent};
-use crate::scenario::{DistractorRule, Scenario, Spawn, Texture};
-use crate::task::render;
+use crate::expert::planner::unreachable_role;
+use crate::task::mission::render;
+use crate::task::scenario::{DistractorRule, Scenario};
+use crate::world::body::Spawn;
+use crate::world::geometry::{Pose, dist, heading};
+use crate::world::layout::{InnerWall, Layout, Lighting, PlacedObject, Room};
+use crate::world::object::{ObjectColor, Shape, Size, extent};
+use crate::world::visibility::visible;
 
 /// How many times generation retries a seed (deterministically) before giving up.
 pub const MAX_ATTEMPTS: u32 = 64;
-
-/// Where the agent stands and which way it faces. `yaw = 0` looks along -z; positive yaw turns left.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Pose {
-    /// Position along x, metres.
-    pub x: f32,
-    /// Position along z, metres.
-    pub z: f32,
-    /// Heading, radians.
-    pub yaw: f32,
-}
-
-impl Pose {
-    /// The unit vector the agent faces, as (x, z).
-    pub fn forward(&self) -> (f32, f32) {
-        (-self.yaw.sin(), -self.yaw.cos())
-    }
-
-    /// The unit vector to the agent's right, as (x, z).
-    pub fn right(&self) -> (f32, f32) {
-        (self.yaw.cos(), -self.yaw.sin())
-    }
-}
-
-/// One object in the world.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct PlacedObject {
-    /// Shape.
-    pub shape: Shape,
-    /// Colour.
-    pub color: ObjectColor,
-    /// Size class.
-    pub size: Size,
-    /// Footprint radius and height.
-    pub extent: Extent,
-    /// Centre of the footprint, (x, z).
-    pub pos: (f32, f32),
-    /// Height of the object's base above the floor (non-zero while carried).
-    pub lift: f32,
-    /// Rotation about the vertical axis, radians.
-    pub yaw: f32,
-    /// Displacement per step in the floor plane, (x, z); zero for static objects.
-    #[serde(default)]
-    pub velocity: (f32, f32),
-}
-
-/// The light for one world.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Lighting {
-    /// Directional illuminance, lux.
-    pub illuminance: f32,
-    /// Ambient brightness, cd/m².
-    pub ambient: f32,
-    /// Elevation above the horizon, radians.
-    pub elevation: f32,
-    /// Azimuth, radians.
-    pub azimuth: f32,
-}
-
-/// The room: an axis-aligned box centred on the origin.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Room {
-    /// Extent along x.
-    pub width: f32,
-    /// Extent along z.
-    pub depth: f32,
-    /// Wall height.
-    pub height: f32,
-    /// Wall colour, sRGB.
-    pub wall_color: [f32; 3],
-    /// Floor colour, sRGB.
-    pub floor_color: [f32; 3],
-    /// Ceiling colour, sRGB.
-    pub ceiling_color: [f32; 3],
-    /// Interior walls splitting the floor into rooms, west to east.
-    pub inner_walls: Vec<InnerWall>,
-    /// Floor pattern.
-    pub floor_texture: Texture,
-    /// Wall pattern.
-    pub wall_texture: Texture,
-}
-
-/// Thickness of interior walls, metres.
-pub const INNER_WALL: f32 = 0.1;
-
-/// A wall across the whole depth at `x`, open between `door.0` and `door.1` along z.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct InnerWall {
-    /// Position along x.
-    pub x: f32,
-    /// The doorway's extent along z.
-    pub door: (f32, f32),
-}
-
-impl Room {
-    /// Whether a circle of radius `r` at `(x, z)` lies inside the outer walls and clear of every
-    /// interior wall (inside a doorway counts as clear only when the whole circle fits in it).
-    pub fn contains_circle(&self, x: f32, z: f32, r: f32) -> bool {
-        x.abs() <= self.width / 2.0 - r
-            && z.abs() <= self.depth / 2.0 - r
-            && self
-                .inner_walls
-                .iter()
-                .all(|w| (x - w.x).abs() >= r + INNER_WALL / 2.0 || (z - r >= w.door.0 && z + r <= w.door.1))
-    }
-
-    /// Which room (0 = westmost) a point is in.
-    pub fn room_of(&self, x: f32) -> usize {
-        self.inner_walls.iter().filter(|w| x > w.x).count()
-    }
-
-    /// Whether the straight segment between two floor points passes an interior wall outside its doorway.
-    pub fn wall_between(&self, a: (f32, f32), b: (f32, f32)) -> bool {
-        self.inner_walls.iter().any(|w| {
-            if (a.0 - w.x) * (b.0 - w.x) >= 0.0 {
-                return false;
-            }
-            let t = (w.x - a.0) / (b.0 - a.0);
-            let z = a.1 + (b.1 - a.1) * t;
-            z < w.door.0 || z > w.door.1
-        })
-    }
-}
-
-/// A generated world, before any step is taken.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Layout {
-    /// The room.
-    pub room: Room,
-    /// The light.
-    pub lighting: Lighting,
-    /// The objects.
-    pub objects: Vec<PlacedObject>,
-    /// Each role's name and object index, in the scenario's role order.
-    pub roles: Vec<(String, usize)>,
-    /// Where the agent starts.
-    pub spawn: Pose,
-    /// The mission text.
-    pub mission: String,
-}
-
-impl Layout {
-    /// The object bound to a role.
-    pub fn role(&self, name: &str) -> Option<usize> {
-        self.roles.iter().find(|(n, _)| n == name).map(|(_, i)| *i)
-    }
-
-    /// The first role's object: the task's main target.
-    pub fn target(&self) -> usize {
-        self.roles[0].1
-    }
-
-    /// Whether a circle lies in the room and overlaps no object except `ignore`.
-    pub fn circle_is_free(&self, c: (f32, f32), r: f32, ignore: Option<usize>) -> bool {
-        self.room.contains_circle(c.0, c.1, r)
-            && self.objects.iter().enumerate().all(|(i, o)| Some(i) == ignore || dist(c, o.pos) >= r + o.extent.radius)
-    }
-}
 
 /// Generate the world for `seed`. The same scenario and seed always give the same layout.
 pub fn generate(scenario: &Scenario, seed: u64) -> Result<Layout> {
@@ -343,7 +189,7 @@ fn try_generate(sc: &Scenario, rng: &mut ChaCha8Rng) -> std::result::Result<Layo
     };
     let mut layout = Layout { room, lighting, objects, roles, spawn, mission: String::new() };
     layout.mission = render(&sc.task.mission, &layout);
-    if let Some(role) = crate::expert::unreachable_role(&layout, sc) {
+    if let Some(role) = unreachable_role(&layout, sc) {
         return Err(format!("role `{role}` cannot be reached from the spawn point"));
     }
     Ok(layout)
@@ -387,7 +233,7 @@ fn overview_spawn(rng: &mut ChaCha8Rng, room: &Room, objects: &[PlacedObject], s
             continue;
         }
         let pose = Pose { x, z, yaw: heading((x, z), centroid) };
-        if (0..objects.len()).all(|i| crate::sim::visible(room, objects, &sc.agent, &pose, i)) {
+        if (0..objects.len()).all(|i| visible(room, objects, &sc.agent, &pose, i)) {
             return Ok(pose);
         }
     }
@@ -405,16 +251,6 @@ fn uniform(rng: &mut ChaCha8Rng, half: f32) -> std::result::Result<f32, String> 
         return Err("the room is too small for the objects and the agent".into());
     }
     Ok(rng.random_range(-half..=half))
-}
-
-/// The yaw that faces from `from` towards `to`.
-pub fn heading(from: (f32, f32), to: (f32, f32)) -> f32 {
-    (-(to.0 - from.0)).atan2(-(to.1 - from.1))
-}
-
-/// Distance in the floor plane.
-pub fn dist(a: (f32, f32), b: (f32, f32)) -> f32 {
-    ((a.0 - b.0).powi(2) + (a.1 - b.1).powi(2)).sqrt()
 }
 
 #[cfg(test)]

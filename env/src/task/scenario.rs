@@ -6,18 +6,24 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{EnvError, Result};
-use crate::object::{ObjectColor, Shape, Size};
-use crate::task::{Answer, Predicate, placeholders};
+use crate::task::answer::Answer;
+use crate::task::mission::placeholders;
+use crate::task::predicate::Predicate;
+// The body and surface types are plain data the world uses too, so they live in `world`;
+// re-exported so `scenario::{AgentSpec, Spawn, Texture}` keep working.
+pub use crate::world::body::{AgentSpec, Spawn};
+pub use crate::world::layout::Texture;
+use crate::world::object::{ObjectColor, Shape, Size};
 
 /// Built-in scenarios, compiled into the binary so they work from any directory.
 const BUILTINS: &[(&str, &str)] = &[
-    ("go_to_object", include_str!("../../assets/scenarios/go_to_object.ron")),
-    ("pick_up_object", include_str!("../../assets/scenarios/pick_up_object.ron")),
-    ("put_next_to", include_str!("../../assets/scenarios/put_next_to.ron")),
-    ("count_objects", include_str!("../../assets/scenarios/count_objects.ron")),
-    ("describe_object", include_str!("../../assets/scenarios/describe_object.ron")),
-    ("moving_balls", include_str!("../../assets/scenarios/moving_balls.ron")),
-    ("multi_room_go_to", include_str!("../../assets/scenarios/multi_room_go_to.ron")),
+    ("go_to_object", include_str!("../../../assets/scenarios/go_to_object.ron")),
+    ("pick_up_object", include_str!("../../../assets/scenarios/pick_up_object.ron")),
+    ("put_next_to", include_str!("../../../assets/scenarios/put_next_to.ron")),
+    ("count_objects", include_str!("../../../assets/scenarios/count_objects.ron")),
+    ("describe_object", include_str!("../../../assets/scenarios/describe_object.ron")),
+    ("moving_balls", include_str!("../../../assets/scenarios/moving_balls.ron")),
+    ("multi_room_go_to", include_str!("../../../assets/scenarios/multi_room_go_to.ron")),
 ];
 
 /// The names of the built-in scenarios.
@@ -121,18 +127,6 @@ pub struct RoomSpec {
     /// Multiplier on every surface colour, drawn per episode (quantised to steps of 0.05).
     #[serde(default = "default_brightness")]
     pub brightness: Range<f32>,
-}
-
-/// A procedural surface pattern: the surface colour alternating with a darker shade.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub enum Texture {
-    /// One flat colour.
-    #[default]
-    Plain,
-    /// Squares of this side, metres.
-    Checker(f32),
-    /// Vertical stripes (on walls) or bands along x (on floors) of this width, metres.
-    Stripes(f32),
 }
 
 fn default_brightness() -> Range<f32> {
@@ -248,42 +242,6 @@ pub enum DistractorRule {
     ShareColor(String),
     /// Distractors share the named role's shape (so the colour must be read).
     ShareShape(String),
-}
-
-/// The agent's body, camera and step sizes.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AgentSpec {
-    /// Body radius for collision, metres.
-    pub radius: f32,
-    /// Distance walked by forward, back and strafe actions, metres.
-    pub move_step: f32,
-    /// Angle turned by a turn action, degrees.
-    pub turn_step_deg: f32,
-    /// Camera height, metres.
-    pub eye_height: f32,
-    /// Camera downward tilt, degrees.
-    pub pitch_deg: f32,
-    /// Vertical field of view, degrees.
-    pub fov_deg: f32,
-    /// Where the agent starts.
-    pub spawn: Spawn,
-}
-
-/// How the agent's start pose is chosen.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Spawn {
-    /// Anywhere free, at least 1.5 m from the main target, facing a random direction.
-    #[default]
-    Random,
-    /// Somewhere every object is visible from, facing them: for questions about the scene.
-    Overview,
-}
-
-impl Default for AgentSpec {
-    fn default() -> Self {
-        Self { radius: 0.25, move_step: 0.25, turn_step_deg: 15.0, eye_height: 0.9, pitch_deg: 12.0, fov_deg: 70.0, spawn: Spawn::Random }
-    }
 }
 
 /// What the agent must do.
@@ -622,7 +580,7 @@ mod tests {
                     let parsed = Scenario::from_ron(&text, "fuzz.ron");
                     if let Ok(s) = &parsed {
                         for seed in 0..2 {
-                            let _ = crate::layout::generate(s, seed);
+                            let _ = crate::world::generation::generate(s, seed);
                         }
                     }
                     parsed.is_ok()

@@ -15,8 +15,8 @@ use bevy::render::render_resource::{
 use bevy::render::renderer::{RenderDevice, RenderQueue};
 use bevy::render::texture::GpuImage;
 
-use crate::frames::FrameStore;
-use crate::profile::{FrameProfile, Mark};
+use crate::render::frames::FrameStore;
+use crate::render::profile::{FrameProfile, Mark};
 
 /// The render targets to read, in env order, and where to put their pixels.
 #[derive(Resource, Clone)]

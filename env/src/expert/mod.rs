@@ -1,0 +1,8 @@
+//! The scripted expert: grid path planning on ground truth ([`planner`]), then smooth path
+//! following and answering from ground truth ([`policy`]).
+
+pub mod planner;
+pub mod policy;
+
+pub use planner::unreachable_role;
+pub use policy::{expert_action, expert_decision};

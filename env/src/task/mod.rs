@@ -1,0 +1,12 @@
+//! The task: the scenario schema (what a `.ron` file may say), missions written as templates over
+//! named object roles, success and failure predicates, and how questions are answered.
+
+pub mod answer;
+pub mod mission;
+pub mod predicate;
+pub mod scenario;
+
+pub use answer::{Answer, answer_vocabulary};
+pub use mission::{ATTRIBUTES, placeholders, render};
+pub use predicate::{Predicate, Subject, World};
+pub use scenario::Scenario;

@@ -1,0 +1,123 @@
+//! Predicates: success and failure conditions composed from facts about the world, evaluated
+//! through the [`World`] trait so they need no world type.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+/// Something a predicate can talk about.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Subject {
+    /// The agent's body.
+    Agent,
+    /// The object bound to a role, by the role's name.
+    Object(String),
+}
+
+/// A condition on the world, evaluated after every step.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Predicate {
+    /// The gap between the two bodies is at most the radius, metres.
+    Near(Subject, Subject, f32),
+    /// The agent carries the role's object.
+    Holding(String),
+    /// The role's object is visible in the current frame.
+    Visible(String),
+    /// Every condition holds.
+    All(Vec<Predicate>),
+    /// At least one condition holds.
+    Any(Vec<Predicate>),
+    /// The condition does not hold.
+    Not(Box<Predicate>),
+}
+
+/// What the predicates need to know about the world.
+pub trait World {
+    /// The object bound to a role.
+    fn role(&self, name: &str) -> Option<usize>;
+    /// Gap between two subjects' bodies.
+    fn gap(&self, a: &Subject, b: &Subject) -> Option<f32>;
+    /// The carried object.
+    fn held(&self) -> Option<usize>;
+    /// Whether an object is visible.
+    fn visible(&self, object: usize) -> bool;
+}
+
+impl Predicate {
+    /// Evaluate on a world; a role that is not bound makes the predicate false.
+    pub fn holds(&self, w: &impl World) -> bool {
+        match self {
+            Predicate::Near(a, b, r) => w.gap(a, b).is_some_and(|g| g <= *r),
+            Predicate::Holding(x) => w.role(x).is_some_and(|i| w.held() == Some(i)),
+            Predicate::Visible(x) => w.role(x).is_some_and(|i| w.visible(i)),
+            Predicate::All(ps) => ps.iter().all(|p| p.holds(w)),
+            Predicate::Any(ps) => ps.iter().any(|p| p.holds(w)),
+            Predicate::Not(p) => !p.holds(w),
+        }
+    }
+
+    /// Every role name the predicate refers to.
+    pub fn roles(&self, out: &mut BTreeSet<String>) {
+        let subject = |s: &Subject, out: &mut BTreeSet<String>| {
+            if let Subject::Object(n) = s {
+                out.insert(n.clone());
+            }
+        };
+        match self {
+            Predicate::Near(a, b, _) => {
+                subject(a, out);
+                subject(b, out);
+            }
+            Predicate::Holding(x) | Predicate::Visible(x) => {
+                out.insert(x.clone());
+            }
+            Predicate::All(ps) | Predicate::Any(ps) => ps.iter().for_each(|p| p.roles(out)),
+            Predicate::Not(p) => p.roles(out),
+        }
+    }
+
+    /// Every radius in the predicate, for validation.
+    pub fn radii(&self, out: &mut Vec<f32>) {
+        match self {
+            Predicate::Near(_, _, r) => out.push(*r),
+            Predicate::All(ps) | Predicate::Any(ps) => ps.iter().for_each(|p| p.radii(out)),
+            Predicate::Not(p) => p.radii(out),
+            Predicate::Holding(_) | Predicate::Visible(_) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Fake {
+        gap: f32,
+        held: Option<usize>,
+    }
+    impl World for Fake {
+        fn role(&self, name: &str) -> Option<usize> {
+            (name == "a").then_some(0)
+        }
+        fn gap(&self, _: &Subject, _: &Subject) -> Option<f32> {
+            Some(self.gap)
+        }
+        fn held(&self) -> Option<usize> {
+            self.held
+        }
+        fn visible(&self, _: usize) -> bool {
+            true
+        }
+    }
+
+    #[test]
+    fn predicates_compose() {
+        let near = Predicate::Near(Subject::Agent, Subject::Object("a".into()), 0.5);
+        let p = Predicate::All(vec![near.clone(), Predicate::Not(Box::new(Predicate::Holding("a".into())))]);
+        assert!(p.holds(&Fake { gap: 0.4, held: None }));
+        assert!(!p.holds(&Fake { gap: 0.6, held: None }));
+        assert!(!p.holds(&Fake { gap: 0.4, held: Some(0) }));
+        assert!(Predicate::Any(vec![near, Predicate::Visible("a".into())]).holds(&Fake { gap: 9.0, held: None }));
+        assert!(!Predicate::Holding("b".into()).holds(&Fake { gap: 0.0, held: Some(0) }));
+    }
+}

@@ -1,0 +1,107 @@
+//! Closed-loop play in live envs: the fine-tuned agent drives the envs through the
+//! agent-in-the-loop stream (frames in, decisions out, no expert help), or a built-in policy plays
+//! the same seeds; every finished episode becomes an outcome.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result};
+use indicatif::ProgressBar;
+use sandtable_agent::controller::{Choice, Controller, Request};
+use sandtable_agent::dataset::{EpisodeData, EpisodeMeta};
+use sandtable_agent::loader::TrainedAgent;
+use sandtable_agent::score::Outcome;
+use sandtable_env::{Action, Decision, Driver, Event, PolicySpec, Stream, StreamConfig};
+
+use crate::play::episodes::EpisodeAssembler;
+use crate::play::gifs::GifSaver;
+
+/// Results of one player: per scenario, each episode's mission and outcome, in episode order.
+pub type Played = BTreeMap<String, Vec<(u64, String, Outcome)>>;
+
+/// A finished episode's outcome: its decisions are its rows but the last.
+fn outcome(meta: &EpisodeMeta) -> Outcome {
+    Outcome {
+        success: meta.success,
+        length: u32::try_from(meta.length.saturating_sub(1)).unwrap_or(u32::MAX),
+        episode_return: meta.episode_return,
+        answer: meta.answer.clone().map(|truth| (truth, meta.given_answer.clone())),
+    }
+}
+
+fn record(played: &mut Played, ep: EpisodeData, bar: &ProgressBar) {
+    let m = ep.meta;
+    let o = outcome(&m);
+    played.entry(m.scenario).or_default().push((m.index, m.mission, o));
+    let done: usize = played.values().map(Vec::len).sum();
+    let wins: usize = played.values().flat_map(|v| v.iter()).filter(|e| e.2.success).count();
+    bar.inc(1);
+    bar.set_message(format!("success {:.1}%", 100.0 * wins as f64 / done.max(1) as f64));
+}
+
+/// Episodes arrive in completion order; report them in episode order.
+fn in_episode_order(mut played: Played) -> Played {
+    for list in played.values_mut() {
+        list.sort_by_key(|e| e.0);
+    }
+    played
+}
+
+/// Play every episode of `config` with a built-in policy.
+pub fn play_policy(config: StreamConfig, spec: PolicySpec, bar: &ProgressBar) -> Result<Played> {
+    let mut stream = Stream::spawn(config, Driver::Policy(spec)).context("starting the env workers")?;
+    let (mut episodes, mut played) = (EpisodeAssembler::default(), Played::new());
+    while let Some(event) = stream.recv().context("playing")? {
+        let Event::Transition(t) = event else { anyhow::bail!("a built-in policy never asks for decisions") };
+        if let Some(ep) = episodes.push(&t) {
+            record(&mut played, ep, bar);
+        }
+    }
+    Ok(in_episode_order(played))
+}
+
+/// Play every episode of `config` with the fine-tuned agent in the loop, offering each finished
+/// episode to `saver`.
+pub fn play_agent(config: StreamConfig, model: &TrainedAgent, device: &candle_core::Device, sampling: (f64, u64), bar: &ProgressBar, saver: &mut GifSaver) -> Result<Played> {
+    let size = config.width;
+    let stream = Stream::spawn(config, Driver::External).context("starting the env workers")?;
+    let controller = std::cell::RefCell::new(Controller::new(model, device).sampling(sampling.0, sampling.1));
+    let mut failure: Option<anyhow::Error> = None;
+    let (mut episodes, mut played) = (EpisodeAssembler::default(), Played::new());
+    let mut save_error: Option<anyhow::Error> = None;
+    let result = stream.drive(
+        |pending| {
+            let requests: Vec<Request<'_>> = pending.iter().map(|p| Request { episode: p.episode, mission: &p.mission, frame: &p.frame.rgb, question: p.scenario.task.answer.is_some() }).collect();
+            match controller.borrow_mut().decide(&requests) {
+                Ok(choices) => choices
+                    .into_iter()
+                    .map(|c| match c {
+                        Choice::Act(a) => Decision::Act(Action::from_index(a as u8).unwrap_or(Action::Noop)),
+                        Choice::Answer(w) => Decision::Answer(w),
+                    })
+                    .collect(),
+                Err(e) => {
+                    // Keep the workers moving to the end; the error is reported after.
+                    failure.get_or_insert_with(|| anyhow::Error::new(e).context("the agent failed to decide"));
+                    pending.iter().map(|_| Decision::Act(Action::Done)).collect()
+                }
+            }
+        },
+        |t| {
+            if let Some(ep) = episodes.push(&t) {
+                controller.borrow_mut().finish(ep.meta.index);
+                if let Err(e) = saver.offer(&ep, size) {
+                    save_error.get_or_insert(e);
+                }
+                record(&mut played, ep, bar);
+            }
+        },
+    );
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    result.context("playing with the agent")?;
+    if let Some(e) = save_error {
+        return Err(e.context("writing episode GIFs"));
+    }
+    Ok(in_episode_order(played))
+}
