@@ -50,13 +50,33 @@ fn cpu_tensor(data: Vec<f32>, shape: &Shape) -> Result<Tensor> {
 const SQRT_2_OVER_PI: f32 = 0.797_884_6;
 const GELU_C: f32 = 0.044_715;
 
+/// `tanh` as a rational function of odd degree 13 over even degree 6 on `[-7.9, 7.9]` (beyond which
+/// `tanh` is ±1 in f32), accurate to a few ulp. libm's `tanhf` is a branchy scalar call that cost
+/// more than the MLP's matrix products; this is straight-line arithmetic the compiler vectorises.
+#[inline(always)]
+fn fast_tanh(x: f32) -> f32 {
+    let x = x.clamp(-7.905_311, 7.905_311);
+    let x2 = x * x;
+    let mut p = -2.760_768_5e-16_f32;
+    p = p * x2 + 2.000_188e-13;
+    p = p * x2 - 8.604_672e-11;
+    p = p * x2 + 5.122_297e-8;
+    p = p * x2 + 1.485_722_4e-5;
+    p = p * x2 + 6.372_619_3e-4;
+    p = p * x2 + 4.893_524_6e-3;
+    let mut q = 1.198_258_4e-6_f32;
+    q = q * x2 + 1.185_347_1e-4;
+    q = q * x2 + 2.268_434_6e-3;
+    q = q * x2 + 4.893_525e-3;
+    x * p / q
+}
+
 fn gelu_value(x: f32) -> f32 {
-    0.5 * x * (1.0 + (SQRT_2_OVER_PI * (x + GELU_C * x * x * x)).tanh())
+    0.5 * x * (1.0 + fast_tanh(SQRT_2_OVER_PI * (x + GELU_C * x * x * x)))
 }
 
 fn gelu_slope(x: f32) -> f32 {
-    let inner = SQRT_2_OVER_PI * (x + GELU_C * x * x * x);
-    let t = inner.tanh();
+    let t = fast_tanh(SQRT_2_OVER_PI * (x + GELU_C * x * x * x));
     0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_C * x * x)
 }
 
@@ -530,11 +550,12 @@ pub fn linear_reference(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Te
 // Multi-head attention over packed queries, keys and values
 
 /// Attention of every head of every sequence, reading `[b, t, 3·d]` (queries, keys, values, each
-/// `heads` heads wide) in place through strides. The backward pass recomputes the probabilities
-/// rather than storing `[b, heads, t, t]` of them.
+/// `heads` heads wide) in place through strides. The forward pass keeps each head's probabilities
+/// for the backward pass (`[b, heads, t, t]` floats), which recomputes them if they are absent.
 struct AttentionOp {
     heads: usize,
     causal: bool,
+    probs: std::sync::Mutex<Vec<Vec<f32>>>,
 }
 
 /// Sizes of one attention call.
@@ -597,7 +618,7 @@ impl CustomOp1 for AttentionOp {
         let qkv = slice(s, l, self.name())?;
         let z = self.dims(l.shape())?;
         let t = z.t;
-        let heads: Vec<Vec<f32>> = (0..z.b * self.heads)
+        let (heads, probs): (Vec<Vec<f32>>, Vec<Vec<f32>>) = (0..z.b * self.heads)
             .into_par_iter()
             .map(|j| {
                 let (bi, h) = (j / self.heads, j % self.heads);
@@ -605,9 +626,10 @@ impl CustomOp1 for AttentionOp {
                 let (_, _, v) = self.views(z, bi, h);
                 let mut y = vec![0f32; t * z.hd];
                 matmul(&mut y, View::rows(0, t, z.hd, z.hd), &p, View::rows(0, t, t, t), qkv, v, Write::Set(1.0), 1);
-                y
+                (y, p)
             })
-            .collect();
+            .unzip();
+        *self.probs.lock().unwrap_or_else(|p| p.into_inner()) = probs;
         let mut y = vec![0f32; z.b * t * z.d];
         for (j, head) in heads.iter().enumerate() {
             let (bi, h) = (j / self.heads, j % self.heads);
@@ -623,6 +645,7 @@ impl CustomOp1 for AttentionOp {
         let z = self.dims(arg.shape())?;
         let t = z.t;
         let scale = 1.0 / (z.hd as f32).sqrt();
+        let saved = std::mem::take(&mut *self.probs.lock().unwrap_or_else(|p| p.into_inner()));
         let dqkv = read(arg, |qkv| {
             read(grad, |g| {
                 let heads: Vec<[Vec<f32>; 3]> = (0..z.b * self.heads)
@@ -630,12 +653,19 @@ impl CustomOp1 for AttentionOp {
                     .map(|j| {
                         let (bi, h) = (j / self.heads, j % self.heads);
                         let (q, k, v) = self.views(z, bi, h);
-                        let p = self.probs(qkv, z, bi, h);
+                        let recomputed;
+                        let p = match saved.get(j) {
+                            Some(p) => p,
+                            None => {
+                                recomputed = self.probs(qkv, z, bi, h);
+                                &recomputed
+                            }
+                        };
                         let pv = View::rows(0, t, t, t);
                         let dy = View::rows(bi * t * z.d + h * z.hd, t, z.hd, z.d);
                         let out = View::rows(0, t, z.hd, z.hd);
                         let mut dv = vec![0f32; t * z.hd];
-                        matmul(&mut dv, out, &p, pv.t(), g, dy, Write::Set(1.0), 1);
+                        matmul(&mut dv, out, p, pv.t(), g, dy, Write::Set(1.0), 1);
                         let mut ds = vec![0f32; t * t];
                         matmul(&mut ds, pv, g, dy, qkv, v.t(), Write::Set(1.0), 1);
                         for (dsr, pr) in ds.chunks_exact_mut(t).zip(p.chunks_exact(t)) {
@@ -675,7 +705,7 @@ pub fn attention(qkv: &Tensor, heads: usize, causal: bool) -> Result<Tensor> {
     if !fused(qkv) {
         return attention_reference(qkv, heads, causal);
     }
-    qkv.contiguous()?.apply_op1(AttentionOp { heads, causal })
+    qkv.contiguous()?.apply_op1(AttentionOp { heads, causal, probs: Default::default() })
 }
 
 /// [`attention`] composed from candle ops.

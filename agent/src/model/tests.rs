@@ -154,3 +154,14 @@ fn same_seed_same_weights_and_checkpoints_round_trip_bit_exactly() -> Result<()>
 fn bits(v: &Var) -> Result<Vec<u32>> {
     Ok(v.as_tensor().flatten_all()?.to_vec1::<f32>()?.iter().map(|x| x.to_bits()).collect())
 }
+
+#[test]
+fn the_tokenizer_loss_is_the_reconstruction_error_in_pixel_units() -> Result<()> {
+    let cfg = Config::tiny();
+    let (_, tok, _, _) = build(&cfg)?;
+    let f = frames(3, 9)?;
+    let direct: f32 = (tok.reconstruct(&f)? - (f.to_dtype(DType::F32)? / 255.0)?)?.sqr()?.mean_all()?.to_scalar()?;
+    let loss: f32 = tok.loss(&f)?.to_scalar()?;
+    assert!((loss - direct).abs() <= 1e-5 * direct.abs().max(1e-3), "{loss} vs {direct}");
+    Ok(())
+}

@@ -58,12 +58,30 @@ impl Tokenizer {
         self.grid * self.grid
     }
 
-    /// u8 frames `[n, h, w, 3]` → patches `[n, p, patch·patch·3]` in `[-1, 1]`.
+    /// u8 frames `[n, h, w, 3]` → patches `[n, p, patch·patch·3]` in `[-1, 1]`. Frames are
+    /// constants (no gradient flows into them), so on the CPU the patches are laid out in one
+    /// pass over the bytes rather than through a permute and its strided copy.
     fn patchify(&self, frames: &Tensor) -> Result<Tensor> {
         let n = frames.dims()[0];
         let (g, s) = (self.grid, self.patch);
-        let x = ((frames.to_dtype(DType::F32)? / 127.5)? - 1.0)?;
-        x.reshape((n, g, s, g, s, 3))?.permute((0, 1, 3, 2, 4, 5))?.reshape((n, g * g, s * s * 3))
+        if !frames.device().is_cpu() {
+            let x = ((frames.to_dtype(DType::F32)? / 127.5)? - 1.0)?;
+            return x.reshape((n, g, s, g, s, 3))?.permute((0, 1, 3, 2, 4, 5))?.reshape((n, g * g, s * s * 3));
+        }
+        let bytes: Vec<u8> = frames.flatten_all()?.to_vec1()?;
+        let (w, row) = (g * s, s * 3);
+        let mut out = Vec::with_capacity(bytes.len());
+        for img in bytes.chunks_exact(w * w * 3) {
+            for gy in 0..g {
+                for gx in 0..g {
+                    for py in 0..s {
+                        let at = ((gy * s + py) * w + gx * s) * 3;
+                        out.extend(img[at..at + row].iter().map(|&b| f32::from(b) / 127.5 - 1.0));
+                    }
+                }
+            }
+        }
+        Tensor::from_vec(out, (n, g * g, s * s * 3), frames.device())
     }
 
     /// Patches `[n, p, patch·patch·3]` in `[-1, 1]` → images `[n, h, w, 3]` in `[0, 1]`.
@@ -75,7 +93,12 @@ impl Tokenizer {
     }
 
     fn encode_latent(&self, frames: &Tensor) -> Result<Tensor> {
-        let mut x = self.patch_in.forward(&self.patchify(frames)?)?.broadcast_add(&self.enc_pos)?;
+        self.encode_patches(&self.patchify(frames)?)
+    }
+
+    /// Latents `[n, p, channels]` of patches `[n, p, patch·patch·3]`.
+    fn encode_patches(&self, patches: &Tensor) -> Result<Tensor> {
+        let mut x = self.patch_in.forward(patches)?.broadcast_add(&self.enc_pos)?;
         for b in &self.encoder {
             x = b.forward(&x, None, None)?;
         }
@@ -83,11 +106,16 @@ impl Tokenizer {
     }
 
     fn decode_values(&self, q: &Tensor) -> Result<Tensor> {
+        self.unpatchify(&self.decode_patches(q)?)
+    }
+
+    /// Patches `[n, p, patch·patch·3]` in `[-1, 1]` of quantised values.
+    fn decode_patches(&self, q: &Tensor) -> Result<Tensor> {
         let mut x = self.from_code.forward(q)?.broadcast_add(&self.dec_pos)?;
         for b in &self.decoder {
             x = b.forward(&x, None, None)?;
         }
-        self.unpatchify(&self.patch_out.forward(&self.dec_norm.forward(&x)?)?)
+        self.patch_out.forward(&self.dec_norm.forward(&x)?)
     }
 
     /// Reconstruct u8 frames `[n, h, w, 3]` through the quantiser (straight-through gradient);
@@ -106,10 +134,13 @@ impl Tokenizer {
         self.decode_values(&self.fsq.values(codes)?)?.clamp(0.0, 1.0)
     }
 
-    /// Mean squared error of the reconstruction against the frames, in `[0, 1]` units.
+    /// Mean squared error of the reconstruction against the frames, in `[0, 1]` units. Computed
+    /// in patch layout: a pixel in `[0, 1]` is half its patch value plus one half, so the error
+    /// is a quarter of the patches' squared error, with no unpatchify copy in either direction.
     pub fn loss(&self, frames: &Tensor) -> Result<Tensor> {
-        let target = (frames.to_dtype(DType::F32)? / 255.0)?;
-        (self.reconstruct(frames)? - target)?.sqr()?.mean_all()
+        let x = self.patchify(frames)?;
+        let out = self.decode_patches(&self.fsq.quantize(&self.encode_patches(&x)?)?)?;
+        (out - x)?.sqr()?.mean_all()? / 4.0
     }
 
     /// Images as u8 `[n, h, w, 3]`.
@@ -117,3 +148,4 @@ impl Tokenizer {
         (images.clamp(0.0, 1.0)? * 255.0)?.round()?.to_dtype(DType::U8)
     }
 }
+

@@ -178,6 +178,23 @@ fn attention_matches_composed_reference() -> Result<()> {
         let str = move |x: &[Tensor]| attention_reference(&x[0].transpose(1, 2)?, 2, causal);
         check(&st, &str, &[random(&[2, 12, 4], 53)?])?;
         finite_difference(&f, &[random(&[1, 3, 12], 54)?])?;
+        // A second backward pass over the same graph recomputes the probabilities it handed over.
+        let x = Var::from_tensor(&random(&[2, 5, 24], 55)?)?;
+        let loss = (attention(x.as_tensor(), 2, causal)? * random(&[2, 5, 8], 56)?)?.sum_all()?;
+        let (g1, g2) = (loss.backward()?, loss.backward()?);
+        let (a, b) = (g1.get(x.as_tensor()).expect("grad"), g2.get(x.as_tensor()).expect("grad"));
+        assert_eq!(a.flatten_all()?.to_vec1::<f32>()?, b.flatten_all()?.to_vec1::<f32>()?);
     }
     Ok(())
+}
+
+#[test]
+fn fast_tanh_matches_libm() {
+    let mut worst = 0f32;
+    for i in -200_000..=200_000 {
+        let x = i as f32 * 1e-4;
+        worst = worst.max((fast_tanh(x) - x.tanh()).abs());
+    }
+    assert!(worst < 1e-6, "largest error {worst}");
+    assert!(fast_tanh(50.0) <= 1.0 && 1.0 - fast_tanh(50.0) < 1e-6 && fast_tanh(-50.0) == -fast_tanh(50.0));
 }
