@@ -8,6 +8,7 @@ use crate::action::Action;
 use crate::error::Result;
 use crate::observation::{Info, ObjectInfo};
 use crate::task::predicate::{Subject, World};
+use crate::task::progress::Progress;
 use crate::task::scenario::Scenario;
 // Re-exported: these were the simulation's public paths before they moved down into `world`.
 pub use crate::world::body::{CARRY_GAP, REACH};
@@ -41,6 +42,8 @@ pub struct SimState {
     pub over: bool,
     /// Whether the task's success condition held at the last step.
     pub success: bool,
+    /// Which subgoals are done, when the success condition is a `Then` or an `AllEver`.
+    pub progress: Option<Progress>,
 }
 
 /// What a step produced, before the frame is rendered.
@@ -59,8 +62,9 @@ impl SimState {
     pub fn new(scenario: Arc<Scenario>, seed: u64) -> Result<Self> {
         let layout = generate(&scenario, seed)?;
         let agent = layout.spawn;
-        let mut s = Self { scenario, seed, layout, agent, held: None, step: 0, over: false, success: false };
-        s.success = s.task_success();
+        let progress = Progress::start(scenario.task.success.as_ref());
+        let mut s = Self { scenario, seed, layout, agent, held: None, step: 0, over: false, success: false, progress };
+        s.success = s.advance_task();
         Ok(s)
     }
 
@@ -84,7 +88,7 @@ impl SimState {
         }
         self.roll_balls();
         self.step += 1;
-        self.success = self.task_success();
+        self.success = self.advance_task();
         let failed = self.scenario.task.failure.as_ref().is_some_and(|f| f.holds(&*self));
         let max = self.scenario.max_steps;
         let terminated = self.success || failed || action == Action::Done;
@@ -216,8 +220,29 @@ impl SimState {
     }
 
     /// Whether the task's success condition holds now (questions succeed only by answering).
+    /// A `Then` or `AllEver` condition holds once its progress is complete.
     pub fn task_success(&self) -> bool {
-        self.scenario.task.success.as_ref().is_some_and(|p| p.holds(self))
+        match &self.progress {
+            Some(p) => p.complete(),
+            None => self.scenario.task.success.as_ref().is_some_and(|p| p.holds(self)),
+        }
+    }
+
+    /// Mark the subgoals that hold now as done, then say whether the task has succeeded.
+    fn advance_task(&mut self) -> bool {
+        let scenario = Arc::clone(&self.scenario);
+        let Some(success) = &scenario.task.success else {
+            return false;
+        };
+        // Taken out for the update, since the state itself is the world the subgoals look at.
+        match self.progress.take() {
+            Some(mut p) => {
+                let done = p.advance(success, &*self);
+                self.progress = Some(p);
+                done
+            }
+            None => success.holds(&*self),
+        }
     }
 
     /// The true answer to the scenario's question, from where the agent stands now.
@@ -269,6 +294,7 @@ impl SimState {
             held: self.held,
             pose: self.agent,
             objects,
+            progress: self.progress.clone(),
         }
     }
 

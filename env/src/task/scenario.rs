@@ -24,6 +24,9 @@ const BUILTINS: &[(&str, &str)] = &[
     ("describe_object", include_str!("../../../assets/scenarios/describe_object.ron")),
     ("moving_balls", include_str!("../../../assets/scenarios/moving_balls.ron")),
     ("multi_room_go_to", include_str!("../../../assets/scenarios/multi_room_go_to.ron")),
+    ("go_to_then_pick_up", include_str!("../../../assets/scenarios/go_to_then_pick_up.ron")),
+    ("go_to_both", include_str!("../../../assets/scenarios/go_to_both.ron")),
+    ("avoid_hazard", include_str!("../../../assets/scenarios/avoid_hazard.ron")),
 ];
 
 /// The names of the built-in scenarios.
@@ -479,6 +482,7 @@ impl Scenario {
             if let Some(r) = radii.iter().find(|r| !(**r > 0.0 && **r < 5.0)) {
                 return Err(bad(field, format!("radius {r} is outside (0, 5) metres")));
             }
+            check_memory(pred, field == "task.success").map_err(|m| bad(field, m))?;
         }
         // Objects need floor space: compare their footprints with the smallest room's area.
         let min_area = self.room.width.min.min(self.room.width.default) * self.room.depth.min.min(self.room.depth.default) * rooms.min as f32;
@@ -490,6 +494,28 @@ impl Scenario {
         }
         Ok(())
     }
+}
+
+/// `Then` and `AllEver` remember the past, and that memory belongs to the episode's success: so
+/// they may only be the whole success condition, with at least one subgoal, each of which looks
+/// at one instant.
+fn check_memory(pred: &Predicate, is_success: bool) -> std::result::Result<(), String> {
+    let Some((parts, _)) = pred.subgoals() else {
+        return match pred.has_memory() {
+            true => Err("`Then` and `AllEver` may only be the whole success condition, not nested inside `All`, `Any` or `Not`".into()),
+            false => Ok(()),
+        };
+    };
+    if !is_success {
+        return Err("`Then` and `AllEver` remember which subgoals are done, so they belong in `success`, not here".into());
+    }
+    if parts.is_empty() {
+        return Err("`Then` and `AllEver` need at least one subgoal".into());
+    }
+    if let Some(i) = parts.iter().position(Predicate::has_memory) {
+        return Err(format!("subgoal {i} nests a `Then` or `AllEver`; subgoals must be conditions on one instant"));
+    }
+    Ok(())
 }
 
 fn check_range_f32(r: &Range<f32>, lo: f32, hi: f32) -> std::result::Result<(), String> {
