@@ -423,4 +423,54 @@ mod tests {
         assert!(o.terminated && !o.truncated);
         assert_eq!(o.reward, 0.0);
     }
+
+    /// Stand the agent 0.2 m from object `i`, wherever around it there is room.
+    fn stand_near(s: &mut SimState, i: usize) {
+        let (c, reach) = (s.layout.objects[i].pos, s.scenario.agent.radius + s.layout.objects[i].extent.radius + 0.2);
+        let pose = (0..72)
+            .map(|k| k as f32 * 5f32.to_radians())
+            .map(|t| Pose { x: c.0 + reach * t.cos(), z: c.1 + reach * t.sin(), yaw: 0.0 })
+            .find(|p| s.pose_is_free(p))
+            .expect("room beside the object");
+        s.agent = pose;
+    }
+
+    #[test]
+    fn a_sequence_ignores_step_two_before_step_one_and_succeeds_after_the_last() {
+        let sc = Arc::new(Scenario::load("go_to_then_pick_up").expect("builtin"));
+        let mut s = SimState::new(sc, 4).expect("gen");
+        let (a, b) = (s.layout.role("a").expect("a"), s.layout.role("b").expect("b"));
+        assert_eq!(s.info().progress.map(|p| p.done), Some(vec![false, false]));
+        // Step 2 (holding b) before step 1: not counted.
+        s.held = Some(b);
+        let o = s.step(Action::Noop);
+        assert!(!o.terminated && !s.success);
+        assert_eq!(s.progress.as_ref().map(|p| p.current()), Some(0));
+        s.held = None;
+        // Step 1: near a.
+        stand_near(&mut s, a);
+        let o = s.step(Action::Noop);
+        assert!(!o.terminated && !s.success);
+        assert_eq!(s.info().progress.map(|p| p.current()), Some(1));
+        // Leaving a keeps step 1 done; step 2 then ends the episode with success.
+        stand_near(&mut s, b);
+        s.held = Some(b);
+        let o = s.step(Action::Noop);
+        assert!(o.terminated && s.success && o.reward > 0.0);
+        assert_eq!(s.info().progress.map(|p| p.done), Some(vec![true, true]));
+    }
+
+    #[test]
+    fn a_conjunction_over_time_succeeds_once_both_have_held_in_either_order() {
+        let sc = Arc::new(Scenario::load("go_to_both").expect("builtin"));
+        for first in ["a", "b"] {
+            let second = if first == "a" { "b" } else { "a" };
+            let mut s = SimState::new(sc.clone(), 6).expect("gen");
+            let (i, j) = (s.layout.role(first).expect("role"), s.layout.role(second).expect("role"));
+            stand_near(&mut s, i);
+            assert!(!s.step(Action::Noop).terminated, "{first} alone is not enough");
+            stand_near(&mut s, j);
+            assert!(s.step(Action::Noop).terminated && s.success, "{first} then {second}");
+        }
+    }
 }

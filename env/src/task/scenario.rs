@@ -568,7 +568,7 @@ mod tests {
     #[test]
     fn mutated_builtins_never_panic() {
         use rand::SeedableRng;
-        let tokens = ["(", ")", ",", ":", "[", "]", "\"", "-1", "1e9", "NaN", "inf", "0", "0.0", "foo: 1,", "-", "99999999999", "Some(", "cube"];
+        let tokens = ["(", ")", ",", ":", "[", "]", "\"", "-1", "1e9", "NaN", "inf", "0", "0.0", "foo: 1,", "-", "99999999999", "Some(", "cube", "Then([", "AllEver([", "Holding(\"a\"),"];
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
         let mut accepted = 0;
         for (_, text) in BUILTINS {
@@ -619,6 +619,29 @@ mod tests {
         }
         // Some mutations (a changed digit) stay valid, so generation was exercised too.
         assert!(accepted > 0);
+    }
+
+    #[test]
+    fn memory_forms_only_as_the_whole_success_condition() {
+        let base = Scenario::load("go_to_then_pick_up").expect("builtin");
+        let text = include_str!("../../../assets/scenarios/go_to_then_pick_up.ron");
+        let cases = [
+            ("success: Then([", "success: Not(Then([", ")),", "task.success", "not nested"),
+            ("success: Then([", "success: Then([AllEver([Holding(\"a\")]), ", "", "task.success", "subgoal 0 nests"),
+            ("success: Then([", "failure: Then([Holding(\"a\")]), success: Then([", "", "task.failure", "belong in `success`"),
+        ];
+        for (from, to, close, field, why) in cases {
+            let mut t = text.replacen(from, to, 1);
+            if !close.is_empty() {
+                t = t.replacen("]),\n    ),\n    max_steps", &format!("]{close}\n    ),\n    max_steps"), 1);
+            }
+            let err = Scenario::from_ron(&t, "x.ron").expect_err(why).to_string();
+            assert!(err.contains(field) && err.contains(why), "{err}");
+        }
+        let mut empty = base.clone();
+        empty.task.success = Some(Predicate::AllEver(vec![]));
+        let err = empty.validate("t").expect_err("empty").to_string();
+        assert!(err.contains("task.success") && err.contains("at least one subgoal"), "{err}");
     }
 
     #[test]
