@@ -501,10 +501,10 @@ impl Scenario {
 /// at one instant.
 fn check_memory(pred: &Predicate, is_success: bool) -> std::result::Result<(), String> {
     let Some((parts, _)) = pred.subgoals() else {
-        return match pred.has_memory() {
-            true => Err("`Then` and `AllEver` may only be the whole success condition, not nested inside `All`, `Any` or `Not`".into()),
-            false => Ok(()),
-        };
+        if pred.has_memory() {
+            return Err("`Then` and `AllEver` may only be the whole success condition, not nested inside `All`, `Any` or `Not`".into());
+        }
+        return Ok(());
     };
     if !is_success {
         return Err("`Then` and `AllEver` remember which subgoals are done, so they belong in `success`, not here".into());
