@@ -165,3 +165,31 @@ fn python_reads_the_shards() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(String::from_utf8_lossy(&o.stdout).starts_with("ok: 6 episodes"));
 }
+
+/// A sequence's progress is recorded per episode: the first row each subgoal was done at, in
+/// order, the last one on the frame the episode succeeded; other tasks' lines have no such field.
+#[test]
+fn subgoal_rows_are_recorded_for_sequences_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("ds");
+    let o = sandtable(&[
+        "record", "--scenario", "go_to_then_pick_up", "--scenario", "go_to_object", "--episodes", "4", "--policy", "expert",
+        "--workers", "1", "--envs", "2", "--seed", "3", "--size", "32", "--out", out.to_str().expect("utf8"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let ds = Dataset::open(&out).expect("open");
+    for i in 0..4 {
+        let meta = &ds.episode(i).expect("episode").meta;
+        match meta.scenario.as_str() {
+            "go_to_then_pick_up" => {
+                let rows = meta.subgoal_rows.clone().expect("a sequence records its subgoal rows");
+                assert!(meta.success, "the expert solves episode {i}");
+                let (first, last) = (rows[0].expect("step 1 done"), rows[1].expect("step 2 done"));
+                assert!(0 < first && first <= last && last + 1 == meta.length, "episode {i}: rows {rows:?}, length {}", meta.length);
+            }
+            _ => assert_eq!(meta.subgoal_rows, None, "episode {i}"),
+        }
+    }
+    let lines = std::fs::read_to_string(out.join("episodes.jsonl")).expect("episodes.jsonl");
+    assert_eq!(lines.matches("subgoal_rows").count(), lines.matches("\"go_to_then_pick_up\"").count(), "{lines}");
+}

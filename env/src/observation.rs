@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::task::progress::Progress;
 use crate::world::geometry::Pose;
 use crate::world::object::{ObjectColor, Shape, Size};
 
@@ -82,6 +83,10 @@ pub struct Info {
     pub pose: Pose,
     /// Every object.
     pub objects: Vec<ObjectInfo>,
+    /// Which subgoals are done, when the success condition is a `Then` or an `AllEver`
+    /// (`progress.current()` is the subgoal being worked on); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<Progress>,
 }
 
 /// The result of one step, with Gymnasium's meanings.

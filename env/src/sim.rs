@@ -8,6 +8,7 @@ use crate::action::Action;
 use crate::error::Result;
 use crate::observation::{Info, ObjectInfo};
 use crate::task::predicate::{Subject, World};
+use crate::task::progress::Progress;
 use crate::task::scenario::Scenario;
 // Re-exported: these were the simulation's public paths before they moved down into `world`.
 pub use crate::world::body::{CARRY_GAP, REACH};
@@ -41,6 +42,8 @@ pub struct SimState {
     pub over: bool,
     /// Whether the task's success condition held at the last step.
     pub success: bool,
+    /// Which subgoals are done, when the success condition is a `Then` or an `AllEver`.
+    pub progress: Option<Progress>,
 }
 
 /// What a step produced, before the frame is rendered.
@@ -59,8 +62,9 @@ impl SimState {
     pub fn new(scenario: Arc<Scenario>, seed: u64) -> Result<Self> {
         let layout = generate(&scenario, seed)?;
         let agent = layout.spawn;
-        let mut s = Self { scenario, seed, layout, agent, held: None, step: 0, over: false, success: false };
-        s.success = s.task_success();
+        let progress = Progress::start(scenario.task.success.as_ref());
+        let mut s = Self { scenario, seed, layout, agent, held: None, step: 0, over: false, success: false, progress };
+        s.success = s.advance_task();
         Ok(s)
     }
 
@@ -84,7 +88,7 @@ impl SimState {
         }
         self.roll_balls();
         self.step += 1;
-        self.success = self.task_success();
+        self.success = self.advance_task();
         let failed = self.scenario.task.failure.as_ref().is_some_and(|f| f.holds(&*self));
         let max = self.scenario.max_steps;
         let terminated = self.success || failed || action == Action::Done;
@@ -216,8 +220,29 @@ impl SimState {
     }
 
     /// Whether the task's success condition holds now (questions succeed only by answering).
+    /// A `Then` or `AllEver` condition holds once its progress is complete.
     pub fn task_success(&self) -> bool {
-        self.scenario.task.success.as_ref().is_some_and(|p| p.holds(self))
+        match &self.progress {
+            Some(p) => p.complete(),
+            None => self.scenario.task.success.as_ref().is_some_and(|p| p.holds(self)),
+        }
+    }
+
+    /// Mark the subgoals that hold now as done, then say whether the task has succeeded.
+    fn advance_task(&mut self) -> bool {
+        let scenario = Arc::clone(&self.scenario);
+        let Some(success) = &scenario.task.success else {
+            return false;
+        };
+        // Taken out for the update, since the state itself is the world the subgoals look at.
+        match self.progress.take() {
+            Some(mut p) => {
+                let done = p.advance(success, &*self);
+                self.progress = Some(p);
+                done
+            }
+            None => success.holds(&*self),
+        }
     }
 
     /// The true answer to the scenario's question, from where the agent stands now.
@@ -269,6 +294,7 @@ impl SimState {
             held: self.held,
             pose: self.agent,
             objects,
+            progress: self.progress.clone(),
         }
     }
 
@@ -396,5 +422,55 @@ mod tests {
         let o = s.step(Action::Done);
         assert!(o.terminated && !o.truncated);
         assert_eq!(o.reward, 0.0);
+    }
+
+    /// Stand the agent 0.2 m from object `i`, wherever around it there is room.
+    fn stand_near(s: &mut SimState, i: usize) {
+        let (c, reach) = (s.layout.objects[i].pos, s.scenario.agent.radius + s.layout.objects[i].extent.radius + 0.2);
+        let pose = (0..72)
+            .map(|k| k as f32 * 5f32.to_radians())
+            .map(|t| Pose { x: c.0 + reach * t.cos(), z: c.1 + reach * t.sin(), yaw: 0.0 })
+            .find(|p| s.pose_is_free(p))
+            .expect("room beside the object");
+        s.agent = pose;
+    }
+
+    #[test]
+    fn a_sequence_ignores_step_two_before_step_one_and_succeeds_after_the_last() {
+        let sc = Arc::new(Scenario::load("go_to_then_pick_up").expect("builtin"));
+        let mut s = SimState::new(sc, 4).expect("gen");
+        let (a, b) = (s.layout.role("a").expect("a"), s.layout.role("b").expect("b"));
+        assert_eq!(s.info().progress.map(|p| p.done), Some(vec![false, false]));
+        // Step 2 (holding b) before step 1: not counted.
+        s.held = Some(b);
+        let o = s.step(Action::Noop);
+        assert!(!o.terminated && !s.success);
+        assert_eq!(s.progress.as_ref().map(|p| p.current()), Some(0));
+        s.held = None;
+        // Step 1: near a.
+        stand_near(&mut s, a);
+        let o = s.step(Action::Noop);
+        assert!(!o.terminated && !s.success);
+        assert_eq!(s.info().progress.map(|p| p.current()), Some(1));
+        // Leaving a keeps step 1 done; step 2 then ends the episode with success.
+        stand_near(&mut s, b);
+        s.held = Some(b);
+        let o = s.step(Action::Noop);
+        assert!(o.terminated && s.success && o.reward > 0.0);
+        assert_eq!(s.info().progress.map(|p| p.done), Some(vec![true, true]));
+    }
+
+    #[test]
+    fn a_conjunction_over_time_succeeds_once_both_have_held_in_either_order() {
+        let sc = Arc::new(Scenario::load("go_to_both").expect("builtin"));
+        for first in ["a", "b"] {
+            let second = if first == "a" { "b" } else { "a" };
+            let mut s = SimState::new(sc.clone(), 6).expect("gen");
+            let (i, j) = (s.layout.role(first).expect("role"), s.layout.role(second).expect("role"));
+            stand_near(&mut s, i);
+            assert!(!s.step(Action::Noop).terminated, "{first} alone is not enough");
+            stand_near(&mut s, j);
+            assert!(s.step(Action::Noop).terminated && s.success, "{first} then {second}");
+        }
     }
 }

@@ -33,8 +33,18 @@ impl EpisodeAssembler {
                 success: false,
                 length: 0,
                 episode_return: 0.0,
+                subgoal_rows: None,
             })
         });
+        if let Some(progress) = &t.info.progress {
+            let row = ep.len() as u64;
+            let rows = ep.meta.subgoal_rows.get_or_insert_with(|| vec![None; progress.done.len()]);
+            for (first, done) in rows.iter_mut().zip(&progress.done) {
+                if *done && first.is_none() {
+                    *first = Some(row);
+                }
+            }
+        }
         let action = t.decision.as_ref().map_or(NO_ACTION, |d| i64::from(d.token()));
         if let Some(Decision::Answer(word)) = &t.decision {
             ep.meta.given_answer = Some(word.clone());

@@ -192,6 +192,11 @@ pub struct EpisodeMeta {
     /// Sum of rewards.
     #[serde(rename = "return")]
     pub episode_return: f32,
+    /// For a `Then` or `AllEver` success condition: the first row at which each subgoal was done,
+    /// in the scenario's order (`null` if never), so the progress at row `r` is the number of
+    /// entries `<= r`. Absent for other tasks, and in datasets recorded before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subgoal_rows: Option<Vec<Option<u64>>>,
 }
 
 /// Read `episodes.jsonl`, keeping the first `count` lines (later ones belong to a shard that was

@@ -34,6 +34,7 @@ fn episode(index: u64, len: usize) -> EpisodeData {
         success: index.is_multiple_of(2),
         length: 0,
         episode_return: 0.0,
+        subgoal_rows: None,
     };
     let mut ep = EpisodeData::new(meta);
     for t in 0..len {

@@ -306,6 +306,7 @@ mod tests {
             success: true,
             length: 0,
             episode_return: 1.0,
+            subgoal_rows: None,
         };
         let mut ep = EpisodeData::new(meta);
         let mut rng = ChaCha8Rng::seed_from_u64(5);

@@ -1,6 +1,8 @@
 //! The scripted expert: grid path planning on ground truth ([`planner`]), then smooth path
-//! following and answering from ground truth ([`policy`]).
+//! following and answering from ground truth ([`policy`]), keeping clear of the objects that
+//! failure conditions name ([`hazard`]).
 
+pub mod hazard;
 pub mod planner;
 pub mod policy;
 

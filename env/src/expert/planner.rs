@@ -4,6 +4,7 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
+use crate::expert::hazard::{clearances, keeps_clear};
 use crate::task::scenario::Scenario;
 use crate::world::body::REACH;
 use crate::world::geometry::dist;
@@ -24,7 +25,7 @@ struct Grid {
 }
 
 impl Grid {
-    fn new(layout: &Layout, body: f32, ignore: Option<usize>) -> Self {
+    fn new(layout: &Layout, body: f32, ignore: Option<usize>, avoid: &[(usize, f32)]) -> Self {
         let nx = (layout.room.width / CELL).floor() as usize;
         let nz = (layout.room.depth / CELL).floor() as usize;
         let x0 = -(nx as f32) * CELL / 2.0;
@@ -33,7 +34,7 @@ impl Grid {
         for iz in 0..nz {
             for ix in 0..nx {
                 let c = (x0 + (ix as f32 + 0.5) * CELL, z0 + (iz as f32 + 0.5) * CELL);
-                free[iz * nx + ix] = layout.circle_is_free(c, body, ignore);
+                free[iz * nx + ix] = layout.circle_is_free(c, body, ignore) && keeps_clear(layout, c, body, avoid);
             }
         }
         Self { nx, nz, x0, z0, free }
@@ -148,18 +149,22 @@ fn astar(grid: &Grid, start: (f32, f32), goal: impl Fn((f32, f32)) -> bool, h: i
 }
 
 /// A path for the agent's centre from `start` to within `reach` of `goal` (centre to centre),
-/// for a body of radius `body`, ignoring object `ignore` (the one being carried).
-pub(crate) fn plan_to(layout: &Layout, body: f32, start: (f32, f32), goal: (f32, f32), reach: f32, ignore: Option<usize>) -> Option<Vec<(f32, f32)>> {
-    let grid = Grid::new(layout, body + MARGIN, ignore);
+/// for a body of radius `body`, ignoring object `ignore` (the one being carried) and keeping the
+/// `avoid` clearances (object, extra distance) of [`crate::expert::hazard`].
+pub(crate) fn plan_to(layout: &Layout, body: f32, start: (f32, f32), goal: (f32, f32), reach: f32, ignore: Option<usize>, avoid: &[(usize, f32)]) -> Option<Vec<(f32, f32)>> {
+    let grid = Grid::new(layout, body + MARGIN, ignore, avoid);
     astar(&grid, start, |c| dist(c, goal) <= reach, |c| (dist(c, goal) - reach).max(0.0))
 }
 
-/// The first role whose object the agent cannot walk up to from its spawn point, if any.
+/// The first role whose object the agent cannot walk up to from its spawn point, if any, keeping
+/// clear of what the failure condition names (except the role itself, when that is what is checked).
 pub fn unreachable_role(layout: &Layout, scenario: &Scenario) -> Option<String> {
     let r = scenario.agent.radius;
     let start = (layout.spawn.x, layout.spawn.z);
+    let avoid = clearances(scenario.task.failure.as_ref(), layout);
     layout.roles.iter().find_map(|(name, i)| {
         let o = &layout.objects[*i];
-        plan_to(layout, r, start, o.pos, r + o.extent.radius + REACH * 0.5, None).is_none().then(|| name.clone())
+        let others: Vec<(usize, f32)> = avoid.iter().copied().filter(|(j, _)| j != i).collect();
+        plan_to(layout, r, start, o.pos, r + o.extent.radius + REACH * 0.5, None, &others).is_none().then(|| name.clone())
     })
 }

@@ -4,9 +4,11 @@
 pub mod answer;
 pub mod mission;
 pub mod predicate;
+pub mod progress;
 pub mod scenario;
 
 pub use answer::{Answer, answer_vocabulary};
 pub use mission::{ATTRIBUTES, placeholders, render};
-pub use predicate::{Predicate, Subject, World};
+pub use predicate::{Order, Predicate, Subject, World};
+pub use progress::Progress;
 pub use scenario::Scenario;

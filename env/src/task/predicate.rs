@@ -29,6 +29,22 @@ pub enum Predicate {
     Any(Vec<Predicate>),
     /// The condition does not hold.
     Not(Box<Predicate>),
+    /// Ordered subgoals: each must hold in turn, counted only once the one before it is done;
+    /// the condition holds from the step the last one does. Remembers the past, so it may only
+    /// be the whole `success` condition (see [`crate::task::progress`]).
+    Then(Vec<Predicate>),
+    /// Subgoals in any order: each counts as done once it has held at some step; the condition
+    /// holds from the step all of them are done. Only as the whole `success` condition, like `Then`.
+    AllEver(Vec<Predicate>),
+}
+
+/// How a condition with memory orders its subgoals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Order {
+    /// `Then`: one after another.
+    Sequence,
+    /// `AllEver`: any order.
+    AnyOrder,
 }
 
 /// What the predicates need to know about the world.
@@ -53,6 +69,27 @@ impl Predicate {
             Predicate::All(ps) => ps.iter().all(|p| p.holds(w)),
             Predicate::Any(ps) => ps.iter().any(|p| p.holds(w)),
             Predicate::Not(p) => !p.holds(w),
+            // Without memory (see `progress`), the most this instant can show is every part at once.
+            Predicate::Then(ps) | Predicate::AllEver(ps) => ps.iter().all(|p| p.holds(w)),
+        }
+    }
+
+    /// The subgoals and their order, for the two forms that remember the past.
+    pub fn subgoals(&self) -> Option<(&[Predicate], Order)> {
+        match self {
+            Predicate::Then(ps) => Some((ps, Order::Sequence)),
+            Predicate::AllEver(ps) => Some((ps, Order::AnyOrder)),
+            _ => None,
+        }
+    }
+
+    /// Whether a `Then` or `AllEver` occurs anywhere in the predicate, this node included.
+    pub fn has_memory(&self) -> bool {
+        match self {
+            Predicate::Then(_) | Predicate::AllEver(_) => true,
+            Predicate::All(ps) | Predicate::Any(ps) => ps.iter().any(Predicate::has_memory),
+            Predicate::Not(p) => p.has_memory(),
+            Predicate::Near(..) | Predicate::Holding(_) | Predicate::Visible(_) => false,
         }
     }
 
@@ -71,7 +108,7 @@ impl Predicate {
             Predicate::Holding(x) | Predicate::Visible(x) => {
                 out.insert(x.clone());
             }
-            Predicate::All(ps) | Predicate::Any(ps) => ps.iter().for_each(|p| p.roles(out)),
+            Predicate::All(ps) | Predicate::Any(ps) | Predicate::Then(ps) | Predicate::AllEver(ps) => ps.iter().for_each(|p| p.roles(out)),
             Predicate::Not(p) => p.roles(out),
         }
     }
@@ -80,7 +117,7 @@ impl Predicate {
     pub fn radii(&self, out: &mut Vec<f32>) {
         match self {
             Predicate::Near(_, _, r) => out.push(*r),
-            Predicate::All(ps) | Predicate::Any(ps) => ps.iter().for_each(|p| p.radii(out)),
+            Predicate::All(ps) | Predicate::Any(ps) | Predicate::Then(ps) | Predicate::AllEver(ps) => ps.iter().for_each(|p| p.radii(out)),
             Predicate::Not(p) => p.radii(out),
             Predicate::Holding(_) | Predicate::Visible(_) => {}
         }

@@ -24,6 +24,9 @@ const BUILTINS: &[(&str, &str)] = &[
     ("describe_object", include_str!("../../../assets/scenarios/describe_object.ron")),
     ("moving_balls", include_str!("../../../assets/scenarios/moving_balls.ron")),
     ("multi_room_go_to", include_str!("../../../assets/scenarios/multi_room_go_to.ron")),
+    ("go_to_then_pick_up", include_str!("../../../assets/scenarios/go_to_then_pick_up.ron")),
+    ("go_to_both", include_str!("../../../assets/scenarios/go_to_both.ron")),
+    ("avoid_hazard", include_str!("../../../assets/scenarios/avoid_hazard.ron")),
 ];
 
 /// The names of the built-in scenarios.
@@ -479,6 +482,7 @@ impl Scenario {
             if let Some(r) = radii.iter().find(|r| !(**r > 0.0 && **r < 5.0)) {
                 return Err(bad(field, format!("radius {r} is outside (0, 5) metres")));
             }
+            check_memory(pred, field == "task.success").map_err(|m| bad(field, m))?;
         }
         // Objects need floor space: compare their footprints with the smallest room's area.
         let min_area = self.room.width.min.min(self.room.width.default) * self.room.depth.min.min(self.room.depth.default) * rooms.min as f32;
@@ -490,6 +494,28 @@ impl Scenario {
         }
         Ok(())
     }
+}
+
+/// `Then` and `AllEver` remember the past, and that memory belongs to the episode's success: so
+/// they may only be the whole success condition, with at least one subgoal, each of which looks
+/// at one instant.
+fn check_memory(pred: &Predicate, is_success: bool) -> std::result::Result<(), String> {
+    let Some((parts, _)) = pred.subgoals() else {
+        if pred.has_memory() {
+            return Err("`Then` and `AllEver` may only be the whole success condition, not nested inside `All`, `Any` or `Not`".into());
+        }
+        return Ok(());
+    };
+    if !is_success {
+        return Err("`Then` and `AllEver` remember which subgoals are done, so they belong in `success`, not here".into());
+    }
+    if parts.is_empty() {
+        return Err("`Then` and `AllEver` need at least one subgoal".into());
+    }
+    if let Some(i) = parts.iter().position(Predicate::has_memory) {
+        return Err(format!("subgoal {i} nests a `Then` or `AllEver`; subgoals must be conditions on one instant"));
+    }
+    Ok(())
 }
 
 fn check_range_f32(r: &Range<f32>, lo: f32, hi: f32) -> std::result::Result<(), String> {
@@ -542,7 +568,7 @@ mod tests {
     #[test]
     fn mutated_builtins_never_panic() {
         use rand::SeedableRng;
-        let tokens = ["(", ")", ",", ":", "[", "]", "\"", "-1", "1e9", "NaN", "inf", "0", "0.0", "foo: 1,", "-", "99999999999", "Some(", "cube"];
+        let tokens = ["(", ")", ",", ":", "[", "]", "\"", "-1", "1e9", "NaN", "inf", "0", "0.0", "foo: 1,", "-", "99999999999", "Some(", "cube", "Then([", "AllEver([", "Holding(\"a\"),"];
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
         let mut accepted = 0;
         for (_, text) in BUILTINS {
@@ -593,6 +619,29 @@ mod tests {
         }
         // Some mutations (a changed digit) stay valid, so generation was exercised too.
         assert!(accepted > 0);
+    }
+
+    #[test]
+    fn memory_forms_only_as_the_whole_success_condition() {
+        let base = Scenario::load("go_to_then_pick_up").expect("builtin");
+        let text = include_str!("../../../assets/scenarios/go_to_then_pick_up.ron");
+        let cases = [
+            ("success: Then([", "success: Not(Then([", ")),", "task.success", "not nested"),
+            ("success: Then([", "success: Then([AllEver([Holding(\"a\")]), ", "", "task.success", "subgoal 0 nests"),
+            ("success: Then([", "failure: Then([Holding(\"a\")]), success: Then([", "", "task.failure", "belong in `success`"),
+        ];
+        for (from, to, close, field, why) in cases {
+            let mut t = text.replacen(from, to, 1);
+            if !close.is_empty() {
+                t = t.replacen("]),\n    ),\n    max_steps", &format!("]{close}\n    ),\n    max_steps"), 1);
+            }
+            let err = Scenario::from_ron(&t, "x.ron").expect_err(why).to_string();
+            assert!(err.contains(field) && err.contains(why), "{err}");
+        }
+        let mut empty = base.clone();
+        empty.task.success = Some(Predicate::AllEver(vec![]));
+        let err = empty.validate("t").expect_err("empty").to_string();
+        assert!(err.contains("task.success") && err.contains("at least one subgoal"), "{err}");
     }
 
     #[test]

@@ -4,6 +4,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::error::{EnvError, Result};
+use crate::expert::hazard::{clearances, keeps_clear};
 use crate::expert::planner::unreachable_role;
 use crate::task::mission::render;
 use crate::task::scenario::{DistractorRule, Scenario};
@@ -189,6 +190,11 @@ fn try_generate(sc: &Scenario, rng: &mut ChaCha8Rng) -> std::result::Result<Layo
     };
     let mut layout = Layout { room, lighting, objects, roles, spawn, mission: String::new() };
     layout.mission = render(&sc.task.mission, &layout);
+    // Start clear of what the failure condition names, so no episode fails at step zero.
+    let avoid = clearances(sc.task.failure.as_ref(), &layout);
+    if !keeps_clear(&layout, (spawn.x, spawn.z), agent_r, &avoid) {
+        return Err("the spawn point is within a failure condition's radius of its object".into());
+    }
     if let Some(role) = unreachable_role(&layout, sc) {
         return Err(format!("role `{role}` cannot be reached from the spawn point"));
     }
