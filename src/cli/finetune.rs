@@ -5,11 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use sandtable_agent::config::Config;
-use sandtable_agent::dataset::Dataset;
 use sandtable_agent::finetune::{Finetune, finetune};
 use sandtable_agent::holdout::Pair;
 
+use super::training::{open_datasets, resolve_config};
 use crate::progress::Bars;
 
 /// Arguments of `sandtable finetune`.
@@ -53,17 +52,14 @@ pub struct FinetuneArgs {
 /// Fine-tune.
 pub fn run(args: FinetuneArgs) -> Result<()> {
     let init = (args.init != "none").then(|| PathBuf::from(&args.init));
-    let own = args.out.join("config.json");
-    let name = match (&args.config, &init) {
-        (Some(c), _) => c.clone(),
-        (None, _) if args.resume && own.is_file() => own.display().to_string(),
-        (None, Some(i)) => {
+    // Without --config, the init checkpoint's own architecture.
+    let mut cfg = resolve_config(args.config.as_deref(), &args.out, args.resume, || match &init {
+        Some(i) => {
             let ckpt = sandtable_agent::checkpoint::resolve(i).with_context(|| format!("--init {}", i.display()))?;
-            ckpt.join("config.json").display().to_string()
+            Ok(ckpt.join("config.json").display().to_string())
         }
-        (None, None) => "small".into(),
-    };
-    let mut cfg = Config::load(&name).context("loading the model config")?;
+        None => Ok("small".into()),
+    })?;
     if let Some(s) = args.steps {
         cfg.finetune.steps = s;
     }
@@ -71,11 +67,7 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
         cfg.train.seed = s;
     }
     let device = crate::device::parse(&args.device)?;
-    let data = args.data.iter().map(|d| Dataset::open(d).with_context(|| format!("opening dataset {}", d.display()))).collect::<Result<Vec<_>>>()?;
-    for d in &data {
-        let (h, w) = d.frame_size();
-        anyhow::ensure!(h == cfg.image_size && w == cfg.image_size, "{} has {h}x{w} frames; config `{}` expects {}x{}", d.dir().display(), cfg.name, cfg.image_size, cfg.image_size);
-    }
+    let data = open_datasets(&args.data, &cfg)?;
     tracing::info!(config = %cfg.name, init = args.init, datasets = data.len(), "fine-tuning");
     let job = Finetune { data: &data, init: init.as_deref(), holdout: &args.holdout, run: &args.out, resume: args.resume, until: args.until, freeze_trunk: args.freeze_trunk };
     let mut bar = Bars::default();

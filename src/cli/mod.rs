@@ -12,6 +12,7 @@ mod record;
 mod report;
 mod scenario;
 mod sim;
+mod training;
 
 use clap::{Parser, Subcommand};
 

@@ -5,13 +5,13 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 use sandtable_agent::config::Config;
-use sandtable_agent::dataset::Dataset;
 use sandtable_agent::pretrain::{Source, pretrain};
 use sandtable_agent::replay::ReplayBuffer;
 use sandtable_env::{Driver, Stream, StreamConfig};
 
 use crate::play::episodes::load_scenarios;
 use crate::play::feeder::spawn_feeder;
+use super::training::{open_datasets, resolve_config};
 use crate::progress::Bars;
 
 /// Arguments of `sandtable pretrain`.
@@ -66,13 +66,7 @@ pub struct PretrainArgs {
 
 /// Train.
 pub fn run(args: PretrainArgs) -> Result<()> {
-    let own = args.out.join("config.json");
-    let name = match &args.config {
-        Some(c) => c.clone(),
-        None if args.resume && own.is_file() => own.display().to_string(),
-        None => "small".into(),
-    };
-    let mut cfg = Config::load(&name).context("loading the model config")?;
+    let mut cfg = resolve_config(args.config.as_deref(), &args.out, args.resume, || Ok("small".into()))?;
     if let Some(s) = args.tokenizer_steps {
         cfg.train.tokenizer_steps = s;
     }
@@ -86,22 +80,7 @@ pub fn run(args: PretrainArgs) -> Result<()> {
     if args.live {
         return live(&args, &cfg, &device);
     }
-    let data = args
-        .data
-        .iter()
-        .map(|d| Dataset::open(d).with_context(|| format!("opening dataset {}", d.display())))
-        .collect::<Result<Vec<_>>>()?;
-    for d in &data {
-        let (h, w) = d.frame_size();
-        anyhow::ensure!(
-            h == cfg.image_size && w == cfg.image_size,
-            "{} has {h}x{w} frames; config `{}` expects {}x{}",
-            d.dir().display(),
-            cfg.name,
-            cfg.image_size,
-            cfg.image_size
-        );
-    }
+    let data = open_datasets(&args.data, &cfg)?;
     tracing::info!(config = %cfg.name, device = args.device, datasets = data.len(), "pretraining");
     let mut bar = Bars::default();
     let state = pretrain(&cfg, Source::Recorded(&data), &args.out, args.resume, args.until, &device, &mut bar).context("pretraining")?;
