@@ -32,5 +32,6 @@ pub use layout::Pose;
 pub use object::{ObjectColor, Shape, Size};
 pub use observation::{Frame, Info, ObjectInfo, Observation, Step};
 pub use policy::{Policy, PolicySpec};
-pub use scenario::Scenario;
+pub use scenario::{Scenario, builtin_names};
 pub use stream::{Driver, Event, Pending, Query, Stream, StreamConfig, Transition, episode_seed};
+pub use task::answer_vocabulary;
