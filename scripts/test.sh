@@ -5,8 +5,8 @@ cd "$(dirname "$0")/.."
 # The report test opens report.html in headless Chromium; the Python package needs a venv.
 extra_packages=(chromium python3 python3-venv)
 source scripts/setup.sh
-# The workspace holds the Python extension (env/python); it must never link libpython itself.
-export PYO3_BUILD_EXTENSION_MODULE=1
+# The workspace holds the Python extension (env/python); .cargo/config.toml keeps it off libpython.
 cargo test --release --locked --workspace -- --test-threads 2
-# The Python package (env/python): maturin build into a venv, then pytest.
+# The Python package (env/python): built with the same workspace features (Bevy is not compiled
+# again), installed into a venv, then pytest.
 bash scripts/test_python.sh

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The Python package's tests: build it into a venv with maturin, then pytest. test.sh calls this.
+# The Python package's tests: build it, install it into a venv, then pytest. test.sh calls this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extra_packages=(python3 python3-venv)
