@@ -2,7 +2,11 @@
 # The whole test suite, in the one release profile so Bevy is compiled once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# The report test opens report.html in headless Chromium.
-extra_packages=(chromium)
+# The report test opens report.html in headless Chromium; the Python package needs a venv.
+extra_packages=(chromium python3 python3-venv)
 source scripts/setup.sh
+# The workspace holds the Python extension (env/python); .cargo/config.toml keeps it off libpython.
 cargo test --release --locked --workspace -- --test-threads 2
+# The Python package (env/python): built with the same workspace features (Bevy is not compiled
+# again), installed into a venv, then pytest.
+bash scripts/test_python.sh

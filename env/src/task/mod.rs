@@ -11,4 +11,4 @@ pub use answer::{Answer, answer_vocabulary};
 pub use mission::{ATTRIBUTES, placeholders, render};
 pub use predicate::{Order, Predicate, Subject, World};
 pub use progress::Progress;
-pub use scenario::Scenario;
+pub use scenario::{Scenario, builtin_names};
