@@ -111,9 +111,17 @@ impl StageLoop for FinetuneStage<'_> {
     }
 }
 
+/// Episodes per dataset after the split by episode and the holdout.
+struct Episodes {
+    train: Vec<Vec<usize>>,
+    val: Vec<Vec<usize>>,
+    /// Episodes dropped because their missions name a held-out pair.
+    dropped: usize,
+}
+
 /// Training and validation episodes per dataset after the split, less those whose missions name
-/// a held-out pair; and how many were dropped.
-fn split_episodes(data: &[Dataset], cfg: &Config, holdout: &[Pair]) -> Result<(Vec<Vec<usize>>, Vec<Vec<usize>>, usize), AgentError> {
+/// a held-out pair.
+fn split_episodes(data: &[Dataset], cfg: &Config, holdout: &[Pair]) -> Result<Episodes, AgentError> {
     let (mut train_eps, mut val_eps, mut dropped) = (Vec::new(), Vec::new(), 0);
     for d in data {
         let split = d.split(cfg.train.val_fraction, cfg.train.seed);
@@ -131,7 +139,7 @@ fn split_episodes(data: &[Dataset], cfg: &Config, holdout: &[Pair]) -> Result<(V
         train_eps.push(keep(&split.train)?);
         val_eps.push(keep(&split.val)?);
     }
-    Ok((train_eps, val_eps, dropped))
+    Ok(Episodes { train: train_eps, val: val_eps, dropped })
 }
 
 /// Fine-tune; returns the state reached. Deterministic on CPU, resumed or not.
@@ -156,7 +164,7 @@ pub fn finetune(cfg: &Config, job: &Finetune<'_>, device: &Device, obs: &mut dyn
     let data_dirs = canonical(&data.iter().map(|d| d.dir().to_path_buf()).collect::<Vec<_>>());
     let actions = crate::actions::of_datasets(data)?;
     let (mut runner, resumed) = Runner::open(run, cfg, &data_dirs, &actions, job.resume, job.until, obs)?;
-    let (train_eps, val_eps, dropped) = split_episodes(data, cfg, job.holdout)?;
+    let Episodes { train: train_eps, val: val_eps, dropped } = split_episodes(data, cfg, job.holdout)?;
     let t = cfg.finetune.frames;
     let train_items = items(data, &train_eps, t)?;
     let mut val_items = items(data, &val_eps, t)?;

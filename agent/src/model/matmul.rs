@@ -48,6 +48,7 @@ pub(crate) enum Write {
 /// # Panics
 /// If the shapes disagree or a view reaches past its slice: both are bugs of the caller, and
 /// the check is what makes the unchecked kernel call below sound.
+#[expect(clippy::too_many_arguments, reason = "one product: a destination and two operands, each with its view, the write mode and the threads")]
 pub(crate) fn matmul(dst: &mut [f32], d: View, a: &[f32], av: View, b: &[f32], bv: View, write: Write, threads: usize) {
     assert!(av.rows == d.rows && bv.cols == d.cols && av.cols == bv.rows, "matmul shapes {d:?} = {av:?} · {bv:?}");
     assert!(d.end() <= dst.len() && av.end() <= a.len() && bv.end() <= b.len(), "matmul view out of bounds");

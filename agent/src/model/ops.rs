@@ -271,7 +271,6 @@ impl CustomOp3 for LayerNormOp {
         Ok((CpuStorage::F32(y), l1.shape().clone()))
     }
 
-    #[expect(clippy::type_complexity, reason = "the signature is candle's")]
     fn bwd(&self, x_t: &Tensor, w_t: &Tensor, _b: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let d = w_t.elem_count();
         let per = rows_per_task(d);
@@ -496,7 +495,6 @@ impl CustomOp3 for LinearOp {
         Ok((CpuStorage::F32(y), linear_shape(l1.shape(), dims.2)))
     }
 
-    #[expect(clippy::type_complexity, reason = "the signature is candle's")]
     fn bwd(&self, x: &Tensor, w: &Tensor, _b: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let (dx, dw, db) = linear_bwd(x, w, grad, true)?;
         Ok((Some(dx), Some(dw), db))

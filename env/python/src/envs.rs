@@ -111,8 +111,9 @@ impl Envs {
     fn run(&self, py: Python<'_>, resets: Vec<Option<u64>>, decisions: Vec<Option<Decision>>) -> PyResult<Vec<Out>> {
         self.live()?;
         let n = self.slots.len();
-        let mut per_worker: Vec<(Vec<(usize, u64)>, Vec<Option<Decision>>)> =
-            (0..self.workers.len()).map(|_| (Vec::new(), Vec::new())).collect();
+        // Per worker: (slot, seed) resets and one decision per slot.
+        type Jobs = (Vec<(usize, u64)>, Vec<Option<Decision>>);
+        let mut per_worker: Vec<Jobs> = (0..self.workers.len()).map(|_| (Vec::new(), Vec::new())).collect();
         for (i, &(w, s)) in self.slots.iter().enumerate() {
             let (r, d) = &mut per_worker[w];
             if let Some(seed) = resets[i] {
