@@ -8,20 +8,6 @@ import numpy as np
 
 import sandtable
 
-ROLLOUT = """
-import hashlib, sandtable
-env = sandtable.make("moving_balls", size=40)
-h = hashlib.sha256()
-obs, _ = env.reset(seed=42)
-h.update(obs["image"].tobytes())
-for a in [1, 1, 3, 1, 4, 4, 2, 5, 6, 1]:
-    obs, r, term, trunc, _ = env.step(a)
-    h.update(obs["image"].tobytes())
-    h.update(repr(r).encode())
-print(h.hexdigest())
-"""
-
-
 def rollout_here() -> str:
     env = sandtable.make("moving_balls", size=40)
     h = hashlib.sha256()
@@ -37,7 +23,7 @@ def rollout_here() -> str:
 
 def test_same_seed_same_frames_across_processes():
     digests = [
-        subprocess.run([sys.executable, "-c", ROLLOUT], check=True, capture_output=True, text=True).stdout.strip()
+        subprocess.run([sys.executable, __file__], check=True, capture_output=True, text=True).stdout.strip()
         for _ in range(2)
     ]
     assert digests[0] == digests[1]
@@ -50,3 +36,8 @@ def test_different_seeds_differ():
     b, _ = env.reset(seed=2)
     env.close()
     assert not np.array_equal(a["image"], b["image"])
+
+
+if __name__ == "__main__":
+    # The child process of the test above: one rollout, its digest on stdout.
+    print(rollout_here())
