@@ -1,6 +1,6 @@
 //! Checkpoints: `RUN/checkpoints/step-NNNNNNNN/` holds the tokenizer and dynamics weights and the
-//! optimiser moments (safetensors), `state.json` (stage, step, sampler position, seed) and the
-//! resolved `config.json`. A checkpoint is written into `step-….partial/` and renamed, then
+//! optimiser moments (safetensors), `state.json` (stage, step, sampler position, seed, data, action
+//! names) and the resolved `config.json`. A checkpoint is written into `step-….partial/` and renamed, then
 //! `RUN/checkpoints/latest` names it, so an interrupted save never leaves a half checkpoint; the
 //! files are fsynced before the rename, so neither does a machine crash.
 
@@ -66,31 +66,30 @@ pub fn save(
     let name = format!("step-{:08}", state.step);
     let dir = root.join(&name);
     let tmp = root.join(format!("{name}.partial"));
-    let io = |p: &Path, e: std::io::Error| AgentError::Io { path: p.to_path_buf(), source: e };
     if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).map_err(|e| io(&tmp, e))?;
+        std::fs::remove_dir_all(&tmp).map_err(|e| AgentError::io(&tmp, e))?;
     }
-    std::fs::create_dir_all(&tmp).map_err(|e| io(&tmp, e))?;
+    std::fs::create_dir_all(&tmp).map_err(|e| AgentError::io(&tmp, e))?;
     for (file, map) in maps {
         let path = tmp.join(format!("{file}.safetensors"));
         map.save(&path).map_err(|e| err(&path, e.to_string()))?;
     }
     let path = tmp.join("optimizer.safetensors");
     candle_core::safetensors::save(moments, &path).map_err(|e| err(&path, e.to_string()))?;
-    std::fs::write(tmp.join("state.json"), to_json(state)?).map_err(|e| io(&tmp, e))?;
-    std::fs::write(tmp.join("config.json"), to_json(cfg)?).map_err(|e| io(&tmp, e))?;
+    std::fs::write(tmp.join("state.json"), to_json(state)?).map_err(|e| AgentError::io(&tmp, e))?;
+    std::fs::write(tmp.join("config.json"), to_json(cfg)?).map_err(|e| AgentError::io(&tmp, e))?;
     for (file, bytes) in extras {
-        std::fs::write(tmp.join(file), bytes).map_err(|e| io(&tmp, e))?;
+        std::fs::write(tmp.join(file), bytes).map_err(|e| AgentError::io(&tmp, e))?;
     }
     // On the disk before the rename: a machine crash then leaves the previous checkpoint whole.
-    sync_tree(&tmp).map_err(|e| io(&tmp, e))?;
+    sync_tree(&tmp).map_err(|e| AgentError::io(&tmp, e))?;
     if dir.exists() {
-        std::fs::remove_dir_all(&dir).map_err(|e| io(&dir, e))?;
+        std::fs::remove_dir_all(&dir).map_err(|e| AgentError::io(&dir, e))?;
     }
-    std::fs::rename(&tmp, &dir).map_err(|e| io(&dir, e))?;
-    sync_parent(&dir).map_err(|e| io(&root, e))?;
+    std::fs::rename(&tmp, &dir).map_err(|e| AgentError::io(&dir, e))?;
+    sync_parent(&dir).map_err(|e| AgentError::io(&root, e))?;
     let latest = root.join("latest");
-    write_atomic(&latest, name.as_bytes()).map_err(|e| io(&latest, e))?;
+    write_atomic(&latest, name.as_bytes()).map_err(|e| AgentError::io(&latest, e))?;
     Ok(dir)
 }
 

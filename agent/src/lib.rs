@@ -55,3 +55,10 @@ pub enum AgentError {
         source: std::io::Error,
     },
 }
+
+impl AgentError {
+    /// An I/O failure on `path` (as [`dataset::DatasetError`] builds its own).
+    pub(crate) fn io(path: impl Into<std::path::PathBuf>, source: std::io::Error) -> Self {
+        Self::Io { path: path.into(), source }
+    }
+}

@@ -33,9 +33,9 @@ pub struct WorldModel {
     /// Its training state.
     pub state: TrainState,
     /// The frame tokenizer.
-    pub tokenizer: crate::model::Tokenizer,
+    pub tokenizer: Tokenizer,
     /// The dynamics transformer.
-    pub dynamics: crate::model::Dynamics,
+    pub dynamics: Dynamics,
 }
 
 /// Load the world model a path names (checkpoint or run directory) onto `device`.
@@ -79,4 +79,3 @@ pub fn load_agent(path: &Path, device: &Device) -> Result<TrainedAgent, AgentErr
     let (tokenizer, agent) = load_frozen(&dir, &config, device, |vb| Agent::new(&config, vb))?;
     Ok(TrainedAgent { dir, config, vocab, card, actions, tokenizer, agent })
 }
-

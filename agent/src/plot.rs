@@ -73,14 +73,14 @@ pub fn line_chart(path: &Path, title: &str, x_label: &str, y_label: &str, series
             .map_err(|e| draw(&e))?;
         root.present().map_err(|e| draw(&e))?;
     }
-    write_atomic(path, svg.as_bytes()).map_err(|e| AgentError::Io { path: path.to_path_buf(), source: e })
+    write_atomic(path, svg.as_bytes()).map_err(|e| AgentError::io(path, e))
 }
 
 /// Redraw the loss curve of each stage `metrics.jsonl` holds: `tokenizer_loss.svg`,
 /// `dynamics_loss.svg` (pretraining), `finetune_loss.svg` (fine-tuning).
 pub fn plot_losses(run: &Path) -> Result<(), AgentError> {
     let path: PathBuf = run.join("metrics.jsonl");
-    let text = std::fs::read_to_string(&path).map_err(|e| AgentError::Io { path: path.clone(), source: e })?;
+    let text = std::fs::read_to_string(&path).map_err(|e| AgentError::io(&path, e))?;
     let rows: Vec<serde_json::Value> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
     let stages = [
         ("tokenizer", "tokenizer_loss.svg", "Tokenizer: reconstruction MSE", "validation"),

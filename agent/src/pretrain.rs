@@ -130,10 +130,8 @@ impl StageLoop for TokenizerStage<'_> {
         let batch = self.feed.next(sh.device)?;
         let b = batch.episodes.len();
         let loss = self.tokenizer.loss(&batch.frames.reshape((b, sh.h, sh.w, 3))?)?;
-        let grads = loss.backward()?;
         let lr = learning_rate(s, total, tr.warmup_steps, tr.tokenizer_lr, tr.min_lr_fraction);
-        let grad_norm = self.opt.step(&grads, lr, tr.grad_clip)?;
-        Ok(StepOutcome { loss: f64::from(loss.to_scalar::<f32>()?), lr, grad_norm, items: b, fields: Vec::new() })
+        StepOutcome::optimise(&loss, &mut self.opt, lr, tr.grad_clip, b)
     }
 
     fn validate(&mut self) -> Result<Validation, AgentError> {
@@ -187,10 +185,8 @@ impl StageLoop for DynamicsStage<'_> {
         let (sh, tr) = (self.shared, &self.shared.cfg.train);
         let tokens = window_tokens(sh.cfg, &self.tokenizer, self.codes.as_ref(), &mut self.feed, sh.h, sh.w, sh.device)?;
         let (loss, _) = self.dynamics.loss(&tokens)?;
-        let grads = loss.backward()?;
         let lr = learning_rate(s, total, tr.warmup_steps, tr.dynamics_lr, tr.min_lr_fraction);
-        let grad_norm = self.opt.step(&grads, lr, tr.grad_clip)?;
-        Ok(StepOutcome { loss: f64::from(loss.to_scalar::<f32>()?), lr, grad_norm, items: tokens.elem_count(), fields: Vec::new() })
+        StepOutcome::optimise(&loss, &mut self.opt, lr, tr.grad_clip, tokens.elem_count())
     }
 
     fn validate(&mut self) -> Result<Validation, AgentError> {
@@ -252,7 +248,7 @@ pub fn pretrain(cfg: &Config, source: Source<'_>, run: &Path, resume: bool, unti
     }
     let split_doc = json!({ "seed": tr.seed, "val_fraction": tr.val_fraction,
         "datasets": data.iter().zip(&splits).map(|(d, s)| json!({"dir": d.dir(), "train": s.train.len(), "val": s.val})).collect::<Vec<_>>() });
-    crate::atomic::write_atomic(&run.join("split.json"), split_doc.to_string().as_bytes()).map_err(|e| AgentError::Io { path: run.to_path_buf(), source: e })?;
+    crate::atomic::write_atomic(&run.join("split.json"), split_doc.to_string().as_bytes()).map_err(|e| AgentError::io(run, e))?;
 
     let train: Vec<(&Dataset, &[usize])> = data.iter().zip(&splits).map(|(d, s)| (d, s.train.as_slice())).collect();
     let val: Vec<(&Dataset, &[usize])> = data.iter().zip(&splits).map(|(d, s)| (d, s.val.as_slice())).collect();

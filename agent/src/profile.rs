@@ -50,7 +50,7 @@ fn time(name: &str, repeats: usize, f: &dyn Fn() -> Result<Tensor>) -> Result<La
 pub fn profile_dynamics(dynamics: &Dynamics, tokens: &Tensor, repeats: usize) -> Result<Vec<LayerTiming>> {
     let (b, n) = tokens.dims2()?;
     let mut out = Vec::new();
-    let embed = || dynamics.tok_emb.forward(tokens)?.broadcast_add(&dynamics.position(0, n)?);
+    let embed = || dynamics.embed(tokens, 0);
     out.push(time("embed", repeats, &embed)?);
     let mut h = embed()?.detach();
     for (i, block) in dynamics.blocks.iter().enumerate() {

@@ -1,5 +1,5 @@
 //! The one training loop that every stage (tokenizer, dynamics, fine-tuning) runs through. The
-//! runner owns the run directory, resume validation (config, data, `--until`), `metrics.jsonl`
+//! runner owns the run directory, resume validation (config, data, actions, `--until`), `metrics.jsonl`
 //! and its trimming on resume, the evaluation and checkpoint cadence, and checkpoint retention
 //! (the last few and each stage's best are kept; older ones are pruned). A stage supplies only
 //! its step, its validation and what its checkpoint holds.
@@ -8,12 +8,14 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::AgentError;
 use crate::checkpoint::{self, Stage, TrainState};
 use crate::config::Config;
+use crate::optim::AdamW;
 use crate::plot::plot_losses;
 
 /// Checkpoints kept besides each stage's best.
@@ -82,6 +84,15 @@ pub(crate) struct StepOutcome {
     pub fields: Vec<(&'static str, f64)>,
 }
 
+impl StepOutcome {
+    /// Backpropagate `loss`, take one optimiser step at rate `lr` with clipping at `clip`, and
+    /// report it: what every stage's step ends with.
+    pub fn optimise(loss: &Tensor, opt: &mut AdamW, lr: f64, clip: f64, items: usize) -> Result<Self, AgentError> {
+        let grad_norm = opt.step(&loss.backward()?, lr, clip)?;
+        Ok(Self { loss: f64::from(loss.to_scalar::<f32>()?), lr, grad_norm, items, fields: Vec::new() })
+    }
+}
+
 /// What a stage's validation reports.
 pub(crate) struct Validation {
     pub loss: f64,
@@ -134,10 +145,6 @@ pub(crate) struct Runner<'a> {
     last_val: Option<(u64, f64)>,
 }
 
-fn io(p: &Path, e: std::io::Error) -> AgentError {
-    AgentError::Io { path: p.to_path_buf(), source: e }
-}
-
 /// `paths` in a form two runs can compare: canonical where the path exists.
 pub(crate) fn canonical(paths: &[PathBuf]) -> Vec<PathBuf> {
     paths.iter().map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())).collect()
@@ -157,7 +164,7 @@ impl<'a> Runner<'a> {
         until: Option<u64>,
         obs: &'a mut dyn Observer,
     ) -> Result<(Self, Option<(PathBuf, TrainState)>), AgentError> {
-        std::fs::create_dir_all(run).map_err(|e| io(run, e))?;
+        std::fs::create_dir_all(run).map_err(|e| AgentError::io(run, e))?;
         let has_run = run.join("checkpoints").join("latest").exists();
         if has_run && !resume {
             return Err(AgentError::Config(format!("{} already holds a run; pass --resume to continue it or choose another --out", run.display())));
@@ -177,10 +184,10 @@ impl<'a> Runner<'a> {
         } else {
             None
         };
-        crate::atomic::write_atomic(&run.join("config.json"), checkpoint::to_json(cfg)?.as_bytes()).map_err(|e| io(run, e))?;
+        crate::atomic::write_atomic(&run.join("config.json"), checkpoint::to_json(cfg)?.as_bytes()).map_err(|e| AgentError::io(run, e))?;
         let metrics_path = run.join("metrics.jsonl");
         keep_metrics_up_to(&metrics_path, resumed.as_ref().map_or(0, |(_, s)| s.step))?;
-        let metrics = std::fs::OpenOptions::new().create(true).append(true).open(&metrics_path).map_err(|e| io(&metrics_path, e))?;
+        let metrics = std::fs::OpenOptions::new().create(true).append(true).open(&metrics_path).map_err(|e| AgentError::io(&metrics_path, e))?;
         Ok((Self { run: run.to_path_buf(), until, metrics, metrics_path, obs, last_val: None }, resumed))
     }
 
@@ -190,7 +197,7 @@ impl<'a> Runner<'a> {
     }
 
     fn log(&mut self, v: Value) -> Result<(), AgentError> {
-        writeln!(self.metrics, "{v}").map_err(|e| io(&self.metrics_path, e))
+        writeln!(self.metrics, "{v}").map_err(|e| AgentError::io(&self.metrics_path, e))
     }
 
     /// Run `stage` from where `state` stands to its `total` steps; its step `s` is global step
@@ -256,10 +263,10 @@ impl<'a> Runner<'a> {
             && best.stages.get(label).is_none_or(|(b, _)| loss < *b)
         {
             best.stages.insert(label.to_string(), (loss, name.clone()));
-            crate::atomic::write_atomic(&best_path, checkpoint::to_json(&best)?.as_bytes()).map_err(|e| io(&best_path, e))?;
+            crate::atomic::write_atomic(&best_path, checkpoint::to_json(&best)?.as_bytes()).map_err(|e| AgentError::io(&best_path, e))?;
         }
         let mut steps: Vec<String> = std::fs::read_dir(&root)
-            .map_err(|e| io(&root, e))?
+            .map_err(|e| AgentError::io(&root, e))?
             .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
             .filter(|n| n.starts_with("step-") && !n.ends_with(".partial"))
             .collect();
@@ -269,7 +276,7 @@ impl<'a> Runner<'a> {
             let is_best = best.stages.values().any(|(_, b)| b == n);
             if i < keep_from && !is_best && *n != name {
                 let old = root.join(n);
-                std::fs::remove_dir_all(&old).map_err(|e| io(&old, e))?;
+                std::fs::remove_dir_all(&old).map_err(|e| AgentError::io(&old, e))?;
             }
         }
         Ok(())
@@ -287,5 +294,5 @@ pub(crate) fn keep_metrics_up_to(path: &Path, step: u64) -> Result<(), AgentErro
     if !out.is_empty() {
         out.push('\n');
     }
-    crate::atomic::write_atomic(path, out.as_bytes()).map_err(|e| io(path, e))
+    crate::atomic::write_atomic(path, out.as_bytes()).map_err(|e| AgentError::io(path, e))
 }

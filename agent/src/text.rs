@@ -125,12 +125,12 @@ impl TextVocab {
     /// Write as JSON (atomically).
     pub fn save(&self, path: &Path) -> Result<(), AgentError> {
         let text = serde_json::to_string_pretty(self).map_err(|e| AgentError::Config(e.to_string()))?;
-        write_atomic(path, text.as_bytes()).map_err(|e| AgentError::Io { path: path.to_path_buf(), source: e })
+        write_atomic(path, text.as_bytes()).map_err(|e| AgentError::io(path, e))
     }
 
     /// Read a vocabulary saved by [`TextVocab::save`].
     pub fn load(path: &Path) -> Result<Self, AgentError> {
-        let text = std::fs::read_to_string(path).map_err(|e| AgentError::Io { path: path.to_path_buf(), source: e })?;
+        let text = std::fs::read_to_string(path).map_err(|e| AgentError::io(path, e))?;
         let v: TextVocab =
             serde_json::from_str(&text).map_err(|e| AgentError::Checkpoint { path: path.to_path_buf(), message: format!("not a text vocabulary: {e}") })?;
         if v.words.first().map(String::as_str) != Some(UNKNOWN) || v.words.get(1).map(String::as_str) != Some(PAD) {

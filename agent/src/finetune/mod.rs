@@ -81,10 +81,10 @@ impl StageLoop for FinetuneStage<'_> {
         let batch = self.batches.next(ft.batch);
         let seqs = self.agent.sequences(&windows(self.data, &batch, &self.codes, self.vocab, ft.text_len)?)?;
         let (loss, acc) = self.agent.loss(&seqs, ft.frame_loss_weight)?;
-        let grads = loss.backward()?;
         let lr = learning_rate(s, total, ft.warmup_steps, ft.lr, tr.min_lr_fraction);
-        let grad_norm = self.opt.step(&grads, lr, tr.grad_clip)?;
-        Ok(StepOutcome { loss: f64::from(loss.to_scalar::<f32>()?), lr, grad_norm, items: seqs.rows * seqs.len, fields: vec![("accuracy", acc)] })
+        let mut out = StepOutcome::optimise(&loss, &mut self.opt, lr, tr.grad_clip, seqs.rows * seqs.len)?;
+        out.fields.push(("accuracy", acc));
+        Ok(out)
     }
 
     fn validate(&mut self) -> Result<Validation, AgentError> {
@@ -144,7 +144,6 @@ fn split_episodes(data: &[Dataset], cfg: &Config, holdout: &[Pair]) -> Result<Ep
 
 /// Fine-tune; returns the state reached. Deterministic on CPU, resumed or not.
 pub fn finetune(cfg: &Config, job: &Finetune<'_>, device: &Device, obs: &mut dyn Observer) -> Result<TrainState, AgentError> {
-    let io = |p: &Path, e: std::io::Error| AgentError::Io { path: p.to_path_buf(), source: e };
     let (data, run) = (job.data, job.run);
     if data.is_empty() {
         return Err(AgentError::Config("fine-tuning needs at least one demonstration dataset".into()));
@@ -257,7 +256,7 @@ pub fn finetune(cfg: &Config, job: &Finetune<'_>, device: &Device, obs: &mut dyn
     let card_json = checkpoint::to_json(&card)?;
     let vocab_json = serde_json::to_string_pretty(&vocab).map_err(|e| AgentError::Config(e.to_string()))?;
     for (file, text) in [("agent.json", &card_json), ("vocab.json", &vocab_json)] {
-        crate::atomic::write_atomic(&run.join(file), text.as_bytes()).map_err(|e| io(run, e))?;
+        crate::atomic::write_atomic(&run.join(file), text.as_bytes()).map_err(|e| AgentError::io(run, e))?;
     }
     let batches = Batches::new(train_items, ft.episode_balanced, tr.seed, state.sampler);
     let mut stage = FinetuneStage {

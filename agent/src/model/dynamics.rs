@@ -78,14 +78,18 @@ impl Dynamics {
     /// Logits `[b, n, vocab]` for tokens `[b, n]` at positions `offset..offset + n`, reusing and
     /// extending `caches` (one per block) when given.
     pub fn forward_at(&self, tokens: &Tensor, offset: usize, caches: Option<&mut [KvCache]>) -> Result<Tensor> {
+        self.trunk(self.embed(tokens, offset)?, offset, caches)
+    }
+
+    /// Token plus position embeddings `[b, n, d]` of tokens `[b, n]` at positions
+    /// `offset..offset + n`.
+    pub(crate) fn embed(&self, tokens: &Tensor, offset: usize) -> Result<Tensor> {
         let (_, n) = tokens.dims2()?;
         if offset + n > self.max_seq {
             candle_core::bail!("sequence of {} tokens exceeds the model's {}", offset + n, self.max_seq);
         }
-        let device = self.slot_emb.device();
-        let tokens = tokens.to_device(device)?;
-        let x = self.tok_emb.forward(&tokens)?.broadcast_add(&self.position(offset, n)?)?;
-        self.trunk(x, offset, caches)
+        let tokens = tokens.to_device(self.slot_emb.device())?;
+        self.tok_emb.forward(&tokens)?.broadcast_add(&self.position(offset, n)?)
     }
 
     /// Logits of embedded tokens `x` `[b, n, d]` at positions `offset..offset + n` through the
@@ -143,8 +147,7 @@ impl Dynamics {
         let (b, n) = tokens.dims2()?;
         let device = self.slot_emb.device().clone();
         let tokens = tokens.to_device(&device)?;
-        let x = self.tok_emb.forward(&tokens)?.broadcast_add(&self.position(0, n)?)?;
-        let features = self.hidden(x, 0, None)?; // [b, n, d]
+        let features = self.hidden(self.embed(&tokens, 0)?, 0, None)?; // [b, n, d]
         let pos = self.frame_target_positions(n);
         let m = pos.len();
         let idx = Tensor::from_vec(pos.clone(), m, &device)?;

@@ -150,6 +150,31 @@ impl Softmax {
     }
 }
 
+/// Softmax of `scale · row` over its first `n` entries, in place; the rest (masked) become 0.
+fn softmax_row(row: &mut [f32], n: usize, scale: f32) {
+    let max = row[..n].iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v * scale));
+    let mut sum = 0f32;
+    for v in &mut row[..n] {
+        *v = (*v * scale - max).exp();
+        sum += *v;
+    }
+    let inv = 1.0 / sum;
+    for v in &mut row[..n] {
+        *v *= inv;
+    }
+    row[n..].fill(0.0);
+}
+
+/// The backward pass of [`softmax_row`], in place: `d` holds the gradient of the probabilities
+/// `y` and becomes that of the scores, `scale · y · (d − y·d)`; masked entries (past `n`) get 0.
+fn softmax_row_grad(d: &mut [f32], y: &[f32], n: usize, scale: f32) {
+    let dot: f32 = y[..n].iter().zip(&d[..n]).map(|(y, g)| y * g).sum();
+    for (d, &y) in d[..n].iter_mut().zip(&y[..n]) {
+        *d = scale * y * (*d - dot);
+    }
+    d[n..].fill(0.0);
+}
+
 /// Rows per parallel task of a row-wise kernel with rows of `width` elements.
 fn rows_per_task(width: usize) -> usize {
     (ELEMS_PER_TASK / width.max(1)).max(1)
@@ -167,17 +192,8 @@ impl CustomOp1 for Softmax {
         let per = rows_per_task(s);
         y.par_chunks_mut(per * s).zip(x.par_chunks(per * s)).enumerate().for_each(|(chunk, (y, x))| {
             for (k, (y, x)) in y.chunks_exact_mut(s).zip(x.chunks_exact(s)).enumerate() {
-                let n = self.visible(chunk * per + k, t, s);
-                let max = x[..n].iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v * self.scale));
-                let mut sum = 0f32;
-                for (y, &x) in y[..n].iter_mut().zip(&x[..n]) {
-                    *y = (x * self.scale - max).exp();
-                    sum += *y;
-                }
-                let inv = 1.0 / sum;
-                for y in &mut y[..n] {
-                    *y *= inv;
-                }
+                y.copy_from_slice(x);
+                softmax_row(y, self.visible(chunk * per + k, t, s), self.scale);
             }
         });
         Ok((CpuStorage::F32(y), l.shape().clone()))
@@ -191,11 +207,8 @@ impl CustomOp1 for Softmax {
                 let mut dx = vec![0f32; y.len()];
                 dx.par_chunks_mut(per * s).zip(y.par_chunks(per * s).zip(g.par_chunks(per * s))).enumerate().for_each(|(chunk, (dx, (y, g)))| {
                     for (k, ((dx, y), g)) in dx.chunks_exact_mut(s).zip(y.chunks_exact(s)).zip(g.chunks_exact(s)).enumerate() {
-                        let n = self.visible(chunk * per + k, t, s);
-                        let dot: f32 = y[..n].iter().zip(&g[..n]).map(|(y, g)| y * g).sum();
-                        for ((dx, &y), &g) in dx[..n].iter_mut().zip(&y[..n]).zip(&g[..n]) {
-                            *dx = self.scale * y * (g - dot);
-                        }
+                        dx.copy_from_slice(g);
+                        softmax_row_grad(dx, y, self.visible(chunk * per + k, t, s), self.scale);
                     }
                 });
                 Ok(dx)
@@ -582,6 +595,11 @@ impl AttentionOp {
         (view(0), view(1), view(2))
     }
 
+    /// Keys query `i` of `t` sees.
+    fn visible(&self, i: usize, t: usize) -> usize {
+        if self.causal { i + 1 } else { t }
+    }
+
     /// Attention probabilities `[t, t]` of one head (masked entries 0).
     fn probs(&self, qkv: &[f32], z: AttnDims, bi: usize, h: usize) -> Vec<f32> {
         let (q, k, _) = self.views(z, bi, h);
@@ -590,18 +608,8 @@ impl AttentionOp {
         let scale = 1.0 / (z.hd as f32).sqrt();
         matmul(&mut p, View::rows(0, t, t, t), qkv, q, qkv, k.t(), Write::Set(scale), 1);
         for (i, row) in p.chunks_exact_mut(t).enumerate() {
-            let n = if self.causal { i + 1 } else { t };
-            let max = row[..n].iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-            let mut sum = 0f32;
-            for v in &mut row[..n] {
-                *v = (*v - max).exp();
-                sum += *v;
-            }
-            let inv = 1.0 / sum;
-            for v in &mut row[..n] {
-                *v *= inv;
-            }
-            row[n..].fill(0.0);
+            // The scale is already in the product.
+            softmax_row(row, self.visible(i, t), 1.0);
         }
         p
     }
@@ -666,11 +674,8 @@ impl CustomOp1 for AttentionOp {
                         matmul(&mut dv, out, p, pv.t(), g, dy, Write::Set(1.0), 1);
                         let mut ds = vec![0f32; t * t];
                         matmul(&mut ds, pv, g, dy, qkv, v.t(), Write::Set(1.0), 1);
-                        for (dsr, pr) in ds.chunks_exact_mut(t).zip(p.chunks_exact(t)) {
-                            let dot: f32 = dsr.iter().zip(pr).map(|(a, b)| a * b).sum();
-                            for (d, &p) in dsr.iter_mut().zip(pr) {
-                                *d = scale * p * (*d - dot);
-                            }
+                        for (i, (dsr, pr)) in ds.chunks_exact_mut(t).zip(p.chunks_exact(t)).enumerate() {
+                            softmax_row_grad(dsr, pr, self.visible(i, t), scale);
                         }
                         let mut dq = vec![0f32; t * z.hd];
                         matmul(&mut dq, out, &ds, pv, qkv, k, Write::Set(1.0), 1);
