@@ -135,9 +135,16 @@ pub fn write_report(run: &Path) -> Result<PathBuf> {
         let Some(doc) = read_json(ev) else { continue };
         let r = &doc["report"];
         let _ = write!(h, "<h2>World model: next-frame prediction</h2><p>{} windows of held-out episodes (<code>{}</code>). Tokenizer reconstruction {} dB PSNR, SSIM {}; one step ahead {} dB against {} dB for copying the last frame; next-token accuracy {}.</p>", r["windows"], esc(&rel(run, ev)), num(&r["recon_psnr"], 2), num(&r["recon_ssim"], 3), num(&r["one_step_psnr"], 2), num(&r["copy_last_psnr"], 2), num(&r["token_accuracy"], 3));
-        h.push_str("<table><tr><th>steps ahead</th><th>model, true actions (dB)</th><th>model, shuffled actions (dB)</th><th>copy last frame (dB)</th></tr>");
+        let one = r["one_step_psnr"].as_f64().unwrap_or(f64::NAN) - r["copy_last_psnr"].as_f64().unwrap_or(f64::NAN);
+        let verdict = if one > 0.0 { "beats" } else { "does not beat" };
+        let _ = write!(h, "<p>At one step the model <b>{verdict}</b> copying the last frame ({one:+.2} dB).</p>");
+        h.push_str("<table><tr><th>PSNR (dB)</th><th>model, true actions</th><th>model, shuffled actions</th><th>copy last frame</th><th>true tokens (ceiling)</th><th>last frame's tokens</th></tr>");
+        let cells = |row: &serde_json::Value| format!("<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>", num(&row["model_psnr"], 2), num(&row["shuffled_actions_psnr"], 2), num(&row["copy_last_psnr"], 2), num(&row["true_tokens_psnr"], 2), num(&row["copy_tokens_psnr"], 2));
         for row in r["rollout"].as_array().into_iter().flatten() {
-            let _ = write!(h, "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", row["k"], num(&row["model_psnr"], 2), num(&row["shuffled_actions_psnr"], 2), num(&row["copy_last_psnr"], 2));
+            let _ = write!(h, "<tr><td>k = {}</td>{}</tr>", row["k"], cells(row));
+        }
+        for row in r["by_action"].as_array().into_iter().flatten() {
+            let _ = write!(h, "<tr><td>k = 1, {} ({} windows)</td>{}</tr>", esc(row["kind"].as_str().unwrap_or("?")), row["windows"], cells(row));
         }
         h.push_str("</table>");
         let svg = ev.with_file_name("psnr_horizon.svg");

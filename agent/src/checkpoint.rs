@@ -29,9 +29,21 @@ pub enum Stage {
     Done,
 }
 
+/// The checkpoint format this build writes and reads. Format 2: the world model predicts a
+/// whole frame per pass, with a copy gate (`copy`) and a `null` action token (which moves the
+/// text ids up by one). Format 1 (no `format` field) was the token-by-token model.
+pub const FORMAT: u32 = 2;
+
+fn format_one() -> u32 {
+    1
+}
+
 /// Where training stands; with the weights and moments it is everything a resume needs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainState {
+    /// The checkpoint format ([`FORMAT`] when written by this build).
+    #[serde(default = "format_one")]
+    pub format: u32,
     /// Current stage.
     pub stage: Stage,
     /// Optimiser steps taken over both stages.
@@ -123,7 +135,14 @@ pub fn load_config(ckpt: &Path) -> Result<Config, AgentError> {
 pub fn load_state(ckpt: &Path) -> Result<TrainState, AgentError> {
     let path = ckpt.join("state.json");
     let text = std::fs::read_to_string(&path).map_err(|e| err(&path, e.to_string()))?;
-    serde_json::from_str(&text).map_err(|e| err(&path, format!("not a valid training state: {e}")))
+    let state: TrainState = serde_json::from_str(&text).map_err(|e| err(&path, format!("not a valid training state: {e}")))?;
+    if state.format != FORMAT {
+        return Err(err(
+            &path,
+            format!("is checkpoint format {}, this sandtable reads format {FORMAT} (the world model changed to one pass per frame with a copy path): retrain with `sandtable pretrain`", state.format),
+        ));
+    }
+    Ok(state)
 }
 
 /// Read a safetensors file of a checkpoint.

@@ -74,6 +74,10 @@ pub struct TrainConfig {
     pub weight_decay: f64,
     /// Global gradient-norm clip.
     pub grad_clip: f64,
+    /// Fraction of a dynamics window's actions replaced by the `null` token, so the model also
+    /// learns the action-free prediction that the agent (which is given no actions) starts from.
+    #[serde(default = "default_action_dropout")]
+    pub action_dropout: f64,
     /// Episodes held out for validation.
     pub val_fraction: f64,
     /// Steps between validation passes (and plot updates).
@@ -82,6 +86,10 @@ pub struct TrainConfig {
     pub eval_batches: usize,
     /// Steps between checkpoints.
     pub checkpoint_every: u64,
+}
+
+fn default_action_dropout() -> f64 {
+    0.1
 }
 
 /// Stage two and three: instruction tuning and prompting on expert demonstrations.
@@ -214,12 +222,17 @@ impl Config {
         (self.codebook() + a) as u32
     }
 
-    /// First token id reserved for text.
-    pub fn text_offset(&self) -> usize {
-        self.codebook() + ACTION_TOKENS
+    /// The `null` action token, after the actions: "no action given".
+    pub fn null_action_token(&self) -> u32 {
+        (self.codebook() + ACTION_TOKENS) as u32
     }
 
-    /// The dynamics vocabulary: frame codes, then actions, then text.
+    /// First token id reserved for text.
+    pub fn text_offset(&self) -> usize {
+        self.codebook() + ACTION_TOKENS + 1
+    }
+
+    /// The dynamics vocabulary: frame codes, then actions and `null`, then text.
     pub fn vocab(&self) -> usize {
         self.text_offset() + self.dynamics.text_tokens
     }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarMap;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
@@ -184,6 +184,7 @@ impl StageLoop for DynamicsStage<'_> {
     fn step(&mut self, s: u64, total: u64) -> Result<StepOutcome, AgentError> {
         let (sh, tr) = (self.shared, &self.shared.cfg.train);
         let tokens = window_tokens(sh.cfg, &self.tokenizer, self.codes.as_ref(), &mut self.feed, sh.h, sh.w, sh.device)?;
+        let tokens = drop_actions(sh.cfg, &tokens, tr.action_dropout, tr.seed ^ s.wrapping_mul(0x9E37_79B9_7F4A_7C15))?;
         let (loss, _) = self.dynamics.loss(&tokens)?;
         let lr = learning_rate(s, total, tr.warmup_steps, tr.dynamics_lr, tr.min_lr_fraction);
         StepOutcome::optimise(&loss, &mut self.opt, lr, tr.grad_clip, tokens.elem_count())
@@ -237,7 +238,7 @@ pub fn pretrain(cfg: &Config, source: Source<'_>, run: &Path, resume: bool, unti
     let dyn_map = VarMap::new();
     let tokenizer = Tokenizer::new(cfg, SeededInit::new(tok_map.clone(), tr.seed).builder(device))?;
     let dynamics = Dynamics::new(cfg, SeededInit::new(dyn_map.clone(), tr.seed.wrapping_add(1)).builder(device))?;
-    let mut state = TrainState { stage: Stage::Tokenizer, step: 0, sampler: (0, 0), seed: tr.seed, data: data_dirs, actions };
+    let mut state = TrainState { format: checkpoint::FORMAT, stage: Stage::Tokenizer, step: 0, sampler: (0, 0), seed: tr.seed, data: data_dirs, actions };
     let mut moments = Default::default();
     if let Some((ckpt, saved)) = resumed {
         checkpoint::load_into(&tok_map, &ckpt, "tokenizer")?;
@@ -319,6 +320,26 @@ fn window_tokens(cfg: &Config, tok: &Tokenizer, codes: Option<&Codes>, feed: &mu
         }
     };
     Ok(interleave(cfg, &codes, &batch.actions.to_device(&Device::Cpu)?)?.to_device(device)?)
+}
+
+/// `tokens` (interleaved windows) with each action replaced by the `null` token with probability
+/// `rate`, drawn from `seed`.
+fn drop_actions(cfg: &Config, tokens: &Tensor, rate: f64, seed: u64) -> Result<Tensor, AgentError> {
+    if rate <= 0.0 {
+        return Ok(tokens.clone());
+    }
+    let (b, n) = tokens.dims2()?;
+    let block = cfg.tokens_per_frame() + 1;
+    let mut ids: Vec<u32> = tokens.flatten_all()?.to_vec1()?;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    for r in 0..b {
+        for at in (block - 1..n).step_by(block) {
+            if rng.random::<f64>() < rate {
+                ids[r * n + at] = cfg.null_action_token();
+            }
+        }
+    }
+    Ok(Tensor::from_vec(ids, (b, n), tokens.device())?)
 }
 
 /// Validation loss and reconstruction PSNR of the tokenizer on fixed validation frames.

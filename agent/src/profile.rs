@@ -46,16 +46,18 @@ fn time(name: &str, repeats: usize, f: &dyn Fn() -> Result<Tensor>) -> Result<La
     Ok(LayerTiming { layer: name.to_string(), forward_ms: median(fwd), backward_ms: median(bwd) })
 }
 
-/// Per-layer forward and backward times of `dynamics` (built on variables) on `tokens` `[b, n]`.
+/// Per-layer forward and backward times of `dynamics` (built on variables) on interleaved
+/// windows `tokens` `[b, n]`, block teacher-forced as in training.
 pub fn profile_dynamics(dynamics: &Dynamics, tokens: &Tensor, repeats: usize) -> Result<Vec<LayerTiming>> {
-    let (b, n) = tokens.dims2()?;
+    let tf = dynamics.teacher_forcing(tokens)?;
+    let mask = dynamics.mask(0);
     let mut out = Vec::new();
-    let embed = || dynamics.embed(tokens, 0);
+    let embed = || dynamics.embed(&tf.input, 0);
     out.push(time("embed", repeats, &embed)?);
     let mut h = embed()?.detach();
     for (i, block) in dynamics.blocks.iter().enumerate() {
         let x = Var::from_tensor(&h)?;
-        let attn = || x.as_tensor() + block.attn.forward(&block.ln1.forward(x.as_tensor())?, Some(0), None)?;
+        let attn = || x.as_tensor() + block.attn.forward(&block.ln1.forward(x.as_tensor())?, mask, 0, None)?;
         out.push(time(&format!("blocks.{i}.attn"), repeats, &attn)?);
         let mid = Var::from_tensor(&attn()?.detach())?;
         let mlp = || mid.as_tensor() + block.mlp.forward(&block.ln2.forward(mid.as_tensor())?)?;
@@ -63,15 +65,8 @@ pub fn profile_dynamics(dynamics: &Dynamics, tokens: &Tensor, repeats: usize) ->
         h = mlp()?.detach();
     }
     let x = Var::from_tensor(&h)?;
-    let pos = dynamics.frame_target_positions(n);
-    let m = pos.len();
-    let idx = Tensor::from_vec(pos.clone(), m, tokens.device())?;
-    let tgt = Tensor::from_vec(pos.iter().map(|p| p + 1).collect::<Vec<u32>>(), m, tokens.device())?;
-    let targets = tokens.index_select(&tgt, 1)?.reshape(b * m)?;
-    let head = || {
-        let features = dynamics.norm.forward(x.as_tensor())?.index_select(&idx, 1)?.reshape((b * m, ()))?;
-        ops::cross_entropy(&dynamics.head_over(&features, dynamics.codebook)?, &targets)
-    };
+    let targets = Tensor::from_vec(tf.targets.clone(), tf.targets.len(), tokens.device())?;
+    let head = || ops::cross_entropy(&dynamics.teacher_forced_logits(&dynamics.norm.forward(x.as_tensor())?, &tf)?, &targets);
     out.push(time("head+loss", repeats, &head)?);
     Ok(out)
 }

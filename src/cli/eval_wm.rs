@@ -66,18 +66,26 @@ pub fn run(args: EvalWmArgs) -> Result<()> {
         Series { label: "model, true actions".into(), points: line(&|r| r.model_psnr), dashed: false, color: None },
         Series { label: "model, shuffled actions".into(), points: line(&|r| r.shuffled_actions_psnr), dashed: false, color: None },
         Series { label: "copy last frame".into(), points: line(&|r| r.copy_last_psnr), dashed: true, color: None },
-        Series { label: "tokenizer ceiling".into(), points: report.rollout.iter().map(|r| (r.k as f64, report.recon_psnr)).collect(), dashed: true, color: None },
+        Series { label: "true tokens (tokenizer ceiling)".into(), points: line(&|r| r.true_tokens_psnr), dashed: true, color: None },
+        Series { label: "last frame's tokens".into(), points: line(&|r| r.copy_tokens_psnr), dashed: true, color: None },
     ];
     line_chart(&out.join("psnr_horizon.svg"), "Open-loop prediction PSNR", "steps ahead", "PSNR (dB)", &series, false)?;
 
-    println!("world model {} (step {}) on {} held-out windows:", wm.config.name, wm.state.step, report.windows);
-    println!("  tokenizer reconstruction  PSNR {:.2} dB  SSIM {:.3}", report.recon_psnr, report.recon_ssim);
-    println!("  1-step prediction         PSNR {:.2} dB  SSIM {:.3}", report.one_step_psnr, report.one_step_ssim);
-    println!("  copy last frame           PSNR {:.2} dB  SSIM {:.3}", report.copy_last_psnr, report.copy_last_ssim);
-    println!("  token accuracy            {:.3}", report.token_accuracy);
-    println!("  k | model | shuffled actions | copy last");
+    println!(
+        "world model {} (step {}) on {} held-out windows, {} real frames then {} predicted:",
+        wm.config.name, wm.state.step, report.windows, report.context_frames, report.horizon
+    );
+    println!(
+        "  tokenizer reconstruction PSNR {:.2} dB, SSIM {:.3}; 1-step SSIM {:.3} (copy last {:.3}); teacher-forced token accuracy {:.3}",
+        report.recon_psnr, report.recon_ssim, report.one_step_ssim, report.copy_last_ssim, report.token_accuracy
+    );
+    println!("  PSNR, dB             | model | shuffled actions | copy last | true tokens | last frame's tokens");
     for r in &report.rollout {
-        println!("  {} | {:.2} | {:.2} | {:.2}", r.k, r.model_psnr, r.shuffled_actions_psnr, r.copy_last_psnr);
+        println!("  k = {:<16} | {:5.2} | {:16.2} | {:9.2} | {:11.2} | {:19.2}", r.k, r.model_psnr, r.shuffled_actions_psnr, r.copy_last_psnr, r.true_tokens_psnr, r.copy_tokens_psnr);
+    }
+    for r in &report.by_action {
+        let label = format!("k = 1, {} ({})", r.kind, r.windows);
+        println!("  {label:<20} | {:5.2} | {:16.2} | {:9.2} | {:11.2} | {:19.2}", r.model_psnr, r.shuffled_actions_psnr, r.copy_last_psnr, r.true_tokens_psnr, r.copy_tokens_psnr);
     }
     println!("wrote {} and {}", out.join("eval.json").display(), out.join("psnr_horizon.svg").display());
     Ok(())

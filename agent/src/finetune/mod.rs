@@ -197,7 +197,7 @@ pub fn finetune(cfg: &Config, job: &Finetune<'_>, device: &Device, obs: &mut dyn
     if job.freeze_trunk {
         agent.freeze_blocks(cfg, &dyn_map)?;
     }
-    let mut state = TrainState { stage: Stage::Finetune, step: 0, sampler: (0, 0), seed: tr.seed, data: data_dirs.clone(), actions };
+    let mut state = TrainState { format: checkpoint::FORMAT, stage: Stage::Finetune, step: 0, sampler: (0, 0), seed: tr.seed, data: data_dirs.clone(), actions };
     let trained = if job.freeze_trunk {
         // The same variables (shared storage), without the blocks: the optimiser sees only these.
         let subset = VarMap::new();

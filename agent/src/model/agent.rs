@@ -1,6 +1,12 @@
 //! The instruction-following agent (stages two and three): the pretrained dynamics transformer
-//! reading `[instruction words][frame tokens][action][frame tokens][action]…`, trained to emit
-//! the next action token and, after the `answer` action, the answer word.
+//! reading `[instruction words][frame tokens][null][frame tokens][null]…`, trained to emit each
+//! frame's action from that frame's action slot and, from an answer slot holding the `answer`
+//! action, the answer word.
+//!
+//! The agent is given no past actions: every action slot holds the `null` token (the one
+//! pretraining drops actions to), so it cannot copy its last action instead of looking. Under the
+//! world model's block-causal mask an action slot sees its whole frame, and the frame slots still
+//! predict the next frame (action-free) for the auxiliary frame loss.
 //!
 //! Its weights are the dynamics model's, under the same names, plus `text_pos` (positions of the
 //! instruction words and of the answer word), so a pretraining checkpoint loads into it as is and a
@@ -32,25 +38,27 @@ pub struct Episode {
     pub answer: Option<u32>,
 }
 
-/// Token ids, position ids and per-position loss weights of a batch of windows, all `[b, n]`
-/// row-major (weights `[b, n - 1]`: the weight of predicting token `i + 1` from position `i`).
+/// Token ids, position ids and training targets of a batch of windows laid out as rows of one
+/// length. Positions are flat: `row · len + position`.
 #[derive(Clone, Debug)]
 pub struct Sequences {
     /// Rows.
     pub rows: usize,
     /// Length of every row.
     pub len: usize,
-    /// Token ids.
+    /// Token ids, `[rows, len]` row-major.
     pub tokens: Vec<u32>,
-    /// Rows of the position table.
+    /// Rows of the position table, `[rows, len]`.
     pub positions: Vec<u32>,
-    /// 1 where the next token is an action or answer word.
-    pub act_weight: Vec<f32>,
-    /// 1 where the next token is a frame token of a frame after the first.
-    pub frame_weight: Vec<f32>,
-    /// Per row, the position whose logits choose the next decision (the last frame's last token).
+    /// Positions trained to emit an action or an answer word, with that token.
+    pub act_targets: Vec<(u32, u32)>,
+    /// Frame slots with a next frame: the position, the code the slot holds and the code of the
+    /// same slot one frame later.
+    pub frame_targets: Vec<(u32, u32, u32)>,
+    /// Per row, the position whose output chooses the next decision (the last frame's action
+    /// slot).
     pub decide_at: Vec<usize>,
-    /// Per row, the position of the answer action, if the row has one.
+    /// Per row, the answer slot (it holds the `answer` action and emits the word), if any.
     pub answer_at: Vec<Option<usize>>,
 }
 
@@ -106,6 +114,7 @@ impl Agent {
         let n = self.seq_len();
         let (p, tl) = (self.tokens_per_frame, self.text_len);
         let text_tok = |id: u32| (self.text_offset as u32) + id;
+        let null = self.dynamics.null_token();
         // Position table rows: 0..=tl are text slots and the answer slot; body position j is tl + 1 + j.
         let body = |j: usize| (tl + 1 + j) as u32;
         let mut s = Sequences {
@@ -113,8 +122,8 @@ impl Agent {
             len: n,
             tokens: Vec::with_capacity(windows.len() * n),
             positions: Vec::with_capacity(windows.len() * n),
-            act_weight: Vec::with_capacity(windows.len() * (n - 1)),
-            frame_weight: Vec::with_capacity(windows.len() * (n - 1)),
+            act_targets: Vec::new(),
+            frame_targets: Vec::new(),
             decide_at: Vec::new(),
             answer_at: Vec::new(),
         };
@@ -125,57 +134,55 @@ impl Agent {
             if w.codes.is_empty() || w.codes.len() > self.frames || w.actions.len() != w.codes.len() {
                 candle_core::bail!("window {r}: {} frames and {} actions (1..={} frames, one action each)", w.codes.len(), w.actions.len(), self.frames);
             }
+            let flat = |at: usize| (r * n + at) as u32;
             let (mut tok, mut pos) = (Vec::with_capacity(n), Vec::with_capacity(n));
-            let (mut act, mut fr) = (vec![0f32; n], vec![0f32; n]);
             for i in 0..tl {
                 let word = if i + w.text.len() >= tl { w.text[i + w.text.len() - tl] } else { PAD_ID };
                 tok.push(text_tok(word));
                 pos.push(i as u32);
             }
-            let mut answer_at = None;
+            let (mut answer_at, mut last_frame) = (None, w.codes.len() - 1);
             for (f, (codes, &a)) in w.codes.iter().zip(&w.actions).enumerate() {
                 if codes.len() != p {
                     candle_core::bail!("window {r} frame {f}: {} codes, expected {p}", codes.len());
                 }
+                let next = w.codes.get(f + 1).filter(|_| a >= 0 && a as usize != ANSWER_ACTION);
                 for (k, &c) in codes.iter().enumerate() {
-                    if f > 0 {
-                        fr[tok.len()] = 1.0;
+                    if let Some(next) = next {
+                        let later = *next.get(k).ok_or_else(|| candle_core::Error::Msg(format!("window {r} frame {}: too few codes", f + 1)))?;
+                        s.frame_targets.push((flat(tok.len()), c, later));
                     }
                     tok.push(c);
                     pos.push(body(f * (p + 1) + k));
                 }
-                if a >= 0 {
-                    if a as usize >= ACTION_TOKENS {
-                        candle_core::bail!("window {r}: action {a} is outside the {ACTION_TOKENS} action tokens");
+                let slot = tok.len();
+                tok.push(null);
+                pos.push(body(f * (p + 1) + p));
+                if a < 0 {
+                    last_frame = f;
+                    break;
+                }
+                if a as usize >= ACTION_TOKENS {
+                    candle_core::bail!("window {r}: action {a} is outside the {ACTION_TOKENS} action tokens");
+                }
+                s.act_targets.push((flat(slot), (self.codebook + a as usize) as u32));
+                if a as usize == ANSWER_ACTION {
+                    last_frame = f;
+                    answer_at = Some(tok.len());
+                    tok.push((self.codebook + ANSWER_ACTION) as u32);
+                    pos.push(tl as u32);
+                    if let Some(word) = w.answer {
+                        s.act_targets.push((flat(tok.len() - 1), text_tok(word)));
                     }
-                    act[tok.len()] = 1.0;
-                    if a as usize == ANSWER_ACTION {
-                        answer_at = Some(tok.len());
-                    }
-                    tok.push((self.codebook + a as usize) as u32);
-                    pos.push(body(f * (p + 1) + p));
-                    if a as usize == ANSWER_ACTION {
-                        if let Some(word) = w.answer {
-                            act[tok.len()] = 1.0;
-                            tok.push(text_tok(word));
-                            pos.push(tl as u32);
-                        }
-                        break;
-                    }
-                } else {
                     break;
                 }
             }
-            let last_frame = w.actions.iter().position(|&a| a < 0 || a as usize == ANSWER_ACTION).unwrap_or(w.codes.len() - 1);
-            s.decide_at.push(tl + last_frame * (p + 1) + p - 1);
+            s.decide_at.push(tl + last_frame * (p + 1) + p);
             s.answer_at.push(answer_at);
             while tok.len() < n {
                 tok.push(text_tok(PAD_ID));
                 pos.push(0);
             }
-            // Weight i is for predicting token i + 1, so shift the marks by one.
-            s.act_weight.extend_from_slice(&act[1..]);
-            s.frame_weight.extend_from_slice(&fr[1..]);
             s.tokens.extend(tok);
             s.positions.extend(pos);
         }
@@ -191,8 +198,11 @@ impl Agent {
         let body = self.frames * (self.tokens_per_frame + 1);
         let table = Tensor::cat(&[&self.text_pos, &d.position(0, body)?], 0)?;
         let pos = table.index_select(&pos_ids, 0)?.reshape((s.rows, s.len, ()))?;
-        let x = (d.tok_emb.forward(&tokens)? + pos)?;
-        d.hidden(x, 0, None)
+        // Frame slots get their block's action slot added, as in pretraining (here always `null`).
+        let mut of = vec![None; self.text_len];
+        of.extend(d.body_actions(0, s.len - self.text_len).into_iter().map(|a| a.map(|i| i + self.text_len)));
+        let x = ((d.tok_emb.forward(&tokens)? + pos)? + d.action_context(&tokens, &of)?)?;
+        d.hidden(x, d.mask(self.text_len), 0, None)
     }
 
     /// Logits `[k, vocab]` at the flat positions `at` (`row · len + position`) of laid-out
@@ -205,47 +215,36 @@ impl Agent {
         self.dynamics.head.forward(&picked)
     }
 
-    /// Weighted next-token cross-entropy on actions and answer words, plus `frame_weight` times
-    /// that on frame tokens; and the fraction of action and answer tokens predicted exactly.
-    /// Only positions with a target go through the head.
+    /// Cross-entropy on actions and answer words, plus `frame_weight` times the next-frame
+    /// cross-entropy of the frame slots (through the copy path, as in pretraining); and the
+    /// fraction of action and answer tokens predicted exactly. Only positions with a target go
+    /// through the head.
     pub fn loss(&self, s: &Sequences, frame_weight: f64) -> Result<(Tensor, f64)> {
         let device = self.text_pos.device().clone();
-        let w = s.len - 1;
-        let use_frames = frame_weight > 0.0;
-        // Flat positions (in the full `[b, n]` layout) whose next token is a target.
-        let (mut at, mut targets, mut act_w, mut frame_w) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for i in 0..s.rows * w {
-            let (a, f) = (s.act_weight[i], if use_frames { s.frame_weight[i] } else { 0.0 });
-            if a > 0.0 || f > 0.0 {
-                let (r, j) = (i / w, i % w);
-                at.push((r * s.len + j) as u32);
-                targets.push(s.tokens[r * s.len + j + 1]);
-                act_w.push(a);
-                frame_w.push(f);
-            }
-        }
-        let act_total: f32 = act_w.iter().sum();
-        if act_total == 0.0 {
+        if s.act_targets.is_empty() {
             candle_core::bail!("no action or answer targets in the batch");
         }
-        let k = at.len();
-        let logits = self.logits_at(s, &at)?; // [k, vocab]
-        let nll = ops::nll(&logits, &Tensor::from_vec(targets.clone(), k, &device)?)?; // [k]
-        let weighted = |w: &[f32], total: f32| -> Result<Tensor> { nll.mul(&Tensor::from_vec(w.to_vec(), k, &device)?)?.sum_all()? / f64::from(total) };
-        let mut loss = weighted(&act_w, act_total)?;
-        let frame_total: f32 = frame_w.iter().sum();
-        if frame_total > 0.0 {
-            loss = (loss + (weighted(&frame_w, frame_total)? * frame_weight)?)?;
+        let features = self.features(s)?;
+        let dim = features.dim(2)?;
+        let features = features.reshape((s.rows * s.len, dim))?;
+        let pick = |at: Vec<u32>| -> Result<Tensor> {
+            let k = at.len();
+            features.index_select(&Tensor::from_vec(at, k, &device)?, 0)
+        };
+        let k = s.act_targets.len();
+        let logits = self.dynamics.head.forward(&pick(s.act_targets.iter().map(|t| t.0).collect())?)?;
+        let targets: Vec<u32> = s.act_targets.iter().map(|t| t.1).collect();
+        let mut loss = ops::cross_entropy(&logits, &Tensor::from_vec(targets.clone(), k, &device)?)?;
+        if frame_weight > 0.0 && !s.frame_targets.is_empty() {
+            let m = s.frame_targets.len();
+            let current: Vec<u32> = s.frame_targets.iter().map(|t| t.1).collect();
+            let frame_logits = self.dynamics.frame_logits(&pick(s.frame_targets.iter().map(|t| t.0).collect())?, &current)?;
+            let next = Tensor::from_vec(s.frame_targets.iter().map(|t| t.2).collect::<Vec<u32>>(), m, &device)?;
+            loss = (loss + (ops::cross_entropy(&frame_logits, &next)? * frame_weight)?)?;
         }
         let pred: Vec<u32> = logits.argmax(D::Minus1)?.to_vec1()?;
-        let (mut hits, mut count) = (0usize, 0usize);
-        for ((&p, &t), &a) in pred.iter().zip(&targets).zip(&act_w) {
-            if a > 0.0 {
-                count += 1;
-                hits += usize::from(p == t);
-            }
-        }
-        Ok((loss, hits as f64 / count.max(1) as f64))
+        let hits = pred.iter().zip(&targets).filter(|(p, t)| p == t).count();
+        Ok((loss, hits as f64 / k as f64))
     }
 
     /// The decision for each window (whose last action is unknown): an action index, and for

@@ -43,6 +43,11 @@ impl Dense {
         Ok(Self(candle_nn::linear_no_bias(inp, out, vb)?))
     }
 
+    /// A layer of the given weight `[out, in]` and bias `[out]`.
+    pub fn from_parts(weight: Tensor, bias: Option<Tensor>) -> Self {
+        Self(Linear::new(weight, bias))
+    }
+
     /// The weight, `[out, in]`.
     pub fn weight(&self) -> &Tensor {
         self.0.weight()
@@ -114,19 +119,18 @@ impl Attention {
         Ok(Self { qkv: Dense::new(dim, 3 * dim, vb.pp("qkv"))?, proj: Dense::new(dim, dim, vb.pp("proj"))?, heads })
     }
 
-    /// Attend over `x` `[b, t, d]` (and what `cache` holds before it). With `causal`, the rows of
-    /// `x` sit at absolute positions `causal..causal + t` and each sees only itself and earlier
-    /// positions; without it every row sees every position.
-    pub fn forward(&self, x: &Tensor, causal: Option<usize>, cache: Option<&mut KvCache>) -> Result<Tensor> {
+    /// Attend over `x` `[b, t, d]` (and what `cache` holds before it): the rows of `x` sit at
+    /// absolute positions `offset..offset + t` and see the keys `mask` gives them.
+    pub fn forward(&self, x: &Tensor, mask: ops::Mask, offset: usize, cache: Option<&mut KvCache>) -> Result<Tensor> {
         let (b, t, d) = x.dims3()?;
         let hd = d / self.heads;
         let qkv = self.qkv.forward(x)?; // [b, t, 3d]
         let Some(cache) = cache else {
             // Training and full-sequence passes: one fused node per attention.
-            if causal.is_some_and(|o| o > 0) {
-                candle_core::bail!("a causal offset needs the KV cache of the earlier positions");
+            if offset > 0 {
+                candle_core::bail!("an offset needs the KV cache of the earlier positions");
             }
-            return self.proj.forward(&ops::attention(&qkv, self.heads, causal.is_some())?);
+            return self.proj.forward(&ops::attention(&qkv, self.heads, mask)?);
         };
         let qkv = qkv.reshape((b, t, 3, self.heads, hd))?.permute((2, 0, 3, 1, 4))?;
         let q = qkv.get(0)?.contiguous()?;
@@ -134,7 +138,7 @@ impl Attention {
         // The transposed view goes to the matrix product as it is (no copy); the scale and the
         // mask are applied inside the fused softmax.
         let scores = q.matmul(&k.t()?)?; // [b, h, t, cached + t]
-        let att = ops::softmax(&scores, 1.0 / (hd as f64).sqrt(), causal)?;
+        let att = ops::softmax(&scores, 1.0 / (hd as f64).sqrt(), mask, offset)?;
         let y = att.matmul(&v)?.transpose(1, 2)?.reshape((b, t, d))?;
         self.proj.forward(&y)
     }
@@ -160,9 +164,9 @@ impl Block {
         })
     }
 
-    /// Apply the block.
-    pub fn forward(&self, x: &Tensor, causal: Option<usize>, cache: Option<&mut KvCache>) -> Result<Tensor> {
-        let x = (x + self.attn.forward(&self.ln1.forward(x)?, causal, cache)?)?;
+    /// Apply the block to rows at positions `offset..` under `mask`.
+    pub fn forward(&self, x: &Tensor, mask: ops::Mask, offset: usize, cache: Option<&mut KvCache>) -> Result<Tensor> {
+        let x = (x + self.attn.forward(&self.ln1.forward(x)?, mask, offset, cache)?)?;
         &x + self.mlp.forward(&self.ln2.forward(&x)?)?
     }
 }

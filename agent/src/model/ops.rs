@@ -1,5 +1,5 @@
 //! Fused CPU operations with hand-written backward passes: linear layers, multi-head attention,
-//! layer norm, tanh-GELU, scaled (and causal) softmax, and per-row softmax cross-entropy.
+//! layer norm, tanh-GELU, scaled (and masked) softmax, and per-row softmax cross-entropy.
 //!
 //! candle builds each of these from many small ops, each with its own backward node, fresh
 //! buffers and a single-threaded loop; that is where a training step lost 3–4× against PyTorch.
@@ -42,6 +42,46 @@ pub(crate) fn read<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result
 
 fn cpu_tensor(data: Vec<f32>, shape: &Shape) -> Result<Tensor> {
     Tensor::from_vec(data, shape.clone(), &candle_core::Device::Cpu)
+}
+
+/// Which keys a query sees. Every mask here lets a query see a prefix of the keys, so it is one
+/// number per row and never a mask tensor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mask {
+    /// Every key.
+    Full,
+    /// Keys up to and including the query's own position.
+    Causal,
+    /// Block-causal: the first `prefix` positions are causal, the rest fall in blocks of `block`
+    /// positions, and a query sees every key up to the end of its own block. This is the world
+    /// model's mask: all tokens of a frame's block see each other (and the block's action), so
+    /// the whole next frame is predicted in one pass.
+    Blocks {
+        /// Causal positions before the first block (the instruction).
+        prefix: usize,
+        /// Positions per block.
+        block: usize,
+    },
+}
+
+impl Mask {
+    /// Keys visible to the query at absolute position `pos`, of `keys` keys in all.
+    pub fn visible(self, pos: usize, keys: usize) -> usize {
+        let end = match self {
+            Mask::Full => keys,
+            Mask::Causal => pos + 1,
+            Mask::Blocks { prefix, .. } if pos < prefix => pos + 1,
+            Mask::Blocks { prefix, block } => prefix + ((pos - prefix) / block + 1) * block,
+        };
+        end.min(keys)
+    }
+
+    /// The additive mask `[t, s]` (0 or −∞) of queries at positions `offset..offset + t` over
+    /// keys `0..s`, for the composed references.
+    fn tensor(self, offset: usize, t: usize, s: usize, device: &candle_core::Device) -> Result<Tensor> {
+        let mask: Vec<f32> = (0..t).flat_map(|i| (0..s).map(move |j| if j < self.visible(offset + i, s) { 0.0 } else { f32::NEG_INFINITY })).collect();
+        Tensor::from_vec(mask, (t, s), device)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -123,22 +163,20 @@ pub fn gelu(x: &Tensor) -> Result<Tensor> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Softmax of scaled scores over the last dimension, optionally causal
+// Softmax of scaled scores over the last dimension, optionally masked
 
 struct Softmax {
     scale: f32,
-    /// For causal attention: the absolute position of the first query row, so row `i` (of the
-    /// `t` rows of each matrix) sees columns `0..=offset + i`.
-    causal_offset: Option<usize>,
+    mask: Mask,
+    /// The absolute position of the first query row: row `i` (of the `t` rows of each matrix)
+    /// is the query at `offset + i`.
+    offset: usize,
 }
 
 impl Softmax {
     /// Columns row `r` may attend to, given `t` rows per matrix and `s` columns.
     fn visible(&self, r: usize, t: usize, s: usize) -> usize {
-        match self.causal_offset {
-            Some(offset) => (offset + r % t + 1).min(s),
-            None => s,
-        }
+        self.mask.visible(self.offset + r % t, s)
     }
 
     fn dims(&self, shape: &Shape) -> Result<(usize, usize)> {
@@ -218,26 +256,25 @@ impl CustomOp1 for Softmax {
     }
 }
 
-/// `softmax(scale · x)` over the last dimension. With `causal_offset = Some(o)`, row `i` of each
-/// `[t, s]` matrix sees only columns `0..=o + i` (the others get probability 0): the causal mask
-/// of queries at absolute positions `o..o + t` over keys `0..s`, without building a mask tensor.
-pub fn softmax(x: &Tensor, scale: f64, causal_offset: Option<usize>) -> Result<Tensor> {
+/// `softmax(scale · x)` over the last dimension, where row `i` of each `[t, s]` matrix is the
+/// query at absolute position `offset + i` and sees the columns `mask` gives it (the others get
+/// probability 0), without building a mask tensor.
+pub fn softmax(x: &Tensor, scale: f64, mask: Mask, offset: usize) -> Result<Tensor> {
     if !fused(x) {
-        return softmax_reference(x, scale, causal_offset);
+        return softmax_reference(x, scale, mask, offset);
     }
-    x.contiguous()?.apply_op1(Softmax { scale: scale as f32, causal_offset })
+    x.contiguous()?.apply_op1(Softmax { scale: scale as f32, mask, offset })
 }
 
 /// [`softmax`] composed from candle ops (with candle's own backward passes).
-pub fn softmax_reference(x: &Tensor, scale: f64, causal_offset: Option<usize>) -> Result<Tensor> {
+pub fn softmax_reference(x: &Tensor, scale: f64, mask: Mask, offset: usize) -> Result<Tensor> {
     let x = (x * scale)?;
-    let x = match causal_offset {
-        Some(offset) => {
+    let x = match mask {
+        Mask::Full => x,
+        _ => {
             let (t, s) = (x.dim(D::Minus2)?, x.dim(D::Minus1)?);
-            let mask: Vec<f32> = (0..t).flat_map(|i| (0..s).map(move |j| if j <= offset + i { 0.0 } else { f32::NEG_INFINITY })).collect();
-            x.broadcast_add(&Tensor::from_vec(mask, (t, s), x.device())?.to_dtype(x.dtype())?)?
+            x.broadcast_add(&mask.tensor(offset, t, s, x.device())?.to_dtype(x.dtype())?)?
         }
-        None => x,
     };
     candle_nn::ops::softmax(&x, D::Minus1)
 }
@@ -565,7 +602,7 @@ pub fn linear_reference(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Te
 /// for the backward pass (`[b, heads, t, t]` floats), which recomputes them if they are absent.
 struct AttentionOp {
     heads: usize,
-    causal: bool,
+    mask: Mask,
     probs: std::sync::Mutex<Vec<Vec<f32>>>,
 }
 
@@ -597,7 +634,7 @@ impl AttentionOp {
 
     /// Keys query `i` of `t` sees.
     fn visible(&self, i: usize, t: usize) -> usize {
-        if self.causal { i + 1 } else { t }
+        self.mask.visible(i, t)
     }
 
     /// Attention probabilities `[t, t]` of one head (masked entries 0).
@@ -702,23 +739,23 @@ impl CustomOp1 for AttentionOp {
 }
 
 /// Multi-head self-attention of packed `qkv` `[b, t, 3·d]` (all queries, then all keys, then all
-/// values, each split into `heads` heads), scaled by `1/√(d/heads)`, causal or not; returns the
-/// heads' outputs side by side, `[b, t, d]`.
-pub fn attention(qkv: &Tensor, heads: usize, causal: bool) -> Result<Tensor> {
+/// values, each split into `heads` heads), scaled by `1/√(d/heads)`, under `mask` (positions
+/// start at 0); returns the heads' outputs side by side, `[b, t, d]`.
+pub fn attention(qkv: &Tensor, heads: usize, mask: Mask) -> Result<Tensor> {
     if !fused(qkv) {
-        return attention_reference(qkv, heads, causal);
+        return attention_reference(qkv, heads, mask);
     }
-    qkv.contiguous()?.apply_op1(AttentionOp { heads, causal, probs: Default::default() })
+    qkv.contiguous()?.apply_op1(AttentionOp { heads, mask, probs: Default::default() })
 }
 
 /// [`attention`] composed from candle ops.
-pub fn attention_reference(qkv: &Tensor, heads: usize, causal: bool) -> Result<Tensor> {
+pub fn attention_reference(qkv: &Tensor, heads: usize, mask: Mask) -> Result<Tensor> {
     let (b, t, d3) = qkv.dims3()?;
     let d = d3 / 3;
     let hd = d / heads;
     let qkv = qkv.reshape((b, t, 3, heads, hd))?.permute((2, 0, 3, 1, 4))?;
     let (q, k, v) = (qkv.get(0)?.contiguous()?, qkv.get(1)?.contiguous()?, qkv.get(2)?.contiguous()?);
-    let att = softmax_reference(&q.matmul(&k.t()?)?, 1.0 / (hd as f64).sqrt(), causal.then_some(0))?;
+    let att = softmax_reference(&q.matmul(&k.t()?)?, 1.0 / (hd as f64).sqrt(), mask, 0)?;
     att.matmul(&v)?.transpose(1, 2)?.reshape((b, t, d))
 }
 

@@ -63,8 +63,10 @@ fn cached_generation_matches_the_full_forward() -> Result<()> {
     let full = dynamics.forward_at(&t, 0, None)?;
     let mut caches = dynamics.caches();
     let n = t.dims()[1];
-    let a = dynamics.forward_at(&t.narrow(1, 0, 10)?, 0, Some(&mut caches))?;
-    let b = dynamics.forward_at(&t.narrow(1, 10, n - 10)?, 10, Some(&mut caches))?;
+    // Generation appends whole blocks (a frame and its action).
+    let cut = cfg.tokens_per_frame() + 1;
+    let a = dynamics.forward_at(&t.narrow(1, 0, cut)?, 0, Some(&mut caches))?;
+    let b = dynamics.forward_at(&t.narrow(1, cut, n - cut)?, cut, Some(&mut caches))?;
     let stepped = Tensor::cat(&[a, b], 1)?;
     let diff: f32 = (full - stepped)?.abs()?.max_all()?.to_scalar()?;
     assert!(diff < 1e-4, "{diff}");
@@ -91,7 +93,7 @@ fn every_parameter_gets_a_gradient() -> Result<()> {
         .collect();
     let seqs = agent.sequences(&windows)?;
     assert_eq!(seqs.tokens.len(), 3 * agent.seq_len());
-    assert_eq!(seqs.act_weight.iter().sum::<f32>() as usize, 3 * cfg.finetune.frames + 1);
+    assert_eq!(seqs.act_targets.len(), 3 * cfg.finetune.frames + 1);
     assert_all_grads(&am, &agent.loss(&seqs, 0.5)?.0)?;
 
     // A frozen trunk: no block weight gets a gradient at all, everything else still does.

@@ -87,22 +87,23 @@ fn gelu_matches_candle() -> Result<()> {
 
 #[test]
 fn softmax_matches_masked_reference() -> Result<()> {
-    for causal in [None, Some(0), Some(3)] {
-        let f = move |x: &[Tensor]| softmax(&x[0], 0.35, causal);
-        let r = move |x: &[Tensor]| softmax_reference(&x[0], 0.35, causal);
+    let blocks = Mask::Blocks { prefix: 2, block: 3 };
+    for (mask, offset) in [(Mask::Full, 0), (Mask::Causal, 0), (Mask::Causal, 3), (blocks, 0), (blocks, 1), (blocks, 4)] {
+        let f = move |x: &[Tensor]| softmax(&x[0], 0.35, mask, offset);
+        let r = move |x: &[Tensor]| softmax_reference(&x[0], 0.35, mask, offset);
         // Keys cover the offset: s = offset + t.
         let t = 5;
-        let s = t + causal.unwrap_or(0);
+        let s = t + offset;
         check(&f, &r, &[random(&[2, 3, t, s], 5)?])?;
-        check(&f, &r, &[random(&[1, 1, 1, 1 + causal.unwrap_or(0)], 6)?])?;
-        finite_difference(&f, &[random(&[1, 2, 3, 3 + causal.unwrap_or(0)], 7)?])?;
+        check(&f, &r, &[random(&[1, 1, 1, 1 + offset], 6)?])?;
+        finite_difference(&f, &[random(&[1, 2, 3, 3 + offset], 7)?])?;
     }
     // Strided: scores built as a transposed view.
-    let f = |x: &[Tensor]| softmax(&x[0].transpose(2, 3)?, 0.5, Some(0));
-    let r = |x: &[Tensor]| softmax_reference(&x[0].transpose(2, 3)?, 0.5, Some(0));
+    let f = |x: &[Tensor]| softmax(&x[0].transpose(2, 3)?, 0.5, Mask::Causal, 0);
+    let r = |x: &[Tensor]| softmax_reference(&x[0].transpose(2, 3)?, 0.5, Mask::Causal, 0);
     check(&f, &r, &[random(&[2, 2, 6, 6], 8)?])?;
     // Masked positions get exactly zero probability.
-    let y: Vec<f32> = softmax(&random(&[1, 1, 3, 3], 9)?, 1.0, Some(0))?.flatten_all()?.to_vec1()?;
+    let y: Vec<f32> = softmax(&random(&[1, 1, 3, 3], 9)?, 1.0, Mask::Causal, 0)?.flatten_all()?.to_vec1()?;
     assert_eq!((y[1], y[2], y[5]), (0.0, 0.0, 0.0));
     Ok(())
 }
@@ -167,20 +168,20 @@ fn linear_matches_matmul_reference() -> Result<()> {
 
 #[test]
 fn attention_matches_composed_reference() -> Result<()> {
-    for causal in [false, true] {
-        let f = move |x: &[Tensor]| attention(&x[0], 2, causal);
-        let r = move |x: &[Tensor]| attention_reference(&x[0], 2, causal);
+    for mask in [Mask::Full, Mask::Causal, Mask::Blocks { prefix: 1, block: 2 }, Mask::Blocks { prefix: 0, block: 4 }] {
+        let f = move |x: &[Tensor]| attention(&x[0], 2, mask);
+        let r = move |x: &[Tensor]| attention_reference(&x[0], 2, mask);
         check(&f, &r, &[random(&[2, 5, 24], 50)?])?;
         check(&f, &r, &[random(&[1, 1, 24], 51)?])?;
         check(&f, &r, &[random(&[1, 70, 12], 52)?])?;
         // Strided: the packed input as a transposed view.
-        let st = move |x: &[Tensor]| attention(&x[0].transpose(1, 2)?, 2, causal);
-        let str = move |x: &[Tensor]| attention_reference(&x[0].transpose(1, 2)?, 2, causal);
+        let st = move |x: &[Tensor]| attention(&x[0].transpose(1, 2)?, 2, mask);
+        let str = move |x: &[Tensor]| attention_reference(&x[0].transpose(1, 2)?, 2, mask);
         check(&st, &str, &[random(&[2, 12, 4], 53)?])?;
         finite_difference(&f, &[random(&[1, 3, 12], 54)?])?;
         // A second backward pass over the same graph recomputes the probabilities it handed over.
         let x = Var::from_tensor(&random(&[2, 5, 24], 55)?)?;
-        let loss = (attention(x.as_tensor(), 2, causal)? * random(&[2, 5, 8], 56)?)?.sum_all()?;
+        let loss = (attention(x.as_tensor(), 2, mask)? * random(&[2, 5, 8], 56)?)?.sum_all()?;
         let (g1, g2) = (loss.backward()?, loss.backward()?);
         let (a, b) = (g1.get(x.as_tensor()).expect("grad"), g2.get(x.as_tensor()).expect("grad"));
         assert_eq!(a.flatten_all()?.to_vec1::<f32>()?, b.flatten_all()?.to_vec1::<f32>()?);
