@@ -126,6 +126,20 @@ fn bad_checkpoints_are_one_line_errors() {
     let err = stderr(&o);
     let last = err.trim().lines().last().unwrap_or_default();
     assert!(!o.status.success() && last.starts_with("error: ") && last.contains("not a fine-tuned agent"), "{err}");
+    // A checkpoint of the token-by-token world model (format 1: no `format` field) is refused
+    // with the reason, and the run is left as it was.
+    let old = dir.path().join("old");
+    copy_dir(&pre, &old);
+    let latest = std::fs::read_to_string(old.join("checkpoints/latest")).expect("latest");
+    let state_path = old.join("checkpoints").join(latest.trim()).join("state.json");
+    let mut state = json(&state_path);
+    state.as_object_mut().expect("object").remove("format");
+    std::fs::write(&state_path, state.to_string()).expect("write");
+    let o = sandtable(&["eval-wm", "--checkpoint", s(&old), "--data", s(&data), "--windows", "1", "--horizon", "1"]);
+    let err = stderr(&o);
+    let last = err.trim().lines().last().unwrap_or_default();
+    assert!(!o.status.success() && last.contains("checkpoint format 1") && last.contains("retrain"), "{err}");
+    assert_eq!(std::fs::read_to_string(&state_path).expect("state"), state.to_string());
     // Fine-tuning from it works, and a wrong pair is refused by the parser.
     finetune_from(&data, &pre, &dir.path().join("ft"));
     let o = sandtable(&["finetune", "--init", "none", "--data", s(&data), "--out", s(&dir.path().join("y")), "--holdout-pairs", "red"]);
@@ -136,4 +150,18 @@ fn finetune_from(data: &Path, init: &Path, out: &Path) {
     let o = sandtable(&["finetune", "--init", s(init), "--config", "tiny", "--data", s(data), "--steps", "3", "--out", s(out)]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(json(&out.join("agent.json"))["init"], s(init));
+}
+
+/// Copy a directory tree.
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let dst = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_dir(&entry.path(), &dst);
+        } else {
+            std::fs::copy(entry.path(), dst).expect("copy");
+        }
+    }
 }

@@ -87,6 +87,18 @@ fn eval_wm_reports_a_correct_copy_last_baseline_and_dream_writes_a_gif() {
     for key in ["recon_psnr", "recon_ssim", "one_step_psnr", "one_step_ssim", "copy_last_psnr", "copy_last_ssim", "token_accuracy"] {
         assert!(r[key].as_f64().is_some_and(f64::is_finite), "{key}: {}", r[key]);
     }
+    for row in r["rollout"].as_array().expect("rollout") {
+        for key in ["model_psnr", "shuffled_actions_psnr", "copy_last_psnr", "true_tokens_psnr", "copy_tokens_psnr"] {
+            assert!(row[key].as_f64().is_some_and(f64::is_finite), "{key}: {row}");
+        }
+    }
+    // Every window falls under one kind of action.
+    let kinds = r["by_action"].as_array().expect("by_action");
+    assert_eq!(kinds.iter().map(|k| k["windows"].as_u64().expect("count")).sum::<u64>(), r["windows"].as_u64().expect("windows"));
+    assert!(kinds.iter().all(|k| ["move", "turn", "other"].contains(&k["kind"].as_str().expect("kind"))));
+    // The printed table carries the oracle columns.
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(table.contains("true tokens") && table.contains("last frame's tokens") && table.contains("k = 1, "), "{table}");
     assert!(std::fs::read_to_string(out.join("psnr_horizon.svg")).expect("plot").contains("copy last frame"));
 
     // The same windows by hand: tiny has 2 frames of context, so 1 real frame before the rollout.

@@ -2,6 +2,8 @@
 
 use candle_core::{DType, Device, Result, Tensor, Var};
 use candle_nn::VarMap;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 
 use super::*;
 use crate::config::Config;
@@ -165,5 +167,104 @@ fn the_tokenizer_loss_is_the_reconstruction_error_in_pixel_units() -> Result<()>
     let direct: f32 = (tok.reconstruct(&f)? - (f.to_dtype(DType::F32)? / 255.0)?)?.sqr()?.mean_all()?.to_scalar()?;
     let loss: f32 = tok.loss(&f)?.to_scalar()?;
     assert!((loss - direct).abs() <= 1e-5 * direct.abs().max(1e-3), "{loss} vs {direct}");
+    Ok(())
+}
+
+/// Interleaved windows of two frames: a random first frame (of a 4×4 code grid), an action from
+/// `actions` and the second frame `next(first, action, rng)`.
+fn two_frame_windows(cfg: &Config, b: usize, seed: u64, actions: &[i64], next: &dyn Fn(&[u32], i64, &mut ChaCha8Rng) -> Vec<u32>) -> Result<Tensor> {
+    let p = cfg.tokens_per_frame();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let (mut codes, mut acts) = (Vec::new(), Vec::new());
+    for _ in 0..b {
+        let first: Vec<u32> = (0..p).map(|_| rng.random_range(0..cfg.codebook() as u32)).collect();
+        let a = actions[rng.random_range(0..actions.len())];
+        codes.extend(first.iter().copied().chain(next(&first, a, &mut rng)));
+        acts.extend([a, 0]);
+    }
+    interleave(cfg, &Tensor::from_vec(codes, (b, 2, p), &Device::Cpu)?, &Tensor::from_vec(acts, (b, 2), &Device::Cpu)?)
+}
+
+/// Train `dynamics` on fresh batches from `batch(step)`.
+fn train(map: &VarMap, dynamics: &Dynamics, steps: u64, batch: &dyn Fn(u64) -> Result<Tensor>) -> Result<()> {
+    let mut opt = AdamW::new(map, 0.0)?;
+    for s in 0..steps {
+        let (loss, _) = dynamics.loss(&batch(s)?)?;
+        opt.step(&loss.backward()?, 3e-3, 1.0)?;
+    }
+    Ok(())
+}
+
+/// Fraction of next-frame codes `next_frame` gets right on windows `tokens` (two frames each).
+fn next_frame_accuracy(cfg: &Config, dynamics: &Dynamics, tokens: &Tensor) -> Result<f64> {
+    let p = cfg.tokens_per_frame();
+    let pred: Vec<u32> = dynamics.next_frame(&tokens.narrow(1, 0, p + 1)?)?.flatten_all()?.to_vec1()?;
+    let truth: Vec<u32> = tokens.narrow(1, p + 1, p)?.flatten_all()?.to_vec1()?;
+    Ok(pred.iter().zip(&truth).filter(|(a, b)| a == b).count() as f64 / truth.len() as f64)
+}
+
+#[test]
+fn one_pass_decoding_is_the_argmax_of_the_teacher_forced_pass() -> Result<()> {
+    let mut cfg = Config::tiny();
+    cfg.dynamics.frames = 4;
+    let (_, _, _, dynamics) = build(&cfg)?;
+    let t = tokens(&cfg, 3)?;
+    let p = cfg.tokens_per_frame();
+    let tf = dynamics.teacher_forcing(&t)?;
+    let features = dynamics.hidden(dynamics.embed(&tf.input, 0)?, dynamics.mask(0), 0, None)?;
+    let forced: Vec<u32> = dynamics.teacher_forced_logits(&features, &tf)?.argmax(candle_core::D::Minus1)?.to_vec1()?;
+    // Row-major [window, block, slot]: block f's slots predict frame f + 1.
+    for f in 0..cfg.dynamics.frames - 1 {
+        let one_pass: Vec<Vec<u32>> = dynamics.next_frame(&t.narrow(1, 0, (f + 1) * (p + 1))?)?.to_vec2()?;
+        for (r, row) in one_pass.iter().enumerate() {
+            let at = (r * (cfg.dynamics.frames - 1) + f) * p;
+            assert_eq!(row.as_slice(), &forced[at..at + p], "window {r}, frame {}", f + 1);
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn the_copy_path_learns_a_still_world_at_once() -> Result<()> {
+    let cfg = Config::tiny();
+    let (_, _, dm, dynamics) = build(&cfg)?;
+    let still = |first: &[u32], _: i64, _: &mut ChaCha8Rng| first.to_vec();
+    train(&dm, &dynamics, 60, &|s| two_frame_windows(&cfg, 16, s, &[0], &still))?;
+    let acc = next_frame_accuracy(&cfg, &dynamics, &two_frame_windows(&cfg, 64, 10_000, &[0], &still)?)?;
+    assert!(acc >= 0.99, "noop accuracy {acc}");
+    Ok(())
+}
+
+#[test]
+fn the_action_decides_which_way_the_view_turns() -> Result<()> {
+    // Action 3 turns the 4×4 grid one column left, 4 one column right; the column that comes in
+    // is new (random), so 12 of 16 codes follow from the frame and the action.
+    let cfg = Config::tiny();
+    let (_, _, dm, dynamics) = build(&cfg)?;
+    let turn = |first: &[u32], a: i64, rng: &mut ChaCha8Rng| -> Vec<u32> {
+        let fresh = |rng: &mut ChaCha8Rng| rng.random_range(0..cfg.codebook() as u32);
+        (0..16).map(|i| {
+            let (y, x) = (i / 4, i % 4);
+            match (a, x) {
+                (3, 3) | (4, 0) => fresh(rng),
+                (3, _) => first[y * 4 + x + 1],
+                _ => first[y * 4 + x - 1],
+            }
+        })
+        .collect()
+    };
+    train(&dm, &dynamics, 800, &|s| two_frame_windows(&cfg, 16, s, &[3, 4], &turn))?;
+    let test = two_frame_windows(&cfg, 64, 10_000, &[3, 4], &turn)?;
+    let p = cfg.tokens_per_frame();
+    // The same windows with the other turn in the action slot.
+    let mut swapped: Vec<u32> = test.flatten_all()?.to_vec1()?;
+    let n = test.dims()[1];
+    for r in 0..64 {
+        let at = r * n + p;
+        swapped[at] = if swapped[at] == cfg.action_token(3) { cfg.action_token(4) } else { cfg.action_token(3) };
+    }
+    let swapped = Tensor::from_vec(swapped, test.dims(), &Device::Cpu)?;
+    let (right, wrong) = (next_frame_accuracy(&cfg, &dynamics, &test)?, next_frame_accuracy(&cfg, &dynamics, &swapped)?);
+    assert!(right >= 0.6 && right > wrong + 0.3, "true action {right}, other action {wrong}");
     Ok(())
 }
