@@ -46,6 +46,17 @@ pub struct DynamicsConfig {
     pub frames: usize,
     /// Token ids reserved after the actions for text (missions, questions, answers).
     pub text_tokens: usize,
+    /// The copy gate: a learned logit on each slot's current code (off only to measure it).
+    #[serde(default = "yes")]
+    pub copy_gate: bool,
+    /// Add each block's action embedding to its frame slots (off: the action is one token in the
+    /// block, found through attention; only to measure it).
+    #[serde(default = "yes")]
+    pub action_at_slots: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Optimisation and bookkeeping.

@@ -13,21 +13,29 @@ use crate::dataset::{Dataset, WindowSampler};
 use crate::metrics::{mean, mse, psnr_of_mse, ssim};
 use crate::model::{Dynamics, Tokenizer, interleave};
 
+/// PSNRs (dB) of one set of predicted frames against the truth.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Psnrs {
+    /// The model fed the true actions.
+    pub model_psnr: f64,
+    /// The model fed another window's actions over the horizon (the context keeps its own).
+    pub shuffled_actions_psnr: f64,
+    /// The last real frame, repeated.
+    pub copy_last_psnr: f64,
+    /// Oracle: the true frame's tokens, decoded (the tokenizer's ceiling).
+    pub true_tokens_psnr: f64,
+    /// Oracle: the last real frame's tokens, decoded (copy-last in token space).
+    pub copy_tokens_psnr: f64,
+}
+
 /// One horizon of the open-loop rollout.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HorizonRow {
     /// Steps ahead of the last real frame.
     pub k: usize,
-    /// The model fed the true actions.
-    pub model_psnr: f64,
-    /// The last real frame, repeated.
-    pub copy_last_psnr: f64,
-    /// The model fed another window's actions over the horizon (the context keeps its own).
-    pub shuffled_actions_psnr: f64,
-    /// Oracle: the true frame's tokens, decoded (the tokenizer's ceiling).
-    pub true_tokens_psnr: f64,
-    /// Oracle: the last real frame's tokens, decoded (copy-last in token space).
-    pub copy_tokens_psnr: f64,
+    /// The PSNRs at this horizon.
+    #[serde(flatten)]
+    pub psnr: Psnrs,
 }
 
 /// 1-step PSNR of the windows whose first predicted frame follows one kind of action.
@@ -37,16 +45,9 @@ pub struct KindRow {
     pub kind: String,
     /// Windows of this kind.
     pub windows: usize,
-    /// The model, true actions.
-    pub model_psnr: f64,
-    /// The model, another window's action.
-    pub shuffled_actions_psnr: f64,
-    /// The last real frame.
-    pub copy_last_psnr: f64,
-    /// The true next tokens, decoded.
-    pub true_tokens_psnr: f64,
-    /// The last real frame's tokens, decoded.
-    pub copy_tokens_psnr: f64,
+    /// The PSNRs at k = 1.
+    #[serde(flatten)]
+    pub psnr: Psnrs,
 }
 
 /// What `eval-wm` reports.
@@ -142,6 +143,27 @@ struct Errors {
     copy_tokens: Vec<f64>,
 }
 
+impl Errors {
+    /// Add the frames of `e` that `keep` selects.
+    fn extend(&mut self, e: &Errors, keep: impl Fn(usize) -> bool) {
+        for (dst, src) in [(&mut self.model, &e.model), (&mut self.shuffled, &e.shuffled), (&mut self.copy, &e.copy), (&mut self.true_tokens, &e.true_tokens), (&mut self.copy_tokens, &e.copy_tokens)] {
+            dst.extend(src.iter().enumerate().filter(|(i, _)| keep(*i)).map(|(_, v)| v));
+        }
+    }
+
+    /// The PSNR of each comparison's mean squared error.
+    fn psnrs(&self) -> Psnrs {
+        let db = |v: &[f64]| psnr_of_mse(mean(v));
+        Psnrs {
+            model_psnr: db(&self.model),
+            shuffled_actions_psnr: db(&self.shuffled),
+            copy_last_psnr: db(&self.copy),
+            true_tokens_psnr: db(&self.true_tokens),
+            copy_tokens_psnr: db(&self.copy_tokens),
+        }
+    }
+}
+
 /// Evaluate on windows drawn from every episode of `data` long enough for `frames − 1` context
 /// frames and `horizon` more.
 pub fn evaluate(cfg: &Config, tokenizer: &Tokenizer, dynamics: &Dynamics, data: &[&Dataset], opts: EvalOptions, device: &Device) -> Result<WmReport, AgentError> {
@@ -200,22 +222,12 @@ pub fn evaluate(cfg: &Config, tokenizer: &Tokenizer, dynamics: &Dynamics, data: 
             if k == 1 {
                 one_s.extend(ssim(&model, &target)?);
                 copy_s.extend(ssim(&last_real, &target)?);
-                for (i, row) in actions.iter().enumerate() {
-                    let name = usize::try_from(row[context - 1]).ok().and_then(|a| names.get(a)).map_or("other", |n| action_kind(n));
-                    let dst = &mut per_kind[kinds.iter().position(|k| *k == name).unwrap_or(2)];
-                    dst.model.push(e.model[i]);
-                    dst.shuffled.push(e.shuffled[i]);
-                    dst.copy.push(e.copy[i]);
-                    dst.true_tokens.push(e.true_tokens[i]);
-                    dst.copy_tokens.push(e.copy_tokens[i]);
+                let kind_of: Vec<&str> = actions.iter().map(|row| usize::try_from(row[context - 1]).ok().and_then(|a| names.get(a)).map_or("other", |n| action_kind(n))).collect();
+                for (kind, dst) in kinds.iter().zip(per_kind.iter_mut()) {
+                    dst.extend(&e, |i| kind_of[i] == *kind);
                 }
             }
-            let dst = &mut per_k[k - 1];
-            dst.model.extend(e.model);
-            dst.shuffled.extend(e.shuffled);
-            dst.copy.extend(e.copy);
-            dst.true_tokens.extend(e.true_tokens);
-            dst.copy_tokens.extend(e.copy_tokens);
+            per_k[k - 1].extend(&e, |_| true);
         }
     }
     let db = |v: &[f64]| psnr_of_mse(mean(v));
@@ -230,31 +242,12 @@ pub fn evaluate(cfg: &Config, tokenizer: &Tokenizer, dynamics: &Dynamics, data: 
         one_step_ssim: mean(&one_s),
         copy_last_psnr: db(&per_k[0].copy),
         copy_last_ssim: mean(&copy_s),
-        rollout: per_k
-            .iter()
-            .enumerate()
-            .map(|(i, e)| HorizonRow {
-                k: i + 1,
-                model_psnr: db(&e.model),
-                copy_last_psnr: db(&e.copy),
-                shuffled_actions_psnr: db(&e.shuffled),
-                true_tokens_psnr: db(&e.true_tokens),
-                copy_tokens_psnr: db(&e.copy_tokens),
-            })
-            .collect(),
+        rollout: per_k.iter().enumerate().map(|(i, e)| HorizonRow { k: i + 1, psnr: e.psnrs() }).collect(),
         by_action: kinds
             .iter()
             .zip(&per_kind)
             .filter(|(_, e)| !e.model.is_empty())
-            .map(|(kind, e)| KindRow {
-                kind: (*kind).to_string(),
-                windows: e.model.len(),
-                model_psnr: db(&e.model),
-                shuffled_actions_psnr: db(&e.shuffled),
-                copy_last_psnr: db(&e.copy),
-                true_tokens_psnr: db(&e.true_tokens),
-                copy_tokens_psnr: db(&e.copy_tokens),
-            })
+            .map(|(kind, e)| KindRow { kind: (*kind).to_string(), windows: e.model.len(), psnr: e.psnrs() })
             .collect(),
         token_accuracy: mean(&acc),
     })

@@ -61,7 +61,7 @@ pub fn run(args: EvalWmArgs) -> Result<()> {
         "report": report,
     });
     crate::media::write_atomic(&out.join("eval.json"), serde_json::to_string_pretty(&doc)?.as_bytes())?;
-    let line = |f: &dyn Fn(&sandtable_agent::world_model_eval::HorizonRow) -> f64| report.rollout.iter().map(|r| (r.k as f64, f(r))).collect();
+    let line = |f: &dyn Fn(&sandtable_agent::world_model_eval::Psnrs) -> f64| report.rollout.iter().map(|r| (r.k as f64, f(&r.psnr))).collect();
     let series = [
         Series { label: "model, true actions".into(), points: line(&|r| r.model_psnr), dashed: false, color: None },
         Series { label: "model, shuffled actions".into(), points: line(&|r| r.shuffled_actions_psnr), dashed: false, color: None },
@@ -80,12 +80,9 @@ pub fn run(args: EvalWmArgs) -> Result<()> {
         report.recon_psnr, report.recon_ssim, report.one_step_ssim, report.copy_last_ssim, report.token_accuracy
     );
     println!("  PSNR, dB             | model | shuffled actions | copy last | true tokens | last frame's tokens");
-    for r in &report.rollout {
-        println!("  k = {:<16} | {:5.2} | {:16.2} | {:9.2} | {:11.2} | {:19.2}", r.k, r.model_psnr, r.shuffled_actions_psnr, r.copy_last_psnr, r.true_tokens_psnr, r.copy_tokens_psnr);
-    }
-    for r in &report.by_action {
-        let label = format!("k = 1, {} ({})", r.kind, r.windows);
-        println!("  {label:<20} | {:5.2} | {:16.2} | {:9.2} | {:11.2} | {:19.2}", r.model_psnr, r.shuffled_actions_psnr, r.copy_last_psnr, r.true_tokens_psnr, r.copy_tokens_psnr);
+    let rows = report.rollout.iter().map(|r| (format!("k = {}", r.k), &r.psnr)).chain(report.by_action.iter().map(|r| (format!("k = 1, {} ({})", r.kind, r.windows), &r.psnr)));
+    for (label, p) in rows {
+        println!("  {label:<20} | {:5.2} | {:16.2} | {:9.2} | {:11.2} | {:19.2}", p.model_psnr, p.shuffled_actions_psnr, p.copy_last_psnr, p.true_tokens_psnr, p.copy_tokens_psnr);
     }
     println!("wrote {} and {}", out.join("eval.json").display(), out.join("psnr_horizon.svg").display());
     Ok(())

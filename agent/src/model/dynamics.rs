@@ -50,6 +50,8 @@ pub struct Dynamics {
     tokens_per_frame: usize,
     max_seq: usize,
     null: u32,
+    copy_gate: bool,
+    action_at_slots: bool,
 }
 
 /// Build the interleaved token sequence of `codes` `[b, t, p]` (u32) and `actions` `[b, t]`
@@ -100,6 +102,8 @@ impl Dynamics {
             tokens_per_frame: cfg.tokens_per_frame(),
             max_seq: cfg.max_seq(),
             null: cfg.null_action_token(),
+            copy_gate: d.copy_gate,
+            action_at_slots: d.action_at_slots,
         })
     }
 
@@ -136,9 +140,16 @@ impl Dynamics {
     }
 
     /// The action embeddings `[b, n, d]` added to the tokens `[b, n]`: position `j` gets the
-    /// embedding of token `of[j]` of its row, or nothing.
+    /// embedding of token `of[j]` of its row, or nothing (everywhere, without `action_at_slots`).
     pub(crate) fn action_context(&self, tokens: &Tensor, of: &[Option<usize>]) -> Result<Tensor> {
         let device = tokens.device();
+        let none;
+        let of = if self.action_at_slots {
+            of
+        } else {
+            none = vec![None; of.len()];
+            &none
+        };
         let idx = Tensor::from_vec(of.iter().map(|a| a.unwrap_or(0) as u32).collect::<Vec<_>>(), of.len(), device)?;
         let on = Tensor::from_vec(of.iter().map(|a| if a.is_some() { 1f32 } else { 0.0 }).collect::<Vec<_>>(), (of.len(), 1), device)?;
         self.tok_emb.forward(&tokens.contiguous()?.index_select(&idx, 1)?)?.broadcast_mul(&on)
@@ -189,6 +200,9 @@ impl Dynamics {
     /// hold the codes `current` (u32 `[rows]`): the head over the codebook plus the copy gate's
     /// logit on each slot's current code.
     pub(crate) fn frame_logits(&self, features: &Tensor, current: &[u32]) -> Result<Tensor> {
+        if !self.copy_gate {
+            return self.head_over(features, self.codebook);
+        }
         let rows = current.len();
         let mut onehot = vec![0f32; rows * self.codebook];
         for (r, &c) in current.iter().enumerate() {
