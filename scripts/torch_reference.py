@@ -2,9 +2,11 @@
 """PyTorch (eager) reference of sandtable's dynamics transformer, for speed comparison only.
 
 It mirrors agent/src/model/{dynamics,tokenizer,nn}.rs layer for layer. Dynamics: token and
-learned position embeddings, pre-norm blocks (LayerNorm, qkv attention with a causal mask, 4x MLP
-with tanh GELU), a final LayerNorm, and an unbiased head applied, as in candle, only at the
-frame-target positions and only over the codebook's rows, with cross-entropy on those targets.
+learned position embeddings plus each block's action embedding on its frame slots, pre-norm blocks
+(LayerNorm, qkv attention with a block-causal mask, 4x MLP with tanh GELU), a final LayerNorm, and
+an unbiased head applied, as in candle, only at the frame slots of the first T-1 blocks and only
+over the codebook's rows, plus the copy gate's logit on each slot's current code, with
+cross-entropy against the same slot of the next frame (block teacher forcing).
 Tokenizer: 8x8 (or the config's) patches, a patch transformer encoder, FSQ with a straight-through
 round, a patch transformer decoder and MSE. Both train with AdamW (betas 0.9/0.95, decay on
 matrices only) and global-norm clipping.
@@ -85,10 +87,17 @@ class Dynamics(nn.Module):
         self.blocks = nn.ModuleList(Block(dim, heads) for _ in range(layers))
         self.norm = nn.LayerNorm(dim, eps=1e-5)
         self.head = nn.Linear(dim, vocab, bias=False)
+        self.copy = nn.Linear(dim, 1)
+        self.block = block
 
     def features(self, tokens, mask):
         t = tokens.shape[1]
         x = self.tok_emb(tokens) + self.slot_emb[self.slots[:t]] + self.frame_emb[self.frames[:t]]
+        # Each frame slot also gets its block's action (the block's last token).
+        pos = torch.arange(t)
+        action_at = pos - pos % self.block + self.block - 1
+        frame_slot = (pos % self.block != self.block - 1).float().unsqueeze(-1)
+        x = x + self.tok_emb(tokens[:, action_at]) * frame_slot
         for b in self.blocks:
             x = b(x, mask)
         return self.norm(x)
@@ -173,21 +182,28 @@ def main():
     grid = cfg["image_size"] // cfg["tokenizer"]["patch"]
     p = grid * grid
     d = cfg["dynamics"]
-    vocab = codebook + ACTION_TOKENS + d["text_tokens"]
+    vocab = codebook + ACTION_TOKENS + 1 + d["text_tokens"]
     max_seq = d["frames"] * (p + 1) - 1
+    # Block teacher forcing: the first frames-1 blocks (frame + action) go in.
+    seq = (d["frames"] - 1) * (p + 1)
     b = cfg["train"]["dynamics_batch"]
     model = Dynamics(vocab, max_seq, d["dim"], d["heads"], d["layers"], p + 1, d["frames"])
     opt = adamw(model, cfg, cfg["train"]["dynamics_lr"])
     idx = torch.arange(b * max_seq).reshape(b, max_seq)
     tokens = torch.where(idx % max_seq % (p + 1) == p, codebook + idx % 7, (idx * 31 + 7) % codebook)
-    mask = torch.full((max_seq, max_seq), float("-inf")).triu(1)
-    pos = torch.tensor([i for i in range(max_seq - 1) if (i + 1) % (p + 1) != p])
+    block_of = torch.arange(seq) // (p + 1)
+    mask = torch.where(block_of.unsqueeze(1) >= block_of.unsqueeze(0), 0.0, float("-inf"))
+    pos = torch.tensor([i for i in range(seq) if i % (p + 1) != p])
+    inputs = tokens[:, :seq]
+    current = inputs[:, pos].reshape(-1)
+    targets = tokens[:, pos + p + 1].reshape(-1)
+    onehot = F.one_hot(current, codebook).float()
     fwd, bwd, upd = [], [], []
     for i in range(args.steps + 2):
         t0 = time.perf_counter()
-        feats = model.features(tokens, mask)[:, pos].reshape(-1, d["dim"])
-        logits = feats @ model.head.weight[:codebook].t()
-        loss = F.cross_entropy(logits, tokens[:, pos + 1].reshape(-1))
+        feats = model.features(inputs, mask)[:, pos].reshape(-1, d["dim"])
+        logits = feats @ model.head.weight[:codebook].t() + onehot * model.copy(feats)
+        loss = F.cross_entropy(logits, targets)
         t1 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -202,9 +218,9 @@ def main():
     f, g, u = (statistics.median(x) for x in (fwd, bwd, upd))
     print(json.dumps({
         "torch": torch.__version__, "threads": args.threads, "config": cfg["name"],
-        "params": sum(q.numel() for q in model.parameters()), "batch": b, "seq": max_seq,
+        "params": sum(q.numel() for q in model.parameters()), "batch": b, "seq": seq,
         "forward_ms": f, "backward_ms": g, "optimizer_ms": u, "step_ms": f + g + u,
-        "tokens_per_s": b * max_seq / (f + g + u) * 1e3,
+        "tokens_per_s": b * seq / (f + g + u) * 1e3,
         "tokenizer_step_ms": tokenizer_step_ms(cfg, args.steps),
     }))
 

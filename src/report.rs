@@ -134,7 +134,7 @@ pub fn write_report(run: &Path) -> Result<PathBuf> {
     for ev in named("eval.json").filter(|p| p.parent().and_then(|d| d.file_name()).is_some_and(|d| d == "eval-wm")) {
         let Some(doc) = read_json(ev) else { continue };
         let r = &doc["report"];
-        let _ = write!(h, "<h2>World model: next-frame prediction</h2><p>{} windows of held-out episodes (<code>{}</code>). Tokenizer reconstruction {} dB PSNR, SSIM {}; one step ahead {} dB against {} dB for copying the last frame; next-token accuracy {}.</p>", r["windows"], esc(&rel(run, ev)), num(&r["recon_psnr"], 2), num(&r["recon_ssim"], 3), num(&r["one_step_psnr"], 2), num(&r["copy_last_psnr"], 2), num(&r["token_accuracy"], 3));
+        let _ = write!(h, "<h2>World model: next-frame prediction</h2><p>{} windows of held-out episodes (<code>{}</code>). Tokenizer reconstruction {} dB PSNR, SSIM {}; one step ahead {} dB against {} dB for copying the last frame; teacher-forced next-frame code accuracy {}.</p>", r["windows"], esc(&rel(run, ev)), num(&r["recon_psnr"], 2), num(&r["recon_ssim"], 3), num(&r["one_step_psnr"], 2), num(&r["copy_last_psnr"], 2), num(&r["token_accuracy"], 3));
         let one = r["one_step_psnr"].as_f64().unwrap_or(f64::NAN) - r["copy_last_psnr"].as_f64().unwrap_or(f64::NAN);
         let verdict = if one > 0.0 { "beats" } else { "does not beat" };
         let _ = write!(h, "<p>At one step the model <b>{verdict}</b> copying the last frame ({one:+.2} dB).</p>");

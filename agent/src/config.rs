@@ -204,6 +204,9 @@ impl Config {
             return Err("dynamics.frames must be at least 2".into());
         }
         let tr = &self.train;
+        if !(0.0..=1.0).contains(&tr.action_dropout) {
+            return Err(format!("train.action_dropout {} must be between 0 and 1", tr.action_dropout));
+        }
         if tr.tokenizer_batch == 0 || tr.dynamics_batch == 0 || tr.eval_every == 0 || tr.checkpoint_every == 0 || tr.eval_batches == 0 {
             return Err("batch sizes, eval_every, eval_batches and checkpoint_every must be at least 1".into());
         }

@@ -125,7 +125,7 @@ pub fn imagine(cfg: &Config, dynamics: &Dynamics, context: &Tensor, actions: &[V
 /// Which windows `evaluate` draws.
 #[derive(Clone, Copy, Debug)]
 pub struct EvalOptions {
-    /// About this many windows (whole batches of 16).
+    /// About this many windows (whole batches of up to 16, at least 2).
     pub windows: usize,
     /// Rollout length.
     pub horizon: usize,
@@ -168,12 +168,16 @@ impl Errors {
 /// frames and `horizon` more.
 pub fn evaluate(cfg: &Config, tokenizer: &Tokenizer, dynamics: &Dynamics, data: &[&Dataset], opts: EvalOptions, device: &Device) -> Result<WmReport, AgentError> {
     let EvalOptions { windows, horizon, seed } = opts;
+    if horizon == 0 {
+        return Err(AgentError::Config("the rollout horizon must be at least 1".into()));
+    }
     let context = cfg.dynamics.frames - 1;
     let len = context + horizon;
     let names = data.first().map(|d| d.info().action_vocabulary.clone()).unwrap_or_default();
     let all: Vec<Vec<usize>> = data.iter().map(|d| (0..d.num_episodes()).collect()).collect();
     let sources: Vec<(&Dataset, &[usize])> = data.iter().zip(&all).map(|(d, e)| (*d, e.as_slice())).collect();
-    let batch = 16.min(windows.max(1));
+    // At least two windows a batch: the shuffled row gives each window another's actions.
+    let batch = 16.min(windows.max(2));
     let mut sampler = WindowSampler::new(&sources, len, batch, seed)?;
     let batches = windows.div_ceil(batch);
     let (mut recon_p, mut recon_s, mut one_s, mut copy_s, mut acc) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());

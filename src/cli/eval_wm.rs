@@ -18,7 +18,7 @@ pub struct EvalWmArgs {
     /// Held-out dataset directories (recorded with seeds not used in training).
     #[arg(long = "data", required = true, num_args = 1..)]
     pub data: Vec<PathBuf>,
-    /// Windows to evaluate (rounded up to batches of 16).
+    /// Windows to evaluate (rounded up to batches of 16; at least 2, so actions can be shuffled).
     #[arg(long, default_value_t = 128)]
     pub windows: usize,
     /// Open-loop rollout length.
@@ -44,6 +44,9 @@ pub fn run(args: EvalWmArgs) -> Result<()> {
         .iter()
         .map(|d| Dataset::open(d).with_context(|| format!("opening dataset {}", d.display())))
         .collect::<Result<Vec<_>>>()?;
+    // The per-kind rows and the rollouts read action names: the data must mean what the model learned.
+    let names = sandtable_agent::actions::of_datasets(&data)?;
+    sandtable_agent::actions::check(&wm.state.actions, "the world model", &names, "the held-out data")?;
     let sets: Vec<&Dataset> = data.iter().collect();
     let opts = EvalOptions { windows: args.windows.max(1), horizon: usize::from(args.horizon), seed: args.seed };
     let report = evaluate(&wm.config, &wm.tokenizer, &wm.dynamics, &sets, opts, &device).context("evaluating")?;

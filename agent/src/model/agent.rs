@@ -198,10 +198,18 @@ impl Agent {
         let body = self.frames * (self.tokens_per_frame + 1);
         let table = Tensor::cat(&[&self.text_pos, &d.position(0, body)?], 0)?;
         let pos = table.index_select(&pos_ids, 0)?.reshape((s.rows, s.len, ()))?;
-        // Frame slots get their block's action slot added, as in pretraining (here always `null`).
+        // Frame slots get their block's action slot added, as in pretraining (here always `null`);
+        // an answer slot is not a frame slot, wherever in the row it falls.
         let mut of = vec![None; self.text_len];
         of.extend(d.body_actions(0, s.len - self.text_len).into_iter().map(|a| a.map(|i| i + self.text_len)));
-        let x = ((d.tok_emb.forward(&tokens)? + pos)? + d.action_context(&tokens, &of)?)?;
+        let mut keep = vec![1f32; s.rows * s.len];
+        for (r, at) in s.answer_at.iter().enumerate() {
+            if let Some(at) = at {
+                keep[r * s.len + at] = 0.0;
+            }
+        }
+        let keep = Tensor::from_vec(keep, (s.rows, s.len, 1), device)?;
+        let x = ((d.tok_emb.forward(&tokens)? + pos)? + d.action_context(&tokens, &of)?.broadcast_mul(&keep)?)?;
         d.hidden(x, d.mask(self.text_len), 0, None)
     }
 

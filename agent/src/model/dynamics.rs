@@ -185,8 +185,18 @@ impl Dynamics {
         self.norm.forward(&x)
     }
 
-    /// Logits `[b, n, vocab]` for tokens `[b, n]` at positions `offset..offset + n`.
+    /// Logits `[b, n, vocab]` for tokens `[b, n]` at positions `offset..offset + n`, appending
+    /// to `caches`, which must hold exactly the positions before `offset`. A chunk after the first
+    /// must start a block: a block's tokens see each other, so it cannot be split across calls.
     pub fn forward_at(&self, tokens: &Tensor, offset: usize, caches: Option<&mut [KvCache]>) -> Result<Tensor> {
+        let block = self.tokens_per_frame + 1;
+        if let Some(c) = caches.as_deref() {
+            if c.first().is_some_and(|c| c.len() != offset) || offset % block != 0 {
+                candle_core::bail!("a cached pass must continue the cache at a block boundary (offset {offset}, blocks of {block})");
+            }
+        } else if offset > 0 {
+            candle_core::bail!("an offset needs the KV cache of the earlier positions");
+        }
         self.head.forward(&self.hidden(self.embed(tokens, offset)?, self.mask(0), offset, caches)?)
     }
 

@@ -141,7 +141,7 @@ fn measure(cfg: &Config, steps: usize, device: &Device) -> Result<serde_json::Va
         "tokenizer": { "params": params(&tm), "batch_frames": n, "step_ms": tok_step, "frames_per_s": n as f64 / tok_step * 1e3 },
         "dynamics": {
             "params": params(&dm), "batch": b, "seq": len, "forward_ms": f, "backward_ms": g, "optimizer_ms": u, "step_ms": step,
-            "tokens_per_s": (b * len) as f64 / step * 1e3, "steps_per_s": 1e3 / step, "layers": layers,
+            "tokens_per_s": (b * (len + 1 - p1)) as f64 / step * 1e3, "steps_per_s": 1e3 / step, "layers": layers,
         },
     }))
 }
