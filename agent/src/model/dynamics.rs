@@ -191,7 +191,7 @@ impl Dynamics {
     pub fn forward_at(&self, tokens: &Tensor, offset: usize, caches: Option<&mut [KvCache]>) -> Result<Tensor> {
         let block = self.tokens_per_frame + 1;
         if let Some(c) = caches.as_deref() {
-            if c.first().is_some_and(|c| c.len() != offset) || offset % block != 0 {
+            if c.first().is_some_and(|c| c.len() != offset) || !offset.is_multiple_of(block) {
                 candle_core::bail!("a cached pass must continue the cache at a block boundary (offset {offset}, blocks of {block})");
             }
         } else if offset > 0 {

@@ -170,9 +170,12 @@ fn the_tokenizer_loss_is_the_reconstruction_error_in_pixel_units() -> Result<()>
     Ok(())
 }
 
+/// How the second frame of a window follows from the first and the action.
+type NextFrame<'a> = &'a dyn Fn(&[u32], i64, &mut ChaCha8Rng) -> Vec<u32>;
+
 /// Interleaved windows of two frames: a random first frame (of a 4×4 code grid), an action from
 /// `actions` and the second frame `next(first, action, rng)`.
-fn two_frame_windows(cfg: &Config, b: usize, seed: u64, actions: &[i64], next: &dyn Fn(&[u32], i64, &mut ChaCha8Rng) -> Vec<u32>) -> Result<Tensor> {
+fn two_frame_windows(cfg: &Config, b: usize, seed: u64, actions: &[i64], next: NextFrame<'_>) -> Result<Tensor> {
     let p = cfg.tokens_per_frame();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let (mut codes, mut acts) = (Vec::new(), Vec::new());
