@@ -52,12 +52,12 @@ pub fn profile_dynamics(dynamics: &Dynamics, tokens: &Tensor, repeats: usize) ->
     let tf = dynamics.teacher_forcing(tokens)?;
     let mask = dynamics.mask(0);
     let mut out = Vec::new();
-    let embed = || dynamics.embed(&tf.input, 0);
+    let embed = || dynamics.embed(&tf.input);
     out.push(time("embed", repeats, &embed)?);
     let mut h = embed()?.detach();
     for (i, block) in dynamics.blocks.iter().enumerate() {
         let x = Var::from_tensor(&h)?;
-        let attn = || x.as_tensor() + block.attn.forward(&block.ln1.forward(x.as_tensor())?, mask, 0, None)?;
+        let attn = || x.as_tensor() + block.attn.forward(&block.ln1.forward(x.as_tensor())?, mask)?;
         out.push(time(&format!("blocks.{i}.attn"), repeats, &attn)?);
         let mid = Var::from_tensor(&attn()?.detach())?;
         let mlp = || mid.as_tensor() + block.mlp.forward(&block.ln2.forward(mid.as_tensor())?)?;

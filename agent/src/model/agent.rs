@@ -196,12 +196,12 @@ impl Agent {
         let tokens = Tensor::from_vec(s.tokens.clone(), (s.rows, s.len), device)?;
         let pos_ids = Tensor::from_vec(s.positions.clone(), s.rows * s.len, device)?;
         let body = self.frames * (self.tokens_per_frame + 1);
-        let table = Tensor::cat(&[&self.text_pos, &d.position(0, body)?], 0)?;
+        let table = Tensor::cat(&[&self.text_pos, &d.position(body)?], 0)?;
         let pos = table.index_select(&pos_ids, 0)?.reshape((s.rows, s.len, ()))?;
         // Frame slots get their block's action slot added, as in pretraining (here always `null`);
         // an answer slot is not a frame slot, wherever in the row it falls.
         let mut of = vec![None; self.text_len];
-        of.extend(d.body_actions(0, s.len - self.text_len).into_iter().map(|a| a.map(|i| i + self.text_len)));
+        of.extend(d.body_actions(s.len - self.text_len).into_iter().map(|a| a.map(|i| i + self.text_len)));
         let mut keep = vec![1f32; s.rows * s.len];
         for (r, at) in s.answer_at.iter().enumerate() {
             if let Some(at) = at {
@@ -210,7 +210,7 @@ impl Agent {
         }
         let keep = Tensor::from_vec(keep, (s.rows, s.len, 1), device)?;
         let x = ((d.tok_emb.forward(&tokens)? + pos)? + d.action_context(&tokens, &of)?.broadcast_mul(&keep)?)?;
-        d.hidden(x, d.mask(self.text_len), 0, None)
+        d.hidden(x, d.mask(self.text_len))
     }
 
     /// Logits `[k, vocab]` at the flat positions `at` (`row · len + position`) of laid-out

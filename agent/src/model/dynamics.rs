@@ -17,7 +17,7 @@
 use candle_core::{D, DType, Device, Module, Result, Tensor};
 use candle_nn::{Embedding, Init, VarBuilder, embedding};
 
-use super::nn::{Block, Dense, KvCache, LayerNorm};
+use super::nn::{Block, Dense, LayerNorm};
 use super::ops::{self, Mask};
 use crate::config::Config;
 
@@ -122,19 +122,14 @@ impl Dynamics {
         Mask::Blocks { prefix, block: self.tokens_per_frame + 1 }
     }
 
-    /// Empty KV caches, one per block, each with room for the longest sequence.
-    pub fn caches(&self) -> Vec<KvCache> {
-        vec![KvCache::new(self.max_seq); self.blocks.len()]
-    }
-
-    /// For each of `n` tokens at body positions `offset..offset + n`: the index (among those `n`)
-    /// of the action token of its block, for frame slots whose block's action is among them.
-    pub(crate) fn body_actions(&self, offset: usize, n: usize) -> Vec<Option<usize>> {
+    /// For each of `n` tokens at body positions `0..n`: the position of its block's action
+    /// token, for frame slots whose block's action is among them.
+    pub(crate) fn body_actions(&self, n: usize) -> Vec<Option<usize>> {
         let block = self.tokens_per_frame + 1;
-        (offset..offset + n)
+        (0..n)
             .map(|pos| {
                 let action = pos - pos % block + self.tokens_per_frame;
-                (pos % block < self.tokens_per_frame && action < offset + n).then(|| action - offset)
+                (pos % block < self.tokens_per_frame && action < n).then_some(action)
             })
             .collect()
     }
@@ -155,49 +150,34 @@ impl Dynamics {
         self.tok_emb.forward(&tokens.contiguous()?.index_select(&idx, 1)?)?.broadcast_mul(&on)
     }
 
-    /// Embeddings `[b, n, d]` of tokens `[b, n]` at positions `offset..offset + n`: token,
-    /// position, and for frame slots the action of their block.
-    pub(crate) fn embed(&self, tokens: &Tensor, offset: usize) -> Result<Tensor> {
+    /// Embeddings `[b, n, d]` of tokens `[b, n]` at positions `0..n`: token, position, and for
+    /// frame slots the action of their block.
+    pub(crate) fn embed(&self, tokens: &Tensor) -> Result<Tensor> {
         let (_, n) = tokens.dims2()?;
-        if offset + n > self.max_seq {
-            candle_core::bail!("sequence of {} tokens exceeds the model's {}", offset + n, self.max_seq);
+        if n > self.max_seq {
+            candle_core::bail!("sequence of {n} tokens exceeds the model's {}", self.max_seq);
         }
         let tokens = tokens.to_device(self.slot_emb.device())?;
-        let x = self.tok_emb.forward(&tokens)?.broadcast_add(&self.position(offset, n)?)?;
-        x + self.action_context(&tokens, &self.body_actions(offset, n))?
+        let x = self.tok_emb.forward(&tokens)?.broadcast_add(&self.position(n)?)?;
+        x + self.action_context(&tokens, &self.body_actions(n))?
     }
 
-    /// The final-norm features `[b, n, d]` of embedded tokens `x` at positions
-    /// `offset..offset + n` under `mask`.
-    pub(crate) fn hidden(&self, mut x: Tensor, mask: Mask, offset: usize, caches: Option<&mut [KvCache]>) -> Result<Tensor> {
-        match caches {
-            Some(caches) => {
-                for (b, c) in self.blocks.iter().zip(caches.iter_mut()) {
-                    x = b.forward(&x, mask, offset, Some(c))?;
-                }
-            }
-            None => {
-                for b in &self.blocks {
-                    x = b.forward(&x, mask, offset, None)?;
-                }
-            }
+    /// The final-norm features `[b, n, d]` of embedded tokens `x` under `mask`.
+    pub(crate) fn hidden(&self, mut x: Tensor, mask: Mask) -> Result<Tensor> {
+        for b in &self.blocks {
+            x = b.forward(&x, mask)?;
         }
         self.norm.forward(&x)
     }
 
-    /// Logits `[b, n, vocab]` for tokens `[b, n]` at positions `offset..offset + n`, appending
-    /// to `caches`, which must hold exactly the positions before `offset`. A chunk after the first
-    /// must start a block: a block's tokens see each other, so it cannot be split across calls.
-    pub fn forward_at(&self, tokens: &Tensor, offset: usize, caches: Option<&mut [KvCache]>) -> Result<Tensor> {
-        let block = self.tokens_per_frame + 1;
-        if let Some(c) = caches.as_deref() {
-            if c.first().is_some_and(|c| c.len() != offset) || !offset.is_multiple_of(block) {
-                candle_core::bail!("a cached pass must continue the cache at a block boundary (offset {offset}, blocks of {block})");
-            }
-        } else if offset > 0 {
-            candle_core::bail!("an offset needs the KV cache of the earlier positions");
-        }
-        self.head.forward(&self.hidden(self.embed(tokens, offset)?, self.mask(0), offset, caches)?)
+    /// The final-norm features `[b, n, d]` of interleaved tokens `[b, n]`.
+    pub(crate) fn features(&self, tokens: &Tensor) -> Result<Tensor> {
+        self.hidden(self.embed(tokens)?, self.mask(0))
+    }
+
+    /// Logits `[b, n, vocab]` of interleaved tokens `[b, n]`.
+    pub fn logits(&self, tokens: &Tensor) -> Result<Tensor> {
+        self.head.forward(&self.features(tokens)?)
     }
 
     /// Logits `[rows, classes]` of features `[rows, d]` over the first `classes` tokens of the
@@ -225,14 +205,14 @@ impl Dynamics {
         self.head_over(features, self.codebook)? + onehot.broadcast_mul(&self.copy.forward(features)?)?
     }
 
-    /// Position embeddings `[n, d]` of positions `offset..offset + n`: the slot within the frame
-    /// block plus the frame's index. Factorised so that the same patch in consecutive frames
+    /// Position embeddings `[n, d]` of positions `0..n`: the slot within the frame block plus
+    /// the frame's index. Factorised so that the same patch in consecutive frames
     /// shares an embedding.
-    pub(crate) fn position(&self, offset: usize, n: usize) -> Result<Tensor> {
+    pub(crate) fn position(&self, n: usize) -> Result<Tensor> {
         let block = self.tokens_per_frame + 1;
         let device = self.slot_emb.device();
-        let slots = Tensor::from_vec((offset..offset + n).map(|i| (i % block) as u32).collect::<Vec<_>>(), n, device)?;
-        let frames = Tensor::from_vec((offset..offset + n).map(|i| (i / block) as u32).collect::<Vec<_>>(), n, device)?;
+        let slots = Tensor::from_vec((0..n).map(|i| (i % block) as u32).collect::<Vec<_>>(), n, device)?;
+        let frames = Tensor::from_vec((0..n).map(|i| (i / block) as u32).collect::<Vec<_>>(), n, device)?;
         self.slot_emb.index_select(&slots, 0)? + self.frame_emb.index_select(&frames, 0)?
     }
 
@@ -279,7 +259,7 @@ impl Dynamics {
     /// (argmax).
     pub fn loss(&self, tokens: &Tensor) -> Result<(Tensor, f64)> {
         let tf = self.teacher_forcing(tokens)?;
-        let features = self.hidden(self.embed(&tf.input, 0)?, self.mask(0), 0, None)?;
+        let features = self.features(&tf.input)?;
         let logits = self.teacher_forced_logits(&features, &tf)?;
         let targets = Tensor::from_vec(tf.targets.clone(), tf.targets.len(), features.device())?;
         let loss = ops::cross_entropy(&logits, &targets)?;
@@ -296,7 +276,7 @@ impl Dynamics {
         if n == 0 || n % block != 0 {
             candle_core::bail!("the context of {n} tokens is not whole blocks of a frame and its action ({block} tokens)");
         }
-        let features = self.hidden(self.embed(blocks, 0)?, self.mask(0), 0, None)?;
+        let features = self.features(blocks)?;
         let last = features.narrow(1, n - block, self.tokens_per_frame)?.reshape((b * self.tokens_per_frame, ()))?;
         let current: Vec<u32> = blocks.narrow(1, n - block, self.tokens_per_frame)?.flatten_all()?.to_vec1()?;
         let pred = self.frame_logits(&last, &current)?.argmax(D::Minus1)?.to_dtype(DType::U32)?;

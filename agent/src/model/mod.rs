@@ -14,7 +14,7 @@ pub use agent::{ANSWER_ACTION, Agent, Episode, Sequences, argmax};
 pub use dynamics::{Dynamics, interleave};
 pub use fsq::Fsq;
 pub use init::{SeededInit, frozen};
-pub use nn::{Attention, Block, Dense, KvCache, LayerNorm, Mlp};
+pub use nn::{Attention, Block, Dense, LayerNorm, Mlp};
 pub use tokenizer::Tokenizer;
 
 #[cfg(test)]

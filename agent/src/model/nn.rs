@@ -1,4 +1,4 @@
-//! Transformer parts: dense layers, layer norm, attention with an optional KV cache, the MLP and
+//! Transformer parts: dense layers, layer norm, masked attention, the MLP and
 //! the pre-norm block, built on the fused operations of [`super::ops`].
 
 use candle_core::{Module, Result, Tensor};
@@ -80,31 +80,6 @@ impl Module for Mlp {
     }
 }
 
-/// Keys and values of the positions already processed, per layer, for step-by-step generation,
-/// in buffers allocated once for the whole sequence (appending copies into place instead of
-/// concatenating a new tensor per token).
-#[derive(Clone, Debug)]
-pub struct KvCache {
-    kv: candle_nn::kv_cache::KvCache,
-}
-
-impl KvCache {
-    /// A cache with room for `max_len` positions.
-    pub fn new(max_len: usize) -> Self {
-        Self { kv: candle_nn::kv_cache::KvCache::new(2, max_len) }
-    }
-
-    /// Positions cached.
-    pub fn len(&self) -> usize {
-        self.kv.current_seq_len()
-    }
-
-    /// Whether nothing is cached.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
 /// Multi-head self-attention.
 #[derive(Clone, Debug)]
 pub struct Attention {
@@ -119,28 +94,10 @@ impl Attention {
         Ok(Self { qkv: Dense::new(dim, 3 * dim, vb.pp("qkv"))?, proj: Dense::new(dim, dim, vb.pp("proj"))?, heads })
     }
 
-    /// Attend over `x` `[b, t, d]` (and what `cache` holds before it): the rows of `x` sit at
-    /// absolute positions `offset..offset + t` and see the keys `mask` gives them.
-    pub fn forward(&self, x: &Tensor, mask: ops::Mask, offset: usize, cache: Option<&mut KvCache>) -> Result<Tensor> {
-        let (b, t, d) = x.dims3()?;
-        let hd = d / self.heads;
-        let qkv = self.qkv.forward(x)?; // [b, t, 3d]
-        let Some(cache) = cache else {
-            // Training and full-sequence passes: one fused node per attention.
-            if offset > 0 {
-                candle_core::bail!("an offset needs the KV cache of the earlier positions");
-            }
-            return self.proj.forward(&ops::attention(&qkv, self.heads, mask)?);
-        };
-        let qkv = qkv.reshape((b, t, 3, self.heads, hd))?.permute((2, 0, 3, 1, 4))?;
-        let q = qkv.get(0)?.contiguous()?;
-        let (k, v) = cache.kv.append(&qkv.get(1)?.contiguous()?, &qkv.get(2)?.contiguous()?)?;
-        // The transposed view goes to the matrix product as it is (no copy); the scale and the
-        // mask are applied inside the fused softmax.
-        let scores = q.matmul(&k.t()?)?; // [b, h, t, cached + t]
-        let att = ops::softmax(&scores, 1.0 / (hd as f64).sqrt(), mask, offset)?;
-        let y = att.matmul(&v)?.transpose(1, 2)?.reshape((b, t, d))?;
-        self.proj.forward(&y)
+    /// Attend over `x` `[b, t, d]`: row `i` sees the keys `mask` gives position `i`. One
+    /// fused node per attention.
+    pub fn forward(&self, x: &Tensor, mask: ops::Mask) -> Result<Tensor> {
+        self.proj.forward(&ops::attention(&self.qkv.forward(x)?, self.heads, mask)?)
     }
 }
 
@@ -164,9 +121,9 @@ impl Block {
         })
     }
 
-    /// Apply the block to rows at positions `offset..` under `mask`.
-    pub fn forward(&self, x: &Tensor, mask: ops::Mask, offset: usize, cache: Option<&mut KvCache>) -> Result<Tensor> {
-        let x = (x + self.attn.forward(&self.ln1.forward(x)?, mask, offset, cache)?)?;
+    /// Apply the block under `mask`.
+    pub fn forward(&self, x: &Tensor, mask: ops::Mask) -> Result<Tensor> {
+        let x = (x + self.attn.forward(&self.ln1.forward(x)?, mask)?)?;
         &x + self.mlp.forward(&self.ln2.forward(&x)?)?
     }
 }

@@ -1,5 +1,5 @@
 //! Fused CPU operations with hand-written backward passes: linear layers, multi-head attention,
-//! layer norm, tanh-GELU, scaled (and masked) softmax, and per-row softmax cross-entropy.
+//! layer norm, tanh-GELU, and per-row softmax cross-entropy.
 //!
 //! candle builds each of these from many small ops, each with its own backward node, fresh
 //! buffers and a single-threaded loop; that is where a training step lost 3–4× against PyTorch.
@@ -76,10 +76,10 @@ impl Mask {
         end.min(keys)
     }
 
-    /// The additive mask `[t, s]` (0 or −∞) of queries at positions `offset..offset + t` over
-    /// keys `0..s`, for the composed references.
-    fn tensor(self, offset: usize, t: usize, s: usize, device: &candle_core::Device) -> Result<Tensor> {
-        let mask: Vec<f32> = (0..t).flat_map(|i| (0..s).map(move |j| if j < self.visible(offset + i, s) { 0.0 } else { f32::NEG_INFINITY })).collect();
+    /// The additive mask `[t, s]` (0 or −∞) of queries at positions `0..t` over keys `0..s`,
+    /// for the composed reference.
+    fn tensor(self, t: usize, s: usize, device: &candle_core::Device) -> Result<Tensor> {
+        let mask: Vec<f32> = (0..t).flat_map(|i| (0..s).map(move |j| if j < self.visible(i, s) { 0.0 } else { f32::NEG_INFINITY })).collect();
         Tensor::from_vec(mask, (t, s), device)
     }
 }
@@ -163,30 +163,7 @@ pub fn gelu(x: &Tensor) -> Result<Tensor> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Softmax of scaled scores over the last dimension, optionally masked
-
-struct Softmax {
-    scale: f32,
-    mask: Mask,
-    /// The absolute position of the first query row: row `i` (of the `t` rows of each matrix)
-    /// is the query at `offset + i`.
-    offset: usize,
-}
-
-impl Softmax {
-    /// Columns row `r` may attend to, given `t` rows per matrix and `s` columns.
-    fn visible(&self, r: usize, t: usize, s: usize) -> usize {
-        self.mask.visible(self.offset + r % t, s)
-    }
-
-    fn dims(&self, shape: &Shape) -> Result<(usize, usize)> {
-        let dims = shape.dims();
-        if dims.len() < 2 {
-            bail!("softmax needs at least two dimensions, got {dims:?}");
-        }
-        Ok((dims[dims.len() - 2], dims[dims.len() - 1]))
-    }
-}
+// Masked row softmax (the attention's), and its composed reference
 
 /// Softmax of `scale · row` over its first `n` entries, in place; the rest (masked) become 0.
 fn softmax_row(row: &mut [f32], n: usize, scale: f32) {
@@ -218,62 +195,16 @@ fn rows_per_task(width: usize) -> usize {
     (ELEMS_PER_TASK / width.max(1)).max(1)
 }
 
-impl CustomOp1 for Softmax {
-    fn name(&self) -> &'static str {
-        "sandtable-softmax"
-    }
-
-    fn cpu_fwd(&self, st: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let x = slice(st, l, self.name())?;
-        let (t, s) = self.dims(l.shape())?;
-        let mut y = vec![0f32; x.len()];
-        let per = rows_per_task(s);
-        y.par_chunks_mut(per * s).zip(x.par_chunks(per * s)).enumerate().for_each(|(chunk, (y, x))| {
-            for (k, (y, x)) in y.chunks_exact_mut(s).zip(x.chunks_exact(s)).enumerate() {
-                y.copy_from_slice(x);
-                softmax_row(y, self.visible(chunk * per + k, t, s), self.scale);
-            }
-        });
-        Ok((CpuStorage::F32(y), l.shape().clone()))
-    }
-
-    fn bwd(&self, arg: &Tensor, res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        let (t, s) = self.dims(arg.shape())?;
-        let per = rows_per_task(s);
-        let dx = read(res, |y| {
-            read(grad, |g| {
-                let mut dx = vec![0f32; y.len()];
-                dx.par_chunks_mut(per * s).zip(y.par_chunks(per * s).zip(g.par_chunks(per * s))).enumerate().for_each(|(chunk, (dx, (y, g)))| {
-                    for (k, ((dx, y), g)) in dx.chunks_exact_mut(s).zip(y.chunks_exact(s)).zip(g.chunks_exact(s)).enumerate() {
-                        dx.copy_from_slice(g);
-                        softmax_row_grad(dx, y, self.visible(chunk * per + k, t, s), self.scale);
-                    }
-                });
-                Ok(dx)
-            })
-        })?;
-        Ok(Some(cpu_tensor(dx, arg.shape())?))
-    }
-}
-
-/// `softmax(scale · x)` over the last dimension, where row `i` of each `[t, s]` matrix is the
-/// query at absolute position `offset + i` and sees the columns `mask` gives it (the others get
-/// probability 0), without building a mask tensor.
-pub fn softmax(x: &Tensor, scale: f64, mask: Mask, offset: usize) -> Result<Tensor> {
-    if !fused(x) {
-        return softmax_reference(x, scale, mask, offset);
-    }
-    x.contiguous()?.apply_op1(Softmax { scale: scale as f32, mask, offset })
-}
-
-/// [`softmax`] composed from candle ops (with candle's own backward passes).
-pub fn softmax_reference(x: &Tensor, scale: f64, mask: Mask, offset: usize) -> Result<Tensor> {
+/// `softmax(scale · x)` over the last dimension, row `i` of each `[t, s]` matrix seeing the
+/// columns `mask` gives position `i`, composed from candle ops (with candle's own backward
+/// passes): the reference the fused attention is tested against.
+pub fn softmax_reference(x: &Tensor, scale: f64, mask: Mask) -> Result<Tensor> {
     let x = (x * scale)?;
     let x = match mask {
         Mask::Full => x,
         _ => {
             let (t, s) = (x.dim(D::Minus2)?, x.dim(D::Minus1)?);
-            x.broadcast_add(&mask.tensor(offset, t, s, x.device())?.to_dtype(x.dtype())?)?
+            x.broadcast_add(&mask.tensor(t, s, x.device())?.to_dtype(x.dtype())?)?
         }
     };
     candle_nn::ops::softmax(&x, D::Minus1)
@@ -755,7 +686,7 @@ pub fn attention_reference(qkv: &Tensor, heads: usize, mask: Mask) -> Result<Ten
     let hd = d / heads;
     let qkv = qkv.reshape((b, t, 3, heads, hd))?.permute((2, 0, 3, 1, 4))?;
     let (q, k, v) = (qkv.get(0)?.contiguous()?, qkv.get(1)?.contiguous()?, qkv.get(2)?.contiguous()?);
-    let att = softmax_reference(&q.matmul(&k.t()?)?, 1.0 / (hd as f64).sqrt(), mask, 0)?;
+    let att = softmax_reference(&q.matmul(&k.t()?)?, 1.0 / (hd as f64).sqrt(), mask)?;
     att.matmul(&v)?.transpose(1, 2)?.reshape((b, t, d))
 }
 

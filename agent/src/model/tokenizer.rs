@@ -101,7 +101,7 @@ impl Tokenizer {
     fn encode_patches(&self, patches: &Tensor) -> Result<Tensor> {
         let mut x = self.patch_in.forward(patches)?.broadcast_add(&self.enc_pos)?;
         for b in &self.encoder {
-            x = b.forward(&x, Mask::Full, 0, None)?;
+            x = b.forward(&x, Mask::Full)?;
         }
         self.to_code.forward(&self.enc_norm.forward(&x)?)
     }
@@ -114,7 +114,7 @@ impl Tokenizer {
     fn decode_patches(&self, q: &Tensor) -> Result<Tensor> {
         let mut x = self.from_code.forward(q)?.broadcast_add(&self.dec_pos)?;
         for b in &self.decoder {
-            x = b.forward(&x, Mask::Full, 0, None)?;
+            x = b.forward(&x, Mask::Full)?;
         }
         self.patch_out.forward(&self.dec_norm.forward(&x)?)
     }
