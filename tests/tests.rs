@@ -5,6 +5,7 @@ mod util;
 mod cli_demo;
 mod cli_errors;
 mod cli_finetune;
+mod cli_online;
 mod cli_pretrain;
 mod cli_record;
 mod cli_scenario;

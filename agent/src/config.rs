@@ -130,11 +130,60 @@ pub struct FinetuneConfig {
     pub eval_batches: usize,
     /// Steps between checkpoints.
     pub checkpoint_every: u64,
+    /// Online imitation (`finetune --online`): rounds of rollouts, expert labels and training.
+    pub online: OnlineConfig,
 }
 
 impl Default for FinetuneConfig {
     fn default() -> Self {
-        Self { steps: 1000, batch: 16, lr: 1e-3, warmup_steps: 50, frame_loss_weight: 0.1, text_len: 12, frames: 2, episode_balanced: false, eval_every: 100, eval_batches: 4, checkpoint_every: 100 }
+        Self {
+            steps: 1000,
+            batch: 16,
+            lr: 1e-3,
+            warmup_steps: 50,
+            frame_loss_weight: 0.1,
+            text_len: 12,
+            frames: 2,
+            episode_balanced: false,
+            eval_every: 100,
+            eval_batches: 4,
+            checkpoint_every: 100,
+            online: OnlineConfig::default(),
+        }
+    }
+}
+
+/// DAgger's schedule (Ross et al. 2011). Round 0 is the expert's own demonstrations; from round 1
+/// the agent plays, and each decision is the expert's instead with probability β, which decays.
+/// The fine-tuning steps are spread evenly over the rounds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OnlineConfig {
+    /// Rounds of rollouts and training.
+    pub rounds: u64,
+    /// Episodes played (and labelled) per round.
+    pub episodes: u64,
+    /// β of round 1.
+    pub beta: f64,
+    /// β shrinks by this factor each round after.
+    pub beta_decay: f64,
+}
+
+impl Default for OnlineConfig {
+    fn default() -> Self {
+        Self { rounds: 4, episodes: 64, beta: 0.5, beta_decay: 0.5 }
+    }
+}
+
+impl OnlineConfig {
+    /// The probability that round `round` executes the expert's decision rather than the agent's.
+    pub fn beta_of(&self, round: u64) -> f64 {
+        if round == 0 { 1.0 } else { self.beta * self.beta_decay.powi(i32::try_from(round - 1).unwrap_or(i32::MAX)) }
+    }
+
+    /// The global step at which round `round`'s training ends, of `steps` in all.
+    pub fn steps_until(&self, round: u64, steps: u64) -> u64 {
+        if round + 1 >= self.rounds { steps } else { steps * (round + 1) / self.rounds.max(1) }
     }
 }
 
@@ -187,7 +236,8 @@ impl Config {
         Ok(c)
     }
 
-    fn validate(&self) -> Result<(), String> {
+    /// Why the config cannot be trained, if it cannot.
+    pub fn validate(&self) -> Result<(), String> {
         let t = &self.tokenizer;
         if t.patch == 0 || !self.image_size.is_multiple_of(t.patch) {
             return Err(format!("tokenizer.patch {} must divide image_size {}", t.patch, self.image_size));
@@ -216,6 +266,13 @@ impl Config {
         }
         if ft.frames == 0 || ft.frames > self.dynamics.frames {
             return Err(format!("finetune.frames {} must be between 1 and dynamics.frames {}", ft.frames, self.dynamics.frames));
+        }
+        let on = &ft.online;
+        if on.rounds == 0 || on.episodes == 0 {
+            return Err("finetune.online needs at least 1 round of at least 1 episode".into());
+        }
+        if !(0.0..=1.0).contains(&on.beta) || !(0.0..=1.0).contains(&on.beta_decay) {
+            return Err("finetune.online.beta and beta_decay must be between 0 and 1".into());
         }
         Ok(())
     }

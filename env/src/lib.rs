@@ -30,7 +30,7 @@ pub use world::{layout, object};
 pub use action::{ANSWER_TOKEN, Action, Decision, decision_vocabulary};
 pub use batch::{Env, EnvBatch, EnvConfig};
 pub use error::{EnvError, Result};
-pub use expert::{expert_action, expert_decision};
+pub use expert::{expert_action, expert_decision, has_expert};
 pub use observation::{Frame, Info, ObjectInfo, Observation, Step};
 pub use policy::{Policy, PolicySpec};
 pub use stream::{Driver, Event, Pending, Query, Stream, StreamConfig, Transition, episode_seed};

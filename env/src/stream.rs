@@ -18,6 +18,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
 use crate::action::Decision;
 use crate::batch::{EnvBatch, EnvConfig};
 use crate::error::{EnvError, Result};
+use crate::expert::expert_decision;
 use crate::observation::{Frame, Info};
 use crate::policy::{Policy, PolicySpec};
 use crate::task::scenario::Scenario;
@@ -54,12 +55,15 @@ pub struct StreamConfig {
     pub height: u32,
     /// Messages the channel holds before workers block.
     pub capacity: usize,
+    /// Ask the scripted expert, on each visited state, what it would do there: the label goes
+    /// into [`Pending::expert`] and [`Transition::expert`] (online imitation, DAgger).
+    pub expert_labels: bool,
 }
 
 impl StreamConfig {
     /// Episodes `0..episodes` of `scenarios` on one worker with 4 envs, 64×64 frames.
     pub fn new(scenarios: Vec<Arc<Scenario>>, base_seed: u64, episodes: u64) -> Self {
-        Self { scenarios, base_seed, episodes: (0..episodes).collect(), workers: 1, envs_per_worker: 4, width: 64, height: 64, capacity: 256 }
+        Self { scenarios, base_seed, episodes: (0..episodes).collect(), workers: 1, envs_per_worker: 4, width: 64, height: 64, capacity: 256, expert_labels: false }
     }
 
     /// The scenario episode `episode` plays.
@@ -126,6 +130,9 @@ pub struct Transition {
     pub info: Info,
     /// What was done from this frame; `None` on the episode's last frame.
     pub decision: Option<Decision>,
+    /// What the expert would have done from this frame (with [`StreamConfig::expert_labels`];
+    /// `None` otherwise and on the last frame).
+    pub expert: Option<Decision>,
     /// Reward for the decision (0 on the last frame).
     pub reward: f32,
     /// The decision ended the episode by success or failure.
@@ -158,6 +165,8 @@ pub struct Pending {
     pub mission: Arc<str>,
     /// Ground truth (for scoring and scripted consumers; a learned policy should not read it).
     pub info: Info,
+    /// The expert's decision for this state (with [`StreamConfig::expert_labels`]).
+    pub expert: Option<Decision>,
 }
 
 /// A worker's request for one decision per pending env; answer it with [`Query::reply`].
@@ -442,6 +451,16 @@ fn play(w: usize, config: &StreamConfig, driver: &Driver, sink: &mut impl Sink) 
             return Ok(());
         }
 
+        // The expert plans from whatever state the env is in, so it can label any visited state.
+        let mut labels: Vec<Option<Decision>> = vec![None; n];
+        if config.expert_labels {
+            for (s, l) in live.iter().enumerate() {
+                if l.is_some() {
+                    let state = batch.state(s).ok_or(EnvError::NeedsReset { index: s, reason: "no state after reset" })?;
+                    labels[s] = Some(expert_decision(state));
+                }
+            }
+        }
         let decisions: Vec<Option<Decision>> = match driver {
             Driver::Policy(_) => {
                 let mut out = Vec::with_capacity(n);
@@ -469,6 +488,7 @@ fn play(w: usize, config: &StreamConfig, driver: &Driver, sink: &mut impl Sink) 
                             frame: l.frame.clone(),
                             mission: l.mission.clone(),
                             info: l.info.clone(),
+                            expert: labels[slot].clone(),
                         })
                     })
                     .collect();
@@ -478,11 +498,11 @@ fn play(w: usize, config: &StreamConfig, driver: &Driver, sink: &mut impl Sink) 
         };
 
         let steps = batch.apply(&decisions)?;
-        for (s, (step, decision)) in steps.into_iter().zip(decisions).enumerate() {
+        for (s, ((step, decision), label)) in steps.into_iter().zip(decisions).zip(labels).enumerate() {
             let (Some(step), Some(decision), Some(l)) = (step, decision, live[s].as_mut()) else { continue };
             let frame = std::mem::replace(&mut l.frame, step.obs.frame);
             let info = std::mem::replace(&mut l.info, step.info);
-            let row = |frame: Frame, info: Info, decision: Option<Decision>, reward, terminated, truncated| Transition {
+            let row = |frame: Frame, info: Info, decision: Option<Decision>, expert: Option<Decision>, reward, terminated, truncated| Transition {
                 worker: w,
                 slot: s,
                 episode: l.episode,
@@ -493,13 +513,14 @@ fn play(w: usize, config: &StreamConfig, driver: &Driver, sink: &mut impl Sink) 
                 mission: l.mission.clone(),
                 info,
                 decision,
+                expert,
                 reward,
                 terminated,
                 truncated,
             };
-            sink.row(row(frame, info, Some(decision), step.reward, step.terminated, step.truncated))?;
+            sink.row(row(frame, info, Some(decision), label, step.reward, step.terminated, step.truncated))?;
             if step.terminated || step.truncated {
-                sink.row(row(l.frame.clone(), l.info.clone(), None, 0.0, false, false))?;
+                sink.row(row(l.frame.clone(), l.info.clone(), None, None, 0.0, false, false))?;
                 live[s] = None;
             }
         }

@@ -1,5 +1,6 @@
-//! `sandtable finetune`: stages two and three, instruction tuning and prompting on expert
-//! demonstrations, from a pretraining checkpoint or from scratch.
+//! `sandtable finetune`: stages two and three, instruction tuning and prompting, from a
+//! pretraining checkpoint or from scratch: behaviour cloning on recorded demonstrations, or
+//! online imitation (`--online`, `play::dagger`) in live envs with the expert as teacher.
 
 use std::path::PathBuf;
 
@@ -9,6 +10,8 @@ use sandtable_agent::finetune::{Finetune, finetune};
 use sandtable_agent::holdout::Pair;
 
 use super::training::{open_datasets, resolve_config};
+use crate::play::dagger::{Online, online};
+use crate::play::episodes::load_scenarios;
 use crate::progress::Bars;
 
 /// Arguments of `sandtable finetune`.
@@ -17,9 +20,34 @@ pub struct FinetuneArgs {
     /// Pretraining checkpoint or run directory to start from, or `none` for from scratch.
     #[arg(long)]
     pub init: String,
-    /// Demonstration datasets (repeat to mix several).
-    #[arg(long = "data", num_args = 1.., required = true)]
+    /// Demonstration datasets (repeat to mix several); behaviour cloning.
+    #[arg(long = "data", num_args = 1.., required_unless_present = "online", conflicts_with = "online")]
     pub data: Vec<PathBuf>,
+    /// Online imitation (DAgger): play --scenario live, have the expert label every state the
+    /// agent visits, aggregate the labels in OUT/online/ and train on them, in rounds.
+    #[arg(long, requires = "scenarios")]
+    pub online: bool,
+    /// Scenarios the online rounds play (built-in names or `.ron` paths).
+    #[arg(long = "scenario", num_args = 1..)]
+    pub scenarios: Vec<String>,
+    /// Online: rounds [default: the config's finetune.online.rounds].
+    #[arg(long, requires = "online")]
+    pub rounds: Option<u64>,
+    /// Online: episodes played per round [default: the config's finetune.online.episodes].
+    #[arg(long, requires = "online")]
+    pub round_episodes: Option<u64>,
+    /// Online: probability of the expert acting in round 1 [default: the config's].
+    #[arg(long, requires = "online")]
+    pub beta: Option<f64>,
+    /// Online: β's factor per round after [default: the config's].
+    #[arg(long, requires = "online")]
+    pub beta_decay: Option<f64>,
+    /// Online: env worker threads.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub workers: u16,
+    /// Online: envs per worker.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub envs: u16,
     /// Preset or JSON config [default: the init checkpoint's, else small; the run's own with --resume].
     #[arg(long)]
     pub config: Option<String>,
@@ -66,10 +94,32 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
     if let Some(s) = args.seed {
         cfg.train.seed = s;
     }
+    let on = &mut cfg.finetune.online;
+    on.rounds = args.rounds.unwrap_or(on.rounds);
+    on.episodes = args.round_episodes.unwrap_or(on.episodes);
+    on.beta = args.beta.unwrap_or(on.beta);
+    on.beta_decay = args.beta_decay.unwrap_or(on.beta_decay);
+    cfg.validate().map_err(|m| anyhow::anyhow!("config `{}`: {m}", cfg.name))?;
     let device = crate::device::parse(&args.device)?;
+    if args.online {
+        let job = Online {
+            scenarios: load_scenarios(&args.scenarios)?,
+            init: init.as_deref(),
+            holdout: &args.holdout,
+            run: &args.out,
+            resume: args.resume,
+            until: args.until,
+            freeze_trunk: args.freeze_trunk,
+            workers: usize::from(args.workers),
+            envs: usize::from(args.envs),
+        };
+        let state = online(&cfg, &job, &device).context("online fine-tuning")?;
+        println!("fine-tuning {:?} at step {}; run in {} (metrics.jsonl, online/, checkpoints/)", state.stage, state.step, args.out.display());
+        return Ok(());
+    }
     let data = open_datasets(&args.data, &cfg)?;
     tracing::info!(config = %cfg.name, init = args.init, datasets = data.len(), "fine-tuning");
-    let job = Finetune { data: &data, init: init.as_deref(), holdout: &args.holdout, run: &args.out, resume: args.resume, until: args.until, freeze_trunk: args.freeze_trunk };
+    let job = Finetune { data: &data, init: init.as_deref(), holdout: &args.holdout, run: &args.out, resume: args.resume, until: args.until, freeze_trunk: args.freeze_trunk, vocab_texts: &[] };
     let mut bar = Bars::default();
     let state = finetune(&cfg, &job, &device, &mut bar).context("fine-tuning")?;
     bar.finish();

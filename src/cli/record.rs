@@ -6,12 +6,10 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use sandtable_agent::dataset::{DatasetInfo, DatasetWriter, Recording};
-use sandtable_env::batch::STEP_SECONDS;
-use sandtable_env::task::answer_vocabulary;
-use sandtable_env::{Driver, Event, PolicySpec, Stream, StreamConfig, decision_vocabulary};
+use sandtable_agent::dataset::DatasetWriter;
+use sandtable_env::{Driver, Event, PolicySpec, Stream, StreamConfig};
 
-use crate::play::episodes::{EpisodeAssembler, load_scenarios};
+use crate::play::episodes::{EpisodeAssembler, dataset_info, load_scenarios};
 
 /// Arguments of `sandtable record`.
 #[derive(Debug, Args)]
@@ -51,24 +49,7 @@ pub struct RecordArgs {
 /// Record the dataset.
 pub fn run(args: RecordArgs) -> Result<()> {
     let scenarios = load_scenarios(&args.scenarios)?;
-    let definitions =
-        scenarios.iter().map(|s| serde_json::to_value(s.as_ref()).context("describing a scenario")).collect::<Result<Vec<_>>>()?;
-    let info = DatasetInfo::new(
-        args.size as usize,
-        args.size as usize,
-        1.0 / STEP_SECONDS,
-        decision_vocabulary().iter().map(|s| s.to_string()).collect(),
-        answer_vocabulary(),
-        Recording {
-            base_seed: args.seed,
-            seed_rule: "splitmix64(splitmix64(base_seed) ^ episode_index)".into(),
-            policy: args.policy.name(),
-            episodes_requested: args.episodes,
-            scenario_names: scenarios.iter().map(|s| s.name.clone()).collect(),
-            scenarios: definitions,
-            created_by: format!("sandtable {}", env!("CARGO_PKG_VERSION")),
-        },
-    );
+    let info = dataset_info(&scenarios, args.size, args.seed, &args.policy.name(), args.episodes)?;
     let mut writer = if args.resume {
         anyhow::ensure!(args.out.join("info.json").is_file(), "--resume: {} holds no dataset to continue", args.out.display());
         DatasetWriter::resume(&args.out, info, args.shard_frames).context("resuming the recording")?
@@ -93,6 +74,7 @@ pub fn run(args: RecordArgs) -> Result<()> {
         width: args.size,
         height: args.size,
         capacity: 256,
+        expert_labels: false,
     };
     let mut stream = Stream::spawn(config, Driver::Policy(args.policy.clone())).context("starting the env workers")?;
     let bar = ProgressBar::new(args.episodes);

@@ -6,11 +6,12 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
 use indicatif::ProgressBar;
+use sandtable_agent::AgentError;
 use sandtable_agent::controller::{Choice, Controller, Request};
 use sandtable_agent::dataset::{EpisodeData, EpisodeMeta};
 use sandtable_agent::loader::TrainedAgent;
 use sandtable_agent::score::Outcome;
-use sandtable_env::{Action, Decision, Driver, Event, PolicySpec, Stream, StreamConfig};
+use sandtable_env::{Action, Decision, Driver, Event, Pending, PolicySpec, Stream, StreamConfig};
 
 use crate::play::episodes::EpisodeAssembler;
 use crate::play::gifs::GifSaver;
@@ -59,6 +60,20 @@ pub fn play_policy(config: StreamConfig, spec: PolicySpec, bar: &ProgressBar) ->
     Ok(in_episode_order(played))
 }
 
+/// The agent's decisions for the envs waiting in `pending`, in order.
+pub fn agent_decisions(controller: &mut Controller<'_>, pending: &[Pending]) -> Result<Vec<Decision>, AgentError> {
+    let requests: Vec<Request<'_>> =
+        pending.iter().map(|p| Request { episode: p.episode, mission: &p.mission, frame: &p.frame.rgb, question: p.scenario.task.answer.is_some() }).collect();
+    Ok(controller
+        .decide(&requests)?
+        .into_iter()
+        .map(|c| match c {
+            Choice::Act(a) => Decision::Act(Action::from_index(a as u8).unwrap_or(Action::Noop)),
+            Choice::Answer(w) => Decision::Answer(w),
+        })
+        .collect())
+}
+
 /// Play every episode of `config` with the fine-tuned agent in the loop, offering each finished
 /// episode to `saver`.
 pub fn play_agent(config: StreamConfig, model: &TrainedAgent, device: &candle_core::Device, sampling: (f64, u64), bar: &ProgressBar, saver: &mut GifSaver) -> Result<Played> {
@@ -69,21 +84,12 @@ pub fn play_agent(config: StreamConfig, model: &TrainedAgent, device: &candle_co
     let (mut episodes, mut played) = (EpisodeAssembler::default(), Played::new());
     let mut save_error: Option<anyhow::Error> = None;
     let result = stream.drive(
-        |pending| {
-            let requests: Vec<Request<'_>> = pending.iter().map(|p| Request { episode: p.episode, mission: &p.mission, frame: &p.frame.rgb, question: p.scenario.task.answer.is_some() }).collect();
-            match controller.borrow_mut().decide(&requests) {
-                Ok(choices) => choices
-                    .into_iter()
-                    .map(|c| match c {
-                        Choice::Act(a) => Decision::Act(Action::from_index(a as u8).unwrap_or(Action::Noop)),
-                        Choice::Answer(w) => Decision::Answer(w),
-                    })
-                    .collect(),
-                Err(e) => {
-                    // Keep the workers moving to the end; the error is reported after.
-                    failure.get_or_insert_with(|| anyhow::Error::new(e).context("the agent failed to decide"));
-                    pending.iter().map(|_| Decision::Act(Action::Done)).collect()
-                }
+        |pending| match agent_decisions(&mut controller.borrow_mut(), pending) {
+            Ok(decisions) => decisions,
+            Err(e) => {
+                // Keep the workers moving to the end; the error is reported after.
+                failure.get_or_insert_with(|| anyhow::Error::new(e).context("the agent failed to decide"));
+                pending.iter().map(|_| Decision::Act(Action::Done)).collect()
             }
         },
         |t| {

@@ -1,8 +1,10 @@
-//! Playing in live envs, where the env and the agent crates meet: closed-loop evaluation, the
-//! episode assembler that turns the env stream into dataset episodes, the feeder that fills a
-//! replay buffer from it, seed checks and GIF saving. `cli/` parses arguments, calls these and prints.
+//! Playing in live envs, where the env and the agent crates meet: closed-loop evaluation, online
+//! imitation (DAgger), the episode assembler that turns the env stream into dataset episodes, the
+//! feeder that fills a replay buffer from it, seed checks and GIF saving. `cli/` parses
+//! arguments, calls these and prints.
 
 pub mod closed_loop;
+pub mod dagger;
 pub mod episodes;
 pub mod feeder;
 pub mod gifs;

@@ -106,11 +106,12 @@ impl DatasetWriter {
         if a.scenario_names != b.scenario_names || a.scenarios != b.scenarios {
             return Err(mismatch("scenarios", a.scenario_names.join(","), b.scenario_names.join(",")));
         }
-        if old.features != fresh.features {
-            return Err(mismatch("frame size", format!("{:?}", old.frame_size()), format!("{:?}", fresh.frame_size())));
-        }
+        // The action names are also the `actions` feature's: check them first, for the clearer message.
         if old.action_vocabulary != fresh.action_vocabulary || old.answer_vocabulary != fresh.answer_vocabulary {
             return Err(DatasetError::invalid(&path, "cannot resume: the action or answer vocabulary changed"));
+        }
+        if old.features != fresh.features {
+            return Err(mismatch("frame size", format!("{:?}", old.frame_size()), format!("{:?}", fresh.frame_size())));
         }
         // Leftovers of the interrupted run: a shard that was being written.
         let data = dir.join("data");

@@ -49,6 +49,8 @@ pub struct Finetune<'a> {
     pub until: Option<u64>,
     /// Train everything but the transformer blocks.
     pub freeze_trunk: bool,
+    /// Texts whose words join the vocabulary besides the data's missions and answers.
+    pub vocab_texts: &'a [String],
 }
 
 /// The fine-tuning stage the runner drives.
@@ -149,7 +151,7 @@ pub fn finetune(cfg: &Config, job: &Finetune<'_>, device: &Device, obs: &mut dyn
         return Err(AgentError::Config("fine-tuning needs at least one demonstration dataset".into()));
     }
     let (tr, ft) = (&cfg.train, &cfg.finetune);
-    let (vocab, answers) = build_vocab(data)?;
+    let (vocab, answers) = build_vocab(data, job.vocab_texts)?;
     if vocab.len() > cfg.dynamics.text_tokens {
         return Err(AgentError::Config(format!("the missions use {} words; config `{}` reserves {} text tokens", vocab.len(), cfg.name, cfg.dynamics.text_tokens)));
     }
@@ -345,7 +347,7 @@ mod tests {
         cfg.finetune.eval_every = 100;
         cfg.finetune.checkpoint_every = 100;
         let run = tmp.path().join("run");
-        let job = Finetune { data: &data, init: None, holdout: &[], run: &run, resume: false, until: None, freeze_trunk: false };
+        let job = Finetune { data: &data, init: None, holdout: &[], run: &run, resume: false, until: None, freeze_trunk: false, vocab_texts: &[] };
         let state = finetune(&cfg, &job, &Device::Cpu, &mut Quiet)?;
         assert_eq!((state.stage, state.step), (Stage::Done, 200));
         let first: f64 = loss_at(&run, 1);
@@ -373,7 +375,7 @@ mod tests {
         let mut cfg = Config::tiny();
         cfg.finetune.steps = 5;
         let run = tmp.path().join("run");
-        let job = Finetune { data: &data, init: None, holdout: &[], run: &run, resume: false, until: None, freeze_trunk: true };
+        let job = Finetune { data: &data, init: None, holdout: &[], run: &run, resume: false, until: None, freeze_trunk: true, vocab_texts: &[] };
         finetune(&cfg, &job, &Device::Cpu, &mut Quiet)?;
         // The same seeds draw the same initial weights: compare with a fresh agent.
         let fresh = VarMap::new();

@@ -5,9 +5,10 @@ use crate::AgentError;
 use crate::dataset::Dataset;
 use crate::text::TextVocab;
 
-/// The vocabulary of the datasets' missions and answer words.
-pub fn build_vocab(data: &[Dataset]) -> Result<(TextVocab, Vec<String>), AgentError> {
-    let mut texts = Vec::new();
+/// The vocabulary of the datasets' missions and answer words, and of `extra` texts (an online
+/// run names every word its scenarios can say up front, so ids stay fixed as its data grows).
+pub fn build_vocab(data: &[Dataset], extra: &[String]) -> Result<(TextVocab, Vec<String>), AgentError> {
+    let mut texts = extra.to_vec();
     let mut answers: Vec<String> = Vec::new();
     for d in data {
         for i in 0..d.num_episodes() {

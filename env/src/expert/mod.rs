@@ -7,4 +7,4 @@ pub mod planner;
 pub mod policy;
 
 pub use planner::unreachable_role;
-pub use policy::{expert_action, expert_decision};
+pub use policy::{expert_action, expert_decision, has_expert};

@@ -10,6 +10,7 @@ use crate::action::{Action, Decision};
 use crate::expert::hazard::{clearances, keeps_clear};
 use crate::expert::planner::plan_to;
 use crate::sim::SimState;
+use crate::task::scenario::Scenario;
 use crate::task::predicate::{Order, Predicate, Subject};
 use crate::world::body::{CARRY_GAP, REACH};
 use crate::world::geometry::{Pose, dist, heading, wrap_angle};
@@ -46,6 +47,27 @@ fn goal_of(p: &Predicate, layout: &Layout) -> Option<Goal> {
         // Only the whole success condition has memory (see `current_goal`); nested, read the first part.
         Predicate::Then(ps) | Predicate::AllEver(ps) => ps.first().and_then(|p| goal_of(p, layout)),
         Predicate::Near(Subject::Agent, Subject::Agent, _) | Predicate::Visible(_) | Predicate::Not(_) => None,
+    }
+}
+
+/// Whether `p` names something the expert can work towards, whatever the layout.
+fn has_goal(p: &Predicate) -> bool {
+    match p {
+        Predicate::Near(Subject::Agent, Subject::Agent, _) => false,
+        Predicate::Near(..) | Predicate::Holding(_) => true,
+        Predicate::All(ps) | Predicate::Any(ps) => ps.iter().any(has_goal),
+        Predicate::Then(ps) | Predicate::AllEver(ps) => !ps.is_empty() && ps.iter().all(has_goal),
+        Predicate::Visible(_) | Predicate::Not(_) => false,
+    }
+}
+
+/// Whether the expert can solve `scenario`'s task: answer its question, or plan towards its
+/// success condition. Where it cannot, it has no demonstrations or labels to give.
+pub fn has_expert(scenario: &Scenario) -> bool {
+    let task = &scenario.task;
+    match &task.success {
+        Some(success) => has_goal(success),
+        None => task.answer.is_some(),
     }
 }
 
@@ -276,6 +298,18 @@ mod tests {
     use std::sync::Arc;
 
     use crate::task::scenario::Scenario;
+
+    #[test]
+    fn every_builtin_has_an_expert_and_a_sight_only_task_has_none() {
+        for name in crate::task::builtin_names() {
+            assert!(has_expert(&Scenario::load(name).expect("builtin")), "{name}");
+        }
+        let mut sc = Scenario::load("go_to_object").expect("builtin");
+        sc.task.success = Some(Predicate::Visible("target".into()));
+        assert!(!has_expert(&sc));
+        sc.task.success = None;
+        assert!(!has_expert(&sc), "neither a success condition nor a question");
+    }
 
     /// How the expert's episodes over seeds 0..200 ended.
     struct Tally {

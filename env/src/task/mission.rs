@@ -28,6 +28,20 @@ pub fn placeholders(template: &str) -> Result<Vec<(String, String)>, String> {
     Ok(out)
 }
 
+/// A template's own words, its placeholders left out: with [`answer_vocabulary`](super::answer_vocabulary)
+/// (every colour, shape and size), the words any of its missions can use.
+pub fn template_text(template: &str) -> String {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        out.push(' ');
+        rest = rest[open..].find('}').map_or("", |close| &rest[open + close + 1..]);
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Fill a template with the words of the objects bound to its roles.
 pub fn render(template: &str, layout: &Layout) -> String {
     let mut out = template.to_string();
@@ -44,6 +58,12 @@ pub fn render(template: &str, layout: &Layout) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn template_text_drops_the_placeholders() {
+        assert_eq!(template_text("go to the {target.color} {target.shape}"), "go to the    ");
+        assert_eq!(template_text("how many {t.color} objects?"), "how many   objects?");
+    }
 
     #[test]
     fn placeholders_parse_and_reject() {

@@ -8,7 +8,7 @@ pub mod progress;
 pub mod scenario;
 
 pub use answer::{Answer, answer_vocabulary};
-pub use mission::{ATTRIBUTES, placeholders, render};
+pub use mission::{ATTRIBUTES, placeholders, render, template_text};
 pub use predicate::{Order, Predicate, Subject, World};
 pub use progress::Progress;
 pub use scenario::{Scenario, builtin_names};

@@ -1,0 +1,259 @@
+//! Online imitation, DAgger (Ross et al. 2011): the agent plays live envs, the expert labels
+//! every state it visits with the decision it would take there, the labelled steps join one
+//! aggregated dataset, and the agent trains on all of it; round after round.
+//!
+//! Round 0 is the expert's own play (β = 1). From round 1 the agent plays, and each decision is
+//! the expert's instead with probability β, which decays (`finetune.online` in the config).
+//! Each round's episodes are committed to the dataset as one shard, so a run killed while
+//! playing resumes by replaying that round from the same checkpoint, and one killed while
+//! training resumes from its last checkpoint: both exactly.
+
+use std::cell::RefCell;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use candle_core::Device;
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use sandtable_agent::checkpoint::TrainState;
+use sandtable_agent::config::Config;
+use sandtable_agent::controller::Controller;
+use sandtable_agent::dataset::{Dataset, DatasetInfo, DatasetWriter};
+use sandtable_agent::finetune::{Finetune, finetune};
+use sandtable_agent::holdout::Pair;
+use sandtable_agent::loader::{TrainedAgent, load_agent};
+use sandtable_env::task::{answer_vocabulary, template_text};
+use sandtable_env::{Action, Decision, Driver, Scenario, Stream, StreamConfig, has_expert};
+use serde_json::{Value, json};
+
+use crate::play::closed_loop::agent_decisions;
+use crate::play::episodes::{EpisodeAssembler, dataset_info};
+use crate::progress::Bars;
+
+/// The aggregated dataset's directory inside the run.
+pub const DATA_DIR: &str = "online";
+/// The policy name the aggregated dataset records.
+const POLICY: &str = "dagger";
+
+/// An online fine-tuning request.
+pub struct Online<'a> {
+    /// Scenarios played, round robin by episode.
+    pub scenarios: Vec<Arc<Scenario>>,
+    /// Pretraining checkpoint to start from; `None` starts from scratch.
+    pub init: Option<&'a Path>,
+    /// Pairs whose missions are kept out of training.
+    pub holdout: &'a [Pair],
+    /// Run directory; the aggregated dataset is its `online/`.
+    pub run: &'a Path,
+    /// Continue the run in `run`.
+    pub resume: bool,
+    /// Stop at this step, with a checkpoint (continue later with `resume`).
+    pub until: Option<u64>,
+    /// Train everything but the transformer blocks.
+    pub freeze_trunk: bool,
+    /// Env worker threads.
+    pub workers: usize,
+    /// Envs per worker.
+    pub envs: usize,
+}
+
+/// Every word the scenarios' missions and answers can use, so the vocabulary is fixed from
+/// round 0 however the data grows.
+fn vocabulary_texts(scenarios: &[Arc<Scenario>]) -> Vec<String> {
+    let mut texts: Vec<String> = scenarios.iter().map(|s| template_text(&s.task.mission)).collect();
+    texts.extend(answer_vocabulary());
+    texts
+}
+
+/// Whether round `round`'s decision for `episode` at `step` is the expert's: a coin of
+/// probability `beta` drawn from the seed, the episode and the step alone, so it never depends
+/// on which worker or batch the env is in.
+fn expert_turn(seed: u64, episode: u64, step: u32, beta: f64) -> bool {
+    let key = seed ^ 0xDA66_E400 ^ episode.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(step).wrapping_mul(0xD1B5_4A32_D192_ED03);
+    ChaCha8Rng::seed_from_u64(key).random::<f64>() < beta
+}
+
+/// Train online; returns the state reached.
+pub fn online(cfg: &Config, job: &Online<'_>, device: &Device) -> Result<TrainState> {
+    for s in &job.scenarios {
+        anyhow::ensure!(
+            has_expert(s),
+            "scenario `{}` has no expert to label the states the agent visits (it needs a success condition naming an object to reach, hold or place, or a question); --online cannot train on it",
+            s.name
+        );
+    }
+    let on = &cfg.finetune.online;
+    anyhow::ensure!(on.rounds <= cfg.finetune.steps, "finetune.online.rounds {} exceeds the {} fine-tuning steps", on.rounds, cfg.finetune.steps);
+    let data_dir = job.run.join(DATA_DIR);
+    let has_data = data_dir.join("info.json").is_file();
+    let has_run = has_data || job.run.join("checkpoints").join("latest").exists();
+    anyhow::ensure!(job.resume || !has_run, "{} already holds a run; pass --resume to continue it or choose another --out", job.run.display());
+    // Checks a resumed dataset against this run (seed, scenarios, vocabularies) and drops the
+    // uncommitted rest of an interrupted round.
+    let collected = open_writer(cfg, job, has_data)?.committed_episodes();
+    anyhow::ensure!(collected % on.episodes == 0, "{} holds {collected} episodes, not whole rounds of {}", data_dir.display(), on.episodes);
+    let texts = vocabulary_texts(&job.scenarios);
+    let mut state = None;
+    for round in 0..on.rounds {
+        let collected = DatasetInfo::load(&data_dir).context("reading the aggregated dataset")?.total_episodes;
+        let start_step = if round == 0 { 0 } else { on.steps_until(round - 1, cfg.finetune.steps) };
+        if job.until.is_some_and(|u| u <= start_step) && round > 0 {
+            break;
+        }
+        if collected / on.episodes <= round {
+            let model = (round > 0).then(|| load_agent(job.run, device)).transpose().context("loading the agent for its rollouts")?;
+            let beta = on.beta_of(round);
+            play_round(cfg, job, round, beta, model.as_ref(), device)?;
+        }
+        log_round(job.run, &data_dir, cfg, round, start_step)?;
+        let data = [Dataset::open(&data_dir).context("opening the aggregated dataset")?];
+        let resume = job.run.join("checkpoints").join("latest").exists();
+        let until = on.steps_until(round, cfg.finetune.steps).min(job.until.unwrap_or(u64::MAX));
+        let ft = Finetune { data: &data, init: job.init, holdout: job.holdout, run: job.run, resume, until: Some(until), freeze_trunk: job.freeze_trunk, vocab_texts: &texts };
+        let mut bar = Bars::default();
+        let reached = finetune(cfg, &ft, device, &mut bar).with_context(|| format!("training round {round}"))?;
+        bar.finish();
+        state = Some(reached);
+    }
+    state.context("no round was run")
+}
+
+/// Play round `round`'s episodes with the agent (or, in round 0, the expert), label every state
+/// with the expert's decision, and commit them as one shard.
+fn play_round(cfg: &Config, job: &Online<'_>, round: u64, beta: f64, model: Option<&TrainedAgent>, device: &Device) -> Result<()> {
+    let on = &cfg.finetune.online;
+    let mut writer = open_writer(cfg, job, true)?;
+    let first = round * on.episodes;
+    let size = cfg.image_size as u32;
+    let config = StreamConfig {
+        episodes: (first..first + on.episodes).collect(),
+        workers: job.workers,
+        envs_per_worker: job.envs,
+        width: size,
+        height: size,
+        expert_labels: true,
+        ..StreamConfig::new(job.scenarios.clone(), cfg.train.seed, 0)
+    };
+    let bar = ProgressBar::new(on.episodes);
+    bar.set_style(ProgressStyle::with_template("{prefix:>9} {bar:30} {pos}/{len} episodes {msg} ETA {eta}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    bar.set_prefix(format!("round {round}"));
+    let controller = model.map(|m| RefCell::new(Controller::new(m, device)));
+    let seed = cfg.train.seed;
+    let (mut failure, mut write_failure): (Option<anyhow::Error>, Option<anyhow::Error>) = (None, None);
+    let (mut episodes, mut wins, mut done) = (EpisodeAssembler::labelled(), 0u64, 0u64);
+    let (mut labels, mut dataset_episodes) = (writer.committed_frames() - writer.committed_episodes(), writer.committed_episodes());
+    let stream = Stream::spawn(config, Driver::External).context("starting the env workers")?;
+    let result = stream.drive(
+        |pending| {
+            let labels: Vec<Decision> = pending.iter().map(|p| p.expert.clone().unwrap_or(Decision::Act(Action::Noop))).collect();
+            let Some(ctl) = &controller else { return labels };
+            // The agent sees every frame, whoever acts, so its history is the episode's.
+            match agent_decisions(&mut ctl.borrow_mut(), pending) {
+                Ok(agent) => pending.iter().zip(labels).zip(agent).map(|((p, label), a)| if expert_turn(seed, p.episode, p.step, beta) { label } else { a }).collect(),
+                Err(e) => {
+                    failure.get_or_insert_with(|| anyhow::Error::new(e).context("the agent failed to decide"));
+                    pending.iter().map(|_| Decision::Act(Action::Done)).collect()
+                }
+            }
+        },
+        |t| {
+            labels += u64::from(t.expert.is_some());
+            if let Some(ep) = episodes.push(&t) {
+                if let Some(ctl) = &controller {
+                    ctl.borrow_mut().finish(ep.meta.index);
+                }
+                done += 1;
+                dataset_episodes += 1;
+                wins += u64::from(ep.meta.success);
+                bar.inc(1);
+                bar.set_message(format!("β {beta:.2} | success {:.1}% | {labels} expert labels | {dataset_episodes} episodes", 100.0 * wins as f64 / done as f64));
+                if let Err(e) = writer.push(ep) {
+                    write_failure.get_or_insert_with(|| anyhow::Error::new(e).context("writing the aggregated dataset"));
+                }
+            }
+        },
+    );
+    if let Some(e) = failure.or(write_failure) {
+        return Err(e);
+    }
+    result.with_context(|| format!("playing round {round}"))?;
+    bar.finish_and_clear();
+    let info = writer.finish().context("committing the round to the aggregated dataset")?;
+    tracing::info!(round, beta, success = wins as f64 / done.max(1) as f64, episodes = info.total_episodes, frames = info.total_frames, "round played");
+    Ok(())
+}
+
+/// The aggregated dataset's writer: continued where `existing`, else new. It cuts no shard of
+/// its own, so a round lands whole at `finish` or not at all.
+fn open_writer(cfg: &Config, job: &Online<'_>, existing: bool) -> Result<DatasetWriter> {
+    let on = &cfg.finetune.online;
+    let dir = job.run.join(DATA_DIR);
+    let info = dataset_info(&job.scenarios, cfg.image_size as u32, cfg.train.seed, POLICY, on.rounds * on.episodes)?;
+    if existing {
+        DatasetWriter::resume(&dir, info, u64::MAX).with_context(|| format!("resuming the aggregated dataset {}", dir.display()))
+    } else {
+        DatasetWriter::create(&dir, info, u64::MAX).with_context(|| format!("creating the aggregated dataset {}", dir.display()))
+    }
+}
+
+/// What round `round` adds to `metrics.jsonl` (once, at the step its training starts): β, the
+/// success of its rollouts per scenario and overall, the expert labels so far and the dataset's
+/// size. Everything is read back from the dataset, so a resumed run logs the same line.
+fn log_round(run: &Path, data_dir: &Path, cfg: &Config, round: u64, step: u64) -> Result<()> {
+    let path = run.join("metrics.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let logged = text.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).any(|v| v["stage"] == "online" && v["round"] == round);
+    if logged {
+        return Ok(());
+    }
+    let on = &cfg.finetune.online;
+    let data = Dataset::open(data_dir).context("opening the aggregated dataset")?;
+    let mut by_scenario = std::collections::BTreeMap::<String, (u64, u64)>::new();
+    for i in (round * on.episodes) as usize..data.num_episodes().min(((round + 1) * on.episodes) as usize) {
+        let ep = data.episode(i)?;
+        let e = by_scenario.entry(ep.meta.scenario.clone()).or_default();
+        e.0 += u64::from(ep.meta.success);
+        e.1 += 1;
+    }
+    // Every row but an episode's last holds a label.
+    let info: &DatasetInfo = data.info();
+    let labels = info.total_frames - info.total_episodes;
+    let (wins, n) = by_scenario.values().fold((0, 0), |(w, n), (a, b)| (w + a, n + b));
+    let line = json!({
+        "stage": "online",
+        "step": step,
+        "round": round,
+        "beta": on.beta_of(round),
+        "success": wins as f64 / n.max(1) as f64,
+        "success_by_scenario": by_scenario.iter().map(|(k, (w, n))| (k.clone(), json!(*w as f64 / (*n).max(1) as f64))).collect::<serde_json::Map<_, _>>(),
+        "labels": labels,
+        "episodes": info.total_episodes,
+        "frames": info.total_frames,
+    });
+    println!(
+        "round {round}: β {:.2}, rollout success {:.1}%, {labels} expert labels, dataset {} episodes / {} frames",
+        on.beta_of(round),
+        100.0 * wins as f64 / n.max(1) as f64,
+        info.total_episodes,
+        info.total_frames
+    );
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path).with_context(|| format!("opening {}", path.display()))?;
+    writeln!(f, "{line}").with_context(|| format!("writing {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_expert_coin_follows_beta_and_repeats() {
+        let share = |beta| (0..4000u32).filter(|&s| expert_turn(7, u64::from(s % 40), s, beta)).count() as f64 / 4000.0;
+        assert!((share(0.25) - 0.25).abs() < 0.03);
+        assert_eq!(share(0.0), 0.0);
+        assert_eq!(share(1.0), 1.0);
+        assert_eq!(expert_turn(7, 3, 9, 0.5), expert_turn(7, 3, 9, 0.5));
+    }
+}
