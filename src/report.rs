@@ -124,7 +124,7 @@ pub fn write_report(run: &Path) -> Result<PathBuf> {
         }
         h.push_str("</table>");
         for r in &runs {
-            for svg in files.iter().filter(|p| p.parent() == Some(r.as_path()) && p.extension().is_some_and(|e| e == "svg") && p.to_string_lossy().ends_with("_loss.svg")) {
+            for svg in files.iter().filter(|p| p.parent() == Some(r.as_path()) && p.extension().is_some_and(|e| e == "svg") && { let n = p.to_string_lossy(); n.ends_with("_loss.svg") || n.ends_with("online_success.svg") }) {
                 let _ = write!(h, "<figure>{}<figcaption>{}</figcaption></figure>", img(svg, &rel(run, svg), "plot")?, esc(&rel(run, svg)));
             }
         }
@@ -178,7 +178,7 @@ pub fn write_report(run: &Path) -> Result<PathBuf> {
         let find = |p: &str, s: &str, subset: &str| results.iter().find(|r| r["policy"] == p && r["scenario"] == s && r["subset"] == subset);
         let _ = write!(
             h,
-            "<h2>Closed loop: {}</h2><p>{} episodes per scenario on held-out seeds (base seed {}, {}). Success with its Wilson 95% interval; answer accuracy on questions.</p>",
+            "<h2>Closed loop: {}</h2><p>{} episodes per scenario on held-out seeds (base seed {}, {}). Success with its Wilson 95% interval; answer accuracy on questions, beside the accuracy of always giving the most common true answer.</p>",
             esc(&rel(run, ev)),
             doc["episodes_per_scenario"],
             doc["base_seed"],
@@ -186,13 +186,16 @@ pub fn write_report(run: &Path) -> Result<PathBuf> {
         );
         let id = if first_table { " id=\"success\"" } else { "" };
         first_table = false;
-        let _ = write!(h, "<table{id}><thead><tr><th>scenario</th>");
+        let _ = write!(h, "<table{id}><thead><tr><th>scenario</th><th>majority answer</th>");
         for p in &policies {
             let _ = write!(h, "<th>{} success</th><th>{} length</th><th>{} answers</th>", esc(p), esc(p), esc(p));
         }
         h.push_str("</tr></thead><tbody>");
         for s in &scenarios {
-            let _ = write!(h, "<tr><td>{}</td>", esc(s));
+            // Every player plays the same seeds, so the true answers and their prior are shared.
+            let prior = policies.iter().filter_map(|p| find(p, s, "all")).find_map(|r| r["summary"]["majority"].as_array().cloned());
+            let prior = prior.map_or("–".to_string(), |m| format!("{} ({})", pct(&m[1]), esc(m[0].as_str().unwrap_or("?"))));
+            let _ = write!(h, "<tr><td>{}</td><td>{prior}</td>", esc(s));
             for p in &policies {
                 match find(p, s, "all") {
                     Some(r) => {

@@ -37,6 +37,9 @@ pub struct Summary {
     pub answered: usize,
     /// Correct answers over questions asked; `None` when there were no questions.
     pub answer_accuracy: Option<f64>,
+    /// The most common true answer among these questions, and the accuracy of always giving it:
+    /// the prior an answerer that ignores the scene can reach.
+    pub majority: Option<(String, f64)>,
 }
 
 /// Wilson score interval for `k` successes in `n` trials at 95%.
@@ -72,7 +75,22 @@ pub fn summarise(outcomes: &[Outcome]) -> Summary {
         questions: questions.len(),
         answered: questions.iter().filter(|(_, g)| g.is_some()).count(),
         answer_accuracy: if questions.is_empty() { None } else { Some(correct as f64 / questions.len() as f64) },
+        majority: majority(questions.iter().map(|(truth, _)| truth.as_str())),
     }
+}
+
+/// The most common of `answers` (the first in sorted order among ties) and its share.
+fn majority<'a>(answers: impl Iterator<Item = &'a str>) -> Option<(String, f64)> {
+    let mut counts = std::collections::BTreeMap::<&str, usize>::new();
+    for a in answers {
+        *counts.entry(a).or_default() += 1;
+    }
+    let total: usize = counts.values().sum();
+    let (word, n) = counts.into_iter().fold(None, |best: Option<(&str, usize)>, (w, n)| match best {
+        Some((_, m)) if m >= n => best,
+        _ => Some((w, n)),
+    })?;
+    Some((word.to_string(), n as f64 / total as f64))
 }
 
 #[cfg(test)]
@@ -91,12 +109,16 @@ mod tests {
         let s = summarise(&outcomes);
         assert_eq!((s.questions, s.answered), (5, 4));
         assert_eq!(s.answer_accuracy, Some(0.6));
+        // Five different true answers: the prior is one in five, on the first word in order.
+        assert_eq!(s.majority, Some(("2".to_string(), 0.2)));
+        let threes = summarise(&[q("3", Some("3")), q("2", None), q("3", Some("1")), q("2", Some("2")), q("3", None)]);
+        assert_eq!(threes.majority, Some(("3".to_string(), 0.6)));
         assert_eq!(s.successes, 3);
         assert!((s.mean_return - 0.6).abs() < 1e-12);
         // A task without questions has no answer accuracy.
         let walk = Outcome { success: true, length: 12, episode_return: 0.9, answer: None };
         let s = summarise(&[walk.clone(), Outcome { success: false, length: 150, ..walk }]);
-        assert_eq!(s.answer_accuracy, None);
+        assert_eq!((s.answer_accuracy, s.majority), (None, None));
         assert_eq!(s.mean_length, 81.0);
     }
 

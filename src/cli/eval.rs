@@ -186,12 +186,16 @@ struct Row {
 }
 
 fn print_table(rows: &[Row]) {
-    println!("{:<8} {:<18} {:<14} {:>5} {:>21} {:>7} {:>7} {:>8}", "policy", "scenario", "subset", "eps", "success [95% CI]", "length", "return", "answers");
+    println!(
+        "{:<8} {:<18} {:<14} {:>5} {:>21} {:>7} {:>7} {:>8} {:>14}",
+        "policy", "scenario", "subset", "eps", "success [95% CI]", "length", "return", "answers", "majority prior"
+    );
     for r in rows {
         let s = &r.summary;
         let acc = s.answer_accuracy.map_or("-".to_string(), |a| format!("{:.1}%", 100.0 * a));
+        let prior = s.majority.as_ref().map_or("-".to_string(), |(w, a)| format!("{:.1}% ({w})", 100.0 * a));
         println!(
-            "{:<8} {:<18} {:<14} {:>5} {:>6.1}% [{:>5.1}, {:>5.1}] {:>7.1} {:>7.3} {:>8}",
+            "{:<8} {:<18} {:<14} {:>5} {:>6.1}% [{:>5.1}, {:>5.1}] {:>7.1} {:>7.3} {:>8} {:>14}",
             r.player,
             r.scenario,
             r.subset,
@@ -201,7 +205,8 @@ fn print_table(rows: &[Row]) {
             100.0 * s.success_ci95.1,
             s.mean_length,
             s.mean_return,
-            acc
+            acc,
+            prior
         );
     }
 }

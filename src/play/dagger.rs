@@ -25,6 +25,7 @@ use sandtable_agent::dataset::{Dataset, DatasetInfo, DatasetWriter};
 use sandtable_agent::finetune::{Finetune, finetune};
 use sandtable_agent::holdout::Pair;
 use sandtable_agent::loader::{TrainedAgent, load_agent};
+use sandtable_agent::plot::{Series, line_chart};
 use sandtable_env::task::{answer_vocabulary, template_text};
 use sandtable_env::{Action, Decision, Driver, Scenario, Stream, StreamConfig, has_expert};
 use serde_json::{Value, json};
@@ -241,7 +242,29 @@ fn log_round(run: &Path, data_dir: &Path, cfg: &Config, round: u64, step: u64) -
         info.total_frames
     );
     let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path).with_context(|| format!("opening {}", path.display()))?;
-    writeln!(f, "{line}").with_context(|| format!("writing {}", path.display()))
+    writeln!(f, "{line}").with_context(|| format!("writing {}", path.display()))?;
+    plot_rounds(run)
+}
+
+/// `online_success.svg`: each round's rollout success per scenario against the expert labels
+/// gathered before it, the online learning curve.
+fn plot_rounds(run: &Path) -> Result<()> {
+    let text = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap_or_default();
+    let rounds: Vec<Value> = text.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).filter(|v| v["stage"] == "online").collect();
+    let mut series: Vec<Series> = Vec::new();
+    let mut labels_before = 0.0;
+    for r in &rounds {
+        for (name, success) in r["success_by_scenario"].as_object().into_iter().flatten() {
+            let point = (labels_before, 100.0 * success.as_f64().unwrap_or(0.0));
+            match series.iter_mut().find(|s| &s.label == name) {
+                Some(s) => s.points.push(point),
+                None => series.push(Series { label: name.clone(), points: vec![point], dashed: false, color: None }),
+            }
+        }
+        labels_before = r["labels"].as_f64().unwrap_or(labels_before);
+    }
+    let path = run.join("online_success.svg");
+    line_chart(&path, "Online rounds: rollout success (round 0 is the expert)", "expert labels before the round", "success (%)", &series, false).context("plotting the online rounds")
 }
 
 #[cfg(test)]

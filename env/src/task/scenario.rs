@@ -22,6 +22,7 @@ const BUILTINS: &[(&str, &str)] = &[
     ("put_next_to", include_str!("../../../assets/scenarios/put_next_to.ron")),
     ("count_objects", include_str!("../../../assets/scenarios/count_objects.ron")),
     ("describe_object", include_str!("../../../assets/scenarios/describe_object.ron")),
+    ("size_of_object", include_str!("../../../assets/scenarios/size_of_object.ron")),
     ("moving_balls", include_str!("../../../assets/scenarios/moving_balls.ron")),
     ("multi_room_go_to", include_str!("../../../assets/scenarios/multi_room_go_to.ron")),
     ("go_to_then_pick_up", include_str!("../../../assets/scenarios/go_to_then_pick_up.ron")),
