@@ -229,6 +229,7 @@ pub fn write_report(run: &Path) -> Result<PathBuf> {
     }
 
     comparison(run, &files, &mut h)?;
+    online_curves(run, &files, &mut h)?;
 
     // Provenance.
     h.push_str("<h2>Commands and seeds</h2>");
@@ -285,6 +286,10 @@ fn agent_results(files: &[PathBuf]) -> Vec<AgentResult> {
     let mut out = Vec::new();
     for card_path in files.iter().filter(|p| p.file_name().is_some_and(|n| n == "agent.json")) {
         let Some(run) = card_path.parent() else { continue };
+        // Online agents are compared by expert labels (`online_curves`), not demonstrations.
+        if run.join("online").is_dir() {
+            continue;
+        }
         let (Some(card), Some(eval)) = (read_json(card_path), read_json(&run.join("eval/eval.json"))) else { continue };
         let demos = card["train_episodes"].as_u64().unwrap_or(0) + card["val_episodes"].as_u64().unwrap_or(0) + card["holdout_episodes"].as_u64().unwrap_or(0);
         let rows = eval["results"]
@@ -369,5 +374,67 @@ fn comparison(run: &Path, files: &[PathBuf], h: &mut String) -> Result<()> {
     let svg = run.join("comparison.svg");
     line_chart(&svg, "Closed-loop success against demonstrations", "log10(demonstration episodes)", "success (%)", &series, false)?;
     let _ = write!(h, "<figure>{}<figcaption>Solid: from the pretrained world model; dashed: from scratch.</figcaption></figure>", img(&svg, "success against demonstrations", "plot")?);
+    Ok(())
+}
+
+/// One online run's learning curve: how it started, its seed, and per round after the first
+/// (the expert's), (expert labels gathered before the round, the round's rollout success in %).
+struct OnlineCurve {
+    init: &'static str,
+    seed: u64,
+    points: Vec<(f64, f64)>,
+}
+
+fn online_curve(metrics: &Path) -> Option<OnlineCurve> {
+    let run = metrics.parent()?;
+    let card = read_json(&run.join("agent.json"))?;
+    let seed = read_json(&run.join("config.json"))?["train"]["seed"].as_u64()?;
+    let text = std::fs::read_to_string(metrics).ok()?;
+    let rounds: Vec<Value> = text.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).filter(|v| v["stage"] == "online").collect();
+    let points = rounds.windows(2).filter_map(|w| Some((w[0]["labels"].as_f64()?, 100.0 * w[1]["success"].as_f64()?))).collect();
+    Some(OnlineCurve { init: if card["init"].is_null() { "scratch" } else { "pretrained" }, seed, points })
+}
+
+/// Pretrained against from-scratch online runs (`finetune --online`), when a run directory holds
+/// both: each round's rollout success against the expert labels gathered before it, every seed,
+/// and the mean per arm: `online_curve.svg` and a table.
+fn online_curves(run: &Path, files: &[PathBuf], h: &mut String) -> Result<()> {
+    use sandtable_agent::plot::{Series, line_chart};
+    let mut curves: Vec<OnlineCurve> = files.iter().filter(|p| p.file_name().is_some_and(|n| n == "metrics.jsonl")).filter_map(|p| online_curve(p)).filter(|c| !c.points.is_empty()).collect();
+    curves.sort_by_key(|c| (c.init, c.seed));
+    let arms: Vec<&str> = ["pretrained", "scratch"].into_iter().filter(|k| curves.iter().any(|c| c.init == *k)).collect();
+    if arms.len() < 2 {
+        return Ok(());
+    }
+    h.push_str("<h2>Does pretraining help? Online learning curves</h2><p>Rollout success of each online round (the agent alone from round 1 when β = 0), against the expert labels gathered before it; the rollouts play fresh seeds each round. Mean over seeds per arm, with the range.</p><table id=\"online\"><thead><tr><th>round</th>");
+    for k in &arms {
+        let _ = write!(h, "<th>{k}: labels before</th><th>{k}: success (min–max)</th>");
+    }
+    h.push_str("</tr></thead><tbody>");
+    let rounds = curves.iter().map(|c| c.points.len()).max().unwrap_or(0);
+    let mut series = Vec::new();
+    for r in 0..rounds {
+        let _ = write!(h, "<tr><td>{}</td>", r + 1);
+        for k in &arms {
+            let at: Vec<(f64, f64)> = curves.iter().filter(|c| c.init == *k).filter_map(|c| c.points.get(r).copied()).collect();
+            if at.is_empty() {
+                h.push_str("<td>–</td><td>–</td>");
+                continue;
+            }
+            let mean = |f: fn(&(f64, f64)) -> f64| at.iter().map(f).sum::<f64>() / at.len() as f64;
+            let (lo, hi) = at.iter().fold((f64::MAX, f64::MIN), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
+            let _ = write!(h, "<td>{:.0}</td><td>{:.1}% ({lo:.1}–{hi:.1}, {} seeds)</td>", mean(|p| p.0), mean(|p| p.1), at.len());
+        }
+        h.push_str("</tr>");
+    }
+    h.push_str("</tbody></table>");
+    for (i, k) in arms.iter().enumerate() {
+        for c in curves.iter().filter(|c| c.init == *k) {
+            series.push(Series { label: format!("{k}, seed {}", c.seed), points: c.points.clone(), dashed: *k == "scratch", color: Some(i) });
+        }
+    }
+    let svg = run.join("online_curve.svg");
+    line_chart(&svg, "Online rounds: success against expert labels", "expert labels before the round", "rollout success (%)", &series, false)?;
+    let _ = write!(h, "<figure>{}<figcaption>Solid: from the pretrained world model; dashed: from scratch; one line per seed.</figcaption></figure>", img(&svg, "online learning curves", "plot")?);
     Ok(())
 }

@@ -72,21 +72,26 @@ fn the_demo_runs_every_stage_resumes_and_its_report_renders() {
         let png = std::fs::read(out.join("previews").join(format!("{name}.png"))).expect("preview");
         assert!(png.starts_with(b"\x89PNG"));
     }
-    for (d, n) in [("pretrain", 8), ("val", 2), ("demos", 8)] {
+    for (d, n) in [("pretrain", 8), ("val", 2)] {
         assert_eq!(json(&out.join("data").join(d).join("info.json"))["total_episodes"], n, "{d}");
     }
     assert!(stage_done(&out.join("world")) && stage_done(&out.join("agent")));
+    // Online fine-tuning: 2 rounds of 4 episodes in the aggregated dataset, and its curve.
+    assert_eq!(json(&out.join("agent/online/info.json"))["total_episodes"], 8);
+    assert!(out.join("agent/online_success.svg").is_file());
     let wm = json(&out.join("world/eval-wm/eval.json"));
     assert!(wm["report"]["copy_last_psnr"].as_f64().is_some_and(f64::is_finite));
     assert!(std::fs::read(out.join("world/dream.gif")).expect("dream").starts_with(b"GIF89a"));
     let eval = json(&out.join("agent/eval/eval.json"));
     let results = eval["results"].as_array().expect("results");
-    assert_eq!(results.iter().filter(|r| r["subset"] == "all").count(), 12, "3 policies x 4 scenarios");
+    assert_eq!(results.iter().filter(|r| r["subset"] == "all").count(), 15, "3 policies x 5 scenarios (4 tuned, 1 zero-shot)");
+    let zero_shot = results.iter().find(|r| r["scenario"] == "size_of_object" && r["policy"] == "agent").expect("the zero-shot row");
+    assert!(zero_shot["summary"]["majority"][1].as_f64().is_some_and(|p| p > 0.0), "{zero_shot}");
     let commands: Vec<Value> = std::fs::read_to_string(out.join("commands.jsonl")).expect("commands").lines().map(|l| serde_json::from_str(l).expect("line")).collect();
     assert!(commands.iter().any(|c| c["argv"][0] == "finetune" && c["reused"] == false));
     let report = out.join("report.html");
     let html = std::fs::read_to_string(&report).expect("report");
-    assert!(html.contains("sandtable finetune --init") && html.contains("base seed"));
+    assert!(html.contains("sandtable finetune --online") && html.contains("base seed") && html.contains("majority answer"));
     assert!(!html.contains("src=\"http") && !html.contains("<script"), "self-contained, no scripts");
 
     // A second run reuses every stage.
@@ -99,7 +104,7 @@ fn the_demo_runs_every_stage_resumes_and_its_report_renders() {
     let seen = probe(&report, dir.path());
     assert!(seen["images"].as_u64().expect("count") >= 12, "{seen}");
     assert_eq!(seen["bad"], serde_json::json!([]), "images that did not load: {seen}");
-    assert_eq!(seen["rows"], 4, "{seen}");
+    assert_eq!(seen["rows"], 5, "{seen}");
     let shot = dir.path().join("report.png");
     let o = Command::new(chromium())
         .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1200,2400"])

@@ -363,7 +363,7 @@ mod tests {
 
     #[test]
     fn expert_answers_every_question() {
-        for name in ["count_objects", "describe_object"] {
+        for name in ["count_objects", "describe_object", "size_of_object"] {
             assert_eq!(success_rate(name), 200, "{name}");
         }
     }
