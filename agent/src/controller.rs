@@ -58,7 +58,8 @@ impl<'a> Controller<'a> {
         Self { model, device: device.clone(), answers, open: HashMap::new(), temperature: 0.0, seed: 0 }
     }
 
-    /// Sample decisions at `temperature` instead of taking the most likely (0). Draws come from a
+    /// Sample actions at `temperature` instead of taking the most likely (0); answer words stay
+    /// the most likely. Draws come from a
     /// generator seeded by `seed`, the episode and its step, so they do not depend on which
     /// worker or batch an env is in.
     pub fn sampling(mut self, temperature: f64, seed: u64) -> Self {
@@ -104,7 +105,8 @@ impl<'a> Controller<'a> {
         let mut calls = vec![0u64; requests.len()];
         let mut choose = |row: usize, logits: &[f32]| -> usize {
             calls[row] += 1;
-            if temperature <= 0.0 {
+            // Only actions are sampled: an answer word is a judgement, always the most likely.
+            if temperature <= 0.0 || calls[row] > 1 {
                 return argmax(logits);
             }
             let key = seed

@@ -68,7 +68,7 @@ pub struct EvalArgs {
     /// Colour:shape pairs to report separately [default: the agent's held-out pairs].
     #[arg(long = "holdout-pairs", value_delimiter = ',', num_args = 1..)]
     pub holdout: Option<Vec<Pair>>,
-    /// Sample the agent's decisions at this temperature instead of taking the most likely (0).
+    /// Sample the agent's actions at this temperature instead of taking the most likely (0); answer words stay the most likely.
     #[arg(long, default_value_t = 0.0)]
     pub temperature: f64,
     /// GIFs of the agent's successful and of its failed episodes, per scenario (each).

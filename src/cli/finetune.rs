@@ -28,7 +28,7 @@ pub struct FinetuneArgs {
     #[arg(long, requires = "scenarios")]
     pub online: bool,
     /// Scenarios the online rounds play (built-in names or `.ron` paths).
-    #[arg(long = "scenario", num_args = 1..)]
+    #[arg(long = "scenario", num_args = 1.., requires = "online")]
     pub scenarios: Vec<String>,
     /// Online: rounds [default: the config's finetune.online.rounds].
     #[arg(long, requires = "online")]
@@ -43,10 +43,10 @@ pub struct FinetuneArgs {
     #[arg(long, requires = "online")]
     pub beta_decay: Option<f64>,
     /// Online: env worker threads.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64), requires = "online")]
     pub workers: u16,
     /// Online: envs per worker.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64), requires = "online")]
     pub envs: u16,
     /// Preset or JSON config [default: the init checkpoint's, else small; the run's own with --resume].
     #[arg(long)]
@@ -119,7 +119,7 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
     }
     let data = open_datasets(&args.data, &cfg)?;
     tracing::info!(config = %cfg.name, init = args.init, datasets = data.len(), "fine-tuning");
-    let job = Finetune { data: &data, init: init.as_deref(), holdout: &args.holdout, run: &args.out, resume: args.resume, until: args.until, freeze_trunk: args.freeze_trunk, vocab_texts: &[] };
+    let job = Finetune { data: &data, init: init.as_deref(), holdout: &args.holdout, run: &args.out, resume: args.resume, until: args.until, freeze_trunk: args.freeze_trunk, vocab_texts: &[], stable_split: false };
     let mut bar = Bars::default();
     let state = finetune(&cfg, &job, &device, &mut bar).context("fine-tuning")?;
     bar.finish();

@@ -96,6 +96,15 @@ pub fn online(cfg: &Config, job: &Online<'_>, device: &Device) -> Result<TrainSt
     // uncommitted rest of an interrupted round.
     let collected = open_writer(cfg, job, has_data)?.committed_episodes();
     anyhow::ensure!(collected % on.episodes == 0, "{} holds {collected} episodes, not whole rounds of {}", data_dir.display(), on.episodes);
+    if let Some(init) = job.init {
+        sandtable_agent::checkpoint::resolve(init).with_context(|| format!("--init {}", init.display()))?;
+    }
+    // The config is the run's from the start, so a run killed in round 0's play resumes with it.
+    let config_path = job.run.join("config.json");
+    if !config_path.is_file() {
+        let text = serde_json::to_string_pretty(cfg).context("describing the config")?;
+        sandtable_agent::atomic::write_atomic(&config_path, text.as_bytes()).with_context(|| format!("writing {}", config_path.display()))?;
+    }
     let texts = vocabulary_texts(&job.scenarios);
     let mut state = None;
     for round in 0..on.rounds {
@@ -113,7 +122,7 @@ pub fn online(cfg: &Config, job: &Online<'_>, device: &Device) -> Result<TrainSt
         let data = [Dataset::open(&data_dir).context("opening the aggregated dataset")?];
         let resume = job.run.join("checkpoints").join("latest").exists();
         let until = on.steps_until(round, cfg.finetune.steps).min(job.until.unwrap_or(u64::MAX));
-        let ft = Finetune { data: &data, init: job.init, holdout: job.holdout, run: job.run, resume, until: Some(until), freeze_trunk: job.freeze_trunk, vocab_texts: &texts };
+        let ft = Finetune { data: &data, init: job.init, holdout: job.holdout, run: job.run, resume, until: Some(until), freeze_trunk: job.freeze_trunk, vocab_texts: &texts, stable_split: true };
         let mut bar = Bars::default();
         let reached = finetune(cfg, &ft, device, &mut bar).with_context(|| format!("training round {round}"))?;
         bar.finish();
@@ -208,7 +217,8 @@ fn log_round(run: &Path, data_dir: &Path, cfg: &Config, round: u64, step: u64) -
     let text = std::fs::read_to_string(&path).unwrap_or_default();
     let logged = text.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).any(|v| v["stage"] == "online" && v["round"] == round);
     if logged {
-        return Ok(());
+        // A run killed between the line and the plot redraws it here.
+        return plot_rounds(run);
     }
     let on = &cfg.finetune.online;
     let data = Dataset::open(data_dir).context("opening the aggregated dataset")?;

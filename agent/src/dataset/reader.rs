@@ -182,6 +182,21 @@ impl Dataset {
     }
 }
 
+impl Dataset {
+    /// A split that holds as the dataset grows: episode `i` is for validation when a draw seeded
+    /// by `seed` and `i` alone falls under `val_fraction`, so appending episodes never moves an
+    /// old one between the sides (online imitation's aggregated dataset grows every round).
+    pub fn stable_split(&self, val_fraction: f64, seed: u64) -> Split {
+        use rand::Rng;
+        let (mut train, mut val) = (Vec::new(), Vec::new());
+        for i in 0..self.num_episodes() {
+            let draw: f64 = ChaCha8Rng::seed_from_u64(seed ^ 0x5_7AB1E ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)).random();
+            if draw < val_fraction { val.push(i) } else { train.push(i) }
+        }
+        Split { train, val }
+    }
+}
+
 /// Fisher–Yates with our seeded generator, so the order is the same on every platform.
 pub(crate) fn shuffle<T>(items: &mut [T], rng: &mut ChaCha8Rng) {
     use rand::Rng;

@@ -51,6 +51,8 @@ pub struct Finetune<'a> {
     pub freeze_trunk: bool,
     /// Texts whose words join the vocabulary besides the data's missions and answers.
     pub vocab_texts: &'a [String],
+    /// Split episodes with [`Dataset::stable_split`], for data that grows between runs.
+    pub stable_split: bool,
 }
 
 /// The fine-tuning stage the runner drives.
@@ -123,10 +125,10 @@ struct Episodes {
 
 /// Training and validation episodes per dataset after the split, less those whose missions name
 /// a held-out pair.
-fn split_episodes(data: &[Dataset], cfg: &Config, holdout: &[Pair]) -> Result<Episodes, AgentError> {
+fn split_episodes(data: &[Dataset], cfg: &Config, holdout: &[Pair], stable: bool) -> Result<Episodes, AgentError> {
     let (mut train_eps, mut val_eps, mut dropped) = (Vec::new(), Vec::new(), 0);
     for d in data {
-        let split = d.split(cfg.train.val_fraction, cfg.train.seed);
+        let split = if stable { d.stable_split(cfg.train.val_fraction, cfg.train.seed) } else { d.split(cfg.train.val_fraction, cfg.train.seed) };
         let mut keep = |eps: &[usize]| -> Result<Vec<usize>, AgentError> {
             let mut kept = Vec::new();
             for &e in eps {
@@ -165,7 +167,7 @@ pub fn finetune(cfg: &Config, job: &Finetune<'_>, device: &Device, obs: &mut dyn
     let data_dirs = canonical(&data.iter().map(|d| d.dir().to_path_buf()).collect::<Vec<_>>());
     let actions = crate::actions::of_datasets(data)?;
     let (mut runner, resumed) = Runner::open(run, cfg, &data_dirs, &actions, job.resume, job.until, obs)?;
-    let Episodes { train: train_eps, val: val_eps, dropped } = split_episodes(data, cfg, job.holdout)?;
+    let Episodes { train: train_eps, val: val_eps, dropped } = split_episodes(data, cfg, job.holdout, job.stable_split)?;
     let t = cfg.finetune.frames;
     let train_items = items(data, &train_eps, t)?;
     let mut val_items = items(data, &val_eps, t)?;
@@ -347,7 +349,7 @@ mod tests {
         cfg.finetune.eval_every = 100;
         cfg.finetune.checkpoint_every = 100;
         let run = tmp.path().join("run");
-        let job = Finetune { data: &data, init: None, holdout: &[], run: &run, resume: false, until: None, freeze_trunk: false, vocab_texts: &[] };
+        let job = Finetune { data: &data, init: None, holdout: &[], run: &run, resume: false, until: None, freeze_trunk: false, vocab_texts: &[], stable_split: false };
         let state = finetune(&cfg, &job, &Device::Cpu, &mut Quiet)?;
         assert_eq!((state.stage, state.step), (Stage::Done, 200));
         let first: f64 = loss_at(&run, 1);
@@ -375,7 +377,7 @@ mod tests {
         let mut cfg = Config::tiny();
         cfg.finetune.steps = 5;
         let run = tmp.path().join("run");
-        let job = Finetune { data: &data, init: None, holdout: &[], run: &run, resume: false, until: None, freeze_trunk: true, vocab_texts: &[] };
+        let job = Finetune { data: &data, init: None, holdout: &[], run: &run, resume: false, until: None, freeze_trunk: true, vocab_texts: &[], stable_split: false };
         finetune(&cfg, &job, &Device::Cpu, &mut Quiet)?;
         // The same seeds draw the same initial weights: compare with a fresh agent.
         let fresh = VarMap::new();
