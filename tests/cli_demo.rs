@@ -72,13 +72,10 @@ fn the_demo_runs_every_stage_resumes_and_its_report_renders() {
         let png = std::fs::read(out.join("previews").join(format!("{name}.png"))).expect("preview");
         assert!(png.starts_with(b"\x89PNG"));
     }
-    for (d, n) in [("pretrain", 8), ("val", 2)] {
+    for (d, n) in [("pretrain", 8), ("val", 2), ("demos", 8)] {
         assert_eq!(json(&out.join("data").join(d).join("info.json"))["total_episodes"], n, "{d}");
     }
     assert!(stage_done(&out.join("world")) && stage_done(&out.join("agent")));
-    // Online fine-tuning: 2 rounds of 4 episodes in the aggregated dataset, and its curve.
-    assert_eq!(json(&out.join("agent/online/info.json"))["total_episodes"], 8);
-    assert!(out.join("agent/online_success.svg").is_file());
     let wm = json(&out.join("world/eval-wm/eval.json"));
     assert!(wm["report"]["copy_last_psnr"].as_f64().is_some_and(f64::is_finite));
     assert!(std::fs::read(out.join("world/dream.gif")).expect("dream").starts_with(b"GIF89a"));
@@ -91,7 +88,7 @@ fn the_demo_runs_every_stage_resumes_and_its_report_renders() {
     assert!(commands.iter().any(|c| c["argv"][0] == "finetune" && c["reused"] == false));
     let report = out.join("report.html");
     let html = std::fs::read_to_string(&report).expect("report");
-    assert!(html.contains("sandtable finetune --online") && html.contains("base seed") && html.contains("majority answer"));
+    assert!(html.contains("sandtable finetune --init") && html.contains("base seed") && html.contains("majority answer"));
     assert!(!html.contains("src=\"http") && !html.contains("<script"), "self-contained, no scripts");
 
     // A second run reuses every stage.

@@ -73,9 +73,12 @@ fn metrics(run: &Path) -> Vec<Value> {
     std::fs::read_to_string(run.join("metrics.jsonl")).expect("metrics").lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect()
 }
 
+/// Files by relative path, with their bytes.
+type Files = Vec<(String, Vec<u8>)>;
+
 /// What a run's result is: the final weights, the aggregated dataset and every logged number
 /// but times.
-fn outcome(run: &Path) -> (Vec<(String, Vec<u8>)>, Vec<(String, Vec<u8>)>, Vec<Value>) {
+fn outcome(run: &Path) -> (Files, Files, Vec<Value>) {
     let latest = std::fs::read_to_string(run.join("checkpoints/latest")).expect("latest");
     let weights = run.join("checkpoints").join(latest.trim()).join("dynamics.safetensors");
     let weights = std::fs::read(&weights).unwrap_or_else(|e| panic!("{}: {e}", weights.display()));

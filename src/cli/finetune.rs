@@ -101,25 +101,26 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
     on.beta_decay = args.beta_decay.unwrap_or(on.beta_decay);
     cfg.validate().map_err(|m| anyhow::anyhow!("config `{}`: {m}", cfg.name))?;
     let device = crate::device::parse(&args.device)?;
+    let tuning = Finetune {
+        data: &[],
+        init: init.as_deref(),
+        holdout: &args.holdout,
+        run: &args.out,
+        resume: args.resume,
+        until: args.until,
+        freeze_trunk: args.freeze_trunk,
+        vocab_texts: &[],
+        stable_split: false,
+    };
     if args.online {
-        let job = Online {
-            scenarios: load_scenarios(&args.scenarios)?,
-            init: init.as_deref(),
-            holdout: &args.holdout,
-            run: &args.out,
-            resume: args.resume,
-            until: args.until,
-            freeze_trunk: args.freeze_trunk,
-            workers: usize::from(args.workers),
-            envs: usize::from(args.envs),
-        };
+        let job = Online { scenarios: load_scenarios(&args.scenarios)?, workers: usize::from(args.workers), envs: usize::from(args.envs), tuning };
         let state = online(&cfg, &job, &device).context("online fine-tuning")?;
         println!("fine-tuning {:?} at step {}; run in {} (metrics.jsonl, online/, checkpoints/)", state.stage, state.step, args.out.display());
         return Ok(());
     }
     let data = open_datasets(&args.data, &cfg)?;
     tracing::info!(config = %cfg.name, init = args.init, datasets = data.len(), "fine-tuning");
-    let job = Finetune { data: &data, init: init.as_deref(), holdout: &args.holdout, run: &args.out, resume: args.resume, until: args.until, freeze_trunk: args.freeze_trunk, vocab_texts: &[], stable_split: false };
+    let job = Finetune { data: &data, ..tuning };
     let mut bar = Bars::default();
     let state = finetune(&cfg, &job, &device, &mut bar).context("fine-tuning")?;
     bar.finish();

@@ -23,7 +23,6 @@ use sandtable_agent::config::Config;
 use sandtable_agent::controller::Controller;
 use sandtable_agent::dataset::{Dataset, DatasetInfo, DatasetWriter};
 use sandtable_agent::finetune::{Finetune, finetune};
-use sandtable_agent::holdout::Pair;
 use sandtable_agent::loader::{TrainedAgent, load_agent};
 use sandtable_agent::plot::{Series, line_chart};
 use sandtable_env::task::{answer_vocabulary, template_text};
@@ -43,22 +42,14 @@ const POLICY: &str = "dagger";
 pub struct Online<'a> {
     /// Scenarios played, round robin by episode.
     pub scenarios: Vec<Arc<Scenario>>,
-    /// Pretraining checkpoint to start from; `None` starts from scratch.
-    pub init: Option<&'a Path>,
-    /// Pairs whose missions are kept out of training.
-    pub holdout: &'a [Pair],
-    /// Run directory; the aggregated dataset is its `online/`.
-    pub run: &'a Path,
-    /// Continue the run in `run`.
-    pub resume: bool,
-    /// Stop at this step, with a checkpoint (continue later with `resume`).
-    pub until: Option<u64>,
-    /// Train everything but the transformer blocks.
-    pub freeze_trunk: bool,
     /// Env worker threads.
     pub workers: usize,
     /// Envs per worker.
     pub envs: usize,
+    /// How to fine-tune: its init, held-out pairs, run directory, `resume` (continue the run),
+    /// `until` (stop at that step) and frozen trunk apply to the whole online run; its data,
+    /// vocabulary and split are the aggregated dataset's, set each round.
+    pub tuning: Finetune<'a>,
 }
 
 /// Every word the scenarios' missions and answers can use, so the vocabulary is fixed from
@@ -88,19 +79,19 @@ pub fn online(cfg: &Config, job: &Online<'_>, device: &Device) -> Result<TrainSt
     }
     let on = &cfg.finetune.online;
     anyhow::ensure!(on.rounds <= cfg.finetune.steps, "finetune.online.rounds {} exceeds the {} fine-tuning steps", on.rounds, cfg.finetune.steps);
-    let data_dir = job.run.join(DATA_DIR);
+    let data_dir = job.tuning.run.join(DATA_DIR);
     let has_data = data_dir.join("info.json").is_file();
-    let has_run = has_data || job.run.join("checkpoints").join("latest").exists();
-    anyhow::ensure!(job.resume || !has_run, "{} already holds a run; pass --resume to continue it or choose another --out", job.run.display());
+    let has_run = has_data || job.tuning.run.join("checkpoints").join("latest").exists();
+    anyhow::ensure!(job.tuning.resume || !has_run, "{} already holds a run; pass --resume to continue it or choose another --out", job.tuning.run.display());
     // Checks a resumed dataset against this run (seed, scenarios, vocabularies) and drops the
     // uncommitted rest of an interrupted round.
     let collected = open_writer(cfg, job, has_data)?.committed_episodes();
     anyhow::ensure!(collected % on.episodes == 0, "{} holds {collected} episodes, not whole rounds of {}", data_dir.display(), on.episodes);
-    if let Some(init) = job.init {
+    if let Some(init) = job.tuning.init {
         sandtable_agent::checkpoint::resolve(init).with_context(|| format!("--init {}", init.display()))?;
     }
     // The config is the run's from the start, so a run killed in round 0's play resumes with it.
-    let config_path = job.run.join("config.json");
+    let config_path = job.tuning.run.join("config.json");
     if !config_path.is_file() {
         let text = serde_json::to_string_pretty(cfg).context("describing the config")?;
         sandtable_agent::atomic::write_atomic(&config_path, text.as_bytes()).with_context(|| format!("writing {}", config_path.display()))?;
@@ -110,19 +101,19 @@ pub fn online(cfg: &Config, job: &Online<'_>, device: &Device) -> Result<TrainSt
     for round in 0..on.rounds {
         let collected = DatasetInfo::load(&data_dir).context("reading the aggregated dataset")?.total_episodes;
         let start_step = if round == 0 { 0 } else { on.steps_until(round - 1, cfg.finetune.steps) };
-        if job.until.is_some_and(|u| u <= start_step) && round > 0 {
+        if job.tuning.until.is_some_and(|u| u <= start_step) && round > 0 {
             break;
         }
         if collected / on.episodes <= round {
-            let model = (round > 0).then(|| load_agent(job.run, device)).transpose().context("loading the agent for its rollouts")?;
+            let model = (round > 0).then(|| load_agent(job.tuning.run, device)).transpose().context("loading the agent for its rollouts")?;
             let beta = on.beta_of(round);
             play_round(cfg, job, round, beta, model.as_ref(), device)?;
         }
-        log_round(job.run, &data_dir, cfg, round, start_step)?;
+        log_round(job.tuning.run, &data_dir, cfg, round, start_step)?;
         let data = [Dataset::open(&data_dir).context("opening the aggregated dataset")?];
-        let resume = job.run.join("checkpoints").join("latest").exists();
-        let until = on.steps_until(round, cfg.finetune.steps).min(job.until.unwrap_or(u64::MAX));
-        let ft = Finetune { data: &data, init: job.init, holdout: job.holdout, run: job.run, resume, until: Some(until), freeze_trunk: job.freeze_trunk, vocab_texts: &texts, stable_split: true };
+        let resume = job.tuning.run.join("checkpoints").join("latest").exists();
+        let until = on.steps_until(round, cfg.finetune.steps).min(job.tuning.until.unwrap_or(u64::MAX));
+        let ft = Finetune { data: &data, resume, until: Some(until), vocab_texts: &texts, stable_split: true, ..job.tuning };
         let mut bar = Bars::default();
         let reached = finetune(cfg, &ft, device, &mut bar).with_context(|| format!("training round {round}"))?;
         bar.finish();
@@ -200,7 +191,7 @@ fn play_round(cfg: &Config, job: &Online<'_>, round: u64, beta: f64, model: Opti
 /// its own, so a round lands whole at `finish` or not at all.
 fn open_writer(cfg: &Config, job: &Online<'_>, existing: bool) -> Result<DatasetWriter> {
     let on = &cfg.finetune.online;
-    let dir = job.run.join(DATA_DIR);
+    let dir = job.tuning.run.join(DATA_DIR);
     let info = dataset_info(&job.scenarios, cfg.image_size as u32, cfg.train.seed, POLICY, on.rounds * on.episodes)?;
     if existing {
         DatasetWriter::resume(&dir, info, u64::MAX).with_context(|| format!("resuming the aggregated dataset {}", dir.display()))

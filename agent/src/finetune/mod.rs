@@ -34,6 +34,7 @@ use crate::runner::{Cadence, Observer, Runner, StageLoop, StepOutcome, Validatio
 use crate::text::TextVocab;
 
 /// A fine-tuning request.
+#[derive(Clone, Copy)]
 pub struct Finetune<'a> {
     /// Demonstrations.
     pub data: &'a [Dataset],
