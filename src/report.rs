@@ -389,8 +389,7 @@ fn online_curve(metrics: &Path) -> Option<OnlineCurve> {
     let run = metrics.parent()?;
     let card = read_json(&run.join("agent.json"))?;
     let seed = read_json(&run.join("config.json"))?["train"]["seed"].as_u64()?;
-    let text = std::fs::read_to_string(metrics).ok()?;
-    let rounds: Vec<Value> = text.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).filter(|v| v["stage"] == "online").collect();
+    let rounds = crate::play::dagger::online_rounds(run);
     let points = rounds.windows(2).filter_map(|w| Some((w[0]["labels"].as_f64()?, 100.0 * w[1]["success"].as_f64()?))).collect();
     Some(OnlineCurve { init: if card["init"].is_null() { "scratch" } else { "pretrained" }, seed, points })
 }

@@ -109,8 +109,8 @@ pub fn online(cfg: &Config, job: &Online<'_>, device: &Device) -> Result<TrainSt
             let beta = on.beta_of(round);
             play_round(cfg, job, round, beta, model.as_ref(), device)?;
         }
-        log_round(job.tuning.run, &data_dir, cfg, round, start_step)?;
         let data = [Dataset::open(&data_dir).context("opening the aggregated dataset")?];
+        log_round(job.tuning.run, &data[0], cfg, round, start_step)?;
         let resume = job.tuning.run.join("checkpoints").join("latest").exists();
         let until = on.steps_until(round, cfg.finetune.steps).min(job.tuning.until.unwrap_or(u64::MAX));
         let ft = Finetune { data: &data, resume, until: Some(until), vocab_texts: &texts, stable_split: true, ..job.tuning };
@@ -203,16 +203,12 @@ fn open_writer(cfg: &Config, job: &Online<'_>, existing: bool) -> Result<Dataset
 /// What round `round` adds to `metrics.jsonl` (once, at the step its training starts): β, the
 /// success of its rollouts per scenario and overall, the expert labels so far and the dataset's
 /// size. Everything is read back from the dataset, so a resumed run logs the same line.
-fn log_round(run: &Path, data_dir: &Path, cfg: &Config, round: u64, step: u64) -> Result<()> {
-    let path = run.join("metrics.jsonl");
-    let text = std::fs::read_to_string(&path).unwrap_or_default();
-    let logged = text.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).any(|v| v["stage"] == "online" && v["round"] == round);
-    if logged {
+fn log_round(run: &Path, data: &Dataset, cfg: &Config, round: u64, step: u64) -> Result<()> {
+    if online_rounds(run).iter().any(|v| v["round"] == round) {
         // A run killed between the line and the plot redraws it here.
         return plot_rounds(run);
     }
     let on = &cfg.finetune.online;
-    let data = Dataset::open(data_dir).context("opening the aggregated dataset")?;
     let mut by_scenario = std::collections::BTreeMap::<String, (u64, u64)>::new();
     for i in (round * on.episodes) as usize..data.num_episodes().min(((round + 1) * on.episodes) as usize) {
         let ep = data.episode(i)?;
@@ -242,16 +238,23 @@ fn log_round(run: &Path, data_dir: &Path, cfg: &Config, round: u64, step: u64) -
         info.total_episodes,
         info.total_frames
     );
+    let path = run.join("metrics.jsonl");
     let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path).with_context(|| format!("opening {}", path.display()))?;
     writeln!(f, "{line}").with_context(|| format!("writing {}", path.display()))?;
     plot_rounds(run)
 }
 
+/// The round lines (`"stage": "online"`) of `run`'s `metrics.jsonl`, in order; none if it has
+/// no such file.
+pub fn online_rounds(run: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap_or_default();
+    text.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).filter(|v| v["stage"] == "online").collect()
+}
+
 /// `online_success.svg`: each round's rollout success per scenario against the expert labels
 /// gathered before it, the online learning curve.
 fn plot_rounds(run: &Path) -> Result<()> {
-    let text = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap_or_default();
-    let rounds: Vec<Value> = text.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).filter(|v| v["stage"] == "online").collect();
+    let rounds = online_rounds(run);
     let mut series: Vec<Series> = Vec::new();
     let mut labels_before = 0.0;
     for r in &rounds {

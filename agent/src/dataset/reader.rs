@@ -180,9 +180,7 @@ impl Dataset {
         train.sort_unstable();
         Split { train, val }
     }
-}
 
-impl Dataset {
     /// A split that holds as the dataset grows: episode `i` is for validation when a draw seeded
     /// by `seed` and `i` alone falls under `val_fraction`, so appending episodes never moves an
     /// old one between the sides (online imitation's aggregated dataset grows every round).
