@@ -95,7 +95,7 @@ fn never_leaves_room_or_enters_objects_in_1000_random_steps() {
 #[test]
 fn bad_config_is_an_error_not_a_panic() {
     for (w, h) in [(0, 64), (64, 0), (4096, 64)] {
-        let err = EnvBatch::new(EnvConfig { scenario: go_to(), num_envs: 1, width: w, height: h })
+        let err = EnvBatch::new(EnvConfig { width: w, height: h, ..EnvConfig::new(go_to()) })
             .err()
             .expect("must fail");
         assert!(matches!(err, EnvError::Config(_)), "{err}");

@@ -1,7 +1,7 @@
 //! Determinism: same scenario, seed and actions give byte-identical frames and equal info,
-//! in two envs of one process, alone or inside a batch of 8, and across processes.
+//! in two envs of one process, alone or inside a batch (both renderers), and across processes.
 
-use sandtable_env::{Action, Env, EnvBatch, EnvConfig, Info};
+use sandtable_env::{Action, Env, EnvBatch, EnvConfig, Info, Renderer};
 
 use crate::util::{go_to, read_tree, sandtable};
 
@@ -40,29 +40,47 @@ fn two_envs_in_one_process_agree() {
     assert_ne!(ra[0].0, rc[0].0);
 }
 
-#[test]
-fn an_env_alone_matches_the_same_env_in_a_batch_of_8() {
-    let mut alone = Env::new(go_to(), 64, 64).expect("env");
+/// Env `i` of a batch of `n` plays `seed` with `actions()` when `i` is even; odd envs play other
+/// seeds and other actions at the same time. Every even env must see what the env saw alone.
+fn batch_matches_alone(renderer: Renderer, n: usize) {
+    let config = EnvConfig { renderer, ..EnvConfig::new(go_to()) };
+    let mut alone = Env::with_config(config.clone()).expect("env");
     let solo = play(&mut alone, 11);
     drop(alone);
-    let mut batch = EnvBatch::new(EnvConfig { scenario: go_to(), num_envs: 8, width: 64, height: 64 }).expect("batch");
-    // Env 5 plays seed 11; the others play other seeds and other actions at the same time.
-    let seeds: Vec<(usize, u64)> = (0..8).map(|i| (i, if i == 5 { 11 } else { 1000 + i as u64 })).collect();
+    let mut batch = EnvBatch::new(EnvConfig { num_envs: n, ..config }).expect("batch");
+    let seeds: Vec<(usize, u64)> = (0..n).map(|i| (i, if i % 2 == 0 { 11 } else { 1000 + i as u64 })).collect();
     let first = batch.reset_many(&seeds).expect("reset");
-    assert!(first[5].0.frame.rgb == solo[0].0, "reset frame differs inside the batch");
+    for i in (0..n).step_by(2) {
+        assert!(first[i].0.frame.rgb == solo[0].0, "{renderer}: env {i}'s reset frame differs inside the batch");
+    }
     let acts = actions();
     for (k, a) in acts.iter().enumerate().take(solo.len() - 1) {
-        let all: Vec<Option<Action>> = (0..8)
+        let all: Vec<Option<Action>> = (0..n)
             .map(|i| {
                 let st = batch.state(i).expect("state");
-                if st.over { None } else if i == 5 { Some(*a) } else { Some(Action::ALL[(k + i) % 7]) }
+                if st.over { None } else if i % 2 == 0 { Some(*a) } else { Some(Action::ALL[(k + i) % 7]) }
             })
             .collect();
         let out = batch.step_some(&all).expect("step");
-        let s = out[5].as_ref().expect("env 5 stepped");
-        assert!(s.obs.frame.rgb == solo[k + 1].0, "frame {} differs inside the batch", k + 1);
-        assert_eq!(s.info, solo[k + 1].1);
+        for i in (0..n).step_by(2) {
+            let s = out[i].as_ref().expect("even envs step");
+            assert!(s.obs.frame.rgb == solo[k + 1].0, "{renderer}: env {i}'s frame {} differs inside the batch", k + 1);
+            assert_eq!(s.info, solo[k + 1].1);
+        }
     }
+}
+
+/// The batch renderer draws each env in its own tile of a shared atlas: a batch of 64 spans
+/// tiles in two columns, and every tile must give the frames of an env drawn alone.
+#[test]
+fn an_env_alone_matches_the_same_env_in_a_batch_of_64() {
+    batch_matches_alone(Renderer::Batch, 64);
+}
+
+/// The PBR path with one camera per env, beyond the 63 render layers a const constructor allows.
+#[test]
+fn an_env_alone_matches_the_same_env_in_a_pbr_batch_of_8() {
+    batch_matches_alone(Renderer::Pbr, 8);
 }
 
 #[test]

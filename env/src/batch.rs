@@ -18,7 +18,7 @@ use crate::plugin::{Command, EnvPlugin, EnvSlots, Reply};
 use crate::render::frames::FrameStore;
 use crate::render::gpu::probe_vulkan;
 use crate::render::profile::{FrameProfile, Mark};
-use crate::render::scene::EnvRenderPlugin;
+use crate::render::{BatchRenderPlugin, FramesPlugin, PbrRenderPlugin, Renderer};
 use crate::task::scenario::Scenario;
 
 /// Largest frame side accepted.
@@ -27,8 +27,11 @@ pub const MAX_SIZE: u32 = 1024;
 pub const MIN_SIZE: u32 = 8;
 /// Simulated seconds per step: the fixed timestep, and the frame rate datasets record (30 fps).
 pub const STEP_SECONDS: f64 = 1.0 / 30.0;
-/// Renders after a reset before a frame is trusted to be complete, at most.
+/// Renders after a reset before a PBR frame is trusted to be complete, at most.
 const MAX_SETTLE_RENDERS: usize = 8;
+/// Memory per env the renderers keep besides the frame itself: readback, atlas colour and depth,
+/// in RGBA8-sized pixels of the 64-aligned tile.
+const TILE_COPIES: u64 = 3;
 
 /// How to build a batch.
 #[derive(Clone, Debug)]
@@ -41,25 +44,69 @@ pub struct EnvConfig {
     pub width: u32,
     /// Frame height, pixels.
     pub height: u32,
+    /// Which renderer draws the frames.
+    pub renderer: Renderer,
 }
 
 impl EnvConfig {
-    /// One env at 64×64.
+    /// One env at 64×64 with the default renderer.
     pub fn new(scenario: Arc<Scenario>) -> Self {
-        Self { scenario, num_envs: 1, width: 64, height: 64 }
+        Self { scenario, num_envs: 1, width: 64, height: 64, renderer: Renderer::default() }
     }
 
     fn validate(&self) -> Result<()> {
-        if self.num_envs == 0 || self.num_envs > 256 {
-            return Err(EnvError::Config(format!("num_envs must be in 1..=256, got {}", self.num_envs)));
+        if self.num_envs == 0 {
+            return Err(EnvError::Config("num_envs must be at least 1".into()));
         }
         for (name, v) in [("width", self.width), ("height", self.height)] {
             if !(MIN_SIZE..=MAX_SIZE).contains(&v) {
                 return Err(EnvError::Config(format!("frame {name} must be in {MIN_SIZE}..={MAX_SIZE} pixels, got {v}")));
             }
         }
+        let tile = u64::from(self.width.div_ceil(64) * 64) * u64::from(self.height.div_ceil(64) * 64) * 4;
+        let per_env = u64::from(self.width) * u64::from(self.height) * 3 + TILE_COPIES * tile;
+        let need = per_env.saturating_mul(self.num_envs as u64);
+        if let Some(free) = available_memory()
+            && need > free
+        {
+            let gib = |b: u64| b as f64 / f64::from(1u32 << 30);
+            return Err(EnvError::Config(format!(
+                "{} envs of {}×{} need {:.1} GiB for their frames, more than the {:.1} GiB of memory available",
+                self.num_envs,
+                self.width,
+                self.height,
+                gib(need),
+                gib(free)
+            )));
+        }
         Ok(())
     }
+}
+
+/// The memory the system can still give this process, from `/proc/meminfo` where there is one.
+fn available_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// What to do with one env in an update.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Request {
+    /// Start a new episode with this seed.
+    Reset(u64),
+    /// Act or answer.
+    Decide(Decision),
+}
+
+/// What one env did in an update.
+#[derive(Clone, Debug)]
+pub enum Advanced {
+    /// A new episode started.
+    Reset(Observation, Info),
+    /// The env took its decision.
+    Stepped(Step),
 }
 
 /// N envs sharing one single-threaded Bevy App. Build one per thread to use several cores.
@@ -73,6 +120,7 @@ pub struct EnvBatch {
     profile: FrameProfile,
     scenarios: Vec<Arc<Scenario>>,
     adapter: String,
+    renderer: Renderer,
 }
 
 impl EnvBatch {
@@ -96,10 +144,12 @@ impl EnvBatch {
         );
         // Simulation time never comes from the wall clock.
         app.insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_secs_f64(STEP_SECONDS)));
-        app.add_plugins((
-            EnvPlugin { num_envs: config.num_envs },
-            EnvRenderPlugin { num_envs: config.num_envs, width: config.width, height: config.height },
-        ));
+        let (n, width, height) = (config.num_envs, config.width, config.height);
+        app.add_plugins((EnvPlugin { num_envs: n }, FramesPlugin { num_envs: n, width, height }));
+        match config.renderer {
+            Renderer::Batch => app.add_plugins(BatchRenderPlugin { num_envs: n }),
+            Renderer::Pbr => app.add_plugins(PbrRenderPlugin { num_envs: n, width, height }),
+        };
         while app.plugins_state() == PluginsState::Adding {
             bevy::tasks::tick_global_task_pools_on_main_thread();
         }
@@ -108,8 +158,8 @@ impl EnvBatch {
         let store = app.world().resource::<FrameStore>().clone();
         let profile = app.world().resource::<FrameProfile>().clone();
         let scenarios = vec![config.scenario; config.num_envs];
-        let mut batch = Self { app, store, profile, scenarios, adapter };
-        // Run startup systems so cameras exist before the first reset.
+        let mut batch = Self { app, store, profile, scenarios, adapter, renderer: config.renderer };
+        // Run startup systems so cameras (PBR) or the pipeline (batch) exist before the first reset.
         batch.update()?;
         Ok(batch)
     }
@@ -127,6 +177,11 @@ impl EnvBatch {
     /// The Vulkan adapter in use.
     pub fn adapter(&self) -> &str {
         &self.adapter
+    }
+
+    /// The renderer drawing the frames.
+    pub fn renderer(&self) -> Renderer {
+        self.renderer
     }
 
     /// Frame width and height.
@@ -178,37 +233,17 @@ impl EnvBatch {
 
     /// Start new episodes in the given envs, as `(env index, seed)` pairs, with one batched render.
     pub fn reset_many(&mut self, which: &[(usize, u64)]) -> Result<Vec<(Observation, Info)>> {
-        for &(i, _) in which {
+        let mut requests = vec![None; self.len()];
+        for &(i, seed) in which {
             self.check_index(i)?;
+            requests[i] = Some(Request::Reset(seed));
         }
-        let commands: Vec<(usize, Command)> =
-            which.iter().map(|&(i, seed)| (i, Command::Reset { scenario: self.scenarios[i].clone(), seed })).collect();
-        {
-            let mut slots = self.slots_mut();
-            for (i, c) in commands {
-                slots.slots[i].command = Some(c);
-            }
-        }
-        self.update()?;
-        self.take_failures(which.iter().map(|w| w.0))?;
-        // A freshly built scene can need a second render before every pipeline and asset is in
-        // place; render until the frame stops changing so no observation is partial.
-        let mut previous: Vec<Vec<u8>> = which.iter().map(|&(i, _)| self.store.get(i)).collect();
-        for _ in 0..MAX_SETTLE_RENDERS {
-            self.update()?;
-            let now: Vec<Vec<u8>> = which.iter().map(|&(i, _)| self.store.get(i)).collect();
-            if now == previous {
-                break;
-            }
-            previous = now;
-        }
-        let slots = self.app.world().resource::<EnvSlots>();
+        let mut out = self.advance(&requests)?;
         Ok(which
             .iter()
-            .zip(previous)
-            .map(|(&(i, _), rgb)| {
-                let s = slots.slots[i].state.as_ref().expect("reset succeeded");
-                (observation(s, rgb, &self.store), s.info())
+            .map(|&(i, _)| match out[i].take() {
+                Some(Advanced::Reset(obs, info)) => (obs, info),
+                _ => unreachable!("advance answers every reset with a reset"),
             })
             .collect())
     }
@@ -216,17 +251,6 @@ impl EnvBatch {
     /// Start a new episode in env `i`.
     pub fn reset(&mut self, i: usize, seed: u64) -> Result<(Observation, Info)> {
         Ok(self.reset_many(&[(i, seed)])?.remove(0))
-    }
-
-    fn take_failures(&mut self, which: impl Iterator<Item = usize>) -> Result<()> {
-        let mut slots = self.slots_mut();
-        let mut first = None;
-        for i in which {
-            if let Some(Reply::Failed(e)) = slots.slots[i].reply.take() {
-                first.get_or_insert(e);
-            }
-        }
-        first.map_or(Ok(()), Err)
     }
 
     /// Step the envs that have an action; `None` leaves an env untouched. One render for all.
@@ -238,18 +262,15 @@ impl EnvBatch {
     /// Apply one decision per env (`None` leaves an env untouched): actions and answers together,
     /// with one render for all.
     pub fn apply(&mut self, decisions: &[Option<Decision>]) -> Result<Vec<Option<Step>>> {
-        let mut commands = Vec::with_capacity(decisions.len());
-        for (i, d) in decisions.iter().enumerate() {
-            commands.push(match d {
-                None => None,
-                Some(Decision::Act(a)) => Some(Command::Act(*a)),
-                Some(Decision::Answer(word)) => {
-                    self.check_answer(i, word)?;
-                    Some(Command::Answer(word.clone()))
-                }
-            });
-        }
-        self.run_commands(commands)
+        let requests: Vec<Option<Request>> = decisions.iter().map(|d| d.clone().map(Request::Decide)).collect();
+        Ok(self
+            .advance(&requests)?
+            .into_iter()
+            .map(|a| match a {
+                Some(Advanced::Stepped(step)) => Some(step),
+                _ => None,
+            })
+            .collect())
     }
 
     fn check_answer(&self, i: usize, word: &str) -> Result<()> {
@@ -271,10 +292,25 @@ impl EnvBatch {
         self.apply(&decisions)?.swap_remove(i).ok_or(EnvError::NeedsReset { index: i, reason: "no episode is running" })
     }
 
-    fn run_commands(&mut self, commands: Vec<Option<Command>>) -> Result<Vec<Option<Step>>> {
+    /// One update for the whole batch: each env with a request is reset or takes its decision,
+    /// and every frame is rendered once. Resets ride along with the others' steps, so an
+    /// autoresetting batch costs one update per step. `None` leaves an env untouched.
+    pub fn advance(&mut self, requests: &[Option<Request>]) -> Result<Vec<Option<Advanced>>> {
         let n = self.len();
-        if commands.len() != n {
-            return Err(EnvError::Config(format!("got {} actions for a batch of {n}", commands.len())));
+        if requests.len() != n {
+            return Err(EnvError::Config(format!("got {} actions for a batch of {n}", requests.len())));
+        }
+        let mut commands = Vec::with_capacity(n);
+        for (i, r) in requests.iter().enumerate() {
+            commands.push(match r {
+                None => None,
+                Some(Request::Reset(seed)) => Some(Command::Reset { scenario: self.scenarios[i].clone(), seed: *seed }),
+                Some(Request::Decide(Decision::Act(a))) => Some(Command::Act(*a)),
+                Some(Request::Decide(Decision::Answer(word))) => {
+                    self.check_answer(i, word)?;
+                    Some(Command::Answer(word.clone()))
+                }
+            });
         }
         {
             let mut slots = self.slots_mut();
@@ -285,25 +321,51 @@ impl EnvBatch {
             }
         }
         self.update()?;
-        let store = self.store.clone();
-        let mut slots = self.slots_mut();
+        let mut replies: Vec<Option<Reply>> = {
+            let mut slots = self.slots_mut();
+            slots.slots.iter_mut().map(|s| s.reply.take()).collect()
+        };
+        let resets: Vec<usize> = (0..n).filter(|&i| matches!(replies[i], Some(Reply::Reset))).collect();
+        if self.renderer == Renderer::Pbr && !resets.is_empty() {
+            self.settle(&resets)?;
+        }
+        let slots = self.app.world().resource::<EnvSlots>();
         let mut out = Vec::with_capacity(n);
         let mut failure = None;
-        for i in 0..n {
-            match slots.slots[i].reply.take() {
-                Some(Reply::Stepped(o)) => {
-                    let s = slots.slots[i].state.as_ref().expect("stepped env has a state");
-                    let obs = observation(s, store.get(i), &store);
-                    out.push(Some(Step { obs, reward: o.reward, terminated: o.terminated, truncated: o.truncated, info: s.info() }));
-                }
-                Some(Reply::Failed(e)) => {
+        for (i, reply) in replies.iter_mut().enumerate() {
+            let state = slots.slots[i].state.as_ref();
+            out.push(match (reply.take(), state) {
+                (Some(Reply::Reset), Some(s)) => Some(Advanced::Reset(observation(s, self.store.get(i), &self.store), s.info())),
+                (Some(Reply::Stepped(o)), Some(s)) => Some(Advanced::Stepped(Step {
+                    obs: observation(s, self.store.get(i), &self.store),
+                    reward: o.reward,
+                    terminated: o.terminated,
+                    truncated: o.truncated,
+                    info: s.info(),
+                })),
+                (Some(Reply::Failed(e)), _) => {
                     failure.get_or_insert(e);
-                    out.push(None);
+                    None
                 }
-                Some(Reply::Reset) | None => out.push(None),
-            }
+                _ => None,
+            });
         }
         failure.map_or(Ok(out), Err)
+    }
+
+    /// Bevy's PBR path can need a second render after a scene is built before every pipeline
+    /// and asset is in place: render until the new envs' frames stop changing.
+    fn settle(&mut self, envs: &[usize]) -> Result<()> {
+        let mut previous: Vec<Vec<u8>> = envs.iter().map(|&i| self.store.get(i)).collect();
+        for _ in 0..MAX_SETTLE_RENDERS {
+            self.update()?;
+            let now: Vec<Vec<u8>> = envs.iter().map(|&i| self.store.get(i)).collect();
+            if now == previous {
+                break;
+            }
+            previous = now;
+        }
+        Ok(())
     }
 
     /// Step every env with one action each.
@@ -347,7 +409,15 @@ pub struct Env {
 impl Env {
     /// Build an env rendering `width × height` frames.
     pub fn new(scenario: Arc<Scenario>, width: u32, height: u32) -> Result<Self> {
-        Ok(Self { batch: EnvBatch::new(EnvConfig { scenario, num_envs: 1, width, height })? })
+        Self::with_config(EnvConfig { width, height, ..EnvConfig::new(scenario) })
+    }
+
+    /// Build an env from a full config; `num_envs` must be 1.
+    pub fn with_config(config: EnvConfig) -> Result<Self> {
+        if config.num_envs != 1 {
+            return Err(EnvError::Config(format!("an Env holds one env, got num_envs {}", config.num_envs)));
+        }
+        Ok(Self { batch: EnvBatch::new(config)? })
     }
 
     /// Start an episode.

@@ -28,7 +28,8 @@ pub use task::scenario;
 pub use world::{layout, object};
 
 pub use action::{ANSWER_TOKEN, Action, Decision, decision_vocabulary};
-pub use batch::{Env, EnvBatch, EnvConfig};
+pub use batch::{Advanced, Env, EnvBatch, EnvConfig, Request};
+pub use render::Renderer;
 pub use error::{EnvError, Result};
 pub use expert::{expert_action, expert_decision, has_expert};
 pub use observation::{Frame, Info, ObjectInfo, Observation, Step};

@@ -16,10 +16,11 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
 
 use crate::action::Decision;
-use crate::batch::{EnvBatch, EnvConfig};
+use crate::batch::{Advanced, EnvBatch, EnvConfig, Request};
 use crate::error::{EnvError, Result};
 use crate::expert::expert_decision;
-use crate::observation::{Frame, Info};
+use crate::observation::{Frame, Info, Step};
+use crate::render::Renderer;
 use crate::policy::{Policy, PolicySpec};
 use crate::task::scenario::Scenario;
 
@@ -58,12 +59,14 @@ pub struct StreamConfig {
     /// Ask the scripted expert, on each visited state, what it would do there: the label goes
     /// into [`Pending::expert`] and [`Transition::expert`] (online imitation, DAgger).
     pub expert_labels: bool,
+    /// Which renderer draws the frames.
+    pub renderer: Renderer,
 }
 
 impl StreamConfig {
     /// Episodes `0..episodes` of `scenarios` on one worker with 4 envs, 64×64 frames.
     pub fn new(scenarios: Vec<Arc<Scenario>>, base_seed: u64, episodes: u64) -> Self {
-        Self { scenarios, base_seed, episodes: (0..episodes).collect(), workers: 1, envs_per_worker: 4, width: 64, height: 64, capacity: 256, expert_labels: false }
+        Self { scenarios, base_seed, episodes: (0..episodes).collect(), workers: 1, envs_per_worker: 4, width: 64, height: 64, capacity: 256, expert_labels: false, renderer: Renderer::default() }
     }
 
     /// The scenario episode `episode` plays.
@@ -421,36 +424,10 @@ fn play(w: usize, config: &StreamConfig, driver: &Driver, sink: &mut impl Sink) 
         num_envs: n,
         width: config.width,
         height: config.height,
+        renderer: config.renderer,
     })?;
     let mut live: Vec<Option<Live>> = (0..n).map(|_| None).collect();
     loop {
-        let mut resets = Vec::new();
-        let mut starting = Vec::new();
-        for (s, queue) in queues.iter_mut().enumerate() {
-            if live[s].is_none()
-                && let Some(episode) = queue.pop_front()
-            {
-                let scenario = config.scenario_of(episode).clone();
-                let seed = episode_seed(config.base_seed, episode);
-                batch.set_scenario(s, scenario.clone());
-                resets.push((s, seed));
-                starting.push((episode, scenario, seed));
-            }
-        }
-        if !resets.is_empty() {
-            let started = batch.reset_many(&resets)?;
-            for (((s, _), (obs, info)), (episode, scenario, seed)) in resets.iter().zip(started).zip(starting) {
-                let policy = match driver {
-                    Driver::Policy(spec) => Some(Policy::new(spec.clone(), seed)),
-                    Driver::External => None,
-                };
-                live[*s] = Some(Live { episode, scenario, seed, frame: obs.frame, mission: obs.mission.into(), info, policy });
-            }
-        }
-        if live.iter().all(Option::is_none) {
-            return Ok(());
-        }
-
         // The expert plans from whatever state the env is in, so it can label any visited state.
         let mut labels: Vec<Option<Decision>> = vec![None; n];
         if config.expert_labels {
@@ -492,12 +469,51 @@ fn play(w: usize, config: &StreamConfig, driver: &Driver, sink: &mut impl Sink) 
                         })
                     })
                     .collect();
-                let mut answers = sink.ask(pending)?.into_iter();
-                live.iter().map(|l| l.as_ref().and_then(|_| answers.next())).collect()
+                if pending.is_empty() {
+                    vec![None; n]
+                } else {
+                    let mut answers = sink.ask(pending)?.into_iter();
+                    live.iter().map(|l| l.as_ref().and_then(|_| answers.next())).collect()
+                }
             }
         };
 
-        let steps = batch.apply(&decisions)?;
+        // Free slots start their next episode in the same update as the others' steps.
+        let mut requests: Vec<Option<Request>> = decisions.iter().map(|d| d.clone().map(Request::Decide)).collect();
+        let mut starting: Vec<Option<(u64, Arc<Scenario>, u64)>> = vec![None; n];
+        for (s, queue) in queues.iter_mut().enumerate() {
+            if live[s].is_none()
+                && let Some(episode) = queue.pop_front()
+            {
+                let scenario = config.scenario_of(episode).clone();
+                let seed = episode_seed(config.base_seed, episode);
+                batch.set_scenario(s, scenario.clone());
+                requests[s] = Some(Request::Reset(seed));
+                starting[s] = Some((episode, scenario, seed));
+            }
+        }
+        if requests.iter().all(Option::is_none) {
+            return Ok(());
+        }
+
+        let advanced = batch.advance(&requests)?;
+        let mut steps: Vec<Option<Step>> = Vec::with_capacity(n);
+        for (s, a) in advanced.into_iter().enumerate() {
+            steps.push(match a {
+                Some(Advanced::Reset(obs, info)) => {
+                    if let Some((episode, scenario, seed)) = starting[s].take() {
+                        let policy = match driver {
+                            Driver::Policy(spec) => Some(Policy::new(spec.clone(), seed)),
+                            Driver::External => None,
+                        };
+                        live[s] = Some(Live { episode, scenario, seed, frame: obs.frame, mission: obs.mission.into(), info, policy });
+                    }
+                    None
+                }
+                Some(Advanced::Stepped(step)) => Some(step),
+                None => None,
+            });
+        }
         for (s, ((step, decision), label)) in steps.into_iter().zip(decisions).zip(labels).enumerate() {
             let (Some(step), Some(decision), Some(l)) = (step, decision, live[s].as_mut()) else { continue };
             let frame = std::mem::replace(&mut l.frame, step.obs.frame);

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use sandtable_agent::dataset::DatasetWriter;
-use sandtable_env::{Driver, Event, PolicySpec, Stream, StreamConfig};
+use sandtable_env::{Driver, Event, PolicySpec, Renderer, Stream, StreamConfig};
 
 use crate::play::episodes::{EpisodeAssembler, dataset_info, load_scenarios};
 
@@ -32,6 +32,9 @@ pub struct RecordArgs {
     /// Frame side in pixels (square frames).
     #[arg(long, default_value_t = 64)]
     pub size: u32,
+    /// Which renderer draws the frames: batch (every env in one pass) or pbr (Bevy's own path).
+    #[arg(long, default_value_t = Renderer::Batch)]
+    pub renderer: Renderer,
     /// Base seed; every episode's seed derives from it and the episode index.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -49,7 +52,7 @@ pub struct RecordArgs {
 /// Record the dataset.
 pub fn run(args: RecordArgs) -> Result<()> {
     let scenarios = load_scenarios(&args.scenarios)?;
-    let info = dataset_info(&scenarios, args.size, args.seed, &args.policy.name(), args.episodes)?;
+    let info = dataset_info(&scenarios, args.size, args.renderer, args.seed, &args.policy.name(), args.episodes)?;
     let mut writer = if args.resume {
         anyhow::ensure!(args.out.join("info.json").is_file(), "--resume: {} holds no dataset to continue", args.out.display());
         DatasetWriter::resume(&args.out, info, args.shard_frames).context("resuming the recording")?
@@ -75,6 +78,7 @@ pub fn run(args: RecordArgs) -> Result<()> {
         height: args.size,
         capacity: 256,
         expert_labels: false,
+        renderer: args.renderer,
     };
     let mut stream = Stream::spawn(config, Driver::Policy(args.policy.clone())).context("starting the env workers")?;
     let bar = ProgressBar::new(args.episodes);

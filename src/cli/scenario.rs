@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use sandtable_env::scenario::builtin_names;
-use sandtable_env::{EnvBatch, EnvConfig, Scenario};
+use sandtable_env::{EnvBatch, EnvConfig, Renderer, Scenario};
 use serde_json::json;
 
 use crate::media::write_atomic;
@@ -45,6 +45,9 @@ pub struct PreviewArgs {
     /// Frame side, pixels.
     #[arg(long, default_value_t = 96)]
     pub size: u32,
+    /// Which renderer draws the frames: batch or pbr.
+    #[arg(long, default_value_t = Renderer::Batch)]
+    pub renderer: Renderer,
     /// The PNG to write; a JSON file with each cell's seed and mission is written beside it.
     #[arg(long)]
     pub out: PathBuf,
@@ -76,7 +79,7 @@ fn preview(a: PreviewArgs) -> Result<()> {
     let n = a.seeds as usize;
     // Render in batches of up to 8 envs per App.
     let per_app = n.min(8);
-    let mut batch = EnvBatch::new(EnvConfig { scenario: scenario.clone(), num_envs: per_app, width: a.size, height: a.size })
+    let mut batch = EnvBatch::new(EnvConfig { scenario: scenario.clone(), num_envs: per_app, width: a.size, height: a.size, renderer: a.renderer })
         .context("starting the environment")?;
     let mut cells = Vec::with_capacity(n);
     for chunk in (0..n).collect::<Vec<_>>().chunks(per_app) {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use sandtable_env::{Decision, Env, Policy, PolicySpec, Scenario};
+use sandtable_env::{Decision, Env, EnvConfig, Policy, PolicySpec, Renderer, Scenario};
 use serde_json::json;
 
 use crate::media::{GifWriter, partial_path, png_bytes, write_atomic};
@@ -30,6 +30,9 @@ pub struct SimArgs {
     /// Frame side in pixels (square frames).
     #[arg(long, default_value_t = 64)]
     pub size: u32,
+    /// Which renderer draws the frames: batch (every env in one pass) or pbr (Bevy's own path).
+    #[arg(long, default_value_t = Renderer::Batch)]
+    pub renderer: Renderer,
     /// Output directory (created if missing).
     #[arg(long)]
     pub out: PathBuf,
@@ -40,7 +43,8 @@ pub fn run(args: SimArgs) -> Result<()> {
     let scenario = Arc::new(Scenario::load(&args.scenario).context("loading the scenario")?);
     let frames_dir = args.out.join("frames");
     std::fs::create_dir_all(&frames_dir).with_context(|| format!("creating output directory {}", frames_dir.display()))?;
-    let mut env = Env::new(scenario.clone(), args.size, args.size).context("starting the environment")?;
+    let config = EnvConfig { width: args.size, height: args.size, renderer: args.renderer, ..EnvConfig::new(scenario.clone()) };
+    let mut env = Env::with_config(config).context("starting the environment")?;
     tracing::info!(adapter = env.adapter(), scenario = %scenario.name, seed = args.seed, "env ready");
 
     let steps_path = args.out.join("steps.jsonl");
@@ -98,6 +102,7 @@ pub fn run(args: SimArgs) -> Result<()> {
         "seed": args.seed,
         "policy": args.policy.name(),
         "size": args.size,
+        "renderer": args.renderer.name(),
         "steps": taken,
         "frames": frames,
         "return": total,

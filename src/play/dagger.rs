@@ -26,7 +26,7 @@ use sandtable_agent::finetune::{Finetune, finetune};
 use sandtable_agent::loader::{TrainedAgent, load_agent};
 use sandtable_agent::plot::{Series, line_chart};
 use sandtable_env::task::{answer_vocabulary, template_text};
-use sandtable_env::{Action, Decision, Driver, Scenario, Stream, StreamConfig, has_expert};
+use sandtable_env::{Action, Decision, Driver, Renderer, Scenario, Stream, StreamConfig, has_expert};
 use serde_json::{Value, json};
 
 use crate::play::closed_loop::agent_decisions;
@@ -192,7 +192,7 @@ fn play_round(cfg: &Config, job: &Online<'_>, round: u64, beta: f64, model: Opti
 fn open_writer(cfg: &Config, job: &Online<'_>, existing: bool) -> Result<DatasetWriter> {
     let on = &cfg.finetune.online;
     let dir = job.tuning.run.join(DATA_DIR);
-    let info = dataset_info(&job.scenarios, cfg.image_size as u32, cfg.train.seed, POLICY, on.rounds * on.episodes)?;
+    let info = dataset_info(&job.scenarios, cfg.image_size as u32, Renderer::default(), cfg.train.seed, POLICY, on.rounds * on.episodes)?;
     if existing {
         DatasetWriter::resume(&dir, info, u64::MAX).with_context(|| format!("resuming the aggregated dataset {}", dir.display()))
     } else {

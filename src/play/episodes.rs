@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use sandtable_agent::dataset::{DatasetInfo, EpisodeData, EpisodeMeta, NO_ACTION, Recording};
 use sandtable_env::batch::STEP_SECONDS;
 use sandtable_env::task::answer_vocabulary;
-use sandtable_env::{Decision, Scenario, Transition, decision_vocabulary};
+use sandtable_env::{Decision, Renderer, Scenario, Transition, decision_vocabulary};
 
 /// Load scenarios by built-in name or `.ron` path.
 pub fn load_scenarios(names: &[String]) -> Result<Vec<Arc<Scenario>>> {
@@ -17,7 +17,7 @@ pub fn load_scenarios(names: &[String]) -> Result<Vec<Arc<Scenario>>> {
 }
 
 /// The description of a new dataset of `scenarios` played by `policy` at `size`² pixels.
-pub fn dataset_info(scenarios: &[Arc<Scenario>], size: u32, base_seed: u64, policy: &str, episodes: u64) -> Result<DatasetInfo> {
+pub fn dataset_info(scenarios: &[Arc<Scenario>], size: u32, renderer: Renderer, base_seed: u64, policy: &str, episodes: u64) -> Result<DatasetInfo> {
     let definitions = scenarios.iter().map(|s| serde_json::to_value(s.as_ref()).context("describing a scenario")).collect::<Result<Vec<_>>>()?;
     Ok(DatasetInfo::new(
         size as usize,
@@ -33,6 +33,7 @@ pub fn dataset_info(scenarios: &[Arc<Scenario>], size: u32, base_seed: u64, poli
             scenario_names: scenarios.iter().map(|s| s.name.clone()).collect(),
             scenarios: definitions,
             created_by: format!("sandtable {}", env!("CARGO_PKG_VERSION")),
+            renderer: renderer.name().to_string(),
         },
     ))
 }

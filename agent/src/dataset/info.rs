@@ -62,6 +62,10 @@ pub struct Recording {
     pub scenarios: Vec<serde_json::Value>,
     /// The program that wrote it.
     pub created_by: String,
+    /// The env renderer that drew the frames (`batch` or `pbr`); empty in datasets written
+    /// before the choice existed, which were all drawn by `pbr`.
+    #[serde(default)]
+    pub renderer: String,
 }
 
 /// `info.json`: the dataset's self-description. It is rewritten after each shard and is the

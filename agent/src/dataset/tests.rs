@@ -19,6 +19,7 @@ fn info(requested: u64) -> DatasetInfo {
         scenario_names: vec!["synthetic".into()],
         scenarios: vec![serde_json::json!({"name": "synthetic"})],
         created_by: "unit test".into(),
+        renderer: "batch".into(),
     };
     DatasetInfo::new(H, W, 30.0, vec!["a".into(), "b".into(), "c".into()], vec!["red".into()], recording)
 }

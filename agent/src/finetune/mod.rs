@@ -305,6 +305,7 @@ mod tests {
             scenario_names: vec!["synthetic".into()],
             scenarios: vec![json!({"name": "synthetic"})],
             created_by: "unit test".into(),
+            renderer: "batch".into(),
         };
         let vocab: Vec<String> = (0..11).map(|i| format!("a{i}")).collect();
         let info = DatasetInfo::new(64, 64, 30.0, vocab, vec!["red".into(), "blue".into()], recording);

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use numpy::{PyArray, PyArray1, PyArrayMethods};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use sandtable_env::{Action, Decision, EnvBatch, EnvConfig, EnvError, Scenario, expert_action, expert_decision};
+use sandtable_env::{Action, Advanced, Decision, EnvBatch, EnvConfig, EnvError, Renderer, Request, Scenario, expert_action, expert_decision};
 
 use crate::error::to_py;
 use crate::process::{claim_vulkan, forked_message};
@@ -61,29 +61,31 @@ fn parse_action(a: i64) -> PyResult<Action> {
     })
 }
 
-/// Reset the envs with a seed and step the others (`None` actions are left alone), on one batch.
+/// Reset the envs with a seed and step the others (`None` actions are left alone), in one update.
 fn advance(batch: &mut EnvBatch, resets: Vec<(usize, u64)>, decisions: Vec<Option<Decision>>) -> Result<Vec<Option<Out>>, EnvError> {
-    let mut out: Vec<Option<Out>> = (0..batch.len()).map(|_| None).collect();
-    if !resets.is_empty() {
-        for (&(i, _), (obs, info)) in resets.iter().zip(batch.reset_many(&resets)?) {
-            let info = info_json(&info)?;
-            out[i] = Some(Out { rgb: obs.frame.rgb, mission: obs.mission, reward: 0.0, terminated: false, truncated: false, info });
-        }
+    let mut requests: Vec<Option<Request>> = decisions.into_iter().map(|d| d.map(Request::Decide)).collect();
+    for (i, seed) in resets {
+        requests[i] = Some(Request::Reset(seed));
     }
-    if decisions.iter().any(Option::is_some) {
-        for (i, step) in batch.apply(&decisions)?.into_iter().enumerate() {
-            if let Some(s) = step {
-                let info = info_json(&s.info)?;
-                out[i] = Some(Out {
-                    rgb: s.obs.frame.rgb,
-                    mission: s.obs.mission,
-                    reward: s.reward,
-                    terminated: s.terminated,
-                    truncated: s.truncated,
-                    info,
-                });
+    let mut out: Vec<Option<Out>> = (0..batch.len()).map(|_| None).collect();
+    if requests.iter().all(Option::is_none) {
+        return Ok(out);
+    }
+    for (i, advanced) in batch.advance(&requests)?.into_iter().enumerate() {
+        out[i] = match advanced {
+            Some(Advanced::Reset(obs, info)) => {
+                Some(Out { rgb: obs.frame.rgb, mission: obs.mission, reward: 0.0, terminated: false, truncated: false, info: info_json(&info)? })
             }
-        }
+            Some(Advanced::Stepped(s)) => Some(Out {
+                rgb: s.obs.frame.rgb,
+                mission: s.obs.mission,
+                reward: s.reward,
+                terminated: s.terminated,
+                truncated: s.truncated,
+                info: info_json(&s.info)?,
+            }),
+            None => None,
+        };
     }
     Ok(out)
 }
@@ -172,7 +174,8 @@ impl Envs {
     /// Load `scenario` (a built-in name or a `.ron` path) and start one worker thread per entry
     /// of `envs_per_thread`, each with that many envs rendering `width × height` frames.
     #[new]
-    fn new(py: Python<'_>, scenario: &str, envs_per_thread: Vec<usize>, width: u32, height: u32) -> PyResult<Self> {
+    fn new(py: Python<'_>, scenario: &str, envs_per_thread: Vec<usize>, width: u32, height: u32, renderer: &str) -> PyResult<Self> {
+        let renderer: Renderer = renderer.parse().map_err(PyValueError::new_err)?;
         let pid = claim_vulkan().map_err(PyRuntimeError::new_err)?;
         let scenario = Arc::new(Scenario::load(scenario).map_err(to_py)?);
         if envs_per_thread.is_empty() {
@@ -180,7 +183,7 @@ impl Envs {
         }
         let configs: Vec<EnvConfig> = envs_per_thread
             .iter()
-            .map(|&num_envs| EnvConfig { scenario: scenario.clone(), num_envs, width, height })
+            .map(|&num_envs| EnvConfig { scenario: scenario.clone(), num_envs, width, height, renderer })
             .collect();
         // Apps start in parallel, each inside its own thread.
         let started: Vec<Result<Worker, EnvError>> = py.detach(move || {

@@ -4,6 +4,37 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bevy::prelude::*;
+use bevy::render::{Render, RenderApp, RenderSystems};
+
+use crate::render::profile::{FrameProfile, mark_extracted, mark_main_done, mark_prepared};
+
+/// Shares a [`FrameStore`] and a [`FrameProfile`] between the main and render worlds, and marks
+/// the update's phases. Either renderer then fills the store.
+pub struct FramesPlugin {
+    /// Number of envs.
+    pub num_envs: usize,
+    /// Frame width, pixels.
+    pub width: u32,
+    /// Frame height, pixels.
+    pub height: u32,
+}
+
+impl Plugin for FramesPlugin {
+    fn build(&self, app: &mut App) {
+        let store = FrameStore::new(self.num_envs, self.width, self.height);
+        let profile = FrameProfile::default();
+        app.insert_resource(store.clone()).insert_resource(profile.clone()).add_systems(Last, mark_main_done);
+        if let Some(render_app) = app.get_sub_app_mut(RenderApp) {
+            render_app.insert_resource(store).insert_resource(profile).add_systems(
+                Render,
+                (
+                    mark_extracted.before(RenderSystems::ExtractCommands),
+                    mark_prepared.after(RenderSystems::PrepareBindGroups).before(RenderSystems::Render),
+                ),
+            );
+        }
+    }
+}
 
 /// Per-env RGB frames written by the readback system and read by the host, plus a render counter.
 #[derive(Resource, Clone, Debug)]

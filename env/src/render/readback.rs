@@ -1,4 +1,4 @@
-//! Same-frame readback: a render-world system that copies every env's target texture into the
+//! The PBR path's same-frame readback: a render-world system that copies every env's target texture into the
 //! `FrameStore` before `update()` returns, so step N's observation is frame N with no latency.
 //!
 //! Bevy's own `Readback` component delivers a frame late, which would break the step contract.
@@ -18,13 +18,11 @@ use bevy::render::texture::GpuImage;
 use crate::render::frames::FrameStore;
 use crate::render::profile::{FrameProfile, Mark};
 
-/// The render targets to read, in env order, and where to put their pixels.
+/// The render targets to read, in env order.
 #[derive(Resource, Clone)]
 pub struct ReadbackTargets {
     /// One image per env.
     pub images: Vec<AssetId<Image>>,
-    /// Destination.
-    pub store: FrameStore,
 }
 
 /// Staging buffers, created on first use.
@@ -37,6 +35,7 @@ pub struct StagingBuffers {
 /// Copy all targets to staging buffers in one submission, wait once, then unpack.
 pub fn read_back_frames(
     targets: Res<ReadbackTargets>,
+    store: Res<FrameStore>,
     images: Res<RenderAssets<GpuImage>>,
     device: Res<RenderDevice>,
     queue: Res<RenderQueue>,
@@ -44,7 +43,6 @@ pub fn read_back_frames(
     mut staging: Local<StagingBuffers>,
 ) {
     profile.mark(Mark::Submitted);
-    let store = &targets.store;
     let (w, h) = (store.width(), store.height());
     if staging.buffers.is_empty() {
         staging.stride = RenderDevice::align_copy_bytes_per_row(w as usize * 4);

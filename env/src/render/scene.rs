@@ -1,5 +1,6 @@
-//! `EnvRenderPlugin`: one camera and render target per env, the scene built from each env's
-//! simulation, and same-frame readback. Envs share one World; `RenderLayers` keep them apart.
+//! `PbrRenderPlugin`: Bevy's standard path, for fidelity. One camera and render target per env, the
+//! scene built from each env's simulation as entities with PBR materials, and same-frame readback.
+//! Envs share one World; `RenderLayers` keep them apart.
 
 use std::collections::HashMap;
 
@@ -13,15 +14,13 @@ use bevy::render::view::Msaa;
 use bevy::render::{Render, RenderApp, RenderSystems};
 
 use crate::plugin::{EnvSlots, EnvSystems};
-use crate::render::frames::FrameStore;
-use crate::render::profile::{FrameProfile, mark_extracted, mark_main_done, mark_prepared};
 use crate::render::readback::{ReadbackTargets, read_back_frames};
 use crate::sim::SimState;
 use crate::world::layout::{INNER_WALL, Layout, PlacedObject, Texture};
 use crate::world::object::{ObjectColor, Shape, Size, extent};
 
 /// Renders every env's first-person view into its own image and reads it back each update.
-pub struct EnvRenderPlugin {
+pub struct PbrRenderPlugin {
     /// Number of envs (one camera each).
     pub num_envs: usize,
     /// Frame width, pixels.
@@ -93,7 +92,7 @@ fn pattern(w: u32, h: u32, light: impl Fn(u32, u32) -> bool) -> Image {
     image
 }
 
-impl Plugin for EnvRenderPlugin {
+impl Plugin for PbrRenderPlugin {
     fn build(&self, app: &mut App) {
         app.add_systems(Startup, (create_palette, spawn_cameras))
             .add_systems(Update, (rebuild_scenes, sync_poses).chain().in_set(EnvSystems::SyncScene));
@@ -104,25 +103,12 @@ impl Plugin for EnvRenderPlugin {
             let mut images = app.world_mut().resource_mut::<Assets<Image>>();
             (0..self.num_envs).map(|_| images.add(target_image(self.width, self.height))).collect()
         };
-        let store = FrameStore::new(self.num_envs, self.width, self.height);
         let ids = handles.iter().map(|h| h.id()).collect();
-        let profile = FrameProfile::default();
-        app.insert_resource(ViewTargets(handles))
-            .insert_resource(store.clone())
-            .insert_resource(profile.clone())
-            .add_systems(Last, mark_main_done);
+        app.insert_resource(ViewTargets(handles));
         if let Some(render_app) = app.get_sub_app_mut(RenderApp) {
             render_app
-                .insert_resource(ReadbackTargets { images: ids, store })
-                .insert_resource(profile)
-                .add_systems(
-                    Render,
-                    (
-                        mark_extracted.before(RenderSystems::ExtractCommands),
-                        mark_prepared.after(RenderSystems::PrepareBindGroups).before(RenderSystems::Render),
-                        read_back_frames.after(RenderSystems::Render).before(RenderSystems::Cleanup),
-                    ),
-                );
+                .insert_resource(ReadbackTargets { images: ids })
+                .add_systems(Render, read_back_frames.after(RenderSystems::Render).before(RenderSystems::Cleanup));
         }
     }
 }
@@ -136,7 +122,8 @@ fn target_image(width: u32, height: u32) -> Image {
 
 fn layer(env: usize) -> RenderLayers {
     // Layer 0 is Bevy's default; keep it empty so stray entities never show up in an observation.
-    RenderLayers::layer(env + 1)
+    // `RenderLayers::layer` is bounded at construction; `with` grows to any env count.
+    RenderLayers::none().with(env + 1)
 }
 
 /// Build the meshes and materials every scene draws from.

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use sandtable_env::{Action, EnvBatch, EnvConfig, Scenario};
+use sandtable_env::{Action, Advanced, Decision, EnvBatch, EnvConfig, Renderer, Request, Scenario};
 use serde_json::json;
 
 use super::median;
@@ -28,6 +28,9 @@ pub struct EnvBenchArgs {
     /// Envs per App (per thread).
     #[arg(long, value_delimiter = ',', default_values_t = [1usize])]
     pub envs: Vec<usize>,
+    /// Renderers to measure: batch, pbr.
+    #[arg(long, value_delimiter = ',', default_values_t = [Renderer::Batch])]
+    pub renderers: Vec<Renderer>,
     /// Timed batch steps per run.
     #[arg(long, default_value_t = 300)]
     pub steps: usize,
@@ -47,37 +50,40 @@ pub fn run(args: EnvBenchArgs) -> Result<()> {
     anyhow::ensure!(args.runs >= 1 && args.steps >= 1, "--runs and --steps must be at least 1");
     let scenario = Arc::new(Scenario::load(&args.scenario).context("loading the scenario")?);
     let mut rows = Vec::new();
-    println!("| size | threads | envs/App | frames/s (median) | min | max | ms/update (median) |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("| renderer | size | threads | envs/App | frames/s (median) | min | max | ms/update (median) |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for &renderer in &args.renderers {
     for &size in &args.sizes {
         for &threads in &args.threads {
             for &envs in &args.envs {
-                let (runs, phases) = measure(&scenario, size, threads, envs, args.steps, args.runs)
-                    .with_context(|| format!("benchmarking {size}x{size}, {threads} threads, {envs} envs per App"))?;
+                let config = EnvConfig { num_envs: envs, width: size, height: size, renderer, ..EnvConfig::new(scenario.clone()) };
+                let (runs, phases) = measure(&config, threads, args.steps, args.runs)
+                    .with_context(|| format!("benchmarking the {renderer} renderer at {size}x{size}, {threads} threads, {envs} envs per App"))?;
                 let mut fps = runs;
                 fps.sort_by(f64::total_cmp);
                 let med = median(&fps);
                 // Each thread's App renders `envs` frames per update.
                 let ms_per_update = 1000.0 * (threads * envs) as f64 / med;
                 println!(
-                    "| {size} | {threads} | {envs} | {med:.0} | {:.0} | {:.0} | {:.2} |",
+                    "| {renderer} | {size} | {threads} | {envs} | {med:.0} | {:.0} | {:.0} | {:.2} |",
                     fps[0],
                     fps[fps.len() - 1],
                     ms_per_update
                 );
                 if args.profile {
                     for (phase, ms) in &phases {
-                        println!("|   | {phase} | | {ms:.3} ms | | | |");
+                        println!("|   |   | {phase} | | {ms:.3} ms | | | |");
                     }
                 }
                 let phases: serde_json::Map<String, serde_json::Value> =
                     phases.iter().map(|(p, ms)| (p.to_string(), json!(ms))).collect();
                 rows.push(json!({
-                    "size": size, "threads": threads, "envs_per_app": envs, "steps": args.steps,
+                    "renderer": renderer.name(), "size": size, "threads": threads, "envs_per_app": envs, "steps": args.steps,
                     "runs": args.runs, "fps_median": med, "fps_all": fps, "ms_per_update_by_phase": phases,
                 }));
             }
         }
+    }
     }
     if let Some(path) = &args.json {
         let doc = json!({ "scenario": scenario.name, "results": rows });
@@ -90,35 +96,38 @@ pub fn run(args: EnvBenchArgs) -> Result<()> {
 /// without a barrier, so a thread that fails cannot leave the others waiting.
 type Phases = Vec<(&'static str, f64)>;
 
-fn measure(scenario: &Arc<Scenario>, size: u32, threads: usize, envs: usize, steps: usize, runs: usize) -> Result<(Vec<f64>, Phases)> {
+fn measure(config: &EnvConfig, threads: usize, steps: usize, runs: usize) -> Result<(Vec<f64>, Phases)> {
+    let envs = config.num_envs;
     let handles: Vec<_> = (0..threads)
         .map(|t| {
-            let scenario = scenario.clone();
+            let config = config.clone();
             std::thread::Builder::new()
                 .name(format!("bench-env-{t}"))
                 .spawn(move || -> Result<(Vec<Duration>, Phases)> {
                     // Each App is built inside its own thread.
-                    let mut batch = EnvBatch::new(EnvConfig { scenario, num_envs: envs, width: size, height: size })?;
+                    let mut batch = EnvBatch::new(config)?;
                     let mut rng = ChaCha8Rng::seed_from_u64(t as u64);
                     let mut next_seed = (t * 1_000_000) as u64;
                     let seeds: Vec<(usize, u64)> = (0..envs).map(|i| (i, next_seed + i as u64)).collect();
                     next_seed += envs as u64;
                     batch.reset_many(&seeds)?;
+                    // Finished envs reset in the next update, beside the others' steps.
+                    let mut finished = vec![false; envs];
                     let mut go = |batch: &mut EnvBatch, n: usize| -> Result<()> {
                         for _ in 0..n {
-                            let actions: Vec<Action> = (0..envs).map(|_| Action::ALL[rng.random_range(1..7)]).collect();
-                            let out = batch.step(&actions)?;
-                            let done: Vec<(usize, u64)> = out
+                            let requests: Vec<Option<Request>> = finished
                                 .iter()
-                                .enumerate()
-                                .filter(|(_, s)| s.terminated || s.truncated)
-                                .map(|(i, _)| {
-                                    next_seed += 1;
-                                    (i, next_seed)
+                                .map(|&done| {
+                                    Some(if done {
+                                        next_seed += 1;
+                                        Request::Reset(next_seed)
+                                    } else {
+                                        Request::Decide(Decision::Act(Action::ALL[rng.random_range(1..7)]))
+                                    })
                                 })
                                 .collect();
-                            if !done.is_empty() {
-                                batch.reset_many(&done)?;
+                            for (done, out) in finished.iter_mut().zip(batch.advance(&requests)?) {
+                                *done = matches!(out, Some(Advanced::Stepped(s)) if s.terminated || s.truncated);
                             }
                         }
                         Ok(())

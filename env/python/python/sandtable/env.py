@@ -19,16 +19,17 @@ class SandtableEnv(gymnasium.Env):
 
     Observations are ``{"image": uint8[H, W, 3], "mission": str}``; actions index ``ACTIONS``.
     ``info`` is the ground truth (``objects``, ``answer``, ``success``, ``pose``, ...).
-    ``reset(seed=s)`` plays the episode that ``sandtable sim --seed s`` plays.
+    ``reset(seed=s)`` plays the episode that ``sandtable sim --seed s`` plays. ``renderer`` is
+    ``"batch"`` (the default) or ``"pbr"``, as ``sandtable sim --renderer``.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 30}
 
-    def __init__(self, scenario="go_to_object", size=64, *, width=None, height=None, render_mode=None):
+    def __init__(self, scenario="go_to_object", size=64, *, width=None, height=None, renderer="batch", render_mode=None):
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"unsupported render_mode {render_mode!r} (expected None or 'rgb_array')")
         w, h = frame_size(size, width, height)
-        self._native = Envs(str(scenario), [1], w, h)
+        self._native = Envs(str(scenario), [1], w, h, str(renderer))
         self.render_mode = render_mode
         self.observation_space = observation_space(w, h)
         self.action_space = action_space()

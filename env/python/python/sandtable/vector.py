@@ -45,7 +45,8 @@ class SandtableVectorEnv(VectorEnv):
     ``step`` hands every thread its envs' actions at once and waits with the GIL released.
     Episodes that end are reset on the next ``step`` (``AutoresetMode.NEXT_STEP``): that step
     returns the new episode's first observation with reward 0, and ignores the env's action.
-    Every call returns newly allocated arrays.
+    Every call returns newly allocated arrays. ``renderer`` is ``"batch"`` (every env of a thread
+    drawn in one pass, the default) or ``"pbr"`` (Bevy's physically based path, one camera per env).
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 30, "autoreset_mode": AutoresetMode.NEXT_STEP}
@@ -59,6 +60,7 @@ class SandtableVectorEnv(VectorEnv):
         size=64,
         width=None,
         height=None,
+        renderer="batch",
         render_mode=None,
     ):
         if render_mode not in (None, "rgb_array"):
@@ -69,7 +71,7 @@ class SandtableVectorEnv(VectorEnv):
         if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= num_envs:
             raise ValueError(f"threads must be an int in 1..={num_envs}, got {threads!r}")
         w, h = frame_size(size, width, height)
-        self._native = Envs(str(scenario), _split(num_envs, threads), w, h)
+        self._native = Envs(str(scenario), _split(num_envs, threads), w, h, str(renderer))
         self.num_envs = num_envs
         self.threads = threads
         self.render_mode = render_mode
