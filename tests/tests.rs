@@ -12,4 +12,5 @@ mod cli_scenario;
 mod cli_sim;
 mod env_contract;
 mod env_determinism;
+mod env_render;
 mod env_stream;

@@ -7,8 +7,8 @@
 //! show it), so an env's frame would change with its place in the batch.
 //!
 //! Lighting follows the PBR path's numbers (illuminance in lux, ambient in cd/m², Bevy's default
-//! exposure) with a Lambertian surface, so the two renderers show the same scene in about the
-//! same light.
+//! exposure) on a Lambertian surface, scaled to match what the PBR path draws, so the two
+//! renderers show the same scene in about the same light.
 
 use bevy::color::{Color, ColorToComponents};
 use bevy::math::{Mat3, Mat4, Quat, Vec3, Vec4};
@@ -26,6 +26,12 @@ pub const TILE_ORIGIN: usize = 34;
 /// Near and far planes, metres (the PBR camera's).
 const NEAR: f32 = 0.05;
 const FAR: f32 = 100.0;
+
+/// How bright Bevy's PBR path renders ambient light and sunlight on our rough, non-metallic
+/// surfaces, relative to a plain Lambertian surface under the same exposure: fitted on flat walls
+/// and ceilings lit by ambient only and by the sun only (`docs/performance.md`).
+const AMBIENT_GAIN: f32 = 0.48;
+const SUN_GAIN: f32 = 1.17;
 
 /// Bevy's default camera exposure (EV100 9.7): what turns lux and cd/m² into pixel values.
 fn exposure() -> f32 {
@@ -61,8 +67,8 @@ impl Shading {
         let clip = projection * view;
         let l = &s.layout.lighting;
         let to_light = Vec3::new(l.elevation.cos() * l.azimuth.sin(), l.elevation.sin(), l.elevation.cos() * l.azimuth.cos());
-        let sun = l.illuminance * exposure() / std::f32::consts::PI;
-        let ambient = l.ambient * exposure();
+        let sun = SUN_GAIN * l.illuminance * exposure() / std::f32::consts::PI;
+        let ambient = AMBIENT_GAIN * l.ambient * exposure();
         Self { clip, frustum: frustum_planes(&clip), light: to_light.extend(sun), ambient, width: width as f32, height: height as f32 }
     }
 

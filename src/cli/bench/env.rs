@@ -34,6 +34,10 @@ pub struct EnvBenchArgs {
     /// Timed batch steps per run.
     #[arg(long, default_value_t = 300)]
     pub steps: usize,
+    /// Timed frames per run and thread instead of `--steps`: each configuration then steps
+    /// `frames / envs` times (at least 20), so big batches and slow renderers cost the same time.
+    #[arg(long)]
+    pub frames: Option<usize>,
     /// Timed runs; the median is reported.
     #[arg(long, default_value_t = 5)]
     pub runs: usize,
@@ -47,7 +51,7 @@ pub struct EnvBenchArgs {
 
 /// Run the env benchmark.
 pub fn run(args: EnvBenchArgs) -> Result<()> {
-    anyhow::ensure!(args.runs >= 1 && args.steps >= 1, "--runs and --steps must be at least 1");
+    anyhow::ensure!(args.runs >= 1 && args.steps >= 1 && args.frames != Some(0), "--runs, --steps and --frames must be at least 1");
     let scenario = Arc::new(Scenario::load(&args.scenario).context("loading the scenario")?);
     let mut rows = Vec::new();
     println!("| renderer | size | threads | envs/App | frames/s (median) | min | max | ms/update (median) |");
@@ -57,7 +61,8 @@ pub fn run(args: EnvBenchArgs) -> Result<()> {
         for &threads in &args.threads {
             for &envs in &args.envs {
                 let config = EnvConfig { num_envs: envs, width: size, height: size, renderer, ..EnvConfig::new(scenario.clone()) };
-                let (runs, phases) = measure(&config, threads, args.steps, args.runs)
+                let steps = args.frames.map_or(args.steps, |f| f.div_ceil(envs).max(20));
+                let (runs, phases) = measure(&config, threads, steps, args.runs)
                     .with_context(|| format!("benchmarking the {renderer} renderer at {size}x{size}, {threads} threads, {envs} envs per App"))?;
                 let mut fps = runs;
                 fps.sort_by(f64::total_cmp);
@@ -78,7 +83,7 @@ pub fn run(args: EnvBenchArgs) -> Result<()> {
                 let phases: serde_json::Map<String, serde_json::Value> =
                     phases.iter().map(|(p, ms)| (p.to_string(), json!(ms))).collect();
                 rows.push(json!({
-                    "renderer": renderer.name(), "size": size, "threads": threads, "envs_per_app": envs, "steps": args.steps,
+                    "renderer": renderer.name(), "size": size, "threads": threads, "envs_per_app": envs, "steps": steps,
                     "runs": args.runs, "fps_median": med, "fps_all": fps, "ms_per_update_by_phase": phases,
                 }));
             }
@@ -86,7 +91,7 @@ pub fn run(args: EnvBenchArgs) -> Result<()> {
     }
     }
     if let Some(path) = &args.json {
-        let doc = json!({ "scenario": scenario.name, "results": rows });
+        let doc = json!({ "scenario": scenario.name, "adapter": sandtable_env::gpu::probe_vulkan().unwrap_or_default(), "results": rows });
         crate::media::write_atomic(path, serde_json::to_string_pretty(&doc)?.as_bytes())?;
     }
     Ok(())
