@@ -32,7 +32,7 @@ for r in $(seq "$runs"); do
 done
 py="${MINIWORLD_PYTHON:-/root/miniworld/bin/python}"
 tool="$(cd .. && pwd)/shared/tools/miniworld_bench.py"
-if [ -x "$py" ] && [ -f "$tool" ] && "$py" -c "import miniworld" 2>/dev/null; then
+if [ -x "$py" ] && [ -f "$tool" ] && "$py" -c "import pyglet; pyglet.options['headless'] = True; import miniworld" 2>/dev/null; then
     for procs in 1 2; do
         for r in $(seq 3); do
             json="$("$py" "$tool" MiniWorld-OneRoom-v0 64 3000 "$procs" 2>/dev/null | tail -1)"

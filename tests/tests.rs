@@ -6,6 +6,7 @@ mod cli_demo;
 mod cli_errors;
 mod cli_finetune;
 mod cli_online;
+mod cli_play;
 mod cli_pretrain;
 mod cli_record;
 mod cli_scenario;

@@ -129,9 +129,13 @@ impl EnvBatch {
         config.validate()?;
         let adapter = probe_vulkan()?;
         let mut app = App::new();
+        let plugins = DefaultPlugins.build();
+        // With the play window compiled in, Bevy's defaults would open an event loop: an env
+        // never owns a window.
+        #[cfg(feature = "window")]
+        let plugins = plugins.disable::<bevy::winit::WinitPlugin>();
         app.add_plugins(
-            DefaultPlugins
-                .build()
+            plugins
                 // A library must not take over the host's logger or its Ctrl-C handling.
                 .disable::<LogPlugin>()
                 .disable::<TerminalCtrlCHandlerPlugin>()

@@ -21,6 +21,8 @@ pub mod sim;
 pub mod stream;
 pub mod task;
 pub mod world;
+#[cfg(feature = "window")]
+pub mod window;
 
 // The flat module paths of before the folders, kept for callers written against them.
 pub use render::{frames, gpu, profile, readback};

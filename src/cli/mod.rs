@@ -7,6 +7,7 @@ mod dream;
 mod eval;
 mod eval_wm;
 mod finetune;
+mod play;
 mod pretrain;
 mod record;
 mod report;
@@ -35,6 +36,8 @@ enum Command {
     Report(report::ReportArgs),
     /// Play one episode and write its frames as PNG, a GIF and steps.jsonl.
     Sim(sim::SimArgs),
+    /// Open a window onto an env: drive it with the keyboard, watch the expert or an agent, record.
+    Play(play::PlayArgs),
     /// Record episodes into a dataset (safetensors shards, info.json, episodes.jsonl).
     Record(record::RecordArgs),
     /// Stage one: train the action-conditioned next-frame world model on recorded datasets.
@@ -66,6 +69,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Report(a) => report::run(a),
         Command::Sim(a) => sim::run(a),
         Command::Record(a) => record::run(a),
+        Command::Play(a) => play::run(a),
         Command::Dataset(d) => dataset::run(d),
         Command::Pretrain(a) => pretrain::run(a),
         Command::EvalWm(a) => eval_wm::run(a),

@@ -36,6 +36,12 @@ def test_unknown_scenario_and_missing_file():
         sandtable.make("no_such_scenario")
 
 
+def test_unknown_renderer():
+    with pytest.raises(ValueError) as e:
+        sandtable.make("go_to_object", renderer="vulkan")
+    assert "unknown renderer `vulkan`" in one_line(e.value)
+
+
 def test_size_zero():
     with pytest.raises(ValueError) as e:
         sandtable.make("go_to_object", size=0)

@@ -22,14 +22,19 @@ def as_f32(x):
 
 
 @pytest.mark.parametrize(
-    "scenario,policy,seed",
-    [("go_to_object", "mixed:0.5", 7), ("moving_balls", "random", 11), ("describe_object", "expert", 2)],
+    "scenario,policy,seed,renderer",
+    [
+        ("go_to_object", "mixed:0.5", 7, "batch"),
+        ("moving_balls", "random", 11, "batch"),
+        ("describe_object", "expert", 2, "batch"),
+        ("go_to_object", "random", 3, "pbr"),
+    ],
 )
-def test_frames_and_rewards_equal_the_cli(tmp_path, sandtable_bin, scenario, policy, seed):
+def test_frames_and_rewards_equal_the_cli(tmp_path, sandtable_bin, scenario, policy, seed, renderer):
     out = tmp_path / "sim"
     subprocess.run(
         [sandtable_bin, "sim", "--scenario", scenario, "--seed", str(seed), "--policy", policy, "--steps", "12",
-         "--size", "48", "--out", str(out)],
+         "--size", "48", "--renderer", renderer, "--out", str(out)],
         check=True, capture_output=True,
     )
     steps = [json.loads(line) for line in (out / "steps.jsonl").read_text().splitlines()]
@@ -38,7 +43,7 @@ def test_frames_and_rewards_equal_the_cli(tmp_path, sandtable_bin, scenario, pol
     def png(t):
         return np.asarray(Image.open(out / "frames" / f"{t:06d}.png").convert("RGB"))
 
-    env = sandtable.make(scenario, size=48)
+    env = sandtable.make(scenario, size=48, renderer=renderer)
     try:
         obs, _ = env.reset(seed=seed)
         assert np.array_equal(obs["image"], png(0))

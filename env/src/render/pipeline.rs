@@ -49,8 +49,23 @@ fn attributes(first: u32, formats: &[wgpu::VertexFormat]) -> Vec<wgpu::VertexAtt
 }
 
 impl BatchGpu {
-    /// Build the pipeline, meshes and atlas for `envs` frames of `width × height`.
+    /// Build the pipeline, meshes and atlas for `envs` frames of `width × height`. A device that
+    /// cannot run the pipeline, or lacks the memory, is a one-line error, not a panic.
     pub fn new(device: &wgpu::Device, envs: usize, width: u32, height: u32) -> Result<Self, String> {
+        let memory = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let built = Self::build(device, envs, width, height);
+        let first_line = |e: wgpu::Error| e.to_string().lines().next().unwrap_or_default().to_string();
+        if let Some(e) = bevy::tasks::block_on(validation.pop()) {
+            return Err(format!("this GPU cannot run the batch renderer ({}); use the pbr renderer", first_line(e)));
+        }
+        if let Some(e) = bevy::tasks::block_on(memory.pop()) {
+            return Err(format!("the GPU ran out of memory for the batch renderer's {envs} tiles ({})", first_line(e)));
+        }
+        built
+    }
+
+    fn build(device: &wgpu::Device, envs: usize, width: u32, height: u32) -> Result<Self, String> {
         let limits = device.limits();
         let atlas = Atlas::new(envs, width, height, limits.max_texture_dimension_2d).ok_or_else(|| {
             format!("a {width}×{height} frame does not fit in this GPU's {}-pixel textures", limits.max_texture_dimension_2d)

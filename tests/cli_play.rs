@@ -1,0 +1,190 @@
+//! `sandtable play` in a real window on a virtual X server (Xvfb), driven by real key events
+//! (xdotool): keys move the agent, the window shows the scene, human episodes are recorded as a
+//! valid dataset, and the expert driver finishes an episode.
+
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use sandtable_agent::dataset::Dataset;
+use sandtable_env::{Action, Env, EnvConfig, Scenario};
+
+use crate::util::{sandtable, sandtable_env, stderr};
+
+/// A virtual X display, killed on drop.
+struct Display {
+    server: Child,
+    name: String,
+}
+
+impl Drop for Display {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
+fn start_display() -> Display {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = 40 + (std::process::id() % 200) * 4 + NEXT.fetch_add(1, Ordering::SeqCst);
+    let name = format!(":{n}");
+    let server = Command::new("Xvfb")
+        .args([&name, "-screen", "0", "1280x900x24", "-nolisten", "tcp"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("Xvfb runs (scripts/setup.sh installs xvfb)");
+    let socket = format!("/tmp/.X11-unix/X{n}");
+    let start = Instant::now();
+    while !Path::new(&socket).exists() {
+        assert!(start.elapsed() < Duration::from_secs(20), "Xvfb {name} did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Display { server, name }
+}
+
+fn xdotool(display: &Display, args: &[&str]) -> Output {
+    Command::new("xdotool").args(args).env("DISPLAY", &display.name).output().expect("xdotool runs (scripts/setup.sh installs it)")
+}
+
+/// Start `sandtable play` on `display` and wait for its window; returns the process and window id.
+fn open_window(display: &Display, args: &[&str]) -> (Child, String) {
+    let child = Command::new(env!("CARGO_BIN_EXE_sandtable"))
+        .arg("play")
+        .args(args)
+        .env("DISPLAY", &display.name)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sandtable play starts");
+    let start = Instant::now();
+    loop {
+        let found = xdotool(display, &["search", "--name", "sandtable play"]);
+        let id = String::from_utf8_lossy(&found.stdout).lines().next().unwrap_or_default().trim().to_string();
+        if !id.is_empty() {
+            return (child, id);
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "the play window never appeared");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn wait_exit(mut child: Child, limit: Duration) -> Output {
+    let start = Instant::now();
+    while child.try_wait().expect("poll").is_none() {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("sandtable play did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().expect("output")
+}
+
+/// Send one key to the focused window and give the window a moment to act on it.
+fn press(display: &Display, key: &str) {
+    let o = xdotool(display, &["key", key]);
+    assert!(o.status.success(), "xdotool key {key}: {}", stderr(&o));
+    std::thread::sleep(Duration::from_millis(250));
+}
+
+/// Keys move the agent as they say: the recorded actions are the keys' actions, and replaying
+/// them in a headless env gives the recorded frames byte for byte. F12's screenshot shows the
+/// view, and the recording passes `dataset check`.
+#[test]
+fn keys_drive_the_agent_the_window_shows_it_and_the_episode_is_recorded() {
+    let display = start_display();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (data, shots) = (dir.path().join("human"), dir.path().join("shots"));
+    std::fs::create_dir_all(&shots).expect("mkdir");
+    let (child, window) = open_window(
+        &display,
+        &["--scenario", "go_to_object", "--seed", "3", "--scale", "4", "--record", data.to_str().expect("utf8"), "--screenshots", shots.to_str().expect("utf8")],
+    );
+    let o = xdotool(&display, &["windowfocus", "--sync", &window]);
+    assert!(o.status.success(), "focusing the window: {}", stderr(&o));
+    std::thread::sleep(Duration::from_millis(500));
+    let keys = [("Up", Action::Forward), ("w", Action::Forward), ("Left", Action::TurnLeft), ("e", Action::StrafeRight), ("Right", Action::TurnRight)];
+    for (key, _) in keys {
+        press(&display, key);
+    }
+    press(&display, "F12");
+    let start = Instant::now();
+    let shot = loop {
+        if let Some(f) = std::fs::read_dir(&shots).expect("read").flatten().map(|e| e.path()).find(|p| p.extension().is_some_and(|e| e == "png")) {
+            // The file is written once complete; give the encoder a moment.
+            std::thread::sleep(Duration::from_millis(300));
+            break f;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "F12 wrote no screenshot");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    press(&display, "Escape");
+    let out = wait_exit(child, Duration::from_secs(30));
+    assert!(out.status.success(), "play failed: {}", stderr(&out));
+
+    let check = sandtable(&["dataset", "check", data.to_str().expect("utf8")]);
+    assert!(check.status.success(), "dataset check: {}", stderr(&check));
+    let ds = Dataset::open(&data).expect("open");
+    assert_eq!(ds.num_episodes(), 1);
+    let ep = ds.episode(0).expect("episode");
+    let want: Vec<i64> = keys.iter().map(|(_, a)| i64::from(a.index())).collect();
+    assert_eq!(&ep.actions[..keys.len()], &want[..], "the recorded actions are not the keys pressed");
+    assert_eq!(ep.actions.len(), keys.len() + 1);
+    assert!(ep.truncated[keys.len() - 1] == 1, "an episode left with Esc ends truncated");
+    assert_eq!(ep.meta.seed, 3);
+
+    // The same actions in a headless env give the same frames.
+    let scenario = std::sync::Arc::new(Scenario::load("go_to_object").expect("builtin"));
+    let mut env = Env::with_config(EnvConfig::new(scenario)).expect("env");
+    let (obs, _) = env.reset(3).expect("reset");
+    let frame_bytes = 64 * 64 * 3;
+    assert!(ep.frames[..frame_bytes] == obs.frame.rgb[..], "the first recorded frame differs");
+    let mut last = obs.frame.rgb;
+    for (k, (_, a)) in keys.iter().enumerate() {
+        last = env.step(*a).expect("step").obs.frame.rgb;
+        assert!(ep.frames[(k + 1) * frame_bytes..(k + 2) * frame_bytes] == last[..], "frame {} differs from the keys' replay", k + 1);
+    }
+
+    // The screenshot's view (8 px in, 4 screen pixels per frame pixel) is the last frame.
+    let img = image::open(&shot).expect("a PNG").to_rgb8();
+    let mut diff = 0u64;
+    for y in 0..64u32 {
+        for x in 0..64u32 {
+            let p = img.get_pixel(8 + 4 * x + 2, 8 + 4 * y + 2).0;
+            let i = ((y * 64 + x) * 3) as usize;
+            diff += (0..3).map(|c| (i64::from(p[c]) - i64::from(last[i + c])).unsigned_abs()).sum::<u64>();
+        }
+    }
+    let mean = diff as f64 / (64.0 * 64.0 * 3.0);
+    assert!(mean < 6.0, "the screenshot's view differs from the frame by {mean:.1} per channel");
+}
+
+/// The expert driver plays to success on its own, and `--episodes 1` closes the window after it.
+#[test]
+fn the_expert_driver_finishes_an_episode_with_success() {
+    let display = start_display();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("expert");
+    let (child, _) = open_window(
+        &display,
+        &["--scenario", "go_to_object", "--seed", "5", "--driver", "expert", "--speed", "40", "--episodes", "1", "--record", data.to_str().expect("utf8")],
+    );
+    let out = wait_exit(child, Duration::from_secs(60));
+    assert!(out.status.success(), "play failed: {}", stderr(&out));
+    let ds = Dataset::open(&data).expect("open");
+    assert_eq!(ds.num_episodes(), 1);
+    let ep = ds.episode(0).expect("episode");
+    assert!(ep.meta.success, "the expert did not succeed");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 successes"));
+}
+
+/// Without a display, `play` fails at once with one line that says why.
+#[test]
+fn play_without_a_display_fails_with_one_line() {
+    let o = sandtable_env(&["play", "--scenario", "go_to_object"], &[("DISPLAY", "")]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains("display") && err.trim().lines().count() == 1, "{err}");
+}
