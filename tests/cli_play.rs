@@ -188,3 +188,28 @@ fn play_without_a_display_fails_with_one_line() {
     let err = stderr(&o);
     assert!(err.contains("display") && err.trim().lines().count() == 1, "{err}");
 }
+
+/// A fine-tuned agent drives the window through a whole question episode (describe_object ends
+/// within 20 steps, with its answer or by truncation), and the episode is recorded.
+#[test]
+fn a_trained_agent_drives_the_window_to_the_end_of_an_episode() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = |p: &Path| p.to_str().expect("utf8").to_string();
+    let (demos, run, data) = (dir.path().join("demos"), dir.path().join("agent"), dir.path().join("played"));
+    let o = sandtable(&["record", "--scenario", "describe_object", "--episodes", "4", "--policy", "expert", "--out", &s(&demos)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = sandtable(&["finetune", "--init", "none", "--config", "tiny", "--data", &s(&demos), "--steps", "2", "--out", &s(&run)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let display = start_display();
+    let (child, _) = open_window(
+        &display,
+        &["--scenario", "describe_object", "--seed", "9", "--driver", "agent", "--checkpoint", &s(&run), "--speed", "40", "--episodes", "1", "--record", &s(&data)],
+    );
+    let out = wait_exit(child, Duration::from_secs(60));
+    assert!(out.status.success(), "play failed: {}", stderr(&out));
+    let ds = Dataset::open(&data).expect("open");
+    assert_eq!(ds.num_episodes(), 1);
+    let ep = ds.episode(0).expect("episode");
+    let last = ep.actions.len() - 2;
+    assert!(ep.terminated[last] == 1 || ep.truncated[last] == 1, "the episode did not end");
+}

@@ -41,11 +41,11 @@ pub fn draw_map(s: &SimState, side: u32) -> Vec<u8> {
             if d <= r {
                 rgb = [255, 255, 255];
             }
-            // The heading: a short dark segment from the agent's centre forward.
+            // The heading: a short dark segment from inside the agent's disc forward.
             let (fx, fz) = s.agent.forward();
             let along = (x - ax) * fx + (z - az) * fz;
             let across = ((x - ax) * fz - (z - az) * fx).abs();
-            if along >= 0.0 && along <= 2.0 * r && across <= 1.0 / scale {
+            if along >= 0.5 * r && along <= 2.0 * r && across <= 1.0 / scale {
                 rgb = [20, 20, 20];
             }
             let at = ((py * side + px) * 4) as usize;

@@ -102,6 +102,8 @@ pub struct Session {
     pub paused: bool,
     /// The answer being typed, while the answer box is open.
     pub answer: Option<String>,
+    /// A remark for the answer box (an unknown word).
+    pub notice: Option<String>,
     /// Something changed since the window last drew the view.
     pub dirty: bool,
     /// Screenshots taken.
@@ -132,6 +134,7 @@ impl Session {
             timer: 0.0,
             paused: config.paused,
             answer: None,
+            notice: None,
             dirty: true,
             screenshots: 0,
             pilot,

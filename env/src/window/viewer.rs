@@ -17,6 +17,7 @@ use bevy::window::{WindowPlugin, WindowResolution};
 
 use crate::action::{Action, Decision};
 use crate::error::{EnvError, Result};
+use crate::task::answer_vocabulary;
 use crate::window::controls::{Control, KEYS_HELP, control};
 use crate::window::map::draw_map;
 use crate::window::session::{Pilot, Session, Sink, Summary, ViewerConfig};
@@ -156,13 +157,20 @@ pub fn read_keys(
             match &key.logical_key {
                 Key::Enter => {
                     let word = buffer.trim().to_lowercase();
-                    session.answer = None;
-                    if !word.is_empty() {
+                    if answer_vocabulary().contains(&word) {
+                        session.answer = None;
+                        session.notice = None;
                         let r = session.act(Decision::Answer(word));
                         finish(&mut session, &mut exit, r);
+                    } else {
+                        // A typo must not end the episode: say so and keep the box open.
+                        session.notice = Some(format!("`{word}` is not an answer word"));
                     }
                 }
-                Key::Escape => session.answer = None,
+                Key::Escape => {
+                    session.answer = None;
+                    session.notice = None;
+                }
                 Key::Backspace => {
                     buffer.pop();
                 }
@@ -220,7 +228,9 @@ pub fn drive(time: Res<Time>, mut session: NonSendMut<Session>, mut exit: Messag
             exit.write(AppExit::Success);
             return;
         }
-        if session.timer >= period.clamp(0.2, 1.0) {
+        // A person gets time to see how the episode ended.
+        let pause = if session.piloted() { period.clamp(0.2, 1.0) } else { 1.5 };
+        if session.timer >= pause {
             let r = session.reset(true);
             finish(&mut session, &mut exit, r);
         }
@@ -270,7 +280,7 @@ pub fn refresh(
         s.config.scenario.name, s.seed, s.info.step, s.config.scenario.max_steps, s.reward, s.episode_return, s.config.driver
     );
     let answer = match (&s.answer, s.config.scenario.task.answer.is_some()) {
-        (Some(buffer), _) => format!("answer> {buffer}_   (Enter answers, Esc cancels)"),
+        (Some(buffer), _) => format!("answer> {buffer}_   (Enter answers, Esc cancels){}", s.notice.as_ref().map(|n| format!("   {n}")).unwrap_or_default()),
         (None, true) => "Enter opens the answer box".to_string(),
         (None, false) => String::new(),
     };
