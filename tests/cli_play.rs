@@ -49,8 +49,9 @@ fn xdotool(display: &Display, args: &[&str]) -> Output {
 }
 
 /// Start `sandtable play` on `display` and wait for its window; returns the process and window id.
+#[allow(clippy::zombie_processes, reason = "the child is returned; the caller waits on it")]
 fn open_window(display: &Display, args: &[&str]) -> (Child, String) {
-    let child = Command::new(env!("CARGO_BIN_EXE_sandtable"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sandtable"))
         .arg("play")
         .args(args)
         .env("DISPLAY", &display.name)
@@ -65,7 +66,11 @@ fn open_window(display: &Display, args: &[&str]) -> (Child, String) {
         if !id.is_empty() {
             return (child, id);
         }
-        assert!(start.elapsed() < Duration::from_secs(60), "the play window never appeared");
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("output");
+            panic!("the play window never appeared: {}", String::from_utf8_lossy(&out.stderr));
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
 }

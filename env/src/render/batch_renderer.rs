@@ -5,8 +5,6 @@
 //! Bevy runs each camera's whole view schedule separately, so cameras never batch; this path sits
 //! beside Bevy's render graph instead of going through it.
 
-use std::ops::Range;
-
 use bevy::prelude::*;
 use bevy::render::renderer::{RenderDevice, RenderQueue};
 use bevy::render::{Extract, ExtractSchedule, Render, RenderApp, RenderSystems};
@@ -25,10 +23,7 @@ pub struct BatchRenderPlugin {
 
 /// This update's instances, env after env, in the render world.
 #[derive(Resource, Default)]
-pub struct BatchScene {
-    instances: Instances,
-    ranges: Vec<Range<u32>>,
-}
+pub struct BatchScene(Instances);
 
 impl Plugin for BatchRenderPlugin {
     fn build(&self, _app: &mut App) {}
@@ -36,7 +31,7 @@ impl Plugin for BatchRenderPlugin {
     fn finish(&self, app: &mut App) {
         if let Some(render_app) = app.get_sub_app_mut(RenderApp) {
             render_app
-                .insert_resource(BatchScene { instances: Instances::default(), ranges: Vec::with_capacity(self.num_envs) })
+                .insert_resource(BatchScene(Instances { ranges: Vec::with_capacity(self.num_envs), ..default() }))
                 .add_systems(ExtractSchedule, extract_instances)
                 .add_systems(Render, draw_batch.after(RenderSystems::Render).before(RenderSystems::Cleanup));
         }
@@ -45,15 +40,13 @@ impl Plugin for BatchRenderPlugin {
 
 /// Turn every running env's simulation into mesh instances.
 pub fn extract_instances(envs: Extract<Res<EnvSlots>>, store: Res<FrameStore>, mut scene: ResMut<BatchScene>) {
-    let BatchScene { instances, ranges } = scene.as_mut();
+    let instances = &mut scene.0;
     instances.clear();
-    ranges.clear();
     for slot in &envs.slots {
-        let start = instances.len() as u32;
-        if let Some(state) = &slot.state {
-            instances.push_env(state, store.width(), store.height());
+        match &slot.state {
+            Some(state) => instances.push_env(state, store.width(), store.height()),
+            None => instances.push_empty(),
         }
-        ranges.push(start..instances.len() as u32);
     }
 }
 
@@ -73,16 +66,7 @@ pub fn draw_batch(
         }
     }
     let Some(gpu) = gpu.as_mut() else { return };
-    let BatchScene { instances, ranges } = scene.as_mut();
-    let rendered = gpu.render(
-        device.wgpu_device(),
-        &queue,
-        instances,
-        ranges,
-        &store,
-        || profile.mark(Mark::Submitted),
-        || profile.mark(Mark::GpuDone),
-    );
+    let rendered = gpu.render(device.wgpu_device(), &queue, &mut scene.0, &store, |mark| profile.mark(mark));
     match rendered {
         Ok(()) => {
             store.mark_rendered();

@@ -45,6 +45,22 @@ pub struct Instances {
     pub meshes: Vec<MeshKind>,
     /// [`INSTANCE_FLOATS`] floats per instance.
     pub data: Vec<f32>,
+    /// Each env's slice of the instances, in env order (empty for an env never reset).
+    pub ranges: Vec<std::ops::Range<u32>>,
+}
+
+/// A flat face: centred at `centre`, `u` long along local x, facing `normal`, `len_v` long
+/// along v = û × n (local z). (u, n, v) is right-handed like (x, y, z), so the quad keeps its
+/// winding.
+struct Face {
+    centre: Vec3,
+    u: Vec3,
+    normal: Vec3,
+    len_v: f32,
+}
+
+fn face(centre: Vec3, u: Vec3, normal: Vec3, len_v: f32) -> Face {
+    Face { centre, u, normal, len_v }
 }
 
 /// Per-env shading inputs shared by its instances.
@@ -120,6 +136,7 @@ impl Instances {
     pub fn clear(&mut self) {
         self.meshes.clear();
         self.data.clear();
+        self.ranges.clear();
     }
 
     fn push(&mut self, kind: MeshKind, model: Mat4, shading: &Shading, albedo: Vec3, texture: (f32, [f32; 2])) {
@@ -133,12 +150,16 @@ impl Instances {
         self.data.extend_from_slice(&cells.to_cols_array());
     }
 
-    /// A flat face centred at `c`, `u` long along local x, facing `n`, `len_v` long along
-    /// v = û × n (local z). (u, n, v) is right-handed like (x, y, z), so the quad keeps its winding.
-    fn quad(&mut self, shading: &Shading, c: Vec3, u: Vec3, n: Vec3, len_v: f32, srgb: [f32; 3], texture: Texture) {
-        let v = u.normalize().cross(n) * len_v;
-        let model = Mat4::from_cols(u.extend(0.0), n.extend(0.0), v.extend(0.0), c.extend(1.0));
-        self.push(MeshKind::Quad, model, shading, linear(srgb), pattern(texture, (u.length(), len_v)));
+    fn quad(&mut self, shading: &Shading, f: Face, srgb: [f32; 3], texture: Texture) {
+        let v = f.u.normalize().cross(f.normal) * f.len_v;
+        let model = Mat4::from_cols(f.u.extend(0.0), f.normal.extend(0.0), v.extend(0.0), f.centre.extend(1.0));
+        self.push(MeshKind::Quad, model, shading, linear(srgb), pattern(texture, (f.u.length(), f.len_v)));
+    }
+
+    /// Append an env with nothing to draw (never reset): its tile stays black.
+    pub fn push_empty(&mut self) {
+        let at = self.meshes.len() as u32;
+        self.ranges.push(at..at);
     }
 
     /// Number of instances.
@@ -153,17 +174,23 @@ impl Instances {
 
     /// Append env `s`'s scene as its agent sees it, on a `width × height` frame.
     pub fn push_env(&mut self, s: &SimState, width: u32, height: u32) {
+        let start = self.meshes.len() as u32;
+        self.push_scene(s, width, height);
+        self.ranges.push(start..self.meshes.len() as u32);
+    }
+
+    fn push_scene(&mut self, s: &SimState, width: u32, height: u32) {
         let shading = Shading::new(s, width, height);
         let room = &s.layout.room;
         let (w, d, h) = (room.width, room.depth, room.height);
         let (wall, wall_texture) = (room.wall_color, room.wall_texture);
         // Floor, ceiling and the four outer walls, each one face looking into the room.
-        self.quad(&shading, Vec3::ZERO, Vec3::X * w, Vec3::Y, d, room.floor_color, room.floor_texture);
-        self.quad(&shading, Vec3::Y * h, Vec3::X * w, Vec3::NEG_Y, d, room.ceiling_color, Texture::Plain);
-        self.quad(&shading, Vec3::new(0.0, h / 2.0, -d / 2.0), Vec3::X * w, Vec3::Z, h, wall, wall_texture);
-        self.quad(&shading, Vec3::new(0.0, h / 2.0, d / 2.0), Vec3::NEG_X * w, Vec3::NEG_Z, h, wall, wall_texture);
-        self.quad(&shading, Vec3::new(-w / 2.0, h / 2.0, 0.0), Vec3::NEG_Z * d, Vec3::X, h, wall, wall_texture);
-        self.quad(&shading, Vec3::new(w / 2.0, h / 2.0, 0.0), Vec3::Z * d, Vec3::NEG_X, h, wall, wall_texture);
+        self.quad(&shading, face(Vec3::ZERO, Vec3::X * w, Vec3::Y, d), room.floor_color, room.floor_texture);
+        self.quad(&shading, face(Vec3::Y * h, Vec3::X * w, Vec3::NEG_Y, d), room.ceiling_color, Texture::Plain);
+        self.quad(&shading, face(Vec3::new(0.0, h / 2.0, -d / 2.0), Vec3::X * w, Vec3::Z, h), wall, wall_texture);
+        self.quad(&shading, face(Vec3::new(0.0, h / 2.0, d / 2.0), Vec3::NEG_X * w, Vec3::NEG_Z, h), wall, wall_texture);
+        self.quad(&shading, face(Vec3::new(-w / 2.0, h / 2.0, 0.0), Vec3::NEG_Z * d, Vec3::X, h), wall, wall_texture);
+        self.quad(&shading, face(Vec3::new(w / 2.0, h / 2.0, 0.0), Vec3::Z * d, Vec3::NEG_X, h), wall, wall_texture);
         // Interior walls: both sides and both ends of each segment beside the doorway.
         for inner in &room.inner_walls {
             let half = d / 2.0;
@@ -176,10 +203,10 @@ impl Instances {
                 if !shading.sees(Vec3::new(x, h / 2.0, zc), (len * len + h * h).sqrt() / 2.0 + t) {
                     continue;
                 }
-                self.quad(&shading, Vec3::new(x - t, h / 2.0, zc), Vec3::Z * len, Vec3::NEG_X, h, wall, wall_texture);
-                self.quad(&shading, Vec3::new(x + t, h / 2.0, zc), Vec3::NEG_Z * len, Vec3::X, h, wall, wall_texture);
-                self.quad(&shading, Vec3::new(x, h / 2.0, z0), Vec3::NEG_X * INNER_WALL, Vec3::NEG_Z, h, wall, Texture::Plain);
-                self.quad(&shading, Vec3::new(x, h / 2.0, z1), Vec3::X * INNER_WALL, Vec3::Z, h, wall, Texture::Plain);
+                self.quad(&shading, face(Vec3::new(x - t, h / 2.0, zc), Vec3::Z * len, Vec3::NEG_X, h), wall, wall_texture);
+                self.quad(&shading, face(Vec3::new(x + t, h / 2.0, zc), Vec3::NEG_Z * len, Vec3::X, h), wall, wall_texture);
+                self.quad(&shading, face(Vec3::new(x, h / 2.0, z0), Vec3::NEG_X * INNER_WALL, Vec3::NEG_Z, h), wall, Texture::Plain);
+                self.quad(&shading, face(Vec3::new(x, h / 2.0, z1), Vec3::X * INNER_WALL, Vec3::Z, h), wall, Texture::Plain);
             }
         }
         for o in &s.layout.objects {
@@ -215,6 +242,7 @@ mod tests {
             let s = state("go_to_object", seed);
             let mut inst = Instances::default();
             inst.push_env(&s, 64, 64);
+            assert_eq!(inst.ranges, vec![0..inst.len() as u32]);
             assert_eq!(inst.data.len(), inst.meshes.len() * INSTANCE_FLOATS);
             assert_eq!(&inst.meshes[..6], &[MeshKind::Quad; 6]);
             for (i, o) in s.layout.objects.iter().enumerate() {

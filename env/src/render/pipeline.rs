@@ -11,6 +11,7 @@ use crate::render::atlas::Atlas;
 use crate::render::frames::FrameStore;
 use crate::render::instance::{INSTANCE_FLOATS, Instances, TILE_ORIGIN};
 use crate::render::mesh::{MeshSet, VERTEX_FLOATS};
+use crate::render::profile::Mark;
 
 const COLOR_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8UnormSrgb;
 const DEPTH_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Depth32Float;
@@ -142,17 +143,23 @@ impl BatchGpu {
     }
 
     /// Draw every env's instances into the atlas, copy it back and unpack it into `store`.
-    /// `ranges[e]` is env `e`'s slice of `instances`; an empty slice leaves its frame black.
-    /// `submitted` runs once the work is on the queue, `done` once the GPU has finished.
-    pub fn render(
+    /// An env with an empty slice of `instances` gets a black frame. `mark` hears when the work
+    /// is on the queue and when the GPU has finished.
+    pub fn render(&mut self, device: &wgpu::Device, queue: &wgpu::Queue, instances: &mut Instances, store: &FrameStore, mut mark: impl FnMut(Mark)) -> Result<(), String> {
+        let ranges = std::mem::take(&mut instances.ranges);
+        let result = self.draw(device, queue, instances, &ranges, store, &mut mark);
+        instances.ranges = ranges;
+        result
+    }
+
+    fn draw(
         &mut self,
         device: &wgpu::Device,
         queue: &wgpu::Queue,
         instances: &mut Instances,
         ranges: &[Range<u32>],
         store: &FrameStore,
-        submitted: impl FnOnce(),
-        done: impl FnOnce(),
+        mark: &mut impl FnMut(Mark),
     ) -> Result<(), String> {
         // Each instance learns its env's tile origin, where the shader's pattern lookup starts.
         for page in &self.atlas.pages {
@@ -245,7 +252,7 @@ impl BatchGpu {
             }
         }
         queue.submit([encoder.finish()]);
-        submitted();
+        mark(Mark::Submitted);
         let failed = Arc::new(AtomicBool::new(false));
         for targets in &self.pages {
             let failed = failed.clone();
@@ -256,7 +263,7 @@ impl BatchGpu {
             });
         }
         device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| format!("waiting for the GPU failed: {e}"))?;
-        done();
+        mark(Mark::GpuDone);
         if failed.load(Ordering::Acquire) {
             return Err("mapping the atlas readback buffer failed".into());
         }

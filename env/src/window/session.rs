@@ -168,7 +168,9 @@ impl Session {
         self.env.state().map(expert_decision)
     }
 
-    fn row(&self, frame: Frame, info: Info, decision: Option<Decision>, expert: Option<Decision>, reward: f32, terminated: bool, truncated: bool) -> Transition {
+    /// A row; `ends` is the step's reward, terminated and truncated.
+    fn row(&self, frame: Frame, info: Info, decision: Option<Decision>, expert: Option<Decision>, ends: (f32, bool, bool)) -> Transition {
+        let (reward, terminated, truncated) = ends;
         Transition {
             worker: 0,
             slot: 0,
@@ -234,7 +236,7 @@ impl Session {
         }
         let frame = std::mem::replace(&mut self.frame, step.obs.frame);
         let info = std::mem::replace(&mut self.info, step.info);
-        self.held_row = Some(self.row(frame, info, Some(decision), label, step.reward, step.terminated, step.truncated));
+        self.held_row = Some(self.row(frame, info, Some(decision), label, (step.reward, step.terminated, step.truncated)));
         self.reward = step.reward;
         self.episode_return += step.reward;
         self.summary.lock().unwrap_or_else(PoisonError::into_inner).steps += 1;
@@ -265,7 +267,7 @@ impl Session {
             last.truncated = true;
         }
         self.emit(&last)?;
-        let end = self.row(self.frame.clone(), self.info.clone(), None, None, 0.0, false, false);
+        let end = self.row(self.frame.clone(), self.info.clone(), None, None, (0.0, false, false));
         self.emit(&end)?;
         {
             let mut summary = self.summary.lock().unwrap_or_else(PoisonError::into_inner);

@@ -41,17 +41,16 @@ pub struct ViewImages {
     map: Option<Handle<Image>>,
 }
 
-/// Marks the text line of the mission.
-#[derive(Component)]
-pub struct MissionLine;
-
-/// Marks the status text line.
-#[derive(Component)]
-pub struct StatusLine;
-
-/// Marks the answer box line.
-#[derive(Component)]
-pub struct AnswerLine;
+/// Which of the text lines that change an entity is.
+#[derive(Component, Clone, Copy, PartialEq, Eq)]
+pub enum Line {
+    /// The mission.
+    Mission,
+    /// Scenario, seed, step, reward, outcome, driver.
+    Status,
+    /// The answer box.
+    Answer,
+}
 
 /// Open the window and play until it closes. Fails with one line on a machine without a display.
 pub fn run(config: ViewerConfig, pilot: Option<Box<dyn Pilot>>, sink: Option<Sink>) -> Result<Summary> {
@@ -122,9 +121,9 @@ pub fn build_ui(mut commands: Commands, mut images: ResMut<Assets<Image>>, sessi
                     row.spawn((ImageNode::new(map.clone()), Node { width: Val::Px(s), height: Val::Px(s), ..default() }));
                 }
             });
-            root.spawn((Text::new(""), line(20.0, 1.0), MissionLine));
-            root.spawn((Text::new(""), line(16.0, 0.85), StatusLine));
-            root.spawn((Text::new(""), line(16.0, 0.95), AnswerLine));
+            root.spawn((Text::new(""), line(20.0, 1.0), Line::Mission));
+            root.spawn((Text::new(""), line(16.0, 0.85), Line::Status));
+            root.spawn((Text::new(""), line(16.0, 0.95), Line::Answer));
             root.spawn((Text::new(KEYS_HELP), line(13.0, 0.6)));
         });
     commands.insert_resource(ViewImages { view, map });
@@ -252,7 +251,7 @@ pub fn refresh(
     mut session: NonSendMut<Session>,
     handles: Res<ViewImages>,
     mut images: ResMut<Assets<Image>>,
-    mut texts: ParamSet<(Query<&mut Text, With<MissionLine>>, Query<&mut Text, With<StatusLine>>, Query<&mut Text, With<AnswerLine>>)>,
+    mut texts: Query<(&mut Text, &Line)>,
 ) {
     if !session.dirty {
         return;
@@ -284,13 +283,11 @@ pub fn refresh(
         (None, true) => "Enter opens the answer box".to_string(),
         (None, false) => String::new(),
     };
-    for mut t in &mut texts.p0() {
-        t.0 = s.mission.to_string();
-    }
-    for mut t in &mut texts.p1() {
-        t.0 = status.clone();
-    }
-    for mut t in &mut texts.p2() {
-        t.0 = answer.clone();
+    for (mut text, line) in &mut texts {
+        text.0 = match line {
+            Line::Mission => s.mission.to_string(),
+            Line::Status => status.clone(),
+            Line::Answer => answer.clone(),
+        };
     }
 }
