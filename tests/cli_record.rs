@@ -193,3 +193,26 @@ fn subgoal_rows_are_recorded_for_sequences_only() {
     let lines = std::fs::read_to_string(out.join("episodes.jsonl")).expect("episodes.jsonl");
     assert_eq!(lines.matches("subgoal_rows").count(), lines.matches("\"go_to_then_pick_up\"").count(), "{lines}");
 }
+
+/// The renderer is a choice the dataset remembers: `--renderer pbr` draws other pixels of the
+/// same episodes, `info.json` names the renderer, and an unknown one is a one-line error.
+#[test]
+fn the_renderer_is_recorded_and_changes_only_the_pixels() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (batch, pbr) = (dir.path().join("batch"), dir.path().join("pbr"));
+    for (out, renderer) in [(&batch, "batch"), (&pbr, "pbr")] {
+        let o = record(out, "3", "1", &["--renderer", renderer]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("info.json")).expect("info")).expect("JSON");
+        assert_eq!(info["recording"]["renderer"], renderer);
+    }
+    let (a, b) = (Dataset::open(&batch).expect("open"), Dataset::open(&pbr).expect("open"));
+    for i in 0..3 {
+        let (ea, eb) = (a.episode(i).expect("episode"), b.episode(i).expect("episode"));
+        assert_eq!(ea.actions, eb.actions, "episode {i}: the renderer changed what happened");
+        assert!(ea.frames != eb.frames, "episode {i}: the two renderers drew the same pixels");
+    }
+    let o = record(&dir.path().join("bad"), "1", "1", &["--renderer", "vulkan"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("unknown renderer `vulkan`"), "{}", stderr(&o));
+}

@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use sandtable_agent::holdout::{Pair, named_pair};
 use sandtable_agent::loader::load_agent;
 use sandtable_agent::score::{Outcome, Summary, summarise};
-use sandtable_env::{PolicySpec, StreamConfig};
+use sandtable_env::{PolicySpec, Renderer, StreamConfig};
 use serde_json::json;
 
 use crate::media::write_atomic;
@@ -77,6 +77,9 @@ pub struct EvalArgs {
     /// Frame side for the baselines when no --checkpoint fixes it.
     #[arg(long, default_value_t = 64)]
     pub size: u32,
+    /// Which renderer draws the env's frames: batch or pbr (match the frames the agent trained on).
+    #[arg(long, default_value_t = Renderer::Batch)]
+    pub renderer: Renderer,
     /// Output directory for eval.json and GIFs [default: CHECKPOINT/eval, else runs/eval].
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -122,6 +125,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
         envs_per_worker: usize::from(args.envs),
         width: size,
         height: size,
+        renderer: args.renderer,
         ..StreamConfig::new(scenarios, args.seed, total)
     };
 

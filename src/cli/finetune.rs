@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use sandtable_agent::finetune::{Finetune, finetune};
 use sandtable_agent::holdout::Pair;
+use sandtable_env::Renderer;
 
 use super::training::{open_datasets, resolve_config};
 use crate::play::dagger::{Online, online};
@@ -75,6 +76,9 @@ pub struct FinetuneArgs {
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// Online: which renderer draws the envs' frames (batch or pbr).
+    #[arg(long, default_value_t = Renderer::Batch, requires = "online")]
+    pub renderer: Renderer,
 }
 
 /// Fine-tune.
@@ -113,7 +117,7 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
         stable_split: false,
     };
     if args.online {
-        let job = Online { scenarios: load_scenarios(&args.scenarios)?, workers: usize::from(args.workers), envs: usize::from(args.envs), tuning };
+        let job = Online { scenarios: load_scenarios(&args.scenarios)?, workers: usize::from(args.workers), envs: usize::from(args.envs), renderer: args.renderer, tuning };
         let state = online(&cfg, &job, &device).context("online fine-tuning")?;
         println!("fine-tuning {:?} at step {}; run in {} (metrics.jsonl, online/, checkpoints/)", state.stage, state.step, args.out.display());
         return Ok(());

@@ -7,7 +7,7 @@ use clap::Args;
 use sandtable_agent::config::Config;
 use sandtable_agent::pretrain::{Source, pretrain};
 use sandtable_agent::replay::ReplayBuffer;
-use sandtable_env::{Driver, Stream, StreamConfig};
+use sandtable_env::{Driver, Renderer, Stream, StreamConfig};
 
 use crate::play::episodes::load_scenarios;
 use crate::play::feeder::spawn_feeder;
@@ -38,6 +38,9 @@ pub struct PretrainArgs {
     /// Live: frames the replay buffer keeps (oldest episodes are dropped).
     #[arg(long, default_value_t = 20_000)]
     pub buffer_frames: usize,
+    /// Live: which renderer draws the workers' frames (batch or pbr).
+    #[arg(long, default_value_t = Renderer::Batch, requires = "live")]
+    pub renderer: Renderer,
     /// Preset (tiny, mini, small, base) or a JSON config file [default: small, or the run's own with --resume].
     #[arg(long)]
     pub config: Option<String>,
@@ -109,6 +112,7 @@ fn live(args: &PretrainArgs, cfg: &Config, device: &candle_core::Device) -> Resu
         envs_per_worker: usize::from(args.envs),
         width: size,
         height: size,
+        renderer: args.renderer,
         ..StreamConfig::new(scenarios, cfg.train.seed, 1_000_000)
     };
     let stream = Stream::spawn(config, Driver::Policy(args.policy.clone())).context("starting the env workers")?;

@@ -46,6 +46,8 @@ pub struct Online<'a> {
     pub workers: usize,
     /// Envs per worker.
     pub envs: usize,
+    /// Which renderer draws the frames.
+    pub renderer: Renderer,
     /// How to fine-tune: its init, held-out pairs, run directory, `resume` (continue the run),
     /// `until` (stop at that step) and frozen trunk apply to the whole online run; its data,
     /// vocabulary and split are the aggregated dataset's, set each round.
@@ -136,6 +138,7 @@ fn play_round(cfg: &Config, job: &Online<'_>, round: u64, beta: f64, model: Opti
         width: size,
         height: size,
         expert_labels: true,
+        renderer: job.renderer,
         ..StreamConfig::new(job.scenarios.clone(), cfg.train.seed, 0)
     };
     let bar = ProgressBar::new(on.episodes);
@@ -192,7 +195,7 @@ fn play_round(cfg: &Config, job: &Online<'_>, round: u64, beta: f64, model: Opti
 fn open_writer(cfg: &Config, job: &Online<'_>, existing: bool) -> Result<DatasetWriter> {
     let on = &cfg.finetune.online;
     let dir = job.tuning.run.join(DATA_DIR);
-    let info = dataset_info(&job.scenarios, cfg.image_size as u32, Renderer::default(), cfg.train.seed, POLICY, on.rounds * on.episodes)?;
+    let info = dataset_info(&job.scenarios, cfg.image_size as u32, job.renderer, cfg.train.seed, POLICY, on.rounds * on.episodes)?;
     if existing {
         DatasetWriter::resume(&dir, info, u64::MAX).with_context(|| format!("resuming the aggregated dataset {}", dir.display()))
     } else {
