@@ -212,6 +212,10 @@ fn the_renderer_is_recorded_and_changes_only_the_pixels() {
         assert_eq!(ea.actions, eb.actions, "episode {i}: the renderer changed what happened");
         assert!(ea.frames != eb.frames, "episode {i}: the two renderers drew the same pixels");
     }
+    // Continuing a recording with the other renderer would mix two kinds of pixels: refused.
+    let o = record(&batch, "5", "1", &["--renderer", "pbr", "--resume"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("renderer batch"), "{}", stderr(&o));
     let o = record(&dir.path().join("bad"), "1", "1", &["--renderer", "vulkan"]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("unknown renderer `vulkan`"), "{}", stderr(&o));

@@ -235,12 +235,15 @@ impl EnvBatch {
         self.app.world_mut().resource_mut::<EnvSlots>()
     }
 
-    /// Start new episodes in the given envs, as `(env index, seed)` pairs, with one batched render.
+    /// Start new episodes in the given envs, as `(env index, seed)` pairs, with one batched render
+    /// (the PBR path adds renders until the new frames are stable).
     pub fn reset_many(&mut self, which: &[(usize, u64)]) -> Result<Vec<(Observation, Info)>> {
         let mut requests = vec![None; self.len()];
         for &(i, seed) in which {
             self.check_index(i)?;
-            requests[i] = Some(Request::Reset(seed));
+            if requests[i].replace(Request::Reset(seed)).is_some() {
+                return Err(EnvError::Config(format!("env {i} is reset twice in one call")));
+            }
         }
         let mut out = self.advance(&requests)?;
         Ok(which
@@ -297,7 +300,8 @@ impl EnvBatch {
     }
 
     /// One update for the whole batch: each env with a request is reset or takes its decision,
-    /// and every frame is rendered once. Resets ride along with the others' steps, so an
+    /// and every frame is rendered once (the PBR path renders again after a reset until the new
+    /// frames are stable). Resets ride along with the others' steps, so an
     /// autoresetting batch costs one update per step. `None` leaves an env untouched.
     pub fn advance(&mut self, requests: &[Option<Request>]) -> Result<Vec<Option<Advanced>>> {
         let n = self.len();

@@ -52,8 +52,9 @@ pub struct PlayArgs {
     /// Which renderer draws the frames: batch or pbr.
     #[arg(long, default_value_t = Renderer::Batch)]
     pub renderer: Renderer,
-    /// Append every episode played to this dataset (created if missing); each finished episode
-    /// is committed at once, so a killed session leaves a valid dataset.
+    /// Append every episode played to this dataset (created if missing; appending needs the same
+    /// scenario, size, renderer and driver). Each finished episode is committed at once, so a
+    /// killed session leaves a valid dataset.
     #[arg(long)]
     pub record: Option<PathBuf>,
     /// Close the window after this many episodes.
@@ -72,6 +73,7 @@ pub fn run(args: PlayArgs) -> Result<()> {
     let scenario = Arc::new(Scenario::load(&args.scenario).context("loading the scenario")?);
     anyhow::ensure!(args.speed > 0.0, "--speed must be positive, got {}", args.speed);
     anyhow::ensure!(args.checkpoint.is_none() || args.driver == Driver::Agent, "--checkpoint needs --driver agent");
+    anyhow::ensure!(args.size * args.scale <= 4096, "--size {} × --scale {} makes a view wider than 4096 pixels", args.size, args.scale);
     open(args, scenario)
 }
 
@@ -164,6 +166,7 @@ mod agent {
 /// Recording the episodes played into a dataset.
 #[cfg(feature = "window")]
 mod recording {
+    use std::collections::HashMap;
     use std::path::Path;
     use std::sync::Arc;
 
@@ -174,24 +177,48 @@ mod recording {
 
     use crate::play::episodes::{EpisodeAssembler, dataset_info};
 
+    /// Closes the writer when the session ends, so an episode that never arrived is reported.
+    struct Recorder {
+        writer: Option<DatasetWriter>,
+        episodes: EpisodeAssembler,
+        /// Dataset index of each session episode that recorded rows, in order of first row.
+        index: HashMap<u64, u64>,
+        next: u64,
+    }
+
+    impl Drop for Recorder {
+        fn drop(&mut self) {
+            if let Some(Err(e)) = self.writer.take().map(DatasetWriter::finish) {
+                tracing::error!("the play recording is incomplete: {e}");
+            }
+        }
+    }
+
     /// A sink that appends each finished episode to the dataset at `dir` as its own shard.
     pub fn sink(dir: &Path, scenario: &Arc<Scenario>, size: u32, renderer: Renderer, driver: &str) -> Result<Sink> {
         // Seeds are chosen in the window, so the recording's base seed is 0 and each
         // episode's own seed is in its metadata.
-        let info = dataset_info(std::slice::from_ref(scenario), size, renderer, 0, &format!("play:{driver}"), 0)?;
-        let mut writer = if dir.join("info.json").exists() {
+        let mut info = dataset_info(std::slice::from_ref(scenario), size, renderer, 0, &format!("play:{driver}"), 0)?;
+        info.recording.seed_rule = "chosen in the play window (--seed, then R: next, N: fresh); each episode's seed is in episodes.jsonl".into();
+        let writer = if dir.join("info.json").exists() {
             DatasetWriter::resume(dir, info, 1).with_context(|| format!("appending to the dataset {}", dir.display()))?
         } else {
             DatasetWriter::create(dir, info, 1).with_context(|| format!("creating the dataset {}", dir.display()))?
         };
-        let offset = writer.committed_episodes();
-        let mut episodes = EpisodeAssembler::default();
+        let next = writer.committed_episodes();
+        let mut rec = Recorder { writer: Some(writer), episodes: EpisodeAssembler::default(), index: HashMap::new(), next };
         Ok(Box::new(move |row| {
+            // Episodes reset before their first step record nothing, so dataset indices are
+            // given in order of first row: the writer needs them consecutive.
             let mut row = row.clone();
-            row.episode += offset;
-            match episodes.push(&row) {
-                Some(ep) => writer.push(ep).map_err(|e| format!("writing the dataset: {e}")),
-                None => Ok(()),
+            let next = &mut rec.next;
+            row.episode = *rec.index.entry(row.episode).or_insert_with(|| {
+                *next += 1;
+                *next - 1
+            });
+            match (rec.episodes.push(&row), rec.writer.as_mut()) {
+                (Some(ep), Some(writer)) => writer.push(ep).map_err(|e| format!("writing the dataset: {e}")),
+                _ => Ok(()),
             }
         }))
     }

@@ -106,6 +106,11 @@ impl DatasetWriter {
         if a.scenario_names != b.scenario_names || a.scenarios != b.scenarios {
             return Err(mismatch("scenarios", a.scenario_names.join(","), b.scenario_names.join(",")));
         }
+        // Datasets from before the renderer choice hold no name; they were all drawn by `pbr`.
+        let old_renderer = if a.renderer.is_empty() { "pbr" } else { a.renderer.as_str() };
+        if !b.renderer.is_empty() && old_renderer != b.renderer {
+            return Err(mismatch("renderer", old_renderer.to_string(), b.renderer.clone()));
+        }
         // The action names are also the `actions` feature's: check them first, for the clearer message.
         if old.action_vocabulary != fresh.action_vocabulary || old.answer_vocabulary != fresh.answer_vocabulary {
             return Err(DatasetError::invalid(&path, "cannot resume: the action or answer vocabulary changed"));

@@ -262,9 +262,14 @@ impl BatchGpu {
                 }
             });
         }
-        device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| format!("waiting for the GPU failed: {e}"))?;
+        let waited = device.poll(wgpu::PollType::wait_indefinitely());
         mark(Mark::GpuDone);
+        if let Err(e) = waited {
+            self.unmap_all();
+            return Err(format!("waiting for the GPU failed: {e}"));
+        }
         if failed.load(Ordering::Acquire) {
+            self.unmap_all();
             return Err("mapping the atlas readback buffer failed".into());
         }
         let tile = self.atlas.tile_bytes() as usize;
@@ -278,6 +283,15 @@ impl BatchGpu {
             targets.readback.unmap();
         }
         Ok(())
+    }
+}
+
+impl BatchGpu {
+    /// Leave no readback buffer mapped after a failed update, so the next one can copy into it.
+    fn unmap_all(&self) {
+        for targets in &self.pages {
+            targets.readback.unmap();
+        }
     }
 }
 

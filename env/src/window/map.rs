@@ -20,7 +20,7 @@ pub fn draw_map(s: &SimState, side: u32) -> Vec<u8> {
         for px in 0..side {
             let (x, z) = world(px, py);
             let inside = x.abs() <= room.width / 2.0 && z.abs() <= room.depth / 2.0;
-            let in_wall = room.inner_walls.iter().any(|w| (x - w.x).abs() <= INNER_WALL.max(1.5 / scale) && (z < w.door.0 || z > w.door.1));
+            let in_wall = room.inner_walls.iter().any(|w| (x - w.x).abs() <= (INNER_WALL / 2.0).max(1.0 / scale) && (z < w.door.0 || z > w.door.1));
             let rgb = if !inside {
                 [24, 24, 24]
             } else if in_wall {
