@@ -61,6 +61,7 @@ fn finetune_resumes_exactly_and_the_agent_drives_two_workers() {
     let card = json(&a.join("agent.json"));
     assert_eq!(card["holdout"].as_array().map(Vec::len), Some(2));
     assert_eq!(card["init"], Value::Null);
+    assert_eq!(card["renderer"], "batch", "the card names the renderer that drew its training data");
 
     // Closed loop on 2 workers, with the baselines on the same seeds.
     let out = dir.path().join("eval");
@@ -69,6 +70,7 @@ fn finetune_resumes_exactly_and_the_agent_drives_two_workers() {
     let table = String::from_utf8_lossy(&o.stdout);
     assert!(table.contains("success [95% CI]") && table.contains("agent"), "{table}");
     let eval = json(&out.join("eval.json"));
+    assert_eq!(eval["renderer"], "batch", "eval plays with the renderer the agent trained on");
     for policy in ["agent", "random", "expert"] {
         let r = rows(&eval, policy);
         assert_eq!(r.len(), 2, "{policy}: one row per scenario");

@@ -30,6 +30,20 @@ pub struct AgentCard {
     /// the head trained).
     #[serde(default)]
     pub frozen_trunk: bool,
+    /// The env renderer that drew the training frames (`batch` or `pbr`), from the datasets'
+    /// recordings; empty when they disagree or the card predates the choice.
+    #[serde(default)]
+    pub renderer: String,
+}
+
+/// The renderer every dataset's frames were drawn by, or empty when they disagree. A recording
+/// that names none predates the choice and was drawn by `pbr`.
+pub fn common_renderer<'a>(recorded: impl IntoIterator<Item = &'a str>) -> String {
+    let mut names = recorded.into_iter().map(|r| if r.is_empty() { "pbr" } else { r });
+    match names.next() {
+        Some(first) if names.all(|r| r == first) => first.to_string(),
+        _ => String::new(),
+    }
 }
 
 impl AgentCard {
@@ -40,5 +54,19 @@ impl AgentCard {
             .map_err(|e| e.to_string())
             .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
             .map_err(|m| AgentError::Checkpoint { path, message: m })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::common_renderer;
+
+    #[test]
+    fn the_common_renderer_is_named_only_when_all_agree() {
+        assert_eq!(common_renderer(["batch", "batch"]), "batch");
+        // A recording without a name predates the choice: PBR.
+        assert_eq!(common_renderer(["", "pbr"]), "pbr");
+        assert_eq!(common_renderer(["batch", ""]), "");
+        assert_eq!(common_renderer([]), "");
     }
 }

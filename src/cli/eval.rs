@@ -77,9 +77,10 @@ pub struct EvalArgs {
     /// Frame side for the baselines when no --checkpoint fixes it.
     #[arg(long, default_value_t = 64)]
     pub size: u32,
-    /// Which renderer draws the env's frames: batch or pbr (match the frames the agent trained on).
-    #[arg(long, default_value_t = Renderer::Batch)]
-    pub renderer: Renderer,
+    /// Which renderer draws the env's frames: batch or pbr [default: the one that drew the
+    /// agent's training data, else batch].
+    #[arg(long)]
+    pub renderer: Option<Renderer>,
     /// Output directory for eval.json and GIFs [default: CHECKPOINT/eval, else runs/eval].
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -113,6 +114,8 @@ pub fn run(args: EvalArgs) -> Result<()> {
         (None, None) => Vec::new(),
     };
     let size = model.as_ref().map_or(args.size, |m| m.config.image_size as u32);
+    // An agent sees frames like those it trained on unless asked otherwise.
+    let renderer = args.renderer.or_else(|| model.as_ref().and_then(|m| m.card.renderer.parse().ok())).unwrap_or_default();
     let scenarios = load_scenarios(&args.scenarios)?;
     let total = args.episodes * scenarios.len() as u64;
     if let Some(m) = &model {
@@ -125,7 +128,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
         envs_per_worker: usize::from(args.envs),
         width: size,
         height: size,
-        renderer: args.renderer,
+        renderer,
         ..StreamConfig::new(scenarios, args.seed, total)
     };
 
@@ -169,6 +172,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
         "base_seed": args.seed,
         "seed_rule": "episode i plays scenario i mod S with seed splitmix64(splitmix64(base_seed) ^ i)",
         "frame_size": size,
+        "renderer": renderer.name(),
         "agent_temperature": args.temperature,
         "holdout_pairs": holdout.iter().map(Pair::to_string).collect::<Vec<_>>(),
         "wall_seconds": timing,

@@ -49,9 +49,10 @@ pub struct PlayArgs {
     /// Hide the top-down map.
     #[arg(long)]
     pub no_map: bool,
-    /// Which renderer draws the frames: batch or pbr.
-    #[arg(long, default_value_t = Renderer::Batch)]
-    pub renderer: Renderer,
+    /// Which renderer draws the frames: batch or pbr [default: for `--driver agent`, the one that
+    /// drew its training data; else batch].
+    #[arg(long)]
+    pub renderer: Option<Renderer>,
     /// Append every episode played to this dataset (created if missing; appending needs the same
     /// scenario, size, renderer and driver). Each finished episode is committed at once, so a
     /// killed session leaves a valid dataset.
@@ -86,17 +87,21 @@ fn open(_: PlayArgs, _: Arc<Scenario>) -> Result<()> {
 fn open(args: PlayArgs, scenario: Arc<Scenario>) -> Result<()> {
     use sandtable_env::window::{ExpertPilot, Pilot, ViewerConfig, run};
 
-    let pilot: Option<Box<dyn Pilot>> = match args.driver {
-        Driver::Human => None,
+    let (pilot, trained_on): (Option<Box<dyn Pilot>>, Option<Renderer>) = match args.driver {
+        Driver::Human => (None, None),
         Driver::Expert => {
             anyhow::ensure!(sandtable_env::has_expert(&scenario), "scenario `{}` has no scripted expert to watch", scenario.name);
-            Some(Box::new(ExpertPilot))
+            (Some(Box::new(ExpertPilot)), None)
         }
-        Driver::Agent => Some(agent::pilot(args.checkpoint.as_deref(), &args.device, args.size)?),
+        Driver::Agent => {
+            let (pilot, renderer) = agent::pilot(args.checkpoint.as_deref(), &args.device, args.size)?;
+            (Some(pilot), renderer)
+        }
     };
+    let renderer = args.renderer.or(trained_on).unwrap_or_default();
     let driver = format!("{:?}", args.driver).to_lowercase();
     let sink = match &args.record {
-        Some(dir) => Some(recording::sink(dir, &scenario, args.size, args.renderer, &driver)?),
+        Some(dir) => Some(recording::sink(dir, &scenario, args.size, renderer, &driver)?),
         None => None,
     };
     let config = ViewerConfig {
@@ -105,7 +110,7 @@ fn open(args: PlayArgs, scenario: Arc<Scenario>) -> Result<()> {
         size: args.size,
         scale: args.scale,
         map: !args.no_map,
-        renderer: args.renderer,
+        renderer,
         speed: args.speed,
         episodes: args.episodes,
         screenshots: args.screenshots.clone(),
@@ -129,7 +134,7 @@ mod agent {
     use sandtable_agent::controller::Controller;
     use sandtable_agent::loader::load_agent;
     use sandtable_env::window::Pilot;
-    use sandtable_env::{Decision, Pending};
+    use sandtable_env::{Decision, Pending, Renderer};
 
     use crate::play::closed_loop::agent_decisions;
 
@@ -148,8 +153,9 @@ mod agent {
         }
     }
 
-    /// Load the agent; it must see frames of the size it was trained on.
-    pub fn pilot(checkpoint: Option<&Path>, device: &str, size: u32) -> Result<Box<dyn Pilot>> {
+    /// Load the agent; it must see frames of the size it was trained on. Also returns the
+    /// renderer that drew its training frames, when its card names one.
+    pub fn pilot(checkpoint: Option<&Path>, device: &str, size: u32) -> Result<(Box<dyn Pilot>, Option<Renderer>)> {
         let path = checkpoint.context("--driver agent needs --checkpoint")?;
         let device = crate::device::parse(device)?;
         let model = load_agent(path, &device).with_context(|| format!("loading the agent {}", path.display()))?;
@@ -157,9 +163,10 @@ mod agent {
         sandtable_agent::actions::check(&model.actions, &format!("the agent {}", path.display()), &env_actions, "the env")?;
         let trained = model.config.image_size as u32;
         anyhow::ensure!(trained == size, "the agent sees {trained}×{trained} frames: pass --size {trained}");
+        let renderer = model.card.renderer.parse().ok();
         // The window plays until the process ends, so the model lives as long.
         let model = Box::leak(Box::new(model));
-        Ok(Box::new(AgentPilot { controller: Controller::new(model, &device) }))
+        Ok((Box::new(AgentPilot { controller: Controller::new(model, &device) }), renderer))
     }
 }
 

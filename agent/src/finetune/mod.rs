@@ -257,6 +257,7 @@ pub fn finetune(cfg: &Config, job: &Finetune<'_>, device: &Device, obs: &mut dyn
         val_episodes: val_eps.iter().map(Vec::len).sum(),
         holdout_episodes: dropped,
         frozen_trunk: job.freeze_trunk,
+        renderer: crate::card::common_renderer(data.iter().map(|d| d.info().recording.renderer.as_str())),
     };
     let card_json = checkpoint::to_json(&card)?;
     let vocab_json = serde_json::to_string_pretty(&vocab).map_err(|e| AgentError::Config(e.to_string()))?;
