@@ -36,6 +36,6 @@ pub use error::{EnvError, Result};
 pub use expert::{expert_action, expert_decision, has_expert};
 pub use observation::{Frame, Info, ObjectInfo, Observation, Step};
 pub use policy::{Policy, PolicySpec};
-pub use stream::{Driver, Event, Pending, Query, Stream, StreamConfig, Transition, episode_seed};
+pub use stream::{Driver, Event, Pending, Query, RowOrigin, Stream, StreamConfig, Transition, episode_seed};
 pub use task::{Scenario, answer_vocabulary, builtin_names};
 pub use world::{ObjectColor, Pose, Shape, Size};

@@ -151,6 +151,56 @@ impl Transition {
     }
 }
 
+/// What every row of one episode repeats: where it was played and which episode it is.
+#[derive(Clone, Debug)]
+pub struct RowOrigin {
+    /// Which worker plays it.
+    pub worker: usize,
+    /// Which env of that worker's batch.
+    pub slot: usize,
+    /// Episode index.
+    pub episode: u64,
+    /// The scenario.
+    pub scenario: Arc<Scenario>,
+    /// The episode's seed.
+    pub seed: u64,
+    /// Mission or question text.
+    pub mission: Arc<str>,
+}
+
+impl RowOrigin {
+    fn row(&self, frame: Frame, info: Info, decision: Option<Decision>, expert: Option<Decision>, ends: (f32, bool, bool)) -> Transition {
+        let (reward, terminated, truncated) = ends;
+        Transition {
+            worker: self.worker,
+            slot: self.slot,
+            episode: self.episode,
+            scenario: self.scenario.clone(),
+            seed: self.seed,
+            step: info.step,
+            frame,
+            mission: self.mission.clone(),
+            info,
+            decision,
+            expert,
+            reward,
+            terminated,
+            truncated,
+        }
+    }
+
+    /// The row of `decision` taken from `frame` (with the expert's `label`); `ends` is the
+    /// step's reward, terminated and truncated.
+    pub fn step_row(&self, frame: Frame, info: Info, decision: Decision, label: Option<Decision>, ends: (f32, bool, bool)) -> Transition {
+        self.row(frame, info, Some(decision), label, ends)
+    }
+
+    /// The episode's last row: its final frame, with no decision and no reward.
+    pub fn last_row(&self, frame: Frame, info: Info) -> Transition {
+        self.row(frame, info, None, None, (0.0, false, false))
+    }
+}
+
 /// An env waiting for a decision, as the consumer sees it.
 #[derive(Clone, Debug)]
 pub struct Pending {
@@ -403,11 +453,8 @@ impl Sink for CountSink {
 
 /// An episode in progress in one env slot.
 struct Live {
-    episode: u64,
-    scenario: Arc<Scenario>,
-    seed: u64,
+    origin: RowOrigin,
     frame: Frame,
-    mission: Arc<str>,
     info: Info,
     policy: Option<Policy>,
 }
@@ -459,11 +506,11 @@ fn play(w: usize, config: &StreamConfig, driver: &Driver, sink: &mut impl Sink) 
                     .filter_map(|(slot, l)| {
                         l.as_ref().map(|l| Pending {
                             slot,
-                            episode: l.episode,
-                            scenario: l.scenario.clone(),
+                            episode: l.origin.episode,
+                            scenario: l.origin.scenario.clone(),
                             step: l.info.step,
                             frame: l.frame.clone(),
-                            mission: l.mission.clone(),
+                            mission: l.origin.mission.clone(),
                             info: l.info.clone(),
                             expert: labels[slot].clone(),
                         })
@@ -506,7 +553,8 @@ fn play(w: usize, config: &StreamConfig, driver: &Driver, sink: &mut impl Sink) 
                             Driver::Policy(spec) => Some(Policy::new(spec.clone(), seed)),
                             Driver::External => None,
                         };
-                        live[s] = Some(Live { episode, scenario, seed, frame: obs.frame, mission: obs.mission.into(), info, policy });
+                        let origin = RowOrigin { worker: w, slot: s, episode, scenario, seed, mission: obs.mission.into() };
+                        live[s] = Some(Live { origin, frame: obs.frame, info, policy });
                     }
                     None
                 }
@@ -518,25 +566,9 @@ fn play(w: usize, config: &StreamConfig, driver: &Driver, sink: &mut impl Sink) 
             let (Some(step), Some(decision), Some(l)) = (step, decision, live[s].as_mut()) else { continue };
             let frame = std::mem::replace(&mut l.frame, step.obs.frame);
             let info = std::mem::replace(&mut l.info, step.info);
-            let row = |frame: Frame, info: Info, decision: Option<Decision>, expert: Option<Decision>, reward, terminated, truncated| Transition {
-                worker: w,
-                slot: s,
-                episode: l.episode,
-                scenario: l.scenario.clone(),
-                seed: l.seed,
-                step: info.step,
-                frame,
-                mission: l.mission.clone(),
-                info,
-                decision,
-                expert,
-                reward,
-                terminated,
-                truncated,
-            };
-            sink.row(row(frame, info, Some(decision), label, step.reward, step.terminated, step.truncated))?;
+            sink.row(l.origin.step_row(frame, info, decision, label, (step.reward, step.terminated, step.truncated)))?;
             if step.terminated || step.truncated {
-                sink.row(row(l.frame.clone(), l.info.clone(), None, None, 0.0, false, false))?;
+                sink.row(l.origin.last_row(l.frame.clone(), l.info.clone()))?;
                 live[s] = None;
             }
         }

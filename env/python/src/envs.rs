@@ -7,7 +7,7 @@ use std::sync::Arc;
 use numpy::{PyArray, PyArray1, PyArrayMethods};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use sandtable_env::{Action, Advanced, Decision, EnvBatch, EnvConfig, EnvError, Renderer, Request, Scenario, expert_action, expert_decision};
+use sandtable_env::{Action, Advanced, Decision, EnvBatch, EnvConfig, EnvError, Renderer, Request, Scenario, Step, expert_action, expert_decision};
 
 use crate::error::to_py;
 use crate::process::{claim_vulkan, forked_message};
@@ -21,6 +21,13 @@ struct Out {
     terminated: bool,
     truncated: bool,
     info: String,
+}
+
+impl Out {
+    /// What a step hands back.
+    fn from_step(s: Step) -> Result<Self, EnvError> {
+        Ok(Out { info: info_json(&s.info)?, rgb: s.obs.frame.rgb, mission: s.obs.mission, reward: s.reward, terminated: s.terminated, truncated: s.truncated })
+    }
 }
 
 /// The batched result: images `[N, H, W, 3]`, rewards, terminated, truncated, missions and the
@@ -76,14 +83,7 @@ fn advance(batch: &mut EnvBatch, resets: Vec<(usize, u64)>, decisions: Vec<Optio
             Some(Advanced::Reset(obs, info)) => {
                 Some(Out { rgb: obs.frame.rgb, mission: obs.mission, reward: 0.0, terminated: false, truncated: false, info: info_json(&info)? })
             }
-            Some(Advanced::Stepped(s)) => Some(Out {
-                rgb: s.obs.frame.rgb,
-                mission: s.obs.mission,
-                reward: s.reward,
-                terminated: s.terminated,
-                truncated: s.truncated,
-                info: info_json(&s.info)?,
-            }),
+            Some(Advanced::Stepped(s)) => Some(Out::from_step(s)?),
             None => None,
         };
     }
@@ -238,15 +238,7 @@ impl Envs {
         let out = py
             .detach(|| {
                 self.workers[w].call(move |b| {
-                    let step = b.answer(s, &word)?;
-                    Ok(Out {
-                        info: info_json(&step.info)?,
-                        rgb: step.obs.frame.rgb,
-                        mission: step.obs.mission,
-                        reward: step.reward,
-                        terminated: step.terminated,
-                        truncated: step.truncated,
-                    })
+                    Out::from_step(b.answer(s, &word)?)
                 })
             })
             .map_err(to_py)?;

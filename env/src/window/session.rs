@@ -12,7 +12,7 @@ use crate::batch::{Env, EnvConfig};
 use crate::expert::{expert_decision, has_expert};
 use crate::observation::{Frame, Info};
 use crate::render::Renderer;
-use crate::stream::{Pending, Transition};
+use crate::stream::{Pending, RowOrigin, Transition};
 use crate::task::scenario::Scenario;
 
 /// Who decides when nobody presses a key: the scripted expert or a trained agent.
@@ -168,25 +168,9 @@ impl Session {
         self.env.state().map(expert_decision)
     }
 
-    /// A row; `ends` is the step's reward, terminated and truncated.
-    fn row(&self, frame: Frame, info: Info, decision: Option<Decision>, expert: Option<Decision>, ends: (f32, bool, bool)) -> Transition {
-        let (reward, terminated, truncated) = ends;
-        Transition {
-            worker: 0,
-            slot: 0,
-            episode: self.episode,
-            scenario: self.config.scenario.clone(),
-            seed: self.seed,
-            step: info.step,
-            frame,
-            mission: self.mission.clone(),
-            info,
-            decision,
-            expert,
-            reward,
-            terminated,
-            truncated,
-        }
+    /// What this episode's rows repeat.
+    fn origin(&self) -> RowOrigin {
+        RowOrigin { worker: 0, slot: 0, episode: self.episode, scenario: self.config.scenario.clone(), seed: self.seed, mission: self.mission.clone() }
     }
 
     fn emit(&mut self, row: &Transition) -> Result<(), String> {
@@ -236,7 +220,7 @@ impl Session {
         }
         let frame = std::mem::replace(&mut self.frame, step.obs.frame);
         let info = std::mem::replace(&mut self.info, step.info);
-        self.held_row = Some(self.row(frame, info, Some(decision), label, (step.reward, step.terminated, step.truncated)));
+        self.held_row = Some(self.origin().step_row(frame, info, decision, label, (step.reward, step.terminated, step.truncated)));
         self.reward = step.reward;
         self.episode_return += step.reward;
         self.summary.lock().unwrap_or_else(PoisonError::into_inner).steps += 1;
@@ -267,7 +251,7 @@ impl Session {
             last.truncated = true;
         }
         self.emit(&last)?;
-        let end = self.row(self.frame.clone(), self.info.clone(), None, None, (0.0, false, false));
+        let end = self.origin().last_row(self.frame.clone(), self.info.clone());
         self.emit(&end)?;
         {
             let mut summary = self.summary.lock().unwrap_or_else(PoisonError::into_inner);
