@@ -56,8 +56,11 @@ fn expert_labels_turn_back_an_agent_that_walks_the_wrong_way() {
         // Afterwards the labels are what was done, and none is missing but on the last row.
         assert!(ep.iter().filter(|t| t.step >= DETOUR && !t.is_last()).all(|t| t.decision == t.expert));
         assert!(ep.iter().all(|t| t.is_last() == t.expert.is_none()));
-        assert!(ep.len() > plain.len(), "episode {e}: the detour costs steps");
     }
+    // A turn the wrong way can happen to bring a target into view sooner than the expert's
+    // one-way search would; over the episodes the detour costs steps.
+    let rows = |eps: &[Vec<Transition>]| eps.iter().map(Vec::len).sum::<usize>();
+    assert!(rows(&detoured) > rows(&straight), "the detour costs steps: {} rows against {}", rows(&detoured), rows(&straight));
 }
 
 fn online(out: &Path, extra: &[&str]) -> std::process::Output {

@@ -220,3 +220,38 @@ fn the_renderer_is_recorded_and_changes_only_the_pixels() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("unknown renderer `vulkan`"), "{}", stderr(&o));
 }
+
+/// `--expert-labels` keeps what was played (the frames) and stores, for every visited state, the
+/// expert's decision there; where the mixed policy's random decisions took over, they differ.
+#[test]
+fn expert_labels_store_the_experts_decision_for_the_state_visited() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (played, labelled) = (dir.path().join("played"), dir.path().join("labelled"));
+    for (out, extra) in [(&played, &[][..]), (&labelled, &["--expert-labels"][..])] {
+        let o = sandtable(&[
+            &["record", "--scenario", "go_to_object", "--episodes", "4", "--policy", "mixed:0.5", "--workers", "1", "--seed", "9", "--out"][..],
+            &[out.to_str().expect("utf8")],
+            extra,
+        ]
+        .concat());
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let (a, b) = (Dataset::open(&played).expect("open"), Dataset::open(&labelled).expect("open"));
+    let scenario = std::sync::Arc::new(Scenario::load("go_to_object").expect("scenario"));
+    let mut differ = 0;
+    for i in 0..4 {
+        let (pa, pb) = (a.episode(i).expect("episode"), b.episode(i).expect("episode"));
+        assert_eq!(pa.len(), pb.len());
+        assert!((0..pa.len()).all(|t| pa.frame(t) == pb.frame(t)), "episode {i}: the frames are what was played either way");
+        let mut s = sandtable_env::sim::SimState::new(scenario.clone(), pa.meta.seed).expect("state");
+        for t in 0..pa.len() - 1 {
+            let expert = sandtable_env::expert_decision(&s);
+            assert_eq!(pb.actions[t], i64::from(expert.token()), "episode {i} row {t}: the label is the expert's decision");
+            differ += usize::from(pa.actions[t] != pb.actions[t]);
+            s.step(Action::from_index(u8::try_from(pa.actions[t]).expect("an action")).expect("valid"));
+        }
+    }
+    assert!(differ > 0, "the random decisions never departed from the expert's");
+    let info: serde_json::Value = serde_json::from_slice(&std::fs::read(labelled.join("info.json")).expect("info")).expect("json");
+    assert_eq!(info["recording"]["policy"], "mixed:0.5 labelled by expert");
+}

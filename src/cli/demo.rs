@@ -20,7 +20,7 @@ pub struct DemoArgs {
     #[arg(long)]
     pub fresh: bool,
     /// A few minutes' smoke run (the `tiny` preset on a handful of episodes) instead of the
-    /// default (`mini`, about 6 minutes on 2 CPU cores after the build).
+    /// default (`mini`, about 15 minutes on 2 CPU cores after the build).
     #[arg(long)]
     pub quick: bool,
     /// Env worker threads.
@@ -54,7 +54,7 @@ impl Plan {
         if quick {
             Self { config: "tiny", preview_seeds: 4, pretrain_episodes: 8, val_episodes: 2, tokenizer_steps: 20, dynamics_steps: 20, demo_episodes: 8, finetune_steps: 20, wm_windows: 16, eval_episodes: 2 }
         } else {
-            Self { config: "mini", preview_seeds: 9, pretrain_episodes: 240, val_episodes: 24, tokenizer_steps: 600, dynamics_steps: 600, demo_episodes: 400, finetune_steps: 1200, wm_windows: 64, eval_episodes: 30 }
+            Self { config: "mini", preview_seeds: 9, pretrain_episodes: 240, val_episodes: 24, tokenizer_steps: 600, dynamics_steps: 600, demo_episodes: 6400, finetune_steps: 4800, wm_windows: 64, eval_episodes: 100 }
         }
     }
 }

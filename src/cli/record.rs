@@ -38,6 +38,11 @@ pub struct RecordArgs {
     /// Base seed; every episode's seed derives from it and the episode index.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Store the expert's decision for every visited state as the row's action (and answer), in
+    /// place of what `--policy` did: with `mixed:P`, demonstrations that show how to recover
+    /// from the random decisions' detours (noise injection, as in DART, Laskey et al. 2017).
+    #[arg(long)]
+    pub expert_labels: bool,
     /// Rows per shard (shards are cut at episode ends once they reach this).
     #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..))]
     pub shard_frames: u64,
@@ -52,7 +57,8 @@ pub struct RecordArgs {
 /// Record the dataset.
 pub fn run(args: RecordArgs) -> Result<()> {
     let scenarios = load_scenarios(&args.scenarios)?;
-    let info = dataset_info(&scenarios, args.size, args.renderer, args.seed, &args.policy.name(), args.episodes)?;
+    let policy = if args.expert_labels { format!("{} labelled by expert", args.policy.name()) } else { args.policy.name() };
+    let info = dataset_info(&scenarios, args.size, args.renderer, args.seed, &policy, args.episodes)?;
     let mut writer = if args.resume {
         anyhow::ensure!(args.out.join("info.json").is_file(), "--resume: {} holds no dataset to continue", args.out.display());
         DatasetWriter::resume(&args.out, info, args.shard_frames).context("resuming the recording")?
@@ -77,7 +83,7 @@ pub fn run(args: RecordArgs) -> Result<()> {
         width: args.size,
         height: args.size,
         capacity: 256,
-        expert_labels: false,
+        expert_labels: args.expert_labels,
         renderer: args.renderer,
     };
     let mut stream = Stream::spawn(config, Driver::Policy(args.policy.clone())).context("starting the env workers")?;
@@ -89,7 +95,7 @@ pub fn run(args: RecordArgs) -> Result<()> {
     let start = Instant::now();
     let mut frames = 0u64;
     let mut successes = 0u64;
-    let mut episodes = EpisodeAssembler::default();
+    let mut episodes = if args.expert_labels { EpisodeAssembler::labelled() } else { EpisodeAssembler::default() };
     while let Some(event) = stream.recv().context("recording")? {
         let Event::Transition(t) = event else { anyhow::bail!("a built-in policy never asks for decisions") };
         frames += 1;

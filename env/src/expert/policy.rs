@@ -2,7 +2,10 @@
 //! subgoal; for `AllEver`, the nearest one not done yet), then follow the planner's path
 //! smoothly: aim at the furthest path point it can walk to in a straight line, turn until roughly
 //! facing it and walk. That gives long straight runs and few turns, which is what demonstrations
-//! should look like. Paths keep clear of the objects failure conditions name, and an action
+//! should look like. Where the point it aims at is out of view, it turns one way only (left):
+//! the shorter way round depends on what the agent's camera cannot show, so a learner imitating
+//! it would be asked to guess, and a learner that guesses each step differently turns back and
+//! forth in place. Paths keep clear of the objects failure conditions name, and an action
 //! whose result would fail is swapped for one that does not. Questions are answered from ground
 //! truth.
 
@@ -120,7 +123,7 @@ pub fn expert_action(s: &SimState) -> Action {
         Some(Goal::Reach { object, radius }) => {
             let o = &s.layout.objects[object];
             // Aim well inside the success radius so the last step lands in it.
-            navigate(s, o.pos, s.scenario.agent.radius + o.extent.radius + radius * 0.6)
+            navigate(s, object, s.scenario.agent.radius + o.extent.radius + radius * 0.6)
         }
         Some(Goal::Hold { object }) => hold(s, object),
         Some(Goal::Place { object, near, radius }) => {
@@ -178,7 +181,7 @@ fn hold(s: &SimState, object: usize) -> Action {
         // Something blocks the spot in front; step back and come in again.
         return Action::Back;
     }
-    navigate(s, o.pos, s.scenario.agent.radius + o.extent.radius + REACH * 0.5)
+    navigate(s, object, s.scenario.agent.radius + o.extent.radius + REACH * 0.5)
 }
 
 /// Carry the held `object` to `near`, face it, and put it down once within `radius`.
@@ -218,17 +221,20 @@ fn place(s: &SimState, object: usize, near: usize, radius: f32) -> Action {
     let avoid = hazards(s);
     let path = plan_to(&s.layout, swept, here, b.pos, stand, Some(object), &avoid)
         .or_else(|| plan_to(&s.layout, r, here, b.pos, stand, Some(object), &avoid));
-    follow(s, path, b.pos)
+    follow(s, path, near)
 }
 
-/// Plan to within `reach` of `goal` and take the first step of the path.
-fn navigate(s: &SimState, goal: (f32, f32), reach: f32) -> Action {
+/// Plan to within `reach` of `object` and take the first step of the path.
+fn navigate(s: &SimState, object: usize, reach: f32) -> Action {
     let here = (s.agent.x, s.agent.z);
+    let goal = s.layout.objects[object].pos;
     let path = plan_to(&s.layout, s.scenario.agent.radius, here, goal, reach, s.held, &hazards(s));
-    follow(s, path, goal)
+    follow(s, path, object)
 }
 
-fn follow(s: &SimState, path: Option<Vec<(f32, f32)>>, goal: (f32, f32)) -> Action {
+/// Step along `path` towards `object`.
+fn follow(s: &SimState, path: Option<Vec<(f32, f32)>>, object: usize) -> Action {
+    let goal = s.layout.objects[object].pos;
     let Some(path) = path else {
         return Action::TurnLeft;
     };
@@ -268,11 +274,17 @@ fn segment_free(layout: &Layout, a: (f32, f32), b: (f32, f32), r: f32, ignore: O
 
 
 /// Turn towards `aim` until within half a turn step, then walk; sidestep if the way is blocked.
+/// Unless `aim` lies in the field of view or an object is carried, every turn is to the left
+/// (turning right only while the aim is in view brings it closer each step, so the two never
+/// alternate).
 fn steer(s: &SimState, aim: (f32, f32)) -> Action {
     let turn = s.scenario.agent.turn_step_deg.to_radians();
     let diff = wrap_angle(heading((s.agent.x, s.agent.z), aim) - s.agent.yaw);
     if diff.abs() > turn / 2.0 + 1e-4 {
-        return if diff > 0.0 { Action::TurnLeft } else { Action::TurnRight };
+        let in_view = diff.abs() <= s.scenario.agent.fov_deg.to_radians() / 2.0;
+        // Carrying, the long way round sweeps the load past walls; take the short way.
+        let one_way = !in_view && s.held.is_none();
+        return if diff > 0.0 || one_way { Action::TurnLeft } else { Action::TurnRight };
     }
     let step = s.scenario.agent.move_step;
     let moved = |dx: f32, dz: f32| Pose { x: s.agent.x + dx * step, z: s.agent.z + dz * step, ..s.agent };
@@ -383,5 +395,32 @@ mod tests {
         let t = tally("avoid_hazard");
         assert_eq!(t.failed, 0, "expert came within the hazard's radius in {} of 200 seeds", t.failed);
         assert!(t.wins >= 198, "expert succeeded in {}/200", t.wins);
+    }
+
+    /// Where the target is out of view the expert turns left, whichever way is shorter, so the
+    /// direction can be read off the frame; once it sees the target it turns the shorter way.
+    #[test]
+    fn expert_searches_one_way_while_the_target_is_hidden() {
+        let sc = Arc::new(Scenario::load("go_to_object").expect("builtin"));
+        let (mut hidden, mut hidden_right, mut seen_right) = (0, 0, 0);
+        for seed in 0..50 {
+            let mut s = SimState::new(sc.clone(), seed).expect("gen");
+            let target = s.layout.role("target").expect("target");
+            while !s.over {
+                let a = expert_action(&s);
+                let turn = matches!(a, Action::TurnLeft | Action::TurnRight);
+                if !s.is_visible(target) {
+                    hidden += usize::from(turn);
+                    hidden_right += usize::from(a == Action::TurnRight);
+                } else {
+                    seen_right += usize::from(a == Action::TurnRight);
+                }
+                s.step(a);
+            }
+            assert!(s.success, "seed {seed}");
+        }
+        // A right turn with the target hidden happens only towards a path point in view, around an obstacle.
+        assert!(hidden > 200 && hidden_right * 50 < hidden, "{hidden_right} of {hidden} turns with the target hidden were right turns");
+        assert!(seen_right > 0, "never turned right towards a target in view");
     }
 }
