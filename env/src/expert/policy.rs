@@ -123,7 +123,7 @@ pub fn expert_action(s: &SimState) -> Action {
         Some(Goal::Reach { object, radius }) => {
             let o = &s.layout.objects[object];
             // Aim well inside the success radius so the last step lands in it.
-            navigate(s, object, s.scenario.agent.radius + o.extent.radius + radius * 0.6)
+            navigate(s, o.pos, s.scenario.agent.radius + o.extent.radius + radius * 0.6)
         }
         Some(Goal::Hold { object }) => hold(s, object),
         Some(Goal::Place { object, near, radius }) => {
@@ -181,7 +181,7 @@ fn hold(s: &SimState, object: usize) -> Action {
         // Something blocks the spot in front; step back and come in again.
         return Action::Back;
     }
-    navigate(s, object, s.scenario.agent.radius + o.extent.radius + REACH * 0.5)
+    navigate(s, o.pos, s.scenario.agent.radius + o.extent.radius + REACH * 0.5)
 }
 
 /// Carry the held `object` to `near`, face it, and put it down once within `radius`.
@@ -221,20 +221,17 @@ fn place(s: &SimState, object: usize, near: usize, radius: f32) -> Action {
     let avoid = hazards(s);
     let path = plan_to(&s.layout, swept, here, b.pos, stand, Some(object), &avoid)
         .or_else(|| plan_to(&s.layout, r, here, b.pos, stand, Some(object), &avoid));
-    follow(s, path, near)
+    follow(s, path, b.pos)
 }
 
-/// Plan to within `reach` of `object` and take the first step of the path.
-fn navigate(s: &SimState, object: usize, reach: f32) -> Action {
+/// Plan to within `reach` of `goal` and take the first step of the path.
+fn navigate(s: &SimState, goal: (f32, f32), reach: f32) -> Action {
     let here = (s.agent.x, s.agent.z);
-    let goal = s.layout.objects[object].pos;
     let path = plan_to(&s.layout, s.scenario.agent.radius, here, goal, reach, s.held, &hazards(s));
-    follow(s, path, object)
+    follow(s, path, goal)
 }
 
-/// Step along `path` towards `object`.
-fn follow(s: &SimState, path: Option<Vec<(f32, f32)>>, object: usize) -> Action {
-    let goal = s.layout.objects[object].pos;
+fn follow(s: &SimState, path: Option<Vec<(f32, f32)>>, goal: (f32, f32)) -> Action {
     let Some(path) = path else {
         return Action::TurnLeft;
     };
