@@ -72,7 +72,7 @@ fn the_demo_runs_every_stage_resumes_and_its_report_renders() {
         let png = std::fs::read(out.join("previews").join(format!("{name}.png"))).expect("preview");
         assert!(png.starts_with(b"\x89PNG"));
     }
-    for (d, n) in [("pretrain", 8), ("val", 2), ("demos", 8)] {
+    for (d, n) in [("pretrain", 8), ("val", 2), ("demos", 8), ("questions", 8)] {
         assert_eq!(json(&out.join("data").join(d).join("info.json"))["total_episodes"], n, "{d}");
     }
     assert!(stage_done(&out.join("world")) && stage_done(&out.join("agent")));

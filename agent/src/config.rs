@@ -124,6 +124,12 @@ pub struct FinetuneConfig {
     /// Draw the same number of windows from every episode in an epoch (instead of every window
     /// once), so that short episodes such as questions are not drowned out by long walks.
     pub episode_balanced: bool,
+    /// Draw the same number of windows from every scenario in an epoch, so that many cheap
+    /// one-step question episodes and fewer long walks each get their share.
+    pub scenario_balanced: bool,
+    /// Give the agent continuous features of each frame patch from its pixels (a patch-merging
+    /// stem, see `model::PixelStem`) beside the tokenizer's codes.
+    pub pixel_stem: bool,
     /// Steps between validation passes.
     pub eval_every: u64,
     /// Validation batches per pass.
@@ -145,6 +151,8 @@ impl Default for FinetuneConfig {
             text_len: 12,
             frames: 2,
             episode_balanced: false,
+            scenario_balanced: false,
+            pixel_stem: false,
             eval_every: 100,
             eval_batches: 4,
             checkpoint_every: 100,

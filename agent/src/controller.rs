@@ -39,6 +39,8 @@ struct History {
     text: Vec<u32>,
     codes: VecDeque<Vec<u32>>,
     actions: VecDeque<i64>,
+    /// Frame bytes, for an agent that reads pixels.
+    pixels: VecDeque<Vec<u8>>,
 }
 
 /// Closed-loop control with a fine-tuned agent.
@@ -82,6 +84,7 @@ impl<'a> Controller<'a> {
         let codes: Vec<u32> = self.model.tokenizer.encode(&frames)?.flatten_all()?.to_vec1()?;
         let p = codes.len() / requests.len();
         let (t, text_len) = (self.model.agent.frames(), self.model.config.finetune.text_len);
+        let reads_pixels = self.model.agent.reads_pixels();
         let mut windows = Vec::with_capacity(requests.len());
         for (r, chunk) in requests.iter().zip(codes.chunks(p)) {
             let h = self.open.entry(r.episode).or_insert_with(|| {
@@ -93,11 +96,21 @@ impl<'a> Controller<'a> {
             });
             h.codes.push_back(chunk.to_vec());
             h.actions.push_back(-1);
+            if reads_pixels {
+                h.pixels.push_back(r.frame.to_vec());
+            }
             while h.codes.len() > t {
                 h.codes.pop_front();
                 h.actions.pop_front();
+                h.pixels.pop_front();
             }
-            windows.push(Episode { text: h.text.clone(), codes: h.codes.iter().cloned().collect(), actions: h.actions.iter().copied().collect(), answer: None });
+            windows.push(Episode {
+                text: h.text.clone(),
+                codes: h.codes.iter().cloned().collect(),
+                actions: h.actions.iter().copied().collect(),
+                answer: None,
+                pixels: h.pixels.iter().cloned().collect(),
+            });
         }
         let draws: Vec<u64> = requests.iter().map(|r| self.open.get(&r.episode).map_or(0, |h| h.steps)).collect();
         let (temperature, seed) = (self.temperature, self.seed);

@@ -40,6 +40,9 @@ struct Plan {
     tokenizer_steps: u64,
     dynamics_steps: u64,
     demo_episodes: u64,
+    /// Extra expert episodes of the question scenarios: one step each, so cheap, and many
+    /// distinct scenes are what make the answers learnable (docs/results.md).
+    question_episodes: u64,
     finetune_steps: u64,
     wm_windows: u64,
     eval_episodes: u64,
@@ -52,9 +55,9 @@ const ZERO_SHOT: &str = "size_of_object";
 impl Plan {
     fn new(quick: bool) -> Self {
         if quick {
-            Self { config: "tiny", preview_seeds: 4, pretrain_episodes: 8, val_episodes: 2, tokenizer_steps: 20, dynamics_steps: 20, demo_episodes: 8, finetune_steps: 20, wm_windows: 16, eval_episodes: 2 }
+            Self { config: "tiny", preview_seeds: 4, pretrain_episodes: 8, val_episodes: 2, tokenizer_steps: 20, dynamics_steps: 20, demo_episodes: 8, question_episodes: 8, finetune_steps: 20, wm_windows: 16, eval_episodes: 2 }
         } else {
-            Self { config: "mini", preview_seeds: 9, pretrain_episodes: 240, val_episodes: 24, tokenizer_steps: 600, dynamics_steps: 600, demo_episodes: 6400, finetune_steps: 4800, wm_windows: 64, eval_episodes: 100 }
+            Self { config: "mini", preview_seeds: 9, pretrain_episodes: 240, val_episodes: 24, tokenizer_steps: 600, dynamics_steps: 600, demo_episodes: 6400, question_episodes: 16000, finetune_steps: 4800, wm_windows: 64, eval_episodes: 100 }
         }
     }
 }
@@ -114,7 +117,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
     let workers = args.workers.to_string();
     let scen = || SCENARIOS.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let data = out.join("data");
-    let (pre, val, demos) = (data.join("pretrain"), data.join("val"), data.join("demos"));
+    let (pre, val, demos, questions) = (data.join("pretrain"), data.join("val"), data.join("demos"), data.join("questions"));
     let (world, agent) = (out.join("world"), out.join("agent"));
 
     st.header("record: scenario previews, mixed-policy data for pretraining, expert demonstrations");
@@ -138,6 +141,8 @@ pub fn run(args: DemoArgs) -> Result<()> {
     let walking = vec!["go_to_object".to_string(), "pick_up_object".into()];
     st.run("record held-out world-model data", record(&val, walking, plan.val_episodes, "mixed:0.3", 301), complete(&val, plan.val_episodes))?;
     st.run("record expert demonstrations", record(&demos, scen(), plan.demo_episodes, "expert", 100), complete(&demos, plan.demo_episodes))?;
+    let asking = vec!["describe_object".to_string(), "count_objects".into()];
+    st.run("record more questions", record(&questions, asking, plan.question_episodes, "expert", 102), complete(&questions, plan.question_episodes))?;
 
     st.header("pretrain: the world model (frame tokenizer, then dynamics)");
     let mut a = vec!["pretrain".to_string(), "--data".into(), s(&pre), "--config".into(), plan.config.into(), "--tokenizer-steps".into(), plan.tokenizer_steps.to_string(), "--dynamics-steps".into(), plan.dynamics_steps.to_string(), "--device".into(), args.device.clone(), "--out".into(), s(&world)];
@@ -157,7 +162,8 @@ pub fn run(args: DemoArgs) -> Result<()> {
     // Behaviour cloning: at equal expert labels it beat online imitation (DAgger) on this model
     // size (docs/results.md), so the demo shows it; `finetune --online` is the other mode.
     st.header("finetune: follow missions and answer questions, imitating expert demonstrations");
-    let mut a = vec!["finetune".to_string(), "--init".into(), s(&world), "--config".into(), plan.config.into(), "--data".into(), s(&demos), "--steps".into(), plan.finetune_steps.to_string(), "--holdout-pairs".into(), "red:cube,blue:sphere".into(), "--device".into(), args.device.clone(), "--out".into(), s(&agent)];
+    // The preset balances scenarios, so the extra questions add distinct scenes, not share.
+    let mut a = vec!["finetune".to_string(), "--init".into(), s(&world), "--config".into(), plan.config.into(), "--data".into(), s(&demos), "--data".into(), s(&questions), "--steps".into(), plan.finetune_steps.to_string(), "--holdout-pairs".into(), "red:cube,blue:sphere".into(), "--device".into(), args.device.clone(), "--out".into(), s(&agent)];
     if agent.join("checkpoints/latest").is_file() {
         a.push("--resume".into());
     }

@@ -19,7 +19,7 @@ use rand_chacha::ChaCha8Rng;
 
 pub use vocab::build_vocab;
 
-use self::windows::{Batches, Item, items, windows};
+use self::windows::{Balance, Batches, Item, items, windows};
 use crate::AgentError;
 use crate::card::AgentCard;
 use crate::checkpoint::{self, Stage, TrainState};
@@ -84,7 +84,7 @@ impl StageLoop for FinetuneStage<'_> {
     fn step(&mut self, s: u64, total: u64) -> Result<StepOutcome, AgentError> {
         let (tr, ft) = (&self.cfg.train, &self.cfg.finetune);
         let batch = self.batches.next(ft.batch);
-        let seqs = self.agent.sequences(&windows(self.data, &batch, &self.codes, self.vocab, ft.text_len)?)?;
+        let seqs = self.agent.sequences(&windows(self.data, &batch, &self.codes, self.vocab, ft.text_len, ft.pixel_stem)?)?;
         let (loss, acc) = self.agent.loss(&seqs, ft.frame_loss_weight)?;
         let lr = learning_rate(s, total, ft.warmup_steps, ft.lr, tr.min_lr_fraction);
         let mut out = StepOutcome::optimise(&loss, &mut self.opt, lr, tr.grad_clip, seqs.rows * seqs.len)?;
@@ -97,7 +97,7 @@ impl StageLoop for FinetuneStage<'_> {
         let frozen_agent = Agent::new(self.cfg, frozen(self.dyn_map, self.device))?;
         let (mut losses, mut accs) = (Vec::new(), Vec::new());
         for chunk in self.val_items.chunks(ft.batch) {
-            let seqs = frozen_agent.sequences(&windows(self.data, chunk, &self.codes, self.vocab, ft.text_len)?)?;
+            let seqs = frozen_agent.sequences(&windows(self.data, chunk, &self.codes, self.vocab, ft.text_len, ft.pixel_stem)?)?;
             let (l, a) = frozen_agent.loss(&seqs, 0.0)?;
             losses.push(f64::from(l.to_scalar::<f32>()?));
             accs.push(a);
@@ -264,7 +264,8 @@ pub fn finetune(cfg: &Config, job: &Finetune<'_>, device: &Device, obs: &mut dyn
     for (file, text) in [("agent.json", &card_json), ("vocab.json", &vocab_json)] {
         crate::atomic::write_atomic(&run.join(file), text.as_bytes()).map_err(|e| AgentError::io(run, e))?;
     }
-    let batches = Batches::new(train_items, ft.episode_balanced, tr.seed, state.sampler);
+    let balance = Balance { episodes: ft.episode_balanced, scenarios: ft.scenario_balanced };
+    let batches = Batches::new(train_items, balance, tr.seed, state.sampler);
     let mut stage = FinetuneStage {
         cfg,
         data,

@@ -17,6 +17,7 @@ use candle_nn::{Init, VarBuilder};
 
 use super::dynamics::Dynamics;
 use super::ops;
+use super::stem::PixelStem;
 use crate::config::{ACTION_TOKENS, Config};
 use crate::text::PAD_ID;
 
@@ -36,6 +37,8 @@ pub struct Episode {
     pub actions: Vec<i64>,
     /// The answer word id, when the last action is `answer` and its word is known.
     pub answer: Option<u32>,
+    /// Each frame's RGB bytes, for an agent with a pixel stem (empty for one without).
+    pub pixels: Vec<Vec<u8>>,
 }
 
 /// Token ids, position ids and training targets of a batch of windows laid out as rows of one
@@ -60,6 +63,10 @@ pub struct Sequences {
     pub decide_at: Vec<usize>,
     /// Per row, the answer slot (it holds the `answer` action and emits the word), if any.
     pub answer_at: Vec<Option<usize>>,
+    /// For a pixel stem: the RGB bytes of every frame laid out, one after another.
+    pub pixels: Vec<u8>,
+    /// For a pixel stem: the flat position of each laid-out frame's first code slot.
+    pub pixel_slots: Vec<u32>,
 }
 
 /// Dynamics transformer with instruction positions.
@@ -68,6 +75,9 @@ pub struct Agent {
     pub(crate) dynamics: Dynamics,
     /// Positions of the instruction's word slots, then the answer word's.
     pub(crate) text_pos: Tensor,
+    /// Continuous patch features from the pixels, added to the frame slots.
+    stem: Option<PixelStem>,
+    image_size: usize,
     text_len: usize,
     frames: usize,
     tokens_per_frame: usize,
@@ -82,6 +92,8 @@ impl Agent {
         Ok(Self {
             dynamics: Dynamics::new(cfg, vb.clone())?,
             text_pos: vb.get_with_hints((text_len + 1, cfg.dynamics.dim), "text_pos", Init::Randn { mean: 0.0, stdev: 0.02 })?,
+            stem: if cfg.finetune.pixel_stem { Some(PixelStem::new(cfg, vb.pp("stem"))?) } else { None },
+            image_size: cfg.image_size,
             text_len,
             frames: cfg.finetune.frames,
             tokens_per_frame: cfg.tokens_per_frame(),
@@ -101,6 +113,11 @@ impl Agent {
     /// Frames of context the agent reads.
     pub fn frames(&self) -> usize {
         self.frames
+    }
+
+    /// Whether the agent reads pixels (then every window carries each frame's bytes).
+    pub fn reads_pixels(&self) -> bool {
+        self.stem.is_some()
     }
 
     /// Length of every sequence: instruction, `frames` frame blocks with their actions, answer.
@@ -126,7 +143,10 @@ impl Agent {
             frame_targets: Vec::new(),
             decide_at: Vec::new(),
             answer_at: Vec::new(),
+            pixels: Vec::new(),
+            pixel_slots: Vec::new(),
         };
+        let frame_bytes = self.image_size * self.image_size * 3;
         for (r, w) in windows.iter().enumerate() {
             if w.text.len() > tl {
                 candle_core::bail!("window {r}: {} instruction words, the model reads {tl}", w.text.len());
@@ -145,6 +165,12 @@ impl Agent {
             for (f, (codes, &a)) in w.codes.iter().zip(&w.actions).enumerate() {
                 if codes.len() != p {
                     candle_core::bail!("window {r} frame {f}: {} codes, expected {p}", codes.len());
+                }
+                if self.stem.is_some() {
+                    let bytes = w.pixels.get(f).filter(|b| b.len() == frame_bytes);
+                    let bytes = bytes.ok_or_else(|| candle_core::Error::Msg(format!("window {r} frame {f}: the agent reads pixels and this frame has none of {frame_bytes} bytes")))?;
+                    s.pixels.extend_from_slice(bytes);
+                    s.pixel_slots.push(flat(tok.len()));
                 }
                 let next = w.codes.get(f + 1).filter(|_| a >= 0 && a as usize != ANSWER_ACTION);
                 for (k, &c) in codes.iter().enumerate() {
@@ -209,8 +235,30 @@ impl Agent {
             }
         }
         let keep = Tensor::from_vec(keep, (s.rows, s.len, 1), device)?;
-        let x = ((d.tok_emb.forward(&tokens)? + pos)? + d.action_context(&tokens, &of)?.broadcast_mul(&keep)?)?;
+        let mut x = ((d.tok_emb.forward(&tokens)? + pos)? + d.action_context(&tokens, &of)?.broadcast_mul(&keep)?)?;
+        if let Some(stem) = &self.stem {
+            x = (x + self.pixel_features(stem, s)?)?;
+        }
         d.hidden(x, d.mask(self.text_len))
+    }
+
+    /// The stem's features of every frame, placed at the frame's code slots: `[b, n, d]`, zero
+    /// elsewhere. One row of zeros after the frames' rows is what other positions select.
+    fn pixel_features(&self, stem: &PixelStem, s: &Sequences) -> Result<Tensor> {
+        let device = self.text_pos.device();
+        let (n, p) = (s.pixel_slots.len(), self.tokens_per_frame);
+        let frames = Tensor::from_slice(&s.pixels, (n, self.image_size, self.image_size, 3), device)?;
+        let feats = stem.forward(&frames)?;
+        let dim = feats.dim(2)?;
+        let table = Tensor::cat(&[&feats.reshape((n * p, dim))?, &Tensor::zeros((1, dim), feats.dtype(), device)?], 0)?;
+        let mut pick = vec![(n * p) as u32; s.rows * s.len];
+        for (f, &slot) in s.pixel_slots.iter().enumerate() {
+            for k in 0..p {
+                pick[slot as usize + k] = (f * p + k) as u32;
+            }
+        }
+        let pick = Tensor::from_vec(pick, s.rows * s.len, device)?;
+        table.index_select(&pick, 0)?.reshape((s.rows, s.len, dim))
     }
 
     /// Logits `[k, vocab]` at the flat positions `at` (`row · len + position`) of laid-out
@@ -284,6 +332,7 @@ impl Agent {
                 w.actions[last] = ANSWER_ACTION as i64;
                 w.codes.truncate(last + 1);
                 w.actions.truncate(last + 1);
+                w.pixels.truncate(last + 1);
                 w.answer = None;
                 w
             })

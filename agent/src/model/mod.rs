@@ -8,6 +8,7 @@ mod init;
 mod matmul;
 mod nn;
 pub mod ops;
+mod stem;
 mod tokenizer;
 
 pub use agent::{ANSWER_ACTION, Agent, Episode, Sequences, argmax};
@@ -15,6 +16,7 @@ pub use dynamics::{Dynamics, interleave};
 pub use fsq::Fsq;
 pub use init::{SeededInit, frozen};
 pub use nn::{Attention, Block, Dense, LayerNorm, Mlp};
+pub use stem::PixelStem;
 pub use tokenizer::Tokenizer;
 
 #[cfg(test)]

@@ -59,20 +59,27 @@ fn shapes() -> Result<()> {
 
 #[test]
 fn every_parameter_gets_a_gradient() -> Result<()> {
-    let cfg = Config::tiny();
+    let mut cfg = Config::tiny();
+    cfg.finetune.pixel_stem = true;
     let (tm, tok, dm, dynamics) = build(&cfg)?;
     assert_all_grads(&tm, &tok.loss(&frames(4, 1)?)?)?;
     assert_all_grads(&dm, &dynamics.loss(&tokens(&cfg, 2)?)?.0)?;
     // The agent: instruction positions, answer position and every dynamics weight.
     let am = VarMap::new();
     let agent = Agent::new(&cfg, SeededInit::new(am.clone(), 3).builder(&Device::Cpu))?;
+    // The stem's last layer starts at zero (so nothing below it gets a gradient yet): move it.
+    let out = am.data().lock().expect("lock")["stem.out.weight"].clone();
+    out.set(&out.as_tensor().randn_like(0.0, 0.02)?)?;
     let p = cfg.tokens_per_frame();
+    let pixels = frames(cfg.finetune.frames, 7)?.flatten_all()?.to_vec1::<u8>()?;
+    let frame_bytes = pixels.len() / cfg.finetune.frames;
     let windows: Vec<Episode> = (0..3u32)
         .map(|r| Episode {
             text: (2..2 + cfg.finetune.text_len as u32 - r).collect(),
             codes: (0..cfg.finetune.frames).map(|f| (0..p).map(|k| ((k * 13 + f * 7) as u32 + r) % cfg.codebook() as u32).collect()).collect(),
             actions: (0..cfg.finetune.frames).map(|f| if r == 2 && f + 1 == cfg.finetune.frames { ANSWER_ACTION as i64 } else { (f as i64 + i64::from(r)) % 7 }).collect(),
             answer: (r == 2).then_some(5),
+            pixels: pixels.chunks(frame_bytes).map(<[u8]>::to_vec).collect(),
         })
         .collect();
     let seqs = agent.sequences(&windows)?;
