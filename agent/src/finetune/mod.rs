@@ -4,8 +4,9 @@
 //! checkpoint or from scratch with the same architecture, so the two can be compared.
 //!
 //! The frame tokenizer stays as it starts (pretrained, or random from scratch): the agent reads
-//! its discrete codes, through which no gradient flows. Every dynamics weight is trained, unless
-//! the trunk is frozen.
+//! its discrete codes, through which no gradient flows, and with `finetune.pixel_stem` the
+//! frames' pixels through a stem trained here. Every dynamics weight is trained, unless the
+//! trunk is frozen.
 
 mod vocab;
 mod windows;

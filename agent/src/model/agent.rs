@@ -9,8 +9,9 @@
 //! predict the next frame (action-free) for the auxiliary frame loss.
 //!
 //! Its weights are the dynamics model's, under the same names, plus `text_pos` (positions of the
-//! instruction words and of the answer word), so a pretraining checkpoint loads into it as is and a
-//! fine-tuned checkpoint still loads as a world model.
+//! instruction words and of the answer word) and, with `finetune.pixel_stem`, the pixel stem's
+//! `stem.*` (its features are added to the frame slots), so a pretraining checkpoint loads into it
+//! as is and a fine-tuned checkpoint still loads as a world model.
 
 use candle_core::{D, DType, Device, Module, Result, Tensor};
 use candle_nn::{Init, VarBuilder};
