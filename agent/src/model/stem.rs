@@ -14,6 +14,7 @@ use candle_nn::{Init, VarBuilder};
 
 use super::nn::Dense;
 use super::ops;
+use super::tokenizer::patch_pixels;
 use crate::config::Config;
 
 /// Hierarchical patch-merging MLP from pixels to one vector per tokenizer patch.
@@ -52,9 +53,7 @@ impl PixelStem {
     /// within a patch in Z-order, so that four consecutive pixels form a 2×2 block, four
     /// consecutive blocks a 4×4 block, and so on.
     fn layout(&self, frames: &Tensor) -> Result<Vec<f32>> {
-        let (g, s) = (self.grid, self.patch);
-        let w = g * s;
-        let bytes: Vec<u8> = frames.flatten_all()?.to_vec1()?;
+        let s = self.patch;
         // Z-order: the bits of the index within a patch alternate x and y.
         let order: Vec<(usize, usize)> = (0..s * s)
             .map(|m| {
@@ -66,18 +65,7 @@ impl PixelStem {
                 (x, y)
             })
             .collect();
-        let mut out = Vec::with_capacity(bytes.len());
-        for img in bytes.chunks_exact(w * w * 3) {
-            for gy in 0..g {
-                for gx in 0..g {
-                    for &(x, y) in &order {
-                        let at = ((gy * s + y) * w + gx * s + x) * 3;
-                        out.extend(img[at..at + 3].iter().map(|&b| f32::from(b) / 127.5 - 1.0));
-                    }
-                }
-            }
-        }
-        Ok(out)
+        patch_pixels(frames, self.grid, s, &order)
     }
 }
 

@@ -29,6 +29,26 @@ pub struct Tokenizer {
     grid: usize,
 }
 
+/// The pixels of u8 frames `[n, h, w, 3]` in `[-1, 1]`, patch by patch (`grid` × `grid` patches of
+/// `patch` pixels, in raster order), and within a patch in `order` (`(x, y)` positions): one pass
+/// over the bytes, on the CPU.
+pub(super) fn patch_pixels(frames: &Tensor, grid: usize, patch: usize, order: &[(usize, usize)]) -> Result<Vec<f32>> {
+    let bytes: Vec<u8> = frames.flatten_all()?.to_vec1()?;
+    let w = grid * patch;
+    let mut out = Vec::with_capacity(bytes.len());
+    for img in bytes.chunks_exact(w * w * 3) {
+        for gy in 0..grid {
+            for gx in 0..grid {
+                for &(x, y) in order {
+                    let at = ((gy * patch + y) * w + gx * patch + x) * 3;
+                    out.extend(img[at..at + 3].iter().map(|&b| f32::from(b) / 127.5 - 1.0));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 impl Tokenizer {
     /// Build from `cfg.tokenizer`.
     pub fn new(cfg: &Config, vb: VarBuilder) -> Result<Self> {
@@ -69,20 +89,8 @@ impl Tokenizer {
             let x = ((frames.to_dtype(DType::F32)? / 127.5)? - 1.0)?;
             return x.reshape((n, g, s, g, s, 3))?.permute((0, 1, 3, 2, 4, 5))?.reshape((n, g * g, s * s * 3));
         }
-        let bytes: Vec<u8> = frames.flatten_all()?.to_vec1()?;
-        let (w, row) = (g * s, s * 3);
-        let mut out = Vec::with_capacity(bytes.len());
-        for img in bytes.chunks_exact(w * w * 3) {
-            for gy in 0..g {
-                for gx in 0..g {
-                    for py in 0..s {
-                        let at = ((gy * s + py) * w + gx * s) * 3;
-                        out.extend(img[at..at + row].iter().map(|&b| f32::from(b) / 127.5 - 1.0));
-                    }
-                }
-            }
-        }
-        Tensor::from_vec(out, (n, g * g, s * s * 3), frames.device())
+        let raster: Vec<(usize, usize)> = (0..s).flat_map(|y| (0..s).map(move |x| (x, y))).collect();
+        Tensor::from_vec(patch_pixels(frames, g, s, &raster)?, (n, g * g, s * s * 3), frames.device())
     }
 
     /// Patches `[n, p, patch·patch·3]` in `[-1, 1]` → images `[n, h, w, 3]` in `[0, 1]`.
