@@ -109,6 +109,24 @@ fn baselines_report_the_expert_ceiling_and_the_random_floor() {
     let random = rows(&eval, "random")[0]["summary"].clone();
     assert!(random["success_rate"].as_f64().expect("rate") <= 0.25, "random {random}");
     assert!(random["mean_length"].as_f64().expect("length") > expert["mean_length"].as_f64().expect("length"));
+    // One line per episode and player, each with its diagnosis: the expert's say it saw the
+    // target and did not fail; every random failure has a kind, and the row counts them.
+    let text = std::fs::read_to_string(out.join("episodes.jsonl")).expect("episodes.jsonl");
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    assert_eq!(lines.len(), 24);
+    for l in &lines {
+        let d = &l["diagnosis"];
+        assert!(l["seed"].is_u64() && d["final_distance"].is_number(), "{l}");
+        assert_eq!(d["failure"].is_null(), l["success"] == true, "{l}");
+        if l["policy"] == "expert" {
+            assert!(d["target_seen_at"].is_u64() && d["final_distance"].as_f64().expect("distance") < 2.0, "{l}");
+        }
+    }
+    let failed = lines.iter().filter(|l| l["policy"] == "random" && l["success"] == false).count();
+    let kinds = rows(&eval, "random")[0]["failures"].as_object().expect("failures").clone();
+    let counted: u64 = kinds.iter().filter(|(k, _)| !k.contains("_sharing_")).map(|(_, n)| n.as_u64().expect("count")).sum();
+    assert_eq!(counted as usize, failed, "{kinds:?}");
+    assert!(rows(&eval, "expert")[0]["failures"].as_object().expect("failures").is_empty());
 }
 
 #[test]

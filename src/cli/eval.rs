@@ -2,6 +2,7 @@
 //! (`play::closed_loop`); a random policy and the expert play the same seeds as the floor and the
 //! ceiling. This file parses the arguments, calls the players and prints and writes the results.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -15,7 +16,8 @@ use sandtable_env::{PolicySpec, Renderer, StreamConfig};
 use serde_json::json;
 
 use crate::media::write_atomic;
-use crate::play::closed_loop::{play_agent, play_policy};
+use crate::play::closed_loop::{PlayedEpisode, play_agent, play_policy};
+use crate::play::diagnosis::tally;
 use crate::play::episodes::load_scenarios;
 use crate::play::gifs::GifSaver;
 use crate::play::seeds::check_unseen;
@@ -81,7 +83,7 @@ pub struct EvalArgs {
     /// agent's training data, else batch].
     #[arg(long)]
     pub renderer: Option<Renderer>,
-    /// Output directory for eval.json and GIFs [default: CHECKPOINT/eval, else runs/eval].
+    /// Output directory for eval.json, episodes.jsonl (one line per episode, with why it failed) and GIFs [default: CHECKPOINT/eval, else runs/eval].
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// cpu, cuda or cuda:N.
@@ -135,6 +137,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let mut rows = Vec::new();
     let mut timing = serde_json::Map::new();
     let mut gifs = Vec::new();
+    let mut lines = Vec::new();
     for &player in &players {
         let start = Instant::now();
         let bar = ProgressBar::new(total);
@@ -154,13 +157,21 @@ pub fn run(args: EvalArgs) -> Result<()> {
         gifs.extend(saver.written);
         timing.insert(player.name().into(), json!(start.elapsed().as_secs_f64()));
         for (scenario, eps) in &played {
-            let all: Vec<Outcome> = eps.iter().map(|e| e.2.clone()).collect();
-            rows.push(Row { player: player.name(), scenario: scenario.clone(), subset: "all".into(), summary: summarise(&all) });
-            if !holdout.is_empty() {
-                let held: Vec<Outcome> = eps.iter().filter(|e| named_pair(&holdout, &e.1).is_some()).map(|e| e.2.clone()).collect();
-                if !held.is_empty() {
-                    rows.push(Row { player: player.name(), scenario: scenario.clone(), subset: "holdout pairs".into(), summary: summarise(&held) });
-                }
+            let held: Vec<&PlayedEpisode> = eps.iter().filter(|e| named_pair(&holdout, &e.mission).is_some()).collect();
+            let mut subsets = vec![("all", eps.iter().collect::<Vec<_>>())];
+            if !held.is_empty() {
+                subsets.push(("holdout pairs", held));
+            }
+            for (subset, list) in subsets {
+                let outcomes: Vec<Outcome> = list.iter().map(|e| e.outcome.clone()).collect();
+                let failures = tally(list.iter().filter_map(|e| e.diagnosis.as_ref()));
+                rows.push(Row { player: player.name(), scenario: scenario.clone(), subset: subset.into(), summary: summarise(&outcomes), failures });
+            }
+            for e in eps {
+                lines.push(json!({"policy": player.name(), "scenario": scenario, "index": e.index, "seed": e.seed, "mission": e.mission,
+                    "success": e.outcome.success, "length": e.outcome.length, "return": e.outcome.episode_return,
+                    "answer": e.outcome.answer.as_ref().map(|a| &a.0), "given_answer": e.outcome.answer.as_ref().and_then(|a| a.1.as_ref()),
+                    "diagnosis": e.diagnosis}));
             }
         }
     }
@@ -177,11 +188,17 @@ pub fn run(args: EvalArgs) -> Result<()> {
         "holdout_pairs": holdout.iter().map(Pair::to_string).collect::<Vec<_>>(),
         "wall_seconds": timing,
         "gifs": gifs.iter().map(|p: &PathBuf| p.strip_prefix(&out).unwrap_or(p).to_path_buf()).collect::<Vec<_>>(),
-        "results": rows.iter().map(|r| json!({"policy": r.player, "scenario": r.scenario, "subset": r.subset, "summary": r.summary})).collect::<Vec<_>>(),
+        "results": rows.iter().map(|r| json!({"policy": r.player, "scenario": r.scenario, "subset": r.subset, "summary": r.summary, "failures": r.failures})).collect::<Vec<_>>(),
     });
+    let mut jsonl = String::new();
+    for line in &lines {
+        jsonl.push_str(&serde_json::to_string(line)?);
+        jsonl.push('\n');
+    }
+    write_atomic(&out.join("episodes.jsonl"), jsonl.as_bytes())?;
     let path = out.join("eval.json");
     write_atomic(&path, serde_json::to_string_pretty(&doc)?.as_bytes())?;
-    println!("wrote {} and {} GIFs in {}", path.display(), gifs.len(), out.join("gifs").display());
+    println!("wrote {}, episodes.jsonl and {} GIFs in {}", path.display(), gifs.len(), out.join("gifs").display());
     Ok(())
 }
 
@@ -191,6 +208,8 @@ struct Row {
     scenario: String,
     subset: String,
     summary: Summary,
+    /// Failed episodes by kind (scenarios with a target object).
+    failures: BTreeMap<String, usize>,
 }
 
 fn print_table(rows: &[Row]) {
@@ -216,5 +235,11 @@ fn print_table(rows: &[Row]) {
             acc,
             prior
         );
+        if !r.failures.is_empty() {
+            let kinds: Vec<String> = r.failures.iter().filter(|(k, _)| !k.contains("_sharing_")).map(|(k, n)| format!("{k} {n}")).collect();
+            let shares: Vec<String> = r.failures.iter().filter_map(|(k, n)| k.split_once("_sharing_").map(|(_, s)| format!("{s} {n}"))).collect();
+            let shares = if shares.is_empty() { String::new() } else { format!(" (the wrong object shares: {})", shares.join(", ")) };
+            println!("{:<42} failures: {}{shares}", "", kinds.join(", "));
+        }
     }
 }

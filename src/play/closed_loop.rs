@@ -2,7 +2,7 @@
 //! agent-in-the-loop stream (frames in, decisions out, no expert help), or a built-in policy plays
 //! the same seeds; every finished episode becomes an outcome.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use anyhow::{Context, Result};
 use indicatif::ProgressBar;
@@ -11,13 +11,67 @@ use sandtable_agent::controller::{Choice, Controller, Request};
 use sandtable_agent::dataset::{EpisodeData, EpisodeMeta};
 use sandtable_agent::loader::TrainedAgent;
 use sandtable_agent::score::Outcome;
-use sandtable_env::{Action, Decision, Driver, Event, Pending, PolicySpec, Stream, StreamConfig};
+use sandtable_env::{Action, Decision, Driver, Event, Pending, PolicySpec, Stream, StreamConfig, Transition};
 
+use crate::play::diagnosis::{Diagnoser, Diagnosis};
 use crate::play::episodes::EpisodeAssembler;
 use crate::play::gifs::GifSaver;
 
-/// Results of one player: per scenario, each episode's mission and outcome, in episode order.
-pub type Played = BTreeMap<String, Vec<(u64, String, Outcome)>>;
+/// One played episode.
+#[derive(Clone, Debug)]
+pub struct PlayedEpisode {
+    /// Episode index.
+    pub index: u64,
+    /// The episode's seed.
+    pub seed: u64,
+    /// Mission or question.
+    pub mission: String,
+    /// How it went.
+    pub outcome: Outcome,
+    /// Why it failed, for scenarios with a target object.
+    pub diagnosis: Option<Diagnosis>,
+}
+
+/// Results of one player: per scenario, its episodes in episode order.
+pub type Played = BTreeMap<String, Vec<PlayedEpisode>>;
+
+/// Episodes, their diagnoses and the tally, assembled from the stream's transitions.
+#[derive(Default)]
+struct Collector {
+    episodes: EpisodeAssembler,
+    diagnoser: Diagnoser,
+    diagnoses: HashMap<u64, Diagnosis>,
+    played: Played,
+}
+
+impl Collector {
+    /// Add a row; returns the episode when it was its last.
+    fn push(&mut self, t: &Transition) -> Option<EpisodeData> {
+        if let Some(d) = self.diagnoser.push(t) {
+            self.diagnoses.insert(t.episode, d);
+        }
+        self.episodes.push(t)
+    }
+
+    fn record(&mut self, ep: EpisodeData, bar: &ProgressBar) {
+        let m = ep.meta;
+        let outcome = outcome(&m);
+        let diagnosis = self.diagnoses.remove(&m.index);
+        self.played.entry(m.scenario).or_default().push(PlayedEpisode { index: m.index, seed: m.seed, mission: m.mission, outcome, diagnosis });
+        let done: usize = self.played.values().map(Vec::len).sum();
+        let wins: usize = self.played.values().flat_map(|v| v.iter()).filter(|e| e.outcome.success).count();
+        bar.inc(1);
+        bar.set_message(format!("success {:.1}%", 100.0 * wins as f64 / done.max(1) as f64));
+    }
+
+    /// Episodes arrive in completion order; report them in episode order.
+    fn finish(mut self) -> Played {
+        for list in self.played.values_mut() {
+            list.sort_by_key(|e| e.index);
+        }
+        self.played
+    }
+}
 
 /// A finished episode's outcome: its decisions are its rows but the last.
 fn outcome(meta: &EpisodeMeta) -> Outcome {
@@ -29,35 +83,17 @@ fn outcome(meta: &EpisodeMeta) -> Outcome {
     }
 }
 
-fn record(played: &mut Played, ep: EpisodeData, bar: &ProgressBar) {
-    let m = ep.meta;
-    let o = outcome(&m);
-    played.entry(m.scenario).or_default().push((m.index, m.mission, o));
-    let done: usize = played.values().map(Vec::len).sum();
-    let wins: usize = played.values().flat_map(|v| v.iter()).filter(|e| e.2.success).count();
-    bar.inc(1);
-    bar.set_message(format!("success {:.1}%", 100.0 * wins as f64 / done.max(1) as f64));
-}
-
-/// Episodes arrive in completion order; report them in episode order.
-fn in_episode_order(mut played: Played) -> Played {
-    for list in played.values_mut() {
-        list.sort_by_key(|e| e.0);
-    }
-    played
-}
-
 /// Play every episode of `config` with a built-in policy.
 pub fn play_policy(config: StreamConfig, spec: PolicySpec, bar: &ProgressBar) -> Result<Played> {
     let mut stream = Stream::spawn(config, Driver::Policy(spec)).context("starting the env workers")?;
-    let (mut episodes, mut played) = (EpisodeAssembler::default(), Played::new());
+    let mut collector = Collector::default();
     while let Some(event) = stream.recv().context("playing")? {
         let Event::Transition(t) = event else { anyhow::bail!("a built-in policy never asks for decisions") };
-        if let Some(ep) = episodes.push(&t) {
-            record(&mut played, ep, bar);
+        if let Some(ep) = collector.push(&t) {
+            collector.record(ep, bar);
         }
     }
-    Ok(in_episode_order(played))
+    Ok(collector.finish())
 }
 
 /// The agent's decisions for the envs waiting in `pending`, in order.
@@ -81,7 +117,7 @@ pub fn play_agent(config: StreamConfig, model: &TrainedAgent, device: &candle_co
     let stream = Stream::spawn(config, Driver::External).context("starting the env workers")?;
     let controller = std::cell::RefCell::new(Controller::new(model, device).sampling(sampling.0, sampling.1));
     let mut failure: Option<anyhow::Error> = None;
-    let (mut episodes, mut played) = (EpisodeAssembler::default(), Played::new());
+    let mut collector = Collector::default();
     let mut save_error: Option<anyhow::Error> = None;
     let result = stream.drive(
         |pending| match agent_decisions(&mut controller.borrow_mut(), pending) {
@@ -93,12 +129,12 @@ pub fn play_agent(config: StreamConfig, model: &TrainedAgent, device: &candle_co
             }
         },
         |t| {
-            if let Some(ep) = episodes.push(&t) {
+            if let Some(ep) = collector.push(&t) {
                 controller.borrow_mut().finish(ep.meta.index);
                 if let Err(e) = saver.offer(&ep, size) {
                     save_error.get_or_insert(e);
                 }
-                record(&mut played, ep, bar);
+                collector.record(ep, bar);
             }
         },
     );
@@ -109,5 +145,5 @@ pub fn play_agent(config: StreamConfig, model: &TrainedAgent, device: &candle_co
     if let Some(e) = save_error {
         return Err(e.context("writing episode GIFs"));
     }
-    Ok(in_episode_order(played))
+    Ok(collector.finish())
 }

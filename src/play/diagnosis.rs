@@ -1,0 +1,229 @@
+//! Why an episode failed, read from the env's ground truth as it is played: whether the target
+//! was ever in view, where the agent ended, and whether it stood still at the end. `eval` writes
+//! one diagnosis per episode and counts them per scenario, so a success rate comes with the kinds
+//! of failure behind it.
+
+use std::collections::{BTreeMap, HashMap};
+
+use sandtable_env::{Info, ObjectInfo, Transition};
+use serde::Serialize;
+
+/// An object this close (centre to centre, metres) to the agent at the end is the one it went to.
+const BESIDE: f32 = 1.0;
+/// A pose that moves less than this (metres, radians) between rows has not moved.
+const STILL: f32 = 1e-3;
+/// Standing still for this many decisions at the end is being stuck.
+const STUCK: u32 = 10;
+
+/// How a failed episode with a target object went wrong, the first that applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Failure {
+    /// It ended holding another object than the target.
+    HeldWrongObject,
+    /// It ended beside another object than the target.
+    WrongObject,
+    /// The target was never in view.
+    NeverSawTarget,
+    /// It saw the target but stood still for its last decisions, pressing against something.
+    Stuck,
+    /// It saw the target, kept moving and ended away from any object.
+    Lost,
+}
+
+/// What the other object an episode ended at shares with the target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Shares {
+    /// Its colour.
+    Color,
+    /// Its shape.
+    Shape,
+    /// Neither.
+    Neither,
+}
+
+/// One episode's diagnosis; only episodes whose scenario names a target object get one.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Diagnosis {
+    /// First row at which the target was in view (`None`: never).
+    pub target_seen_at: Option<u32>,
+    /// Centre distance from the agent to the target at the end, metres.
+    pub final_distance: f32,
+    /// Decisions at the end during which the agent's pose did not change.
+    pub still_at_end: u32,
+    /// For a failure: its kind.
+    pub failure: Option<Failure>,
+    /// For a wrong object, held or beside: what it shares with the target.
+    pub wrong_object_shares: Option<Shares>,
+}
+
+/// The running trace of one episode.
+#[derive(Default)]
+struct Trace {
+    seen_at: Option<u32>,
+    rows: u32,
+    still: u32,
+    last: Option<(f32, f32, f32)>,
+}
+
+impl Trace {
+    /// Follow one more row.
+    fn observe(&mut self, info: &Info) {
+        if self.seen_at.is_none() && info.objects.get(info.target).is_some_and(|o| o.visible) {
+            self.seen_at = Some(self.rows);
+        }
+        let pose = (info.pose.x, info.pose.z, info.pose.yaw);
+        let moved = self.last.is_none_or(|p| (p.0 - pose.0).abs().max((p.1 - pose.1).abs()).max((p.2 - pose.2).abs()) > STILL);
+        self.still = if moved { 0 } else { self.still + 1 };
+        self.last = Some(pose);
+        self.rows += 1;
+    }
+}
+
+/// Diagnoses episodes from their transitions, which may interleave.
+#[derive(Default)]
+pub struct Diagnoser {
+    open: HashMap<u64, Trace>,
+}
+
+impl Diagnoser {
+    /// Add a row; returns the episode's diagnosis at its last row (`None` for an episode without
+    /// a target object, such as a question, and before the end).
+    pub fn push(&mut self, t: &Transition) -> Option<Diagnosis> {
+        let trace = self.open.entry(t.episode).or_default();
+        trace.observe(&t.info);
+        if !t.is_last() {
+            return None;
+        }
+        let trace = self.open.remove(&t.episode)?;
+        if t.scenario.task.answer.is_some() || t.info.roles.is_empty() {
+            return None;
+        }
+        diagnose(&t.info, &trace)
+    }
+}
+
+fn distance(info: &Info, o: &ObjectInfo) -> f32 {
+    (o.position[0] - info.pose.x).hypot(o.position[2] - info.pose.z)
+}
+
+/// The diagnosis of an episode whose last row is `info`; `None` if its target is not an object.
+fn diagnose(info: &Info, trace: &Trace) -> Option<Diagnosis> {
+    let target = info.objects.get(info.target)?;
+    let held_other = info.held.filter(|&h| h != target.id).and_then(|h| info.objects.get(h));
+    let nearest = info.objects.iter().filter(|o| info.held != Some(o.id)).min_by(|a, b| distance(info, a).total_cmp(&distance(info, b)));
+    let beside_other = nearest.filter(|o| o.id != target.id && distance(info, o) <= BESIDE);
+    let other = held_other.or(beside_other);
+    let failure = if info.success {
+        None
+    } else if held_other.is_some() {
+        Some(Failure::HeldWrongObject)
+    } else if beside_other.is_some() {
+        Some(Failure::WrongObject)
+    } else if trace.seen_at.is_none() {
+        Some(Failure::NeverSawTarget)
+    } else if trace.still >= STUCK {
+        Some(Failure::Stuck)
+    } else {
+        Some(Failure::Lost)
+    };
+    let shares = other.filter(|_| failure.is_some()).map(|o| match (o.color == target.color, o.shape == target.shape) {
+        (true, _) => Shares::Color,
+        (false, true) => Shares::Shape,
+        (false, false) => Shares::Neither,
+    });
+    Some(Diagnosis { target_seen_at: trace.seen_at, final_distance: distance(info, target), still_at_end: trace.still, failure, wrong_object_shares: shares })
+}
+
+/// Failure counts by kind, with the wrong objects split by what they share with the target.
+pub fn tally<'a>(diagnoses: impl Iterator<Item = &'a Diagnosis>) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for d in diagnoses {
+        let Some(f) = d.failure else { continue };
+        let name = serde_json::to_value(f).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        *counts.entry(name.clone()).or_default() += 1;
+        if let Some(s) = d.wrong_object_shares {
+            let part = serde_json::to_value(s).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+            *counts.entry(format!("{name}_sharing_{part}")).or_default() += 1;
+        }
+    }
+    counts
+}
+
+#[cfg(test)]
+mod tests {
+    use sandtable_env::{ObjectColor, Pose, Shape, Size};
+
+    use super::*;
+
+    fn object(id: usize, color: ObjectColor, shape: Shape, x: f32, visible: bool) -> ObjectInfo {
+        ObjectInfo { id, shape, color, size: Size::Small, position: [x, 0.0, 0.0], visible, velocity: [0.0, 0.0] }
+    }
+
+    /// The agent at `x` facing along -z; the target (a red cube) at x = 3, a red sphere at x = 0
+    /// and a blue cone at x = -3.
+    fn row(x: f32, target_visible: bool, held: Option<usize>, success: bool) -> Info {
+        Info {
+            scenario: "go_to_object".into(),
+            seed: 1,
+            step: 0,
+            success,
+            target: 0,
+            roles: [("target".to_string(), 0)].into(),
+            answer: None,
+            held,
+            pose: Pose { x, z: 0.5, yaw: 0.0 },
+            objects: vec![
+                object(0, ObjectColor::Red, Shape::Cube, 3.0, target_visible),
+                object(1, ObjectColor::Red, Shape::Sphere, 0.0, false),
+                object(2, ObjectColor::Blue, Shape::Cone, -3.0, false),
+            ],
+            progress: None,
+        }
+    }
+
+    fn played(rows: &[Info]) -> Diagnosis {
+        let mut trace = Trace::default();
+        rows.iter().for_each(|r| trace.observe(r));
+        diagnose(rows.last().expect("rows"), &trace).expect("a target object")
+    }
+
+    #[test]
+    fn each_kind_of_failure_is_told_apart() {
+        // Walked from the target's side to the red sphere: the wrong object, sharing the colour.
+        let d = played(&[row(2.0, true, None, false), row(1.0, false, None, false), row(0.3, false, None, false)]);
+        assert_eq!((d.failure, d.wrong_object_shares, d.target_seen_at), (Some(Failure::WrongObject), Some(Shares::Color), Some(0)));
+        // Holding the blue cone, wherever it stands, is a wrong pick sharing nothing.
+        let d = played(&[row(-1.5, false, Some(2), false), row(-1.5, false, Some(2), false)]);
+        assert_eq!((d.failure, d.wrong_object_shares), (Some(Failure::HeldWrongObject), Some(Shares::Neither)));
+        // Away from every object without ever seeing the target.
+        let d = played(&[row(1.5, false, None, false), row(1.6, false, None, false)]);
+        assert_eq!((d.failure, d.target_seen_at), (Some(Failure::NeverSawTarget), None));
+        // Saw it, then stood still for the last 12 decisions.
+        let mut rows = vec![row(1.4, true, None, false)];
+        rows.extend(std::iter::repeat_n(row(1.5, false, None, false), 13));
+        let d = played(&rows);
+        assert_eq!((d.failure, d.still_at_end), (Some(Failure::Stuck), 12));
+        // Saw it and kept moving: lost.
+        let d = played(&[row(1.4, true, None, false), row(1.5, false, None, false), row(1.6, false, None, false)]);
+        assert_eq!((d.failure, d.still_at_end), (Some(Failure::Lost), 0));
+        // A success has no failure, even beside another object.
+        let d = played(&[row(0.3, true, None, true)]);
+        assert_eq!((d.failure, d.wrong_object_shares), (None, None));
+        assert!((d.final_distance - 2.7f32.hypot(0.5)).abs() < 1e-5);
+    }
+
+    #[test]
+    fn the_tally_counts_kinds_and_what_wrong_objects_share() {
+        let wrong = played(&[row(0.3, false, None, false)]);
+        let held = played(&[row(-1.5, false, Some(2), false)]);
+        let won = played(&[row(2.8, true, None, true)]);
+        let counts = tally([&wrong, &wrong, &held, &won].into_iter());
+        let expected: BTreeMap<String, usize> = [("wrong_object", 2), ("wrong_object_sharing_color", 2), ("held_wrong_object", 1), ("held_wrong_object_sharing_neither", 1)]
+            .into_iter()
+            .map(|(k, n)| (k.to_string(), n))
+            .collect();
+        assert_eq!(counts, expected);
+    }
+}
