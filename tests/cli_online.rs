@@ -143,6 +143,33 @@ fn online_rounds_resume_exactly_and_the_aggregated_dataset_is_valid() {
     }
 }
 
+/// Demonstrations given with --data join every round's training set, and round 0 trains for
+/// --first-round-steps before the agent first plays.
+#[test]
+fn demonstrations_beside_the_rounds_and_a_longer_round_zero() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let demos = dir.path().join("demos");
+    let o = sandtable(&["record", "--scenario", "go_to_object", "--episodes", "6", "--policy", "expert", "--seed", "5", "--out", s(&demos)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let run = dir.path().join("run");
+    let o = online(&run, &["--data", s(&demos), "--first-round-steps", "4"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rounds: Vec<Value> = metrics(&run).into_iter().filter(|v| v["stage"] == "online").collect();
+    let starts: Vec<u64> = rounds.iter().map(|v| v["step"].as_u64().expect("step")).collect();
+    assert_eq!(starts, [0, 4, 5], "round 0 trains 4 of the 6 steps, the other two rounds one each");
+    let card: Value = serde_json::from_str(&std::fs::read_to_string(run.join("agent.json")).expect("agent.json")).expect("JSON");
+    let data: Vec<&str> = card["data"].as_array().expect("data").iter().map(|d| d.as_str().expect("path")).collect();
+    assert_eq!(data.len(), 2, "{data:?}");
+    assert!(data[0].ends_with("online") && data[1].ends_with("demos"), "{data:?}");
+    // The split keeps most of the 6 demonstrations and the 12 played episodes for training.
+    let (train, val) = (card["train_episodes"].as_u64().expect("train"), card["val_episodes"].as_u64().expect("val"));
+    assert_eq!(train + val + card["holdout_episodes"].as_u64().unwrap_or(0), 18);
+    // A bad --first-round-steps is a one-line error.
+    let o = online(&dir.path().join("bad"), &["--first-round-steps", "6"]);
+    let e = stderr(&o);
+    assert!(!o.status.success() && e.contains("first_round_steps") && e.trim().lines().count() == 1, "{e}");
+}
+
 #[test]
 fn online_refuses_a_scenario_without_expert_and_a_changed_action_vocabulary() {
     let dir = tempfile::tempdir().expect("tempdir");

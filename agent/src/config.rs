@@ -163,7 +163,9 @@ impl Default for FinetuneConfig {
 
 /// DAgger's schedule (Ross et al. 2011). Round 0 is the expert's own demonstrations; from round 1
 /// the agent plays, and each decision is the expert's instead with probability β, which decays.
-/// The fine-tuning steps are spread evenly over the rounds.
+/// The fine-tuning steps are spread evenly over the rounds, or round 0 (behaviour cloning on the
+/// expert's play and any demonstrations given beside) takes `first_round_steps` and the later
+/// rounds share the rest.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OnlineConfig {
@@ -175,11 +177,14 @@ pub struct OnlineConfig {
     pub beta: f64,
     /// β shrinks by this factor each round after.
     pub beta_decay: f64,
+    /// Training steps of round 0 [default: an even share].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_round_steps: Option<u64>,
 }
 
 impl Default for OnlineConfig {
     fn default() -> Self {
-        Self { rounds: 4, episodes: 64, beta: 0.5, beta_decay: 0.5 }
+        Self { rounds: 4, episodes: 64, beta: 0.5, beta_decay: 0.5, first_round_steps: None }
     }
 }
 
@@ -191,7 +196,13 @@ impl OnlineConfig {
 
     /// The global step at which round `round`'s training ends, of `steps` in all.
     pub fn steps_until(&self, round: u64, steps: u64) -> u64 {
-        if round + 1 >= self.rounds { steps } else { steps * (round + 1) / self.rounds.max(1) }
+        if round + 1 >= self.rounds {
+            return steps;
+        }
+        match self.first_round_steps {
+            Some(first) => first.min(steps) + (steps - first.min(steps)) * round / (self.rounds - 1),
+            None => steps * (round + 1) / self.rounds.max(1),
+        }
     }
 }
 
@@ -282,6 +293,11 @@ impl Config {
         if !(0.0..=1.0).contains(&on.beta) || !(0.0..=1.0).contains(&on.beta_decay) {
             return Err("finetune.online.beta and beta_decay must be between 0 and 1".into());
         }
+        if let Some(first) = on.first_round_steps
+            && (first == 0 || first > ft.steps || (on.rounds > 1 && first + on.rounds - 1 > ft.steps))
+        {
+            return Err(format!("finetune.online.first_round_steps {first} must be at least 1 and leave a step for each of the other {} rounds of {}", on.rounds - 1, ft.steps));
+        }
         Ok(())
     }
 
@@ -319,5 +335,24 @@ impl Config {
     /// Longest interleaved sequence: `frames` frames and the actions between them.
     pub fn max_seq(&self) -> usize {
         self.dynamics.frames * (self.tokens_per_frame() + 1) - 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_zero_takes_its_own_steps_and_the_rest_share_what_is_left() {
+        let even = OnlineConfig { rounds: 4, ..OnlineConfig::default() };
+        assert_eq!((0..4).map(|r| even.steps_until(r, 100)).collect::<Vec<_>>(), [25, 50, 75, 100]);
+        let first = OnlineConfig { rounds: 4, first_round_steps: Some(70), ..OnlineConfig::default() };
+        assert_eq!((0..4).map(|r| first.steps_until(r, 100)).collect::<Vec<_>>(), [70, 80, 90, 100]);
+        let mut cfg = Config::tiny();
+        cfg.finetune.steps = 100;
+        cfg.finetune.online = OnlineConfig { first_round_steps: Some(98), ..first.clone() };
+        assert!(cfg.validate().is_err_and(|m| m.contains("first_round_steps")), "no step left for rounds 2 and 3");
+        cfg.finetune.online = first;
+        assert!(cfg.validate().is_ok());
     }
 }

@@ -21,8 +21,9 @@ pub struct FinetuneArgs {
     /// Pretraining checkpoint or run directory to start from, or `none` for from scratch.
     #[arg(long)]
     pub init: String,
-    /// Demonstration datasets (repeat to mix several); behaviour cloning.
-    #[arg(long = "data", num_args = 1.., required_unless_present = "online", conflicts_with = "online")]
+    /// Demonstration datasets (repeat to mix several): behaviour cloning, or with --online trained
+    /// on beside the aggregated dataset in every round.
+    #[arg(long = "data", num_args = 1.., required_unless_present = "online")]
     pub data: Vec<PathBuf>,
     /// Online imitation (DAgger): play --scenario live, have the expert label every state the
     /// agent visits, aggregate the labels in OUT/online/ and train on them, in rounds.
@@ -43,6 +44,9 @@ pub struct FinetuneArgs {
     /// Online: β's factor per round after [default: the config's].
     #[arg(long, requires = "online")]
     pub beta_decay: Option<f64>,
+    /// Online: training steps of round 0 [default: the config's, else an even share].
+    #[arg(long, requires = "online")]
+    pub first_round_steps: Option<u64>,
     /// Online: env worker threads.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64), requires = "online")]
     pub workers: u16,
@@ -103,6 +107,7 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
     on.episodes = args.round_episodes.unwrap_or(on.episodes);
     on.beta = args.beta.unwrap_or(on.beta);
     on.beta_decay = args.beta_decay.unwrap_or(on.beta_decay);
+    on.first_round_steps = args.first_round_steps.or(on.first_round_steps);
     cfg.validate().map_err(|m| anyhow::anyhow!("config `{}`: {m}", cfg.name))?;
     let device = crate::device::parse(&args.device)?;
     let tuning = Finetune {
@@ -117,7 +122,16 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
         stable_split: false,
     };
     if args.online {
-        let job = Online { scenarios: load_scenarios(&args.scenarios)?, workers: usize::from(args.workers), envs: usize::from(args.envs), renderer: args.renderer, tuning };
+        // Checked here (frame size) and opened again each round.
+        open_datasets(&args.data, &cfg)?;
+        let job = Online {
+            scenarios: load_scenarios(&args.scenarios)?,
+            workers: usize::from(args.workers),
+            envs: usize::from(args.envs),
+            renderer: args.renderer,
+            demos: args.data.clone(),
+            tuning,
+        };
         let state = online(&cfg, &job, &device).context("online fine-tuning")?;
         println!("fine-tuning {:?} at step {}; run in {} (metrics.jsonl, online/, checkpoints/)", state.stage, state.step, args.out.display());
         return Ok(());

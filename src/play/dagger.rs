@@ -4,13 +4,17 @@
 //!
 //! Round 0 is the expert's own play (β = 1). From round 1 the agent plays, and each decision is
 //! the expert's instead with probability β, which decays (`finetune.online` in the config).
+//! Demonstrations given beside (`--data`) join every round's training set, so round 0 is
+//! behaviour cloning on them and the expert's play, and the later rounds add the labels of the
+//! agent's own states to them rather than replacing them.
+//!
 //! Each round's episodes are committed to the dataset as one shard, so a run killed while
 //! playing resumes by replaying that round from the same checkpoint, and one killed while
 //! training resumes from its last checkpoint: both exactly.
 
 use std::cell::RefCell;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
@@ -48,6 +52,8 @@ pub struct Online<'a> {
     pub envs: usize,
     /// Which renderer draws the frames.
     pub renderer: Renderer,
+    /// Recorded demonstrations trained on beside the aggregated dataset in every round.
+    pub demos: Vec<PathBuf>,
     /// How to fine-tune: its init, held-out pairs, run directory, `resume` (continue the run),
     /// `until` (stop at that step) and frozen trunk apply to the whole online run; its data,
     /// vocabulary and split are the aggregated dataset's, set each round.
@@ -111,8 +117,11 @@ pub fn online(cfg: &Config, job: &Online<'_>, device: &Device) -> Result<TrainSt
             let beta = on.beta_of(round);
             play_round(cfg, job, round, beta, model.as_ref(), device)?;
         }
-        let data = [Dataset::open(&data_dir).context("opening the aggregated dataset")?];
+        let mut data = vec![Dataset::open(&data_dir).context("opening the aggregated dataset")?];
         log_round(job.tuning.run, &data[0], cfg, round, start_step)?;
+        for d in &job.demos {
+            data.push(Dataset::open(d).with_context(|| format!("opening dataset {}", d.display()))?);
+        }
         let resume = job.tuning.run.join("checkpoints").join("latest").exists();
         let until = on.steps_until(round, cfg.finetune.steps).min(job.tuning.until.unwrap_or(u64::MAX));
         let ft = Finetune { data: &data, resume, until: Some(until), vocab_texts: &texts, stable_split: true, ..job.tuning };
