@@ -236,10 +236,20 @@ fn print_table(rows: &[Row]) {
             prior
         );
         if !r.failures.is_empty() {
-            let kinds: Vec<String> = r.failures.iter().filter(|(k, _)| !k.contains("_sharing_")).map(|(k, n)| format!("{k} {n}")).collect();
-            let shares: Vec<String> = r.failures.iter().filter_map(|(k, n)| k.split_once("_sharing_").map(|(_, s)| format!("{s} {n}"))).collect();
-            let shares = if shares.is_empty() { String::new() } else { format!(" (the wrong object shares: {})", shares.join(", ")) };
-            println!("{:<42} failures: {}{shares}", "", kinds.join(", "));
+            // "wrong_object 42 (color 12, shape 4, neither 26)": each kind with what its wrong objects share.
+            let kinds: Vec<String> = r
+                .failures
+                .iter()
+                .filter(|(k, _)| !k.contains("_sharing_"))
+                .map(|(kind, n)| {
+                    let shares: Vec<String> = ["color", "shape", "neither"]
+                        .iter()
+                        .filter_map(|part| r.failures.get(&format!("{kind}_sharing_{part}")).map(|m| format!("{part} {m}")))
+                        .collect();
+                    if shares.is_empty() { format!("{kind} {n}") } else { format!("{kind} {n} (sharing {})", shares.join(", ")) }
+                })
+                .collect();
+            println!("{:<42} failures: {}", "", kinds.join("; "));
         }
     }
 }
