@@ -21,13 +21,14 @@ const STUCK: u32 = 10;
 pub enum Failure {
     /// It ended holding another object than the target.
     HeldWrongObject,
-    /// It ended beside another object than the target.
+    /// It ended beside another object than the target, having walked up to it (it started more
+    /// than [`BESIDE`] away from it).
     WrongObject,
     /// The target was never in view.
     NeverSawTarget,
     /// It saw the target but stood still for its last decisions, pressing against something.
     Stuck,
-    /// It saw the target, kept moving and ended away from any object.
+    /// It saw the target, kept moving and ended neither at it nor at an object it walked up to.
     Lost,
 }
 
@@ -65,11 +66,16 @@ struct Trace {
     rows: u32,
     still: u32,
     last: Option<(f32, f32, f32)>,
+    /// Each object's distance from the agent at the first row.
+    start: Vec<f32>,
 }
 
 impl Trace {
     /// Follow one more row.
     fn observe(&mut self, info: &Info) {
+        if self.rows == 0 {
+            self.start = info.objects.iter().map(|o| distance(info, o)).collect();
+        }
         if self.seen_at.is_none() && info.objects.get(info.target).is_some_and(|o| o.visible) {
             self.seen_at = Some(self.rows);
         }
@@ -113,7 +119,8 @@ fn diagnose(info: &Info, trace: &Trace) -> Option<Diagnosis> {
     let target = info.objects.get(info.target)?;
     let held_other = info.held.filter(|&h| h != target.id).and_then(|h| info.objects.get(h));
     let nearest = info.objects.iter().filter(|o| info.held != Some(o.id)).min_by(|a, b| distance(info, a).total_cmp(&distance(info, b)));
-    let beside_other = nearest.filter(|o| o.id != target.id && distance(info, o) <= BESIDE);
+    let approached = |o: &ObjectInfo| trace.start.get(o.id).is_some_and(|&d| d > BESIDE);
+    let beside_other = nearest.filter(|o| o.id != target.id && distance(info, o) <= BESIDE && approached(o));
     let other = held_other.or(beside_other);
     let failure = if info.success {
         None
@@ -205,6 +212,9 @@ mod tests {
         rows.extend(std::iter::repeat_n(row(1.5, false, None, false), 13));
         let d = played(&rows);
         assert_eq!((d.failure, d.still_at_end), (Some(Failure::Stuck), 12));
+        // Started beside the red sphere and dithered there: not a walk to the wrong object.
+        let d = played(&[row(0.2, true, None, false), row(0.3, false, None, false)]);
+        assert_eq!((d.failure, d.wrong_object_shares), (Some(Failure::Lost), None));
         // Saw it and kept moving: lost.
         let d = played(&[row(1.4, true, None, false), row(1.5, false, None, false), row(1.6, false, None, false)]);
         assert_eq!((d.failure, d.still_at_end), (Some(Failure::Lost), 0));
@@ -216,8 +226,9 @@ mod tests {
 
     #[test]
     fn the_tally_counts_kinds_and_what_wrong_objects_share() {
-        let wrong = played(&[row(0.3, false, None, false)]);
+        let wrong = played(&[row(2.0, false, None, false), row(0.3, false, None, false)]);
         let held = played(&[row(-1.5, false, Some(2), false)]);
+        assert_eq!(held.failure, Some(Failure::HeldWrongObject), "a held object counts however near it started");
         let won = played(&[row(2.8, true, None, true)]);
         let counts = tally([&wrong, &wrong, &held, &won].into_iter());
         let expected: BTreeMap<String, usize> = [("wrong_object", 2), ("wrong_object_sharing_color", 2), ("held_wrong_object", 1), ("held_wrong_object_sharing_neither", 1)]
