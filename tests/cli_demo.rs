@@ -76,6 +76,10 @@ fn the_demo_runs_every_stage_resumes_and_its_report_renders() {
         assert_eq!(json(&out.join("data").join(d).join("info.json"))["total_episodes"], n, "{d}");
     }
     assert!(stage_done(&out.join("world")) && stage_done(&out.join("agent")));
+    // Fine-tuning ends online: the expert's round and one round of the agent's own play, labelled.
+    assert_eq!(json(&out.join("agent/online/info.json"))["total_episodes"], 8);
+    let metrics = std::fs::read_to_string(out.join("agent/metrics.jsonl")).expect("metrics");
+    assert_eq!(metrics.lines().filter(|l| l.contains("\"stage\":\"online\"")).count(), 2, "{metrics}");
     let wm = json(&out.join("world/eval-wm/eval.json"));
     assert!(wm["report"]["copy_last_psnr"].as_f64().is_some_and(f64::is_finite));
     assert!(std::fs::read(out.join("world/dream.gif")).expect("dream").starts_with(b"GIF89a"));
@@ -88,7 +92,8 @@ fn the_demo_runs_every_stage_resumes_and_its_report_renders() {
     assert!(commands.iter().any(|c| c["argv"][0] == "finetune" && c["reused"] == false));
     let report = out.join("report.html");
     let html = std::fs::read_to_string(&report).expect("report");
-    assert!(html.contains("sandtable finetune --init") && html.contains("base seed") && html.contains("majority answer"));
+    assert!(html.contains("sandtable finetune --online") && html.contains("base seed") && html.contains("majority answer"));
+    assert!(html.contains("online_success.svg"), "the report shows the online learning curve");
     assert!(!html.contains("src=\"http") && !html.contains("<script"), "self-contained, no scripts");
 
     // A second run reuses every stage.

@@ -44,6 +44,10 @@ struct Plan {
     /// distinct scenes are what make the answers learnable (docs/results.md).
     question_episodes: u64,
     finetune_steps: u64,
+    /// Fine-tuning steps of behaviour cloning before the agent first plays.
+    first_round_steps: u64,
+    /// Online rounds after the first: each plays this many walking episodes.
+    round_episodes: u64,
     wm_windows: u64,
     eval_episodes: u64,
 }
@@ -55,9 +59,9 @@ const ZERO_SHOT: &str = "size_of_object";
 impl Plan {
     fn new(quick: bool) -> Self {
         if quick {
-            Self { config: "tiny", preview_seeds: 4, pretrain_episodes: 8, val_episodes: 2, tokenizer_steps: 20, dynamics_steps: 20, demo_episodes: 8, question_episodes: 8, finetune_steps: 20, wm_windows: 16, eval_episodes: 2 }
+            Self { config: "tiny", preview_seeds: 4, pretrain_episodes: 8, val_episodes: 2, tokenizer_steps: 20, dynamics_steps: 20, demo_episodes: 8, question_episodes: 8, finetune_steps: 20, first_round_steps: 15, round_episodes: 4, wm_windows: 16, eval_episodes: 2 }
         } else {
-            Self { config: "mini", preview_seeds: 9, pretrain_episodes: 240, val_episodes: 24, tokenizer_steps: 600, dynamics_steps: 600, demo_episodes: 6400, question_episodes: 16000, finetune_steps: 4800, wm_windows: 64, eval_episodes: 100 }
+            Self { config: "mini", preview_seeds: 9, pretrain_episodes: 240, val_episodes: 24, tokenizer_steps: 600, dynamics_steps: 600, demo_episodes: 6400, question_episodes: 16000, finetune_steps: 4800, first_round_steps: 3600, round_episodes: 200, wm_windows: 64, eval_episodes: 100 }
         }
     }
 }
@@ -159,12 +163,17 @@ pub fn run(args: DemoArgs) -> Result<()> {
     let a = vec!["dream".to_string(), "--checkpoint".into(), s(&world), "--scenario".into(), "go_to_object".into(), "--seed".into(), "3".into(), "--steps".into(), "32".into(), "--device".into(), args.device.clone(), "--out".into(), s(&dream)];
     st.run("dream", a, dream.is_file())?;
 
-    // Behaviour cloning: at equal expert labels it beat online imitation (DAgger) on this model
-    // size (docs/results.md), so the demo shows it; `finetune --online` is the other mode.
-    st.header("finetune: follow missions and answer questions, imitating expert demonstrations");
+    // Behaviour cloning on the demonstrations and questions first, then one online round: the
+    // agent walks alone, the expert labels the states it reaches (a wrong object picked up: put
+    // it down), and training goes on with those labels beside the demonstrations. With the
+    // demonstrations kept this beat behaviour cloning at equal steps (docs/results.md).
+    st.header("finetune: follow missions and answer questions, imitating the expert, then online on its own states");
     // The preset balances scenarios, so the extra questions add distinct scenes, not share.
-    let mut a = vec!["finetune".to_string(), "--init".into(), s(&world), "--config".into(), plan.config.into(), "--data".into(), s(&demos), "--data".into(), s(&questions), "--steps".into(), plan.finetune_steps.to_string(), "--holdout-pairs".into(), "red:cube,blue:sphere".into(), "--device".into(), args.device.clone(), "--out".into(), s(&agent)];
-    if agent.join("checkpoints/latest").is_file() {
+    let mut a = vec!["finetune".to_string(), "--online".into(), "--scenario".into(), "go_to_object".into(), "pick_up_object".into(), "--init".into(), s(&world), "--config".into(), plan.config.into()];
+    a.extend(["--data".into(), s(&demos), s(&questions), "--steps".into(), plan.finetune_steps.to_string(), "--first-round-steps".into(), plan.first_round_steps.to_string()]);
+    a.extend(["--rounds".into(), "2".into(), "--round-episodes".into(), plan.round_episodes.to_string(), "--beta".into(), "0".into(), "--workers".into(), workers.clone()]);
+    a.extend(["--holdout-pairs".into(), "red:cube,blue:sphere".into(), "--device".into(), args.device.clone(), "--out".into(), s(&agent)]);
+    if agent.join("checkpoints/latest").is_file() || agent.join("online/info.json").is_file() {
         a.push("--resume".into());
     }
     st.run("finetune", a, finished(&agent))?;
