@@ -4,7 +4,6 @@
 
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use sandtable_agent::dataset::Dataset;
@@ -20,28 +19,38 @@ struct Display {
 
 impl Drop for Display {
     fn drop(&mut self) {
-        let _ = self.server.kill();
+        // SIGTERM lets Xvfb remove its lock file and socket; SIGKILL only if that fails.
+        let terminated = Command::new("kill").arg(self.server.id().to_string()).status().is_ok_and(|s| s.success());
+        if !terminated {
+            let _ = self.server.kill();
+        }
         let _ = self.server.wait();
     }
 }
 
+/// Xvfb picks a free display itself (`-displayfd`) and writes its number once it accepts
+/// connections: a number chosen here could collide with another server, or with the lock file a
+/// killed one left behind, and the window would then never open.
 fn start_display() -> Display {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let n = 40 + (std::process::id() % 200) * 4 + NEXT.fetch_add(1, Ordering::SeqCst);
-    let name = format!(":{n}");
-    let server = Command::new("Xvfb")
-        .args([&name, "-screen", "0", "1280x900x24", "-nolisten", "tcp"])
-        .stdout(Stdio::null())
+    let mut server = Command::new("Xvfb")
+        .args(["-displayfd", "1", "-screen", "0", "1280x900x24", "-nolisten", "tcp"])
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("Xvfb runs (scripts/setup.sh installs xvfb)");
-    let socket = format!("/tmp/.X11-unix/X{n}");
-    let start = Instant::now();
-    while !Path::new(&socket).exists() {
-        assert!(start.elapsed() < Duration::from_secs(20), "Xvfb {name} did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Display { server, name }
+    let stdout = server.stdout.take().expect("Xvfb's stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx.recv_timeout(Duration::from_secs(20)).unwrap_or_default();
+    let n: u32 = line.trim().parse().unwrap_or_else(|_| {
+        let _ = server.kill();
+        panic!("Xvfb did not report its display within 20 s (got {line:?})")
+    });
+    Display { server, name: format!(":{n}") }
 }
 
 fn xdotool(display: &Display, args: &[&str]) -> Output {
