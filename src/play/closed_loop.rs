@@ -2,7 +2,7 @@
 //! agent-in-the-loop stream (frames in, decisions out, no expert help), or a built-in policy plays
 //! the same seeds; every finished episode becomes an outcome.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
 use indicatif::ProgressBar;
@@ -35,28 +35,25 @@ pub struct PlayedEpisode {
 /// Results of one player: per scenario, its episodes in episode order.
 pub type Played = BTreeMap<String, Vec<PlayedEpisode>>;
 
-/// Episodes, their diagnoses and the tally, assembled from the stream's transitions.
+/// Episodes and their diagnoses, assembled from the stream's transitions.
 #[derive(Default)]
 struct Collector {
     episodes: EpisodeAssembler,
     diagnoser: Diagnoser,
-    diagnoses: HashMap<u64, Diagnosis>,
     played: Played,
 }
 
 impl Collector {
-    /// Add a row; returns the episode when it was its last.
-    fn push(&mut self, t: &Transition) -> Option<EpisodeData> {
-        if let Some(d) = self.diagnoser.push(t) {
-            self.diagnoses.insert(t.episode, d);
-        }
-        self.episodes.push(t)
+    /// Add a row; returns the episode and its diagnosis when it was its last (both end on the
+    /// same row).
+    fn push(&mut self, t: &Transition) -> Option<(EpisodeData, Option<Diagnosis>)> {
+        let diagnosis = self.diagnoser.push(t);
+        self.episodes.push(t).map(|ep| (ep, diagnosis))
     }
 
-    fn record(&mut self, ep: EpisodeData, bar: &ProgressBar) {
+    fn record(&mut self, (ep, diagnosis): (EpisodeData, Option<Diagnosis>), bar: &ProgressBar) {
         let m = ep.meta;
         let outcome = outcome(&m);
-        let diagnosis = self.diagnoses.remove(&m.index);
         self.played.entry(m.scenario).or_default().push(PlayedEpisode { index: m.index, seed: m.seed, mission: m.mission, outcome, diagnosis });
         let done: usize = self.played.values().map(Vec::len).sum();
         let wins: usize = self.played.values().flat_map(|v| v.iter()).filter(|e| e.outcome.success).count();
@@ -89,8 +86,8 @@ pub fn play_policy(config: StreamConfig, spec: PolicySpec, bar: &ProgressBar) ->
     let mut collector = Collector::default();
     while let Some(event) = stream.recv().context("playing")? {
         let Event::Transition(t) = event else { anyhow::bail!("a built-in policy never asks for decisions") };
-        if let Some(ep) = collector.push(&t) {
-            collector.record(ep, bar);
+        if let Some(done) = collector.push(&t) {
+            collector.record(done, bar);
         }
     }
     Ok(collector.finish())
@@ -129,12 +126,12 @@ pub fn play_agent(config: StreamConfig, model: &TrainedAgent, device: &candle_co
             }
         },
         |t| {
-            if let Some(ep) = collector.push(&t) {
-                controller.borrow_mut().finish(ep.meta.index);
-                if let Err(e) = saver.offer(&ep, size) {
+            if let Some(done) = collector.push(&t) {
+                controller.borrow_mut().finish(done.0.meta.index);
+                if let Err(e) = saver.offer(&done.0, size) {
                     save_error.get_or_insert(e);
                 }
-                collector.record(ep, bar);
+                collector.record(done, bar);
             }
         },
     );
