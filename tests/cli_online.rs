@@ -143,8 +143,8 @@ fn online_rounds_resume_exactly_and_the_aggregated_dataset_is_valid() {
     }
 }
 
-/// Demonstrations given with --data join every round's training set, and round 0 trains for
-/// --first-round-steps before the agent first plays.
+/// Demonstrations given with --data join every round's training set, round 0 trains for
+/// --first-round-steps before the agent first plays, and a finished run can be extended.
 #[test]
 fn demonstrations_beside_the_rounds_and_a_longer_round_zero() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -164,6 +164,18 @@ fn demonstrations_beside_the_rounds_and_a_longer_round_zero() {
     // The split keeps most of the 6 demonstrations and the 12 played episodes for training.
     let (train, val) = (card["train_episodes"].as_u64().expect("train"), card["val_episodes"].as_u64().expect("val"));
     assert_eq!(train + val + card["holdout_episodes"].as_u64().unwrap_or(0), 18);
+    // The finished run goes on with more steps and rounds: the rounds played stay as they were,
+    // and two more follow at the new total's boundaries.
+    let o = sandtable(&[
+        "finetune", "--online", "--resume", "--scenario", "go_to_object", "describe_object", "--init", "none", "--steps", "8", "--rounds", "5",
+        "--first-round-steps", "4", "--round-episodes", "4", "--envs", "4", "--data", s(&demos), "--out", s(&run),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rounds: Vec<Value> = metrics(&run).into_iter().filter(|v| v["stage"] == "online").collect();
+    let starts: Vec<u64> = rounds.iter().map(|v| v["step"].as_u64().expect("step")).collect();
+    assert_eq!(starts, [0, 4, 5, 6, 7]);
+    assert_eq!(rounds[4]["episodes"], 20);
+    assert!(metrics(&run).iter().any(|v| v["step"] == 8 && v["loss"].is_number()));
     // A bad --first-round-steps is a one-line error.
     let o = online(&dir.path().join("bad"), &["--first-round-steps", "6"]);
     let e = stderr(&o);

@@ -255,6 +255,17 @@ impl Config {
         Ok(c)
     }
 
+    /// Whether a run trained with `saved` may go on with `self`: the same config, or one whose
+    /// fine-tuning only runs longer (more steps, more online rounds), so that a finished run
+    /// can be extended without starting over.
+    pub fn continues(&self, saved: &Config) -> bool {
+        let (ft, was) = (&self.finetune, &saved.finetune);
+        let mut same = saved.clone();
+        same.finetune.steps = ft.steps;
+        same.finetune.online.rounds = ft.online.rounds;
+        same == *self && ft.steps >= was.steps && ft.online.rounds >= was.online.rounds
+    }
+
     /// Why the config cannot be trained, if it cannot.
     pub fn validate(&self) -> Result<(), String> {
         let t = &self.tokenizer;
@@ -341,6 +352,19 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_longer_fine_tuning_continues_a_run() {
+        let saved = Config::tiny();
+        let mut longer = saved.clone();
+        longer.finetune.steps += 10;
+        longer.finetune.online.rounds += 1;
+        assert!(longer.continues(&saved) && saved.continues(&saved));
+        assert!(!saved.continues(&longer), "fewer steps than were trained");
+        let mut other = longer.clone();
+        other.train.seed += 1;
+        assert!(!other.continues(&saved));
+    }
 
     #[test]
     fn round_zero_takes_its_own_steps_and_the_rest_share_what_is_left() {

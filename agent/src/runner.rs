@@ -153,7 +153,8 @@ pub(crate) fn canonical(paths: &[PathBuf]) -> Vec<PathBuf> {
 impl<'a> Runner<'a> {
     /// Open `run` for training with `cfg` on the datasets `data`, whose actions are named
     /// `actions`. Without `resume` an existing run is refused; with it, its latest checkpoint is
-    /// returned after checking that it was trained with the same config, data and actions.
+    /// returned after checking that it was trained with the same config (or one that only
+    /// fine-tunes longer, [`Config::continues`]), data and actions.
     /// `metrics.jsonl` keeps only the lines up to the resumed step, and `config.json` holds `cfg`.
     pub fn open(
         run: &Path,
@@ -171,8 +172,8 @@ impl<'a> Runner<'a> {
         }
         let resumed = if has_run {
             let ckpt = checkpoint::resolve(run)?;
-            if &checkpoint::load_config(&ckpt)? != cfg {
-                return Err(AgentError::Checkpoint { path: ckpt, message: "was trained with a different config; resume with the same --config".into() });
+            if !cfg.continues(&checkpoint::load_config(&ckpt)?) {
+                return Err(AgentError::Checkpoint { path: ckpt, message: "was trained with a different config; resume with the same --config (only fine-tuning's steps and online rounds may grow)".into() });
             }
             let state = checkpoint::load_state(&ckpt)?;
             if canonical(&state.data) != canonical(data) {

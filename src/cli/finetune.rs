@@ -62,7 +62,8 @@ pub struct FinetuneArgs {
     /// Run directory: checkpoints, metrics.jsonl, finetune_loss.svg, vocab.json, agent.json.
     #[arg(long)]
     pub out: PathBuf,
-    /// Continue the run in --out from its latest checkpoint.
+    /// Continue the run in --out from its latest checkpoint; with a larger --steps (and
+    /// --rounds), a finished run goes on.
     #[arg(long)]
     pub resume: bool,
     /// Override the config's fine-tuning steps.

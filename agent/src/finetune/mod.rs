@@ -237,6 +237,11 @@ pub fn finetune(cfg: &Config, job: &Finetune<'_>, device: &Device, obs: &mut dyn
         checkpoint::load_into(&tok_map, &ckpt, "tokenizer")?;
         checkpoint::load_into(&dyn_map, &ckpt, "dynamics")?;
         state = saved;
+        if state.stage == Stage::Done && state.step < ft.steps {
+            // Extended with more steps: the learning rate follows the new total's schedule from
+            // here, so it rises again where the finished run had decayed it.
+            state.stage = Stage::Finetune;
+        }
         if state.step > 0 && state.stage == Stage::Finetune {
             let moments = checkpoint::load_tensors(&ckpt, "optimizer")?;
             opt.load_state(&moments, state.step).map_err(|m| AgentError::Checkpoint { path: ckpt.clone(), message: m })?;
@@ -396,6 +401,30 @@ mod tests {
         // Resuming with the other setting is refused.
         let job = Finetune { resume: true, freeze_trunk: false, ..job };
         assert!(finetune(&cfg, &job, &Device::Cpu, &mut Quiet).is_err_and(|e| e.to_string().contains("freeze-trunk")));
+        Ok(())
+    }
+
+    #[test]
+    fn a_finished_run_goes_on_when_only_its_steps_grow() -> Result<(), AgentError> {
+        let tmp = tempfile::tempdir().map_err(|e| AgentError::Config(e.to_string()))?;
+        demo(&tmp.path().join("demo"), &[1, 3, 4, 10]);
+        let data = [Dataset::open(&tmp.path().join("demo"))?];
+        let mut cfg = Config::tiny();
+        cfg.finetune.steps = 4;
+        let run = tmp.path().join("run");
+        let job = Finetune { data: &data, init: None, holdout: &[], run: &run, resume: false, until: None, freeze_trunk: false, vocab_texts: &[], stable_split: false };
+        assert_eq!(finetune(&cfg, &job, &Device::Cpu, &mut Quiet)?.step, 4);
+        let job = Finetune { resume: true, ..job };
+        // Anything else changed is refused, and the finished run is left as it was.
+        let mut other = cfg.clone();
+        other.finetune.steps = 6;
+        other.finetune.lr *= 2.0;
+        assert!(finetune(&other, &job, &Device::Cpu, &mut Quiet).is_err_and(|e| e.to_string().contains("different config")));
+        assert_eq!(checkpoint::load_state(&checkpoint::resolve(&run)?)?.step, 4);
+        cfg.finetune.steps = 6;
+        let state = finetune(&cfg, &job, &Device::Cpu, &mut Quiet)?;
+        assert_eq!((state.stage, state.step), (Stage::Done, 6));
+        assert!(loss_at(&run, 6).is_finite());
         Ok(())
     }
 
