@@ -130,6 +130,14 @@ fn online_rounds_resume_exactly_and_the_aggregated_dataset_is_valid() {
     assert_eq!(rounds_played(&parts), 3);
     assert!(outcome(&whole) == outcome(&parts), "a resumed online run must match the uninterrupted one");
 
+    // A fourth round on the same 6 steps would end where the run already is, and so never train
+    // on what it gathered: a one-line error, and nothing is played.
+    let o = sandtable(&[
+        "finetune", "--online", "--resume", "--scenario", "go_to_object", "describe_object", "--init", "none", "--steps", "6", "--rounds", "4",
+        "--round-episodes", "4", "--envs", "4", "--out", s(&whole),
+    ]);
+    let e = stderr(&o);
+    assert!(!o.status.success() && e.contains("more --rounds need more --steps") && e.trim().lines().count() == 1, "{e}");
     let o = sandtable(&["dataset", "check", s(&whole.join("online"))]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("12 episodes"));

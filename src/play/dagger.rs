@@ -95,6 +95,17 @@ pub fn online(cfg: &Config, job: &Online<'_>, device: &Device) -> Result<TrainSt
     // uncommitted rest of an interrupted round.
     let collected = open_writer(cfg, job, has_data)?.committed_episodes();
     anyhow::ensure!(collected % on.episodes == 0, "{} holds {collected} episodes, not whole rounds of {}", data_dir.display(), on.episodes);
+    if job.tuning.run.join("checkpoints").join("latest").exists() {
+        // An extended run whose steps did not grow with its rounds would play them and never
+        // train on what they gathered.
+        let trained = sandtable_agent::checkpoint::load_state(&sandtable_agent::checkpoint::resolve(job.tuning.run)?)?.step;
+        let next = collected / on.episodes;
+        anyhow::ensure!(
+            next >= on.rounds || on.steps_until(next, cfg.finetune.steps) > trained,
+            "round {next} would end at step {} but the run has trained {trained} steps already; more --rounds need more --steps",
+            on.steps_until(next, cfg.finetune.steps)
+        );
+    }
     if let Some(init) = job.tuning.init {
         sandtable_agent::checkpoint::resolve(init).with_context(|| format!("--init {}", init.display()))?;
     }
