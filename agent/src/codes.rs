@@ -1,14 +1,25 @@
 //! Frame codes of every used episode, encoded once by the frozen tokenizer: a window's codes
 //! never change while the dynamics model or the agent trains, and encoding them on every step
-//! would cost more than the step itself.
+//! would cost more than the step itself. A [`CodeCache`] carries them from one training run to
+//! the next over the same tokenizer, as online rounds are.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::path::PathBuf;
 
 use candle_core::{Device, Tensor};
 
 use crate::AgentError;
 use crate::dataset::{Dataset, WindowBatch};
 use crate::model::Tokenizer;
+
+/// Codes already encoded, by dataset directory and episode, kept across trainings that share one
+/// frozen tokenizer: online imitation's rounds train again and again on datasets that only
+/// grow, and encoding all their frames anew each round costs minutes.
+#[derive(Default)]
+pub struct CodeCache {
+    by_episode: RefCell<HashMap<(PathBuf, usize), Vec<u32>>>,
+}
 
 /// Codes of the frames of chosen episodes.
 pub(crate) struct Codes {
@@ -18,13 +29,19 @@ pub(crate) struct Codes {
 }
 
 impl Codes {
-    /// Encode every frame of `episodes` (per list, per dataset: episode indices) in chunks.
-    pub(crate) fn encode(data: &[Dataset], episodes: &[&[Vec<usize>]], tok: &Tokenizer, p: usize, device: &Device) -> Result<Self, AgentError> {
+    /// Encode every frame of `episodes` (per list, per dataset: episode indices) in chunks,
+    /// taking those `cache` holds from it and adding the others to it.
+    pub(crate) fn encode(data: &[Dataset], episodes: &[&[Vec<usize>]], tok: &Tokenizer, p: usize, device: &Device, cache: Option<&CodeCache>) -> Result<Self, AgentError> {
         const CHUNK: usize = 256;
         let (h, w) = data[0].frame_size();
         let mut by_episode = HashMap::new();
         for (set, d) in data.iter().enumerate() {
             for &e in episodes.iter().flat_map(|eps| eps[set].iter()) {
+                let key = (d.dir().to_path_buf(), e);
+                if let Some(codes) = cache.and_then(|c| c.by_episode.borrow().get(&key).cloned()) {
+                    by_episode.insert((set, e), codes);
+                    continue;
+                }
                 let frames = d.episode(e)?.frames;
                 let rows = frames.len() / (h * w * 3);
                 let mut codes = Vec::with_capacity(rows * p);
@@ -33,6 +50,9 @@ impl Codes {
                     let bytes = frames[start * h * w * 3..(start + n) * h * w * 3].to_vec();
                     let c: Vec<u32> = tok.encode(&Tensor::from_vec(bytes, (n, h, w, 3), device)?)?.flatten_all()?.to_vec1()?;
                     codes.extend(c);
+                }
+                if let Some(c) = cache {
+                    c.by_episode.borrow_mut().insert(key, codes.clone());
                 }
                 by_episode.insert((set, e), codes);
             }

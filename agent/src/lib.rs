@@ -7,7 +7,7 @@ pub mod actions;
 pub mod atomic;
 pub mod card;
 pub mod checkpoint;
-pub(crate) mod codes;
+pub mod codes;
 pub mod config;
 pub mod controller;
 pub mod dataset;

@@ -292,7 +292,7 @@ pub fn pretrain(cfg: &Config, source: Source<'_>, run: &Path, resume: bool, unti
             Source::Recorded(d) => {
                 let (train_eps, val_eps): (Vec<Vec<usize>>, Vec<Vec<usize>>) = splits.iter().map(|s| (s.train.clone(), s.val.clone())).unzip();
                 tracing::info!(episodes = train_eps.iter().chain(&val_eps).map(Vec::len).sum::<usize>(), "encoding the datasets' frames once");
-                Some(Codes::encode(d, &[&train_eps, &val_eps], &tok, cfg.tokens_per_frame(), device)?)
+                Some(Codes::encode(d, &[&train_eps, &val_eps], &tok, cfg.tokens_per_frame(), device, None)?)
             }
             Source::Live(_) => None,
         };

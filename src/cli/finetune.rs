@@ -121,6 +121,7 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
         freeze_trunk: args.freeze_trunk,
         vocab_texts: &[],
         stable_split: false,
+        codes: None,
     };
     if args.online {
         // Checked here (frame size) and opened again each round.

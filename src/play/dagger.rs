@@ -23,6 +23,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sandtable_agent::checkpoint::TrainState;
+use sandtable_agent::codes::CodeCache;
 use sandtable_agent::config::Config;
 use sandtable_agent::controller::Controller;
 use sandtable_agent::dataset::{Dataset, DatasetInfo, DatasetWriter};
@@ -116,6 +117,8 @@ pub fn online(cfg: &Config, job: &Online<'_>, device: &Device) -> Result<TrainSt
         sandtable_agent::atomic::write_atomic(&config_path, text.as_bytes()).with_context(|| format!("writing {}", config_path.display()))?;
     }
     let texts = vocabulary_texts(&job.scenarios);
+    // The tokenizer stays frozen through all rounds, so a frame's codes are encoded once.
+    let codes = CodeCache::default();
     let mut state = None;
     for round in 0..on.rounds {
         let collected = DatasetInfo::load(&data_dir).context("reading the aggregated dataset")?.total_episodes;
@@ -135,7 +138,7 @@ pub fn online(cfg: &Config, job: &Online<'_>, device: &Device) -> Result<TrainSt
         }
         let resume = job.tuning.run.join("checkpoints").join("latest").exists();
         let until = on.steps_until(round, cfg.finetune.steps).min(job.tuning.until.unwrap_or(u64::MAX));
-        let ft = Finetune { data: &data, resume, until: Some(until), vocab_texts: &texts, stable_split: true, ..job.tuning };
+        let ft = Finetune { data: &data, resume, until: Some(until), vocab_texts: &texts, stable_split: true, codes: Some(&codes), ..job.tuning };
         let mut bar = Bars::default();
         let reached = finetune(cfg, &ft, device, &mut bar).with_context(|| format!("training round {round}"))?;
         bar.finish();

@@ -24,7 +24,7 @@ use self::windows::{Balance, Batches, Item, items, windows};
 use crate::AgentError;
 use crate::card::AgentCard;
 use crate::checkpoint::{self, Stage, TrainState};
-use crate::codes::Codes;
+use crate::codes::{CodeCache, Codes};
 use crate::config::Config;
 use crate::dataset::{Dataset, shuffle};
 use crate::holdout::{Pair, named_pair};
@@ -55,6 +55,8 @@ pub struct Finetune<'a> {
     pub vocab_texts: &'a [String],
     /// Split episodes with [`Dataset::stable_split`], for data that grows between runs.
     pub stable_split: bool,
+    /// Frame codes kept from an earlier training with the same frozen tokenizer.
+    pub codes: Option<&'a CodeCache>,
 }
 
 /// The fine-tuning stage the runner drives.
@@ -252,7 +254,7 @@ pub fn finetune(cfg: &Config, job: &Finetune<'_>, device: &Device, obs: &mut dyn
         return Ok(state);
     }
     let tok = Tokenizer::new(cfg, frozen(&tok_map, device))?;
-    let codes = Codes::encode(data, &[&train_eps, &val_eps], &tok, cfg.tokens_per_frame(), device)?;
+    let codes = Codes::encode(data, &[&train_eps, &val_eps], &tok, cfg.tokens_per_frame(), device, job.codes)?;
 
     let card = AgentCard {
         init: job.init.map(Path::to_path_buf),
@@ -359,7 +361,7 @@ mod tests {
         cfg.finetune.eval_every = 100;
         cfg.finetune.checkpoint_every = 100;
         let run = tmp.path().join("run");
-        let job = Finetune { data: &data, init: None, holdout: &[], run: &run, resume: false, until: None, freeze_trunk: false, vocab_texts: &[], stable_split: false };
+        let job = Finetune { data: &data, init: None, holdout: &[], run: &run, resume: false, until: None, freeze_trunk: false, vocab_texts: &[], stable_split: false, codes: None };
         let state = finetune(&cfg, &job, &Device::Cpu, &mut Quiet)?;
         assert_eq!((state.stage, state.step), (Stage::Done, 200));
         let first: f64 = loss_at(&run, 1);
@@ -387,7 +389,7 @@ mod tests {
         let mut cfg = Config::tiny();
         cfg.finetune.steps = 5;
         let run = tmp.path().join("run");
-        let job = Finetune { data: &data, init: None, holdout: &[], run: &run, resume: false, until: None, freeze_trunk: true, vocab_texts: &[], stable_split: false };
+        let job = Finetune { data: &data, init: None, holdout: &[], run: &run, resume: false, until: None, freeze_trunk: true, vocab_texts: &[], stable_split: false, codes: None };
         finetune(&cfg, &job, &Device::Cpu, &mut Quiet)?;
         // The same seeds draw the same initial weights: compare with a fresh agent.
         let fresh = VarMap::new();
@@ -412,7 +414,7 @@ mod tests {
         let mut cfg = Config::tiny();
         cfg.finetune.steps = 4;
         let run = tmp.path().join("run");
-        let job = Finetune { data: &data, init: None, holdout: &[], run: &run, resume: false, until: None, freeze_trunk: false, vocab_texts: &[], stable_split: false };
+        let job = Finetune { data: &data, init: None, holdout: &[], run: &run, resume: false, until: None, freeze_trunk: false, vocab_texts: &[], stable_split: false, codes: None };
         assert_eq!(finetune(&cfg, &job, &Device::Cpu, &mut Quiet)?.step, 4);
         let job = Finetune { resume: true, ..job };
         // Anything else changed is refused, and the finished run is left as it was.
