@@ -101,10 +101,10 @@ pub fn online(cfg: &Config, job: &Online<'_>, device: &Device) -> Result<TrainSt
         // train on what they gathered.
         let trained = sandtable_agent::checkpoint::load_state(&sandtable_agent::checkpoint::resolve(job.tuning.run)?)?.step;
         let next = collected / on.episodes;
+        let ends = on.steps_until(next, cfg.finetune.steps);
         anyhow::ensure!(
-            next >= on.rounds || on.steps_until(next, cfg.finetune.steps) > trained,
-            "round {next} would end at step {} but the run has trained {trained} steps already; more --rounds need more --steps",
-            on.steps_until(next, cfg.finetune.steps)
+            next >= on.rounds || ends > trained,
+            "round {next} would end at step {ends} but the run has trained {trained} steps already; more --rounds need more --steps"
         );
     }
     if let Some(init) = job.tuning.init {

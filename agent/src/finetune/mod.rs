@@ -361,7 +361,7 @@ mod tests {
         cfg.finetune.eval_every = 100;
         cfg.finetune.checkpoint_every = 100;
         let run = tmp.path().join("run");
-        let job = Finetune { data: &data, init: None, holdout: &[], run: &run, resume: false, until: None, freeze_trunk: false, vocab_texts: &[], stable_split: false, codes: None };
+        let job = plain(&data, &run);
         let state = finetune(&cfg, &job, &Device::Cpu, &mut Quiet)?;
         assert_eq!((state.stage, state.step), (Stage::Done, 200));
         let first: f64 = loss_at(&run, 1);
@@ -389,7 +389,7 @@ mod tests {
         let mut cfg = Config::tiny();
         cfg.finetune.steps = 5;
         let run = tmp.path().join("run");
-        let job = Finetune { data: &data, init: None, holdout: &[], run: &run, resume: false, until: None, freeze_trunk: true, vocab_texts: &[], stable_split: false, codes: None };
+        let job = Finetune { freeze_trunk: true, ..plain(&data, &run) };
         finetune(&cfg, &job, &Device::Cpu, &mut Quiet)?;
         // The same seeds draw the same initial weights: compare with a fresh agent.
         let fresh = VarMap::new();
@@ -414,7 +414,7 @@ mod tests {
         let mut cfg = Config::tiny();
         cfg.finetune.steps = 4;
         let run = tmp.path().join("run");
-        let job = Finetune { data: &data, init: None, holdout: &[], run: &run, resume: false, until: None, freeze_trunk: false, vocab_texts: &[], stable_split: false, codes: None };
+        let job = plain(&data, &run);
         assert_eq!(finetune(&cfg, &job, &Device::Cpu, &mut Quiet)?.step, 4);
         let job = Finetune { resume: true, ..job };
         // Anything else changed is refused, and the finished run is left as it was.
@@ -428,6 +428,11 @@ mod tests {
         assert_eq!((state.stage, state.step), (Stage::Done, 6));
         assert!(loss_at(&run, 6).is_finite());
         Ok(())
+    }
+
+    /// A fresh fine-tuning of `data` into `run` from scratch, with nothing else asked.
+    fn plain<'a>(data: &'a [Dataset], run: &'a Path) -> Finetune<'a> {
+        Finetune { data, init: None, holdout: &[], run, resume: false, until: None, freeze_trunk: false, vocab_texts: &[], stable_split: false, codes: None }
     }
 
     fn loss_at(run: &Path, step: u64) -> f64 {
