@@ -275,6 +275,8 @@ fn shell_word(word: &str) -> String {
 struct AgentResult {
     init: &'static str,
     demos: u64,
+    /// The run's training seed (`config.json`), which tells repeats of one arm apart.
+    seed: u64,
     wall: Option<f64>,
     /// (scenario, subset) → (success rate, answer accuracy, episodes).
     rows: Vec<(String, String, f64, Option<f64>, u64)>,
@@ -303,14 +305,38 @@ fn agent_results(files: &[PathBuf]) -> Vec<AgentResult> {
             })
             .collect();
         let wall = std::fs::read_to_string(run.join("wall_seconds")).ok().and_then(|t| t.trim().parse().ok());
-        out.push(AgentResult { init: if card["init"].is_null() { "scratch" } else { "pretrained" }, demos, wall, rows });
+        let seed = read_json(&run.join("config.json")).and_then(|c| c["train"]["seed"].as_u64()).unwrap_or(0);
+        out.push(AgentResult { init: if card["init"].is_null() { "scratch" } else { "pretrained" }, demos, seed, wall, rows });
     }
-    out.sort_by_key(|a| (a.demos, a.init));
+    out.sort_by_key(|a| (a.demos, a.init, a.seed));
     out
 }
 
+/// One arm's cell at one demonstration count: each seed's (seed, success rate, episodes).
+fn arm_cell(results: &[AgentResult], demos: u64, init: &str, scenario: &str) -> Vec<(u64, f64, u64)> {
+    results
+        .iter()
+        .filter(|r| r.demos == demos && r.init == init)
+        .filter_map(|r| r.rows.iter().find(|row| row.0 == scenario && row.1 == "all").map(|c| (r.seed, c.2, c.4)))
+        .collect()
+}
+
+/// A cell's text: the success of one run, or the mean over seeds with each seed's value.
+fn cell_text(cell: &[(u64, f64, u64)]) -> String {
+    let mean = 100.0 * cell.iter().map(|c| c.1).sum::<f64>() / cell.len().max(1) as f64;
+    match cell {
+        [] => "–".to_string(),
+        [(_, _, n)] => format!("{mean:.1}% of {n}"),
+        _ => {
+            let each: Vec<String> = cell.iter().map(|(seed, v, _)| format!("seed {seed}: {:.1}", 100.0 * v)).collect();
+            format!("{mean:.1}% ({}; {} episodes each)", each.join(", "), cell[0].2)
+        }
+    }
+}
+
 /// Pretrained against from-scratch agents over demonstration counts, when a run directory holds
-/// several fine-tuned agents: a table and `comparison.svg`.
+/// several fine-tuned agents: a table and `comparison.svg`. Repeats of an arm with other seeds are
+/// averaged, with each seed's value beside the mean.
 fn comparison(run: &Path, files: &[PathBuf], h: &mut String) -> Result<()> {
     use sandtable_agent::plot::{Series, line_chart};
     let results = agent_results(files);
@@ -328,7 +354,7 @@ fn comparison(run: &Path, files: &[PathBuf], h: &mut String) -> Result<()> {
     }
     let mut counts: Vec<u64> = results.iter().map(|r| r.demos).collect();
     counts.dedup();
-    h.push_str("<h2>Does pretraining help? Fine-tuned agents by demonstration count</h2><p>Closed-loop success of agents fine-tuned for the same number of steps from the pretrained world model and from scratch (same architecture).</p><table id=\"comparison\"><thead><tr><th>scenario</th><th>demonstration set (episodes)</th>");
+    h.push_str("<h2>Does pretraining help? Fine-tuned agents by demonstration count</h2><p>Closed-loop success of agents fine-tuned for the same number of steps from the pretrained world model and from scratch (same architecture); with several seeds, their mean and each seed's value.</p><table id=\"comparison\"><thead><tr><th>scenario</th><th>demonstration set (episodes)</th>");
     for k in &kinds {
         let _ = write!(h, "<th>{k}</th>");
     }
@@ -338,21 +364,17 @@ fn comparison(run: &Path, files: &[PathBuf], h: &mut String) -> Result<()> {
         for &n in &counts {
             let _ = write!(h, "<tr><td>{}</td><td>{n}</td>", esc(s));
             for k in &kinds {
-                let cell = results.iter().find(|r| r.demos == n && r.init == *k).and_then(|r| r.rows.iter().find(|row| &row.0 == s && row.1 == "all"));
-                match cell {
-                    Some(c) => {
-                        let _ = write!(h, "<td>{:.1}% of {}</td>", 100.0 * c.2, c.4);
-                    }
-                    None => h.push_str("<td>–</td>"),
-                }
+                let _ = write!(h, "<td>{}</td>", esc(&cell_text(&arm_cell(&results, n, k, s))));
             }
             h.push_str("</tr>");
         }
         for (k, dashed) in [("pretrained", false), ("scratch", true)] {
-            let points: Vec<(f64, f64)> = results
+            let points: Vec<(f64, f64)> = counts
                 .iter()
-                .filter(|r| r.init == k)
-                .filter_map(|r| r.rows.iter().find(|row| &row.0 == s && row.1 == "all").map(|c| ((r.demos as f64).log10(), 100.0 * c.2)))
+                .filter_map(|&n| {
+                    let cell = arm_cell(&results, n, k, s);
+                    (!cell.is_empty()).then(|| ((n as f64).log10(), 100.0 * cell.iter().map(|c| c.1).sum::<f64>() / cell.len() as f64))
+                })
                 .collect();
             if !points.is_empty() {
                 series.push(Series { label: format!("{s}, {k}"), points, dashed, color: Some(si) });
@@ -362,18 +384,18 @@ fn comparison(run: &Path, files: &[PathBuf], h: &mut String) -> Result<()> {
     h.push_str("</tbody></table>");
     let held: Vec<String> = results
         .iter()
-        .flat_map(|r| r.rows.iter().filter(|row| row.1 != "all").map(move |row| format!("{} {}: {} {:.1}% of {}", r.init, r.demos, row.0, 100.0 * row.2, row.4)))
+        .flat_map(|r| r.rows.iter().filter(|row| row.1 != "all").map(move |row| format!("{} {} seed {}: {} {:.1}% of {}", r.init, r.demos, r.seed, row.0, 100.0 * row.2, row.4)))
         .collect();
     if !held.is_empty() {
         let _ = write!(h, "<p>On missions naming held-out colour×shape pairs: {}.</p>", esc(&held.join("; ")));
     }
-    let walls: Vec<String> = results.iter().filter_map(|r| Some(format!("{} {}: {:.0} s", r.init, r.demos, r.wall?))).collect();
+    let walls: Vec<String> = results.iter().filter_map(|r| Some(format!("{} {} seed {}: {:.0} s", r.init, r.demos, r.seed, r.wall?))).collect();
     if !walls.is_empty() {
         let _ = write!(h, "<p class=\"muted\">Fine-tuning wall time: {}.</p>", esc(&walls.join("; ")));
     }
     let svg = run.join("comparison.svg");
     line_chart(&svg, "Closed-loop success against demonstrations", "log10(demonstration episodes)", "success (%)", &series, false)?;
-    let _ = write!(h, "<figure>{}<figcaption>Solid: from the pretrained world model; dashed: from scratch.</figcaption></figure>", img(&svg, "success against demonstrations", "plot")?);
+    let _ = write!(h, "<figure>{}<figcaption>Solid: from the pretrained world model; dashed: from scratch; the mean over seeds.</figcaption></figure>", img(&svg, "success against demonstrations", "plot")?);
     Ok(())
 }
 
@@ -436,4 +458,24 @@ fn online_curves(run: &Path, files: &[PathBuf], h: &mut String) -> Result<()> {
     line_chart(&svg, "Online rounds: success against expert labels", "expert labels before the round", "rollout success (%)", &series, false)?;
     let _ = write!(h, "<figure>{}<figcaption>Solid: from the pretrained world model; dashed: from scratch; one line per seed.</figcaption></figure>", img(&svg, "online learning curves", "plot")?);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn agent(init: &'static str, demos: u64, seed: u64, success: f64) -> AgentResult {
+        AgentResult { init, demos, seed, wall: None, rows: vec![("go_to_object".into(), "all".into(), success, None, 200), ("go_to_object".into(), "holdout pairs".into(), 1.0, None, 11)] }
+    }
+
+    #[test]
+    fn repeats_of_an_arm_are_averaged_with_each_seed_shown() {
+        let results = vec![agent("pretrained", 1600, 0, 0.5), agent("pretrained", 1600, 1, 0.6), agent("scratch", 1600, 0, 0.25), agent("pretrained", 12800, 0, 0.7)];
+        let cell = arm_cell(&results, 1600, "pretrained", "go_to_object");
+        assert_eq!(cell, vec![(0, 0.5, 200), (1, 0.6, 200)]);
+        assert_eq!(cell_text(&cell), "55.0% (seed 0: 50.0, seed 1: 60.0; 200 episodes each)");
+        assert_eq!(cell_text(&arm_cell(&results, 1600, "scratch", "go_to_object")), "25.0% of 200");
+        assert_eq!(cell_text(&arm_cell(&results, 12800, "scratch", "go_to_object")), "–");
+        assert!(arm_cell(&results, 1600, "pretrained", "pick_up_object").is_empty());
+    }
 }
