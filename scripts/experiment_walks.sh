@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
 # The paradigm's experiment on the expert's walks (docs/results.md, "Pretrained against scratch on
 # the walks"): behaviour cloning of the `mini` agent from WORLD and from scratch, 3 seeds per arm,
-# on the first 1,600 and on all 12,800 expert walks of `go_to_object` and `pick_up_object`, 3,000
+# on the first 400 and 1,600 and on all 12,800 expert walks of `go_to_object` and `pick_up_object`, 3,000
 # steps each, every agent evaluated closed loop on `go_to_object`'s held-out seeds, sampling at
 # temperature 1. `sandtable report OUT` draws the curve (comparison.svg) with every seed's value.
 #   bash scripts/experiment_walks.sh [OUT=runs/experiment_walks] [WORLD=runs/demo/world]
-#   env: WALKS ("1600 12800"), SEEDS ("0 1 2"), STEPS (3000), EVAL_EPISODES (200)
+#   env: WALKS ("400 1600 12800"), SEEDS ("0 1 2"), STEPS (3000), EVAL_EPISODES (200)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/build.sh"
 out="${1:-runs/experiment_walks}"
 world="${2:-runs/demo/world}"
 [ -d "$world/checkpoints" ] || { echo "no world model at $world: run bash scripts/demo.sh first, or pass one" >&2; exit 2; }
-read -r -a walks <<< "${WALKS:-1600 12800}"
+read -r -a walks <<< "${WALKS:-400 1600 12800}"
 read -r -a seeds <<< "${SEEDS:-0 1 2}"
 steps="${STEPS:-3000}"; evals="${EVAL_EPISODES:-200}"
 mkdir -p "$out"
