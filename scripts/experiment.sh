@@ -5,16 +5,14 @@
 #   bash scripts/experiment.sh [OUT=runs/experiment] [EVAL_EPISODES=30]
 #   FOLLOW_UP=1 bash scripts/experiment.sh ...   also runs the follow-up into OUT-followup
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/experiment_common.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/build.sh"
 out="${1:-runs/experiment}"
 eval_episodes="${2:-30}"
 scenarios=(go_to_object pick_up_object describe_object count_objects)
 holdout="red:cube,blue:sphere,green:cylinder,yellow:cone"
 mkdir -p "$out"
-log() { echo "== $(date +%T) $*"; }
 timed() { local t0=$SECONDS; "$@"; echo "$(( SECONDS - t0 ))" > "$out/.last_seconds"; }
-# Whether the run in $1 has finished training.
-finished() { [ -f "$1/checkpoints/latest" ] && grep -q '"done"' "$1/checkpoints/$(cat "$1/checkpoints/latest")/state.json"; }
 
 # Pretraining data: every scenario, the expert with 30% random decisions (seed 300).
 [ -f "$out/pre/info.json" ] || { log record pretraining data; "$bin" record --scenario "${scenarios[@]}" --episodes 400 --policy mixed:0.3 --workers 2 --seed 300 --out "$out/pre"; }

@@ -8,16 +8,15 @@
 #   env: ARMS ("d400:400:1200:expert d1600:1600:2400:expert dart1600:1600:2400:mixed:0.3 d6400:6400:7200:expert"),
 #        EVAL_EPISODES (200)
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/experiment_common.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/build.sh"
 out="${1:-runs/experiment_bc}"
 world="${2:-runs/demo/world}"
-[ -d "$world/checkpoints" ] || { echo "no world model at $world: run bash scripts/demo.sh first, or pass one" >&2; exit 2; }
+require_world "$world"
 read -r -a arms <<< "${ARMS:-d400:400:1200:expert d1600:1600:2400:expert dart1600:1600:2400:mixed:0.3 d6400:6400:7200:expert}"
 evals="${EVAL_EPISODES:-200}"
 scenarios=(go_to_object pick_up_object describe_object count_objects)
 mkdir -p "$out"
-log() { echo "== $(date +%T) $*"; }
-finished() { [ -f "$1/checkpoints/latest" ] && grep -q '"done"' "$1/checkpoints/$(cat "$1/checkpoints/latest")/state.json"; }
 
 for arm in "${arms[@]}"; do
   IFS=: read -r name demos steps policy <<< "$arm"

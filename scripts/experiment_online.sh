@@ -7,6 +7,7 @@
 #   bash scripts/experiment_online.sh [OUT=runs/experiment_online] [WORLD=pretrain one] [CONFIG=mini, or WORLD's]
 #   env: SCENARIOS, ROUNDS (4), ROUND_EPISODES (32), STEPS (600), SEEDS ("0 1 2"), EVAL_EPISODES (100)
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/experiment_common.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/build.sh"
 out="${1:-runs/experiment_online}"
 world="${2:-}"
@@ -15,8 +16,6 @@ read -r -a scenarios <<< "${SCENARIOS:-go_to_object}"
 rounds="${ROUNDS:-4}"; per="${ROUND_EPISODES:-32}"; steps="${STEPS:-600}"; evals="${EVAL_EPISODES:-100}"
 read -r -a seeds <<< "${SEEDS:-0 1 2}"
 mkdir -p "$out"
-log() { echo "== $(date +%T) $*"; }
-finished() { [ -f "$1/checkpoints/latest" ] && grep -q '"done"' "$1/checkpoints/$(cat "$1/checkpoints/latest")/state.json"; }
 
 if [ -z "$world" ]; then
   world="$out/world"

@@ -7,16 +7,15 @@
 #   bash scripts/experiment_walks.sh [OUT=runs/experiment_walks] [WORLD=runs/demo/world]
 #   env: WALKS ("400 1600 12800"), SEEDS ("0 1 2"), STEPS (3000), EVAL_EPISODES (200)
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/experiment_common.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/build.sh"
 out="${1:-runs/experiment_walks}"
 world="${2:-runs/demo/world}"
-[ -d "$world/checkpoints" ] || { echo "no world model at $world: run bash scripts/demo.sh first, or pass one" >&2; exit 2; }
+require_world "$world"
 read -r -a walks <<< "${WALKS:-400 1600 12800}"
 read -r -a seeds <<< "${SEEDS:-0 1 2}"
 steps="${STEPS:-3000}"; evals="${EVAL_EPISODES:-200}"
 mkdir -p "$out"
-log() { echo "== $(date +%T) $*"; }
-finished() { [ -f "$1/checkpoints/latest" ] && grep -q '"done"' "$1/checkpoints/$(cat "$1/checkpoints/latest")/state.json"; }
 
 for n in "${walks[@]}"; do
   # Base seed 300 for every size, so the smaller sets are the larger ones' first episodes.
