@@ -271,6 +271,11 @@ fn shell_word(word: &str) -> String {
     }
 }
 
+/// The training seed in a run's resolved `config.json`.
+fn run_seed(run: &Path) -> Option<u64> {
+    read_json(&run.join("config.json"))?["train"]["seed"].as_u64()
+}
+
 /// One fine-tuned agent's closed-loop results, for the comparison across runs.
 struct AgentResult {
     init: &'static str,
@@ -305,7 +310,7 @@ fn agent_results(files: &[PathBuf]) -> Vec<AgentResult> {
             })
             .collect();
         let wall = std::fs::read_to_string(run.join("wall_seconds")).ok().and_then(|t| t.trim().parse().ok());
-        let seed = read_json(&run.join("config.json")).and_then(|c| c["train"]["seed"].as_u64()).unwrap_or(0);
+        let seed = run_seed(run).unwrap_or(0);
         out.push(AgentResult { init: if card["init"].is_null() { "scratch" } else { "pretrained" }, demos, seed, wall, rows });
     }
     out.sort_by_key(|a| (a.demos, a.init, a.seed));
@@ -321,11 +326,15 @@ fn arm_cell(results: &[AgentResult], demos: u64, init: &str, scenario: &str) -> 
         .collect()
 }
 
+/// A cell's mean success over its seeds, in %; none for an empty cell.
+fn cell_mean(cell: &[(u64, f64, u64)]) -> Option<f64> {
+    (!cell.is_empty()).then(|| 100.0 * cell.iter().map(|c| c.1).sum::<f64>() / cell.len() as f64)
+}
+
 /// A cell's text: the success of one run, or the mean over seeds with each seed's value.
 fn cell_text(cell: &[(u64, f64, u64)]) -> String {
-    let mean = 100.0 * cell.iter().map(|c| c.1).sum::<f64>() / cell.len().max(1) as f64;
+    let Some(mean) = cell_mean(cell) else { return "–".to_string() };
     match cell {
-        [] => "–".to_string(),
         [(_, _, n)] => format!("{mean:.1}% of {n}"),
         _ => {
             let each: Vec<String> = cell.iter().map(|(seed, v, _)| format!("seed {seed}: {:.1}", 100.0 * v)).collect();
@@ -371,10 +380,7 @@ fn comparison(run: &Path, files: &[PathBuf], h: &mut String) -> Result<()> {
         for (k, dashed) in [("pretrained", false), ("scratch", true)] {
             let points: Vec<(f64, f64)> = counts
                 .iter()
-                .filter_map(|&n| {
-                    let cell = arm_cell(&results, n, k, s);
-                    (!cell.is_empty()).then(|| ((n as f64).log10(), 100.0 * cell.iter().map(|c| c.1).sum::<f64>() / cell.len() as f64))
-                })
+                .filter_map(|&n| Some(((n as f64).log10(), cell_mean(&arm_cell(&results, n, k, s))?)))
                 .collect();
             if !points.is_empty() {
                 series.push(Series { label: format!("{s}, {k}"), points, dashed, color: Some(si) });
@@ -410,7 +416,7 @@ struct OnlineCurve {
 fn online_curve(metrics: &Path) -> Option<OnlineCurve> {
     let run = metrics.parent()?;
     let card = read_json(&run.join("agent.json"))?;
-    let seed = read_json(&run.join("config.json"))?["train"]["seed"].as_u64()?;
+    let seed = run_seed(run)?;
     let rounds = crate::play::dagger::online_rounds(run);
     let points = rounds.windows(2).filter_map(|w| Some((w[0]["labels"].as_f64()?, 100.0 * w[1]["success"].as_f64()?))).collect();
     Some(OnlineCurve { init: if card["init"].is_null() { "scratch" } else { "pretrained" }, seed, points })
