@@ -271,6 +271,11 @@ fn shell_word(word: &str) -> String {
     }
 }
 
+/// A fine-tuned run's arm, from its `agent.json`: pretrained when it has an init.
+fn run_arm(card: &Value) -> &'static str {
+    if card["init"].is_null() { "scratch" } else { "pretrained" }
+}
+
 /// The training seed in a run's resolved `config.json`.
 fn run_seed(run: &Path) -> Option<u64> {
     read_json(&run.join("config.json"))?["train"]["seed"].as_u64()
@@ -311,7 +316,7 @@ fn agent_results(files: &[PathBuf]) -> Vec<AgentResult> {
             .collect();
         let wall = std::fs::read_to_string(run.join("wall_seconds")).ok().and_then(|t| t.trim().parse().ok());
         let seed = run_seed(run).unwrap_or(0);
-        out.push(AgentResult { init: if card["init"].is_null() { "scratch" } else { "pretrained" }, demos, seed, wall, rows });
+        out.push(AgentResult { init: run_arm(&card), demos, seed, wall, rows });
     }
     out.sort_by_key(|a| (a.demos, a.init, a.seed));
     out
@@ -419,7 +424,7 @@ fn online_curve(metrics: &Path) -> Option<OnlineCurve> {
     let seed = run_seed(run)?;
     let rounds = crate::play::dagger::online_rounds(run);
     let points = rounds.windows(2).filter_map(|w| Some((w[0]["labels"].as_f64()?, 100.0 * w[1]["success"].as_f64()?))).collect();
-    Some(OnlineCurve { init: if card["init"].is_null() { "scratch" } else { "pretrained" }, seed, points })
+    Some(OnlineCurve { init: run_arm(&card), seed, points })
 }
 
 /// Pretrained against from-scratch online runs (`finetune --online`), when a run directory holds
