@@ -207,7 +207,7 @@ fn play_without_a_display_fails_with_one_line() {
 }
 
 /// A fine-tuned agent drives the window through a whole question episode (describe_object ends
-/// within 20 steps, with its answer or by truncation), and the episode is recorded.
+/// within 60 steps, with its answer or by truncation), and the episode is recorded.
 #[test]
 fn a_trained_agent_drives_the_window_to_the_end_of_an_episode() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -39,6 +39,15 @@ impl Answer {
         }
     }
 
+    /// The one object the answer describes (the role of `ColorOf`, `ShapeOf` and `SizeOf`); counts
+    /// and comparisons read several.
+    pub fn subject(&self) -> Option<&str> {
+        match self {
+            Answer::ColorOf(r) | Answer::ShapeOf(r) | Answer::SizeOf(r) => Some(r),
+            _ => None,
+        }
+    }
+
     /// The true answer for a world seen from `pose`, or `None` if a role is unbound.
     pub fn compute(&self, layout: &Layout, pose: &Pose) -> Option<String> {
         let obj = |r: &str| layout.role(r).map(|i| &layout.objects[i]);

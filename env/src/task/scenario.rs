@@ -261,6 +261,12 @@ pub struct TaskSpec {
     /// agent answers, with success if the answer is right.
     #[serde(default)]
     pub answer: Option<Answer>,
+    /// For a question about one object: the expert first walks until that object is in view and
+    /// within this many metres (from the body to the object's edge), then answers. Objects a few
+    /// pixels wide cannot be told apart from afar, so its demonstrations show looking closer.
+    /// Unset, it answers at once. The episode's rules are the same either way.
+    #[serde(default)]
+    pub inspect: Option<f32>,
     /// When this holds the episode terminates with the failure reward.
     #[serde(default)]
     pub failure: Option<Predicate>,
@@ -471,6 +477,14 @@ impl Scenario {
         {
             return Err(bad("task.answer", format!("refers to `{r}`, which is not defined in objects.roles")));
         }
+        if let Some(d) = self.task.inspect {
+            if self.task.answer.as_ref().and_then(Answer::subject).is_none() || self.task.success.is_some() {
+                return Err(bad("task.inspect", "needs a question about one object (ColorOf, ShapeOf or SizeOf) and no success condition".into()));
+            }
+            if !(d > 0.0 && d < 5.0) {
+                return Err(bad("task.inspect", format!("{d} is outside (0, 5) metres")));
+            }
+        }
         for (field, pred) in [("task.success", self.task.success.as_ref()), ("task.failure", self.task.failure.as_ref())] {
             let Some(pred) = pred else { continue };
             let mut used = std::collections::BTreeSet::new();
@@ -562,6 +576,19 @@ mod tests {
         let text = BUILTINS[0].1.replacen("{target.shape}", "{targt.shape}", 1);
         let err = Scenario::from_ron(&text, "x.ron").expect_err("must fail").to_string();
         assert!(err.contains("task.mission") && err.contains("no role `targt`"), "{err}");
+    }
+
+    #[test]
+    fn inspect_needs_a_question_about_one_object_and_a_sane_distance() {
+        let describe = Scenario::load("describe_object").expect("builtin");
+        let text = |name: &str| BUILTINS.iter().find(|(n, _)| *n == name).expect("builtin").1;
+        let far = text("describe_object").replacen("inspect: 1.5", "inspect: 9.0", 1);
+        let err = Scenario::from_ron(&far, "x.ron").expect_err("too far").to_string();
+        assert!(err.contains("task.inspect") && err.contains("outside (0, 5)"), "{err}");
+        let count = text("count_objects").replacen("answer: CountColor(\"target\"),", "answer: CountColor(\"target\"), inspect: 1.0,", 1);
+        let err = Scenario::from_ron(&count, "x.ron").expect_err("a count reads several objects").to_string();
+        assert!(err.contains("task.inspect") && err.contains("one object"), "{err}");
+        assert_eq!(describe.task.inspect, Some(1.5));
     }
 
     /// Property test: mutated versions of every built-in file never panic the loader, the
