@@ -40,8 +40,9 @@ struct Plan {
     tokenizer_steps: u64,
     dynamics_steps: u64,
     demo_episodes: u64,
-    /// Extra expert episodes of the question scenarios: one step each, so cheap, and many
-    /// distinct scenes are what make the answers learnable (docs/results.md).
+    /// Extra expert episodes of the question scenarios: short (a count is one step, a
+    /// description a walk of about 13), so cheap, and many distinct scenes are what make the
+    /// answers learnable (docs/results.md).
     question_episodes: u64,
     finetune_steps: u64,
     /// Fine-tuning steps of behaviour cloning before the agent first plays.
