@@ -125,7 +125,7 @@ pub struct FinetuneConfig {
     /// once), so that short episodes such as questions are not drowned out by long walks.
     pub episode_balanced: bool,
     /// Draw the same number of windows from every scenario in an epoch, so that many cheap
-    /// one-step question episodes and fewer long walks each get their share.
+    /// short question episodes and fewer long walks each get their share.
     pub scenario_balanced: bool,
     /// Give the agent continuous features of each frame patch from its pixels (a patch-merging
     /// stem, see `model::PixelStem`) beside the tokenizer's codes.

@@ -19,6 +19,8 @@ pub type ScriptedFn = Arc<dyn Fn(&SimState, &mut ChaCha8Rng) -> Decision + Send 
 pub enum PolicySpec {
     /// Uniform over every action except `done`, so episodes are not cut short at random; on a
     /// question scenario, a uniformly random word of the answer vocabulary at the first step.
+    /// So `mixed:P` on a question the expert walks for (`task.inspect`) rarely gets to the
+    /// object: each random draw ends the episode with a guess.
     Random,
     /// The scripted expert, planning on ground truth.
     Expert,

@@ -103,9 +103,9 @@ fn current_goal(success: &Predicate, s: &SimState) -> Option<Goal> {
     }
 }
 
-/// The expert's decision: questions are answered from ground truth (an `Overview` spawn puts every
-/// object in view, so the answer is in the first frame), after walking up to the object asked
-/// about where the scenario says to inspect it; tasks are acted out.
+/// The expert's decision: questions are answered from ground truth, at once (an `Overview` spawn
+/// puts every object in view) or, where the scenario sets `task.inspect`, once the object asked
+/// about is near and in view; tasks are acted out.
 pub fn expert_decision(s: &SimState) -> Decision {
     if s.scenario.task.success.is_none()
         && let Some(answer) = s.true_answer()
@@ -131,10 +131,11 @@ fn still_inspecting(s: &SimState) -> Option<Action> {
     Some(navigate(s, o.pos, s.scenario.agent.radius + o.extent.radius + near * 0.6))
 }
 
-/// The expert's action for the current state.
+/// The expert's action for the current state; on a question, its step towards the object it
+/// inspects, else `noop` (the answer itself is a decision, not an action).
 pub fn expert_action(s: &SimState) -> Action {
     let Some(success) = &s.scenario.task.success else {
-        return Action::Noop;
+        return still_inspecting(s).unwrap_or(Action::Noop);
     };
     let action = match current_goal(success, s) {
         Some(Goal::Reach { object, radius }) => {
@@ -410,6 +411,7 @@ mod tests {
             while !s.over {
                 match expert_decision(&s) {
                     Decision::Act(a) => {
+                        assert_eq!(expert_action(&s), a, "seed {seed}: the action and the decision agree");
                         s.step(a);
                     }
                     Decision::Answer(w) => {

@@ -582,9 +582,11 @@ mod tests {
     fn inspect_needs_a_question_about_one_object_and_a_sane_distance() {
         let describe = Scenario::load("describe_object").expect("builtin");
         let text = |name: &str| BUILTINS.iter().find(|(n, _)| *n == name).expect("builtin").1;
-        let far = text("describe_object").replacen("inspect: 1.5", "inspect: 9.0", 1);
-        let err = Scenario::from_ron(&far, "x.ron").expect_err("too far").to_string();
-        assert!(err.contains("task.inspect") && err.contains("outside (0, 5)"), "{err}");
+        for bad in ["9.0", "0.0", "NaN"] {
+            let far = text("describe_object").replacen("inspect: 1.5", &format!("inspect: {bad}"), 1);
+            let err = Scenario::from_ron(&far, "x.ron").expect_err(bad).to_string();
+            assert!(err.contains("task.inspect") && err.contains("outside (0, 5)"), "{bad}: {err}");
+        }
         let count = text("count_objects").replacen("answer: CountColor(\"target\"),", "answer: CountColor(\"target\"), inspect: 1.0,", 1);
         let err = Scenario::from_ron(&count, "x.ron").expect_err("a count reads several objects").to_string();
         assert!(err.contains("task.inspect") && err.contains("one object"), "{err}");

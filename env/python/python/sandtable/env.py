@@ -73,7 +73,8 @@ class SandtableEnv(gymnasium.Env):
         return self._native.expert_action(0)
 
     def expert_decision(self):
-        """The expert's decision: an action index (int), or the answer word (str) for a question."""
+        """The expert's decision: an action index (int), or the answer word (str) once it answers
+        a question (where the scenario sets `task.inspect`, it walks up to the object first)."""
         return self._native.expert_decision(0)
 
     def render(self):
