@@ -69,7 +69,8 @@ class SandtableEnv(gymnasium.Env):
         return obs, float(rewards[0]), bool(terminated[0]), bool(truncated[0]), json.loads(infos[0])
 
     def expert_action(self) -> int:
-        """The scripted expert's action for the current state (``noop`` for question scenarios)."""
+        """The scripted expert's action for the current state: on a question, its step towards the
+        object it inspects (``task.inspect``), else ``noop``."""
         return self._native.expert_action(0)
 
     def expert_decision(self):
