@@ -31,6 +31,8 @@ pub struct Request<'a> {
     /// Whether the scenario asks a question: elsewhere `answer` is not a move, and the agent
     /// takes `noop` instead (the env refuses such answers).
     pub question: bool,
+    /// Whether the scenario's step limit ends the episode after this decision.
+    pub last: bool,
 }
 
 #[derive(Default)]
@@ -51,13 +53,22 @@ pub struct Controller<'a> {
     open: HashMap<u64, History>,
     temperature: f64,
     seed: u64,
+    deadline: bool,
 }
 
 impl<'a> Controller<'a> {
     /// Control with `model`; it answers only with the words it was trained to answer with.
     pub fn new(model: &'a TrainedAgent, device: &Device) -> Self {
         let answers = model.card.answers.iter().filter_map(|w| model.vocab.id(w)).collect();
-        Self { model, device: device.clone(), answers, open: HashMap::new(), temperature: 0.0, seed: 0 }
+        Self { model, device: device.clone(), answers, open: HashMap::new(), temperature: 0.0, seed: 0, deadline: true }
+    }
+
+    /// Whether a question still open at the episode's last step is answered there (the default):
+    /// as in embodied question answering, the search ends at the step limit and the agent gives
+    /// its best answer from where it stands, instead of none.
+    pub fn answering_at_deadline(mut self, on: bool) -> Self {
+        self.deadline = on;
+        self
     }
 
     /// Sample actions at `temperature` instead of taking the most likely (0); answer words stay
@@ -113,11 +124,14 @@ impl<'a> Controller<'a> {
             });
         }
         let draws: Vec<u64> = requests.iter().map(|r| self.open.get(&r.episode).map_or(0, |h| h.steps)).collect();
-        let (temperature, seed) = (self.temperature, self.seed);
+        let (temperature, seed, deadline) = (self.temperature, self.seed, self.deadline);
         // The action and then, after `answer`, the word: each call of a row draws afresh.
         let mut calls = vec![0u64; requests.len()];
         let mut choose = |row: usize, logits: &[f32]| -> usize {
             calls[row] += 1;
+            if calls[row] == 1 && deadline && requests[row].question && requests[row].last {
+                return ANSWER_ACTION;
+            }
             // Only actions are sampled: an answer word is a judgement, always the most likely.
             if temperature <= 0.0 || calls[row] > 1 {
                 return argmax(logits);

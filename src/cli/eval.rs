@@ -16,7 +16,7 @@ use sandtable_env::{PolicySpec, Renderer, StreamConfig};
 use serde_json::json;
 
 use crate::media::write_atomic;
-use crate::play::closed_loop::{PlayedEpisode, play_agent, play_policy};
+use crate::play::closed_loop::{AgentPlay, PlayedEpisode, play_agent, play_policy};
 use crate::play::diagnosis::tally;
 use crate::play::episodes::load_scenarios;
 use crate::play::gifs::GifSaver;
@@ -73,6 +73,10 @@ pub struct EvalArgs {
     /// Sample the agent's actions at this temperature instead of taking the most likely (0); answer words stay the most likely.
     #[arg(long, default_value_t = 0.0)]
     pub temperature: f64,
+    /// Leave a question unanswered when the agent has not answered by the step limit, instead
+    /// of answering at the last step (the default).
+    #[arg(long)]
+    pub no_deadline_answer: bool,
     /// GIFs of the agent's successful and of its failed episodes, per scenario (each).
     #[arg(long, default_value_t = 2)]
     pub gifs: usize,
@@ -148,7 +152,8 @@ pub fn run(args: EvalArgs) -> Result<()> {
         let played = match player {
             Player::Agent => {
                 let model = model.as_ref().context("--policy agent needs --checkpoint")?;
-                play_agent(config.clone(), model, &device, (args.temperature, args.seed), &bar, &mut saver)?
+                let how = AgentPlay { temperature: args.temperature, seed: args.seed, deadline: !args.no_deadline_answer };
+                play_agent(config.clone(), model, &device, how, &bar, &mut saver)?
             }
             Player::Random => play_policy(config.clone(), PolicySpec::Random, &bar)?,
             Player::Expert => play_policy(config.clone(), PolicySpec::Expert, &bar)?,
@@ -185,6 +190,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
         "frame_size": size,
         "renderer": renderer.name(),
         "agent_temperature": args.temperature,
+        "agent_answers_at_deadline": !args.no_deadline_answer,
         "holdout_pairs": holdout.iter().map(Pair::to_string).collect::<Vec<_>>(),
         "wall_seconds": timing,
         "gifs": gifs.iter().map(|p: &PathBuf| p.strip_prefix(&out).unwrap_or(p).to_path_buf()).collect::<Vec<_>>(),

@@ -96,7 +96,16 @@ pub fn play_policy(config: StreamConfig, spec: PolicySpec, bar: &ProgressBar) ->
 /// The agent's decisions for the envs waiting in `pending`, in order.
 pub fn agent_decisions(controller: &mut Controller<'_>, pending: &[Pending]) -> Result<Vec<Decision>, AgentError> {
     let requests: Vec<Request<'_>> =
-        pending.iter().map(|p| Request { episode: p.episode, mission: &p.mission, frame: &p.frame.rgb, question: p.scenario.task.answer.is_some() }).collect();
+        pending
+            .iter()
+            .map(|p| Request {
+                episode: p.episode,
+                mission: &p.mission,
+                frame: &p.frame.rgb,
+                question: p.scenario.task.answer.is_some(),
+                last: p.step.saturating_add(1) >= p.scenario.max_steps,
+            })
+            .collect();
     Ok(controller
         .decide(&requests)?
         .into_iter()
@@ -107,12 +116,23 @@ pub fn agent_decisions(controller: &mut Controller<'_>, pending: &[Pending]) -> 
         .collect())
 }
 
+/// How the fine-tuned agent decides in closed-loop play.
+#[derive(Clone, Copy, Debug)]
+pub struct AgentPlay {
+    /// Action temperature (0: the most likely action).
+    pub temperature: f64,
+    /// Seed of the action draws.
+    pub seed: u64,
+    /// Answer a question still open at the step limit (see [`Controller::answering_at_deadline`]).
+    pub deadline: bool,
+}
+
 /// Play every episode of `config` with the fine-tuned agent in the loop, offering each finished
 /// episode to `saver`.
-pub fn play_agent(config: StreamConfig, model: &TrainedAgent, device: &candle_core::Device, sampling: (f64, u64), bar: &ProgressBar, saver: &mut GifSaver) -> Result<Played> {
+pub fn play_agent(config: StreamConfig, model: &TrainedAgent, device: &candle_core::Device, how: AgentPlay, bar: &ProgressBar, saver: &mut GifSaver) -> Result<Played> {
     let size = config.width;
     let stream = Stream::spawn(config, Driver::External).context("starting the env workers")?;
-    let controller = std::cell::RefCell::new(Controller::new(model, device).sampling(sampling.0, sampling.1));
+    let controller = std::cell::RefCell::new(Controller::new(model, device).sampling(how.temperature, how.seed).answering_at_deadline(how.deadline));
     let mut failure: Option<anyhow::Error> = None;
     let mut collector = Collector::default();
     let mut save_error: Option<anyhow::Error> = None;

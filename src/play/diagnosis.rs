@@ -1,11 +1,13 @@
 //! Why an episode failed, read from the env's ground truth as it is played: whether the target
-//! was ever in view, where the agent ended, and whether it stood still at the end. `eval` writes
-//! one diagnosis per episode and counts them per scenario, so a success rate comes with the kinds
-//! of failure behind it.
+//! was ever in view, where the agent ended, and whether it stood still at the end; for a
+//! question, whether it was answered and what was in view then. `eval` writes one diagnosis per
+//! episode and counts them per scenario, so a success rate comes with the kinds of failure behind
+//! it.
 
 use std::collections::{BTreeMap, HashMap};
 
-use sandtable_env::{Info, ObjectInfo, Transition};
+use sandtable_env::task::Answer;
+use sandtable_env::{Decision, Info, ObjectInfo, Transition};
 use serde::Serialize;
 
 /// An object this close (centre to centre, metres) to the agent at the end is the one it went to.
@@ -30,6 +32,17 @@ pub enum Failure {
     Stuck,
     /// It saw the target, kept moving and ended neither at it nor at an object it walked up to.
     Lost,
+    /// A question: the step limit came before an answer.
+    Unanswered,
+    /// A question about one object, answered wrongly while that object was out of view.
+    AnsweredUnseen,
+    /// A question about one object, answered in its view with a word that describes another
+    /// object in view (its colour, shape or size): it looked at the wrong object.
+    DescribedOtherObject,
+    /// A question about one object, answered in its view with a word that fits no object in view.
+    Misread,
+    /// A question about several objects (a count, a comparison), answered wrongly.
+    WrongAnswer,
 }
 
 /// What the other object an episode ended at shares with the target.
@@ -44,12 +57,14 @@ pub enum Shares {
     Neither,
 }
 
-/// One episode's diagnosis; only episodes whose scenario names a target object get one.
+/// One episode's diagnosis; only episodes whose scenario names a target object get one (for a
+/// question, the object of its first role).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Diagnosis {
     /// First row at which the target was in view (`None`: never).
     pub target_seen_at: Option<u32>,
-    /// Centre distance from the agent to the target at the end, metres.
+    /// Centre distance from the agent to the target at the end (for a question, where it was
+    /// answered), metres.
     pub final_distance: f32,
     /// Decisions at the end during which the agent's pose did not change.
     pub still_at_end: u32,
@@ -68,6 +83,8 @@ struct Trace {
     last: Option<(f32, f32, f32)>,
     /// Each object's distance from the agent at the first row.
     start: Vec<f32>,
+    /// For a question: the word given and the ground truth from the row it was given at.
+    answer: Option<(String, Info)>,
 }
 
 impl Trace {
@@ -95,18 +112,24 @@ pub struct Diagnoser {
 
 impl Diagnoser {
     /// Add a row; returns the episode's diagnosis at its last row (`None` for an episode without
-    /// a target object, such as a question, and before the end).
+    /// a target object, and before the end).
     pub fn push(&mut self, t: &Transition) -> Option<Diagnosis> {
         let trace = self.open.entry(t.episode).or_default();
         trace.observe(&t.info);
+        if let Some(Decision::Answer(word)) = &t.decision {
+            trace.answer = Some((word.clone(), t.info.clone()));
+        }
         if !t.is_last() {
             return None;
         }
         let trace = self.open.remove(&t.episode)?;
-        if t.scenario.task.answer.is_some() || t.info.roles.is_empty() {
+        if t.info.roles.is_empty() {
             return None;
         }
-        diagnose(&t.info, &trace)
+        match &t.scenario.task.answer {
+            Some(question) => diagnose_answer(question, &t.info, &trace),
+            None => diagnose(&t.info, &trace),
+        }
     }
 }
 
@@ -141,6 +164,27 @@ fn diagnose(info: &Info, trace: &Trace) -> Option<Diagnosis> {
         (false, false) => Shares::Neither,
     });
     Some(Diagnosis { target_seen_at: trace.seen_at, final_distance: distance(info, target), still_at_end: trace.still, failure, wrong_object_shares: shares })
+}
+
+/// The diagnosis of a question episode whose last row is `info`; `None` if its first role is not
+/// an object.
+fn diagnose_answer(question: &Answer, info: &Info, trace: &Trace) -> Option<Diagnosis> {
+    let target = info.objects.get(info.target)?;
+    let failure = match &trace.answer {
+        _ if info.success => None,
+        None => Some(Failure::Unanswered),
+        Some((word, at)) => match question.subject().and_then(|role| at.roles.get(role)).and_then(|&i| at.objects.get(i)) {
+            None => Some(Failure::WrongAnswer),
+            Some(subject) if !subject.visible => Some(Failure::AnsweredUnseen),
+            Some(subject) => {
+                let describes = |o: &&ObjectInfo| [o.color.name(), o.shape.name(), o.size.name()].contains(&word.as_str());
+                let other = at.objects.iter().filter(|o| o.id != subject.id && o.visible).find(describes);
+                Some(if other.is_some() { Failure::DescribedOtherObject } else { Failure::Misread })
+            }
+        },
+    };
+    let at = trace.answer.as_ref().map_or(info, |(_, at)| at);
+    Some(Diagnosis { target_seen_at: trace.seen_at, final_distance: distance(at, target), still_at_end: trace.still, failure, wrong_object_shares: None })
 }
 
 /// Failure counts by kind, with the wrong objects split by what they share with the target.
@@ -222,6 +266,28 @@ mod tests {
         let d = played(&[row(0.3, true, None, true)]);
         assert_eq!((d.failure, d.wrong_object_shares), (None, None));
         assert!((d.final_distance - 2.7f32.hypot(0.5)).abs() < 1e-5);
+    }
+
+    #[test]
+    fn a_question_tells_what_was_in_view_when_it_was_answered() {
+        // "What colour is the target?" (the red cube); the red sphere and the blue cone beside it.
+        let colour = Answer::ColorOf("target".into());
+        let diagnose_with = |question: &Answer, word: Option<&str>, in_view: [bool; 3], success: bool| {
+            let mut at = row(1.0, in_view[0], None, success);
+            at.objects.iter_mut().zip(in_view).for_each(|(o, v)| o.visible = v);
+            let mut trace = Trace::default();
+            trace.observe(&at);
+            trace.answer = word.map(|w| (w.to_string(), at.clone()));
+            diagnose_answer(question, &at, &trace).expect("a first role").failure
+        };
+        assert_eq!(diagnose_with(&colour, None, [true; 3], false), Some(Failure::Unanswered));
+        assert_eq!(diagnose_with(&colour, Some("blue"), [false, true, true], false), Some(Failure::AnsweredUnseen));
+        assert_eq!(diagnose_with(&colour, Some("blue"), [true, false, true], false), Some(Failure::DescribedOtherObject));
+        assert_eq!(diagnose_with(&colour, Some("sphere"), [true, true, false], false), Some(Failure::DescribedOtherObject));
+        // The cone is blue but out of view: nothing in view is blue.
+        assert_eq!(diagnose_with(&colour, Some("blue"), [true, true, false], false), Some(Failure::Misread));
+        assert_eq!(diagnose_with(&colour, Some("red"), [true, false, false], true), None);
+        assert_eq!(diagnose_with(&Answer::CountColor("target".into()), Some("3"), [true; 3], false), Some(Failure::WrongAnswer));
     }
 
     #[test]

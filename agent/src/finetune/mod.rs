@@ -373,11 +373,19 @@ mod tests {
         let mut ctl = Controller::new(&model, &Device::Cpu);
         let mut chosen = Vec::new();
         for frame in &frames[..actions.len()] {
-            chosen.extend(ctl.decide(&[Request { episode: 3, mission: "what color is the cube?", frame, question: true }])?);
+            chosen.extend(ctl.decide(&[Request { episode: 3, mission: "what color is the cube?", frame, question: true, last: false }])?);
         }
         let mut expected: Vec<Choice> = actions[..actions.len() - 1].iter().map(|&a| Choice::Act(a as usize)).collect();
         expected.push(Choice::Answer("red".into()));
         assert_eq!(chosen, expected);
+
+        // At the step limit an open question is answered, at once; a mission is not, and the
+        // deadline can be switched off.
+        let at_limit = |episode, question| Request { episode, mission: "what color is the cube?", frame: &frames[0], question, last: true };
+        assert!(matches!(ctl.decide(&[at_limit(4, true)])?[..], [Choice::Answer(_)]));
+        assert_eq!(ctl.decide(&[at_limit(5, false)])?, [Choice::Act(actions[0] as usize)]);
+        let mut patient = Controller::new(&model, &Device::Cpu).answering_at_deadline(false);
+        assert_eq!(patient.decide(&[at_limit(6, true)])?, [Choice::Act(actions[0] as usize)]);
         Ok(())
     }
 
