@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use sandtable_env::task::Answer;
-use sandtable_env::{Decision, Info, ObjectInfo, Transition};
+use sandtable_env::{Decision, Info, ObjectColor, ObjectInfo, Shape, Size, Transition};
 use serde::Serialize;
 
 /// An object this close (centre to centre, metres) to the agent at the end is the one it went to.
@@ -34,10 +34,13 @@ pub enum Failure {
     Lost,
     /// A question: the step limit came before an answer.
     Unanswered,
+    /// A question about one object, answered with a word of another kind than it asks for (a
+    /// colour to a size question).
+    WrongKindOfWord,
     /// A question about one object, answered wrongly while that object was out of view.
     AnsweredUnseen,
-    /// A question about one object, answered in its view with a word that describes another
-    /// object in view (its colour, shape or size): it looked at the wrong object.
+    /// A question about one object, answered in its view with what another object in view is
+    /// (its colour, for a colour question): it looked at the wrong object.
     DescribedOtherObject,
     /// A question about one object, answered in its view with a word that fits no object in view.
     Misread,
@@ -175,16 +178,36 @@ fn diagnose_answer(question: &Answer, info: &Info, trace: &Trace) -> Option<Diag
         None => Some(Failure::Unanswered),
         Some((word, at)) => match question.subject().and_then(|role| at.roles.get(role)).and_then(|&i| at.objects.get(i)) {
             None => Some(Failure::WrongAnswer),
+            Some(_) if !answers(question).contains(&word.as_str()) => Some(Failure::WrongKindOfWord),
             Some(subject) if !subject.visible => Some(Failure::AnsweredUnseen),
             Some(subject) => {
-                let describes = |o: &&ObjectInfo| [o.color.name(), o.shape.name(), o.size.name()].contains(&word.as_str());
-                let other = at.objects.iter().filter(|o| o.id != subject.id && o.visible).find(describes);
+                let other = at.objects.iter().filter(|o| o.id != subject.id && o.visible).find(|o| attribute(question, o) == Some(word.as_str()));
                 Some(if other.is_some() { Failure::DescribedOtherObject } else { Failure::Misread })
             }
         },
     };
     let at = trace.answer.as_ref().map_or(info, |(_, at)| at);
     Some(Diagnosis { target_seen_at: trace.seen_at, final_distance: distance(at, target), still_at_end: trace.still, failure, wrong_object_shares: None })
+}
+
+/// What a question about one object asks of `o` (its colour, shape or size word).
+fn attribute(question: &Answer, o: &ObjectInfo) -> Option<&'static str> {
+    match question {
+        Answer::ColorOf(_) => Some(o.color.name()),
+        Answer::ShapeOf(_) => Some(o.shape.name()),
+        Answer::SizeOf(_) => Some(o.size.name()),
+        _ => None,
+    }
+}
+
+/// Every word a question about one object may be answered with.
+fn answers(question: &Answer) -> Vec<&'static str> {
+    match question {
+        Answer::ColorOf(_) => ObjectColor::ALL.iter().map(|c| c.name()).collect(),
+        Answer::ShapeOf(_) => Shape::ALL.iter().map(|s| s.name()).collect(),
+        Answer::SizeOf(_) => Size::ALL.iter().map(|s| s.name()).collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// Failure counts by kind, with the wrong objects split by what they share with the target.
@@ -283,7 +306,9 @@ mod tests {
         assert_eq!(diagnose_with(&colour, None, [true; 3], false), Some(Failure::Unanswered));
         assert_eq!(diagnose_with(&colour, Some("blue"), [false, true, true], false), Some(Failure::AnsweredUnseen));
         assert_eq!(diagnose_with(&colour, Some("blue"), [true, false, true], false), Some(Failure::DescribedOtherObject));
-        assert_eq!(diagnose_with(&colour, Some("sphere"), [true, true, false], false), Some(Failure::DescribedOtherObject));
+        // A shape to a colour question, or a colour to a size question, whatever is in view.
+        assert_eq!(diagnose_with(&colour, Some("sphere"), [true, true, false], false), Some(Failure::WrongKindOfWord));
+        assert_eq!(diagnose_with(&Answer::SizeOf("target".into()), Some("red"), [false, true, false], false), Some(Failure::WrongKindOfWord));
         // The cone is blue but out of view: nothing in view is blue.
         assert_eq!(diagnose_with(&colour, Some("blue"), [true, true, false], false), Some(Failure::Misread));
         assert_eq!(diagnose_with(&colour, Some("red"), [true, false, false], true), None);
