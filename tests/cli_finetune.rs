@@ -90,6 +90,32 @@ fn finetune_resumes_exactly_and_the_agent_drives_two_workers() {
         assert!(bytes.starts_with(b"GIF89a"));
     }
 
+    // Every question episode is diagnosed: a failure kind exactly when it failed.
+    let text = std::fs::read_to_string(out.join("episodes.jsonl")).expect("episodes.jsonl");
+    let asked: Vec<Value> = text.lines().map(|l| serde_json::from_str::<Value>(l).expect("JSON")).filter(|l| l["scenario"] == "describe_object").collect();
+    assert_eq!(asked.len(), 9);
+    for l in &asked {
+        assert_eq!(l["diagnosis"]["failure"].is_null(), l["success"] == true, "{l}");
+    }
+
+    // With one step allowed, that step is the last: the agent answers there, every time, unless
+    // told not to.
+    let ron = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/scenarios/describe_object.ron")).expect("scenario");
+    let once = dir.path().join("describe_once.ron");
+    std::fs::write(&once, ron.replace("max_steps: 60", "max_steps: 1")).expect("write");
+    let answered = |extra: &[&str]| -> (Vec<bool>, Value) {
+        let out = dir.path().join("eval_once");
+        let mut args = vec!["eval", "--checkpoint", s(&a), "--scenario", s(&once), "--episodes", "6", "--policy", "agent", "--out", s(&out)];
+        args.extend_from_slice(extra);
+        let o = sandtable(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let text = std::fs::read_to_string(out.join("episodes.jsonl")).expect("episodes.jsonl");
+        let given = text.lines().map(|l| !serde_json::from_str::<Value>(l).expect("JSON")["given_answer"].is_null()).collect();
+        (given, json(&out.join("eval.json"))["agent_answers_at_deadline"].clone())
+    };
+    assert_eq!(answered(&[]), (vec![true; 6], Value::Bool(true)));
+    assert_eq!(answered(&["--no-deadline-answer"]).1, Value::Bool(false), "the rule is recorded in eval.json");
+
     // The demonstrations' own seeds are refused.
     let o = sandtable(&["eval", "--checkpoint", s(&a), "--scenario", "go_to_object", "describe_object", "--episodes", "2", "--seed", "5", "--out", s(&out)]);
     assert!(!o.status.success() && stderr(&o).contains("was used in training"), "{}", stderr(&o));
