@@ -94,18 +94,15 @@ pub fn play_policy(config: StreamConfig, spec: PolicySpec, bar: &ProgressBar) ->
 }
 
 /// The agent's decisions for the envs waiting in `pending`, in order.
-pub fn agent_decisions(controller: &mut Controller<'_>, pending: &[Pending]) -> Result<Vec<Decision>, AgentError> {
-    let requests: Vec<Request<'_>> =
-        pending
-            .iter()
-            .map(|p| Request {
-                episode: p.episode,
-                mission: &p.mission,
-                frame: &p.frame.rgb,
-                question: p.scenario.task.answer.is_some(),
-                last: p.step.saturating_add(1) >= p.scenario.max_steps,
-            })
-            .collect();
+pub fn agent_decisions<'a>(controller: &mut Controller<'_>, pending: &'a [Pending]) -> Result<Vec<Decision>, AgentError> {
+    let request = |p: &'a Pending| Request {
+        episode: p.episode,
+        mission: &p.mission,
+        frame: &p.frame.rgb,
+        question: p.scenario.task.answer.is_some(),
+        last: p.step.saturating_add(1) >= p.scenario.max_steps,
+    };
+    let requests: Vec<Request<'_>> = pending.iter().map(request).collect();
     Ok(controller
         .decide(&requests)?
         .into_iter()

@@ -172,7 +172,9 @@ fn diagnose(info: &Info, trace: &Trace) -> Option<Diagnosis> {
 /// The diagnosis of a question episode whose last row is `info`; `None` if its first role is not
 /// an object.
 fn diagnose_answer(question: &Answer, info: &Info, trace: &Trace) -> Option<Diagnosis> {
-    let target = info.objects.get(info.target)?;
+    // Where it answered; where the episode ended if it never did.
+    let at = trace.answer.as_ref().map_or(info, |(_, at)| at);
+    let target = at.objects.get(at.target)?;
     let failure = match &trace.answer {
         _ if info.success => None,
         None => Some(Failure::Unanswered),
@@ -186,7 +188,6 @@ fn diagnose_answer(question: &Answer, info: &Info, trace: &Trace) -> Option<Diag
             }
         },
     };
-    let at = trace.answer.as_ref().map_or(info, |(_, at)| at);
     Some(Diagnosis { target_seen_at: trace.seen_at, final_distance: distance(at, target), still_at_end: trace.still, failure, wrong_object_shares: None })
 }
 
