@@ -95,6 +95,7 @@ fn finetune_resumes_exactly_and_the_agent_drives_two_workers() {
     let asked: Vec<Value> = text.lines().map(|l| serde_json::from_str::<Value>(l).expect("JSON")).filter(|l| l["scenario"] == "describe_object").collect();
     assert_eq!(asked.len(), 9);
     for l in &asked {
+        assert!(l["diagnosis"].is_object(), "{l}");
         assert_eq!(l["diagnosis"]["failure"].is_null(), l["success"] == true, "{l}");
     }
 
@@ -103,18 +104,25 @@ fn finetune_resumes_exactly_and_the_agent_drives_two_workers() {
     let ron = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/scenarios/describe_object.ron")).expect("scenario");
     let once = dir.path().join("describe_once.ron");
     std::fs::write(&once, ron.replace("max_steps: 60", "max_steps: 1")).expect("write");
-    let answered = |extra: &[&str]| -> (Vec<bool>, Value) {
+    let answered = |extra: &[&str]| -> (Vec<Value>, Value) {
         let out = dir.path().join("eval_once");
         let mut args = vec!["eval", "--checkpoint", s(&a), "--scenario", s(&once), "--episodes", "6", "--policy", "agent", "--out", s(&out)];
         args.extend_from_slice(extra);
         let o = sandtable(&args);
         assert!(o.status.success(), "{}", stderr(&o));
         let text = std::fs::read_to_string(out.join("episodes.jsonl")).expect("episodes.jsonl");
-        let given = text.lines().map(|l| !serde_json::from_str::<Value>(l).expect("JSON")["given_answer"].is_null()).collect();
-        (given, json(&out.join("eval.json"))["agent_answers_at_deadline"].clone())
+        (text.lines().map(|l| serde_json::from_str(l).expect("JSON")).collect(), json(&out.join("eval.json"))["agent_answers_at_deadline"].clone())
     };
-    assert_eq!(answered(&[]), (vec![true; 6], Value::Bool(true)));
-    assert_eq!(answered(&["--no-deadline-answer"]).1, Value::Bool(false), "the rule is recorded in eval.json");
+    let (lines, rule) = answered(&[]);
+    assert_eq!(rule, Value::Bool(true));
+    assert_eq!(lines.len(), 6);
+    assert!(lines.iter().all(|l| !l["given_answer"].is_null() && l["diagnosis"]["failure"] != "unanswered"), "{lines:?}");
+    // Without the rule, an episode the agent did not answer is diagnosed as unanswered.
+    let (lines, rule) = answered(&["--no-deadline-answer"]);
+    assert_eq!(rule, Value::Bool(false), "the rule is recorded in eval.json");
+    for l in &lines {
+        assert_eq!(l["given_answer"].is_null(), l["diagnosis"]["failure"] == "unanswered", "{l}");
+    }
 
     // The demonstrations' own seeds are refused.
     let o = sandtable(&["eval", "--checkpoint", s(&a), "--scenario", "go_to_object", "describe_object", "--episodes", "2", "--seed", "5", "--out", s(&out)]);

@@ -32,7 +32,7 @@ pub enum Failure {
     Stuck,
     /// It saw the target, kept moving and ended neither at it nor at an object it walked up to.
     Lost,
-    /// A question: the step limit came before an answer.
+    /// A question: the episode ended without an answer (at the step limit, or by `done`).
     Unanswered,
     /// A question about one object, answered with a word of another kind than it asks for (a
     /// colour to a size question).
