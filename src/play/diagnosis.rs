@@ -86,8 +86,9 @@ struct Trace {
     last: Option<(f32, f32, f32)>,
     /// Each object's distance from the agent at the first row.
     start: Vec<f32>,
-    /// For a question: the word given and the ground truth from the row it was given at.
-    answer: Option<(String, Info)>,
+    /// For a question: the word given. Answering ends the episode and moves nothing, so the last
+    /// row's ground truth is what was in view when it was given.
+    answer: Option<String>,
 }
 
 impl Trace {
@@ -120,7 +121,7 @@ impl Diagnoser {
         let trace = self.open.entry(t.episode).or_default();
         trace.observe(&t.info);
         if let Some(Decision::Answer(word)) = &t.decision {
-            trace.answer = Some((word.clone(), t.info.clone()));
+            trace.answer = Some(word.clone());
         }
         if !t.is_last() {
             return None;
@@ -172,23 +173,21 @@ fn diagnose(info: &Info, trace: &Trace) -> Option<Diagnosis> {
 /// The diagnosis of a question episode whose last row is `info`; `None` if its first role is not
 /// an object.
 fn diagnose_answer(question: &Answer, info: &Info, trace: &Trace) -> Option<Diagnosis> {
-    // Where it answered; where the episode ended if it never did.
-    let at = trace.answer.as_ref().map_or(info, |(_, at)| at);
-    let target = at.objects.get(at.target)?;
+    let target = info.objects.get(info.target)?;
     let failure = match &trace.answer {
         _ if info.success => None,
         None => Some(Failure::Unanswered),
-        Some((word, at)) => match question.subject().and_then(|role| at.roles.get(role)).and_then(|&i| at.objects.get(i)) {
+        Some(word) => match question.subject().and_then(|role| info.roles.get(role)).and_then(|&i| info.objects.get(i)) {
             None => Some(Failure::WrongAnswer),
             Some(_) if !answers(question).contains(&word.as_str()) => Some(Failure::WrongKindOfWord),
             Some(subject) if !subject.visible => Some(Failure::AnsweredUnseen),
             Some(subject) => {
-                let other = at.objects.iter().filter(|o| o.id != subject.id && o.visible).find(|o| attribute(question, o) == Some(word.as_str()));
+                let other = info.objects.iter().filter(|o| o.id != subject.id && o.visible).find(|o| attribute(question, o) == Some(word.as_str()));
                 Some(if other.is_some() { Failure::DescribedOtherObject } else { Failure::Misread })
             }
         },
     };
-    Some(Diagnosis { target_seen_at: trace.seen_at, final_distance: distance(at, target), still_at_end: trace.still, failure, wrong_object_shares: None })
+    Some(Diagnosis { target_seen_at: trace.seen_at, final_distance: distance(info, target), still_at_end: trace.still, failure, wrong_object_shares: None })
 }
 
 /// What a question about one object asks of `o` (its colour, shape or size word).
@@ -301,7 +300,7 @@ mod tests {
             at.objects.iter_mut().zip(in_view).for_each(|(o, v)| o.visible = v);
             let mut trace = Trace::default();
             trace.observe(&at);
-            trace.answer = word.map(|w| (w.to_string(), at.clone()));
+            trace.answer = word.map(str::to_string);
             diagnose_answer(question, &at, &trace).expect("a first role").failure
         };
         assert_eq!(diagnose_with(&colour, None, [true; 3], false), Some(Failure::Unanswered));
