@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use sandtable_env::task::Answer;
-use sandtable_env::{Decision, Info, ObjectColor, ObjectInfo, Shape, Size, Transition};
+use sandtable_env::{Decision, Info, ObjectInfo, Transition};
 use serde::Serialize;
 
 /// An object this close (centre to centre, metres) to the agent at the end is the one it went to.
@@ -179,35 +179,15 @@ fn diagnose_answer(question: &Answer, info: &Info, trace: &Trace) -> Option<Diag
         None => Some(Failure::Unanswered),
         Some(word) => match question.subject().and_then(|role| info.roles.get(role)).and_then(|&i| info.objects.get(i)) {
             None => Some(Failure::WrongAnswer),
-            Some(_) if !answers(question).contains(&word.as_str()) => Some(Failure::WrongKindOfWord),
+            Some(_) if !question.words().contains(&word.as_str()) => Some(Failure::WrongKindOfWord),
             Some(subject) if !subject.visible => Some(Failure::AnsweredUnseen),
             Some(subject) => {
-                let other = info.objects.iter().filter(|o| o.id != subject.id && o.visible).find(|o| attribute(question, o) == Some(word.as_str()));
+                let other = info.objects.iter().filter(|o| o.id != subject.id && o.visible).find(|o| question.describe(o.color, o.shape, o.size) == Some(word.as_str()));
                 Some(if other.is_some() { Failure::DescribedOtherObject } else { Failure::Misread })
             }
         },
     };
     Some(Diagnosis { target_seen_at: trace.seen_at, final_distance: distance(info, target), still_at_end: trace.still, failure, wrong_object_shares: None })
-}
-
-/// What a question about one object asks of `o` (its colour, shape or size word).
-fn attribute(question: &Answer, o: &ObjectInfo) -> Option<&'static str> {
-    match question {
-        Answer::ColorOf(_) => Some(o.color.name()),
-        Answer::ShapeOf(_) => Some(o.shape.name()),
-        Answer::SizeOf(_) => Some(o.size.name()),
-        _ => None,
-    }
-}
-
-/// Every word a question about one object may be answered with.
-fn answers(question: &Answer) -> Vec<&'static str> {
-    match question {
-        Answer::ColorOf(_) => ObjectColor::ALL.iter().map(|c| c.name()).collect(),
-        Answer::ShapeOf(_) => Shape::ALL.iter().map(|s| s.name()).collect(),
-        Answer::SizeOf(_) => Size::ALL.iter().map(|s| s.name()).collect(),
-        _ => Vec::new(),
-    }
 }
 
 /// Failure counts by kind, with the wrong objects split by what they share with the target.

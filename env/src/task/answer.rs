@@ -48,13 +48,36 @@ impl Answer {
         }
     }
 
+    /// What a question about one object answers for an object of this colour, shape and size
+    /// (its colour word for `ColorOf`); `None` for counts and comparisons.
+    pub fn describe(&self, color: ObjectColor, shape: Shape, size: Size) -> Option<&'static str> {
+        match self {
+            Answer::ColorOf(_) => Some(color.name()),
+            Answer::ShapeOf(_) => Some(shape.name()),
+            Answer::SizeOf(_) => Some(size.name()),
+            _ => None,
+        }
+    }
+
+    /// Every word a question about one object may be answered with (each colour for
+    /// `ColorOf`); empty for counts and comparisons.
+    pub fn words(&self) -> Vec<&'static str> {
+        match self {
+            Answer::ColorOf(_) => ObjectColor::ALL.iter().map(|c| c.name()).collect(),
+            Answer::ShapeOf(_) => Shape::ALL.iter().map(|s| s.name()).collect(),
+            Answer::SizeOf(_) => Size::ALL.iter().map(|s| s.name()).collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// The true answer for a world seen from `pose`, or `None` if a role is unbound.
     pub fn compute(&self, layout: &Layout, pose: &Pose) -> Option<String> {
         let obj = |r: &str| layout.role(r).map(|i| &layout.objects[i]);
         Some(match self {
-            Answer::ColorOf(r) => obj(r)?.color.name().to_string(),
-            Answer::ShapeOf(r) => obj(r)?.shape.name().to_string(),
-            Answer::SizeOf(r) => obj(r)?.size.name().to_string(),
+            Answer::ColorOf(r) | Answer::ShapeOf(r) | Answer::SizeOf(r) => {
+                let o = obj(r)?;
+                self.describe(o.color, o.shape, o.size)?.to_string()
+            }
             Answer::CountColor(r) => {
                 let c = obj(r)?.color;
                 layout.objects.iter().filter(|o| o.color == c).count().to_string()
