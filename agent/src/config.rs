@@ -1,5 +1,7 @@
-//! Model and training configuration, with the `tiny`, `mini`, `small` and `base` presets that live in
-//! `assets/presets/` (embedded at build time, so there is one definition of each).
+//! Model and training configuration, with the `tiny`, `mini`, `small`, `base` and `count` presets
+//! that live in `assets/presets/` (embedded at build time, so there is one definition of each).
+//! `count` is `mini` for questions answered from the first frame: one frame of context, so a
+//! window is a quarter as long, and batches four times as large.
 
 use std::path::Path;
 
@@ -7,11 +9,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::AgentError;
 
-const PRESETS: [(&str, &str); 4] = [
+const PRESETS: [(&str, &str); 5] = [
     ("tiny", include_str!("../../assets/presets/tiny.json")),
     ("mini", include_str!("../../assets/presets/mini.json")),
     ("small", include_str!("../../assets/presets/small.json")),
     ("base", include_str!("../../assets/presets/base.json")),
+    ("count", include_str!("../../assets/presets/count.json")),
 ];
 
 /// The frame tokenizer: a patch transformer autoencoder with an FSQ bottleneck.
@@ -229,7 +232,7 @@ pub struct Config {
 pub const ACTION_TOKENS: usize = 11;
 
 impl Config {
-    /// A preset by name (`tiny`, `mini`, `small`, `base`), or a JSON file by path.
+    /// A preset by name (`tiny`, `mini`, `small`, `base`, `count`), or a JSON file by path.
     pub fn load(name_or_path: &str) -> Result<Self, AgentError> {
         if let Some((name, text)) = PRESETS.iter().find(|(n, _)| *n == name_or_path) {
             return Self::parse(text, &format!("preset {name}"));
@@ -352,6 +355,16 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn count_is_mini_reading_one_frame_in_larger_batches() {
+        let (mini, count) = (Config::load("mini").expect("mini preset"), Config::load("count").expect("count preset"));
+        assert_eq!((count.finetune.frames, count.finetune.batch), (1, 64));
+        let mut same = count.clone();
+        same.name = mini.name.clone();
+        (same.finetune.frames, same.finetune.batch, same.finetune.steps) = (mini.finetune.frames, mini.finetune.batch, mini.finetune.steps);
+        assert_eq!(same, mini, "count differs from mini only in what it reads and how it batches");
+    }
 
     #[test]
     fn only_longer_fine_tuning_continues_a_run() {

@@ -41,7 +41,7 @@ pub struct PretrainArgs {
     /// Live: which renderer draws the workers' frames (batch or pbr).
     #[arg(long, default_value_t = Renderer::Batch, requires = "live")]
     pub renderer: Renderer,
-    /// Preset (tiny, mini, small, base) or a JSON config file [default: small, or the run's own with --resume].
+    /// Preset (tiny, mini, small, base, count) or a JSON config file [default: small, or the run's own with --resume].
     #[arg(long)]
     pub config: Option<String>,
     /// Run directory: checkpoints, metrics.jsonl, loss plots.
