@@ -1,7 +1,7 @@
 //! Model and training configuration, with the `tiny`, `mini`, `small`, `base` and `count` presets
 //! that live in `assets/presets/` (embedded at build time, so there is one definition of each).
 //! `count` is `mini` for questions answered from the first frame: one frame of context, so a
-//! window is a quarter as long, and batches four times as large.
+//! window holds 30 slots instead of 81, and batches four times as large.
 
 use std::path::Path;
 
