@@ -1,16 +1,8 @@
-//! The `sandtable` command line: wires the Bevy environment to the candle agent.
-//!
-//! `cli/` parses arguments, calls the work and prints; `play/` is where the two crates meet in
-//! live envs (closed-loop play, the episode assembler, the live feeder); `progress`, `media`,
-//! `report` and `device` are shared helpers.
+//! The `sandtable` command line: `cli/` parses arguments, calls the `sandtable` library (which
+//! wires the Bevy environment to the candle agent) and prints.
 
 mod allocator;
 mod cli;
-mod device;
-mod media;
-mod play;
-mod progress;
-mod report;
 mod runtime_dir;
 
 use clap::Parser;

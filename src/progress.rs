@@ -1,10 +1,12 @@
 //! Training progress on the terminal: one bar per stage with loss, throughput and the last
-//! validation, fed by the trainers' `Observer` callbacks (pretraining and fine-tuning share it).
+//! validation, and one per online round's play, fed by the trainers' `Observer` callbacks
+//! (pretraining, fine-tuning and online imitation share it).
 
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use sandtable_agent::checkpoint::Stage;
+use sandtable_agent::run_dir::OnlineRound;
 use sandtable_agent::runner::{EvalRecord, Observer, StepRecord};
 
 /// A progress bar per stage, with loss and throughput.
@@ -14,6 +16,8 @@ pub struct Bars {
     started: Option<Instant>,
     first: u64,
     val: String,
+    /// The bar is an online round's play.
+    playing: bool,
 }
 
 impl Bars {
@@ -55,5 +59,41 @@ impl Observer for Bars {
             _ => format!(" | val {:.3} acc {:.3}", r.val_loss, r.val_metric),
         };
         tracing::debug!(step = r.step, val_loss = r.val_loss, metric = r.val_metric, "validation");
+    }
+
+    fn on_round_start(&mut self, round: u64, episodes: u64) {
+        self.finish();
+        let b = ProgressBar::new(episodes);
+        b.set_style(ProgressStyle::with_template("{prefix:>9} {bar:30} {pos}/{len} episodes {msg} ETA {eta}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+        b.set_prefix(format!("round {round}"));
+        self.bar = Some(b);
+        self.playing = true;
+    }
+
+    fn on_round_episode(&mut self, status: &str) {
+        if let Some(b) = &self.bar {
+            b.inc(1);
+            b.set_message(status.to_string());
+        }
+    }
+
+    fn on_round(&mut self, r: &OnlineRound) {
+        // A round's play bar is cleared and its line printed; a training bar stays on screen.
+        if std::mem::take(&mut self.playing) {
+            if let Some(b) = self.bar.take() {
+                b.finish_and_clear();
+            }
+        } else {
+            self.finish();
+        }
+        let frames = r.frames;
+        println!(
+            "round {}: β {:.2}, rollout success {:.1}%, {} expert labels, dataset {} episodes / {frames} frames",
+            r.round,
+            r.beta,
+            100.0 * r.success,
+            r.labels,
+            r.episodes
+        );
     }
 }

@@ -7,9 +7,17 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use base64::Engine;
-use serde_json::Value;
+use sandtable_agent::card::AgentCard;
+use sandtable_agent::checkpoint::{load_state, resolve};
+use sandtable_agent::config::Config;
+use sandtable_agent::dataset::DatasetInfo;
+use sandtable_agent::run_dir::RunDir;
+use sandtable_agent::world_model_eval::{Psnrs, WmEvalResult};
+use serde::de::DeserializeOwned;
 
+use crate::live::eval_result::{ALL, EvalResult};
 use crate::media::write_atomic;
+use crate::preview::PreviewLegend;
 
 /// Files of `run`, sorted, skipping checkpoints and unfinished `.partial` files.
 fn walk(run: &Path) -> Result<Vec<PathBuf>> {
@@ -37,7 +45,8 @@ fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-fn read_json(path: &Path) -> Option<Value> {
+/// A record the run holds at `path`; none where it is missing or of another format.
+fn read<T: DeserializeOwned>(path: &Path) -> Option<T> {
     serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
 }
 
@@ -58,12 +67,12 @@ fn rel(run: &Path, p: &Path) -> String {
     p.strip_prefix(run).unwrap_or(p).display().to_string()
 }
 
-fn pct(v: &Value) -> String {
-    v.as_f64().map_or("–".into(), |x| format!("{:.1}%", 100.0 * x))
+fn pct(v: impl Into<Option<f64>>) -> String {
+    v.into().map_or("–".into(), |x| format!("{:.1}%", 100.0 * x))
 }
 
-fn num(v: &Value, digits: usize) -> String {
-    v.as_f64().map_or("–".into(), |x| format!("{x:.digits$}"))
+fn num(x: f64, digits: usize) -> String {
+    format!("{x:.digits$}")
 }
 
 /// Write `RUN/report.html`; returns its path.
@@ -94,31 +103,31 @@ pub fn write_report(run: &Path) -> Result<PathBuf> {
     if !previews.is_empty() {
         h.push_str("<h2>Scenarios</h2><p>The first frame of several seeds of each scenario.</p>");
         for p in previews {
-            let legend = read_json(&p.with_extension("json"));
-            let name = legend.as_ref().and_then(|l| l["scenario"].as_str().map(String::from)).unwrap_or_else(|| p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
-            let missions: Vec<String> = legend.as_ref().and_then(|l| l["cells"].as_array()).map(|c| c.iter().take(3).filter_map(|c| Some(format!("#{}: {}", c["seed"], c["mission"].as_str()?))).collect()).unwrap_or_default();
+            let legend: Option<PreviewLegend> = read(&p.with_extension("json"));
+            let name = legend.as_ref().map(|l| l.scenario.clone()).unwrap_or_else(|| p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
+            let missions: Vec<String> = legend.iter().flat_map(|l| l.cells.iter().take(3).map(|c| format!("#{}: {}", c.seed, c.mission))).collect();
             let _ = write!(h, "<figure>{}<figcaption><b>{}</b><br>{}</figcaption></figure>", img(p, &name, "grid")?, esc(&name), esc(&missions.join("; ")));
         }
     }
 
     // Training runs.
-    let runs: Vec<PathBuf> = named("config.json").filter(|c| c.parent().is_some_and(|d| d.join("metrics.jsonl").is_file())).filter_map(|c| c.parent().map(Path::to_path_buf)).collect();
+    let runs: Vec<PathBuf> = named(RunDir::CONFIG).filter(|c| c.parent().is_some_and(|d| d.join(RunDir::METRICS).is_file())).filter_map(|c| c.parent().map(Path::to_path_buf)).collect();
     if !runs.is_empty() {
         h.push_str("<h2>Training</h2><table><tr><th>run</th><th>kind</th><th>config</th><th>seed</th><th>stage</th><th>step</th><th>started from</th></tr>");
         for r in &runs {
-            let cfg = read_json(&r.join("config.json")).unwrap_or(Value::Null);
-            let card = read_json(&r.join("agent.json"));
-            let state = sandtable_agent::checkpoint::resolve(r).ok().and_then(|c| read_json(&c.join("state.json"))).unwrap_or(Value::Null);
+            let cfg = std::fs::read_to_string(r.join(RunDir::CONFIG)).ok().and_then(|t| Config::parse(&t, RunDir::CONFIG).ok());
+            let card: Option<AgentCard> = read(&r.join(RunDir::CARD));
+            let state = resolve(r).ok().and_then(|c| load_state(&c).ok());
             let kind = if card.is_some() { "fine-tuned agent" } else { "world model" };
-            let init = card.as_ref().map(|c| c["init"].as_str().unwrap_or("scratch").to_string()).unwrap_or_else(|| "–".into());
+            let init = card.as_ref().map(|c| c.init.as_ref().map_or("scratch".to_string(), |i| i.display().to_string())).unwrap_or_else(|| "–".into());
             let _ = write!(
                 h,
                 "<tr><td>{}</td><td>{kind}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&rel(run, r)),
-                esc(cfg["name"].as_str().unwrap_or("?")),
-                cfg["train"]["seed"],
-                esc(state["stage"].as_str().unwrap_or("–")),
-                state["step"],
+                esc(cfg.as_ref().map_or("?", |c| c.name.as_str())),
+                cfg.as_ref().map_or("null".to_string(), |c| c.train.seed.to_string()),
+                esc(state.as_ref().map_or("–", |s| s.stage.name())),
+                state.as_ref().map_or("null".to_string(), |s| s.step.to_string()),
                 esc(&init)
             );
         }
@@ -131,20 +140,20 @@ pub fn write_report(run: &Path) -> Result<PathBuf> {
     }
 
     // World model evaluation.
-    for ev in named("eval.json").filter(|p| p.parent().and_then(|d| d.file_name()).is_some_and(|d| d == "eval-wm")) {
-        let Some(doc) = read_json(ev) else { continue };
-        let r = &doc["report"];
-        let _ = write!(h, "<h2>World model: next-frame prediction</h2><p>{} windows of held-out episodes (<code>{}</code>). Tokenizer reconstruction {} dB PSNR, SSIM {}; one step ahead {} dB against {} dB for copying the last frame; teacher-forced next-frame code accuracy {}.</p>", r["windows"], esc(&rel(run, ev)), num(&r["recon_psnr"], 2), num(&r["recon_ssim"], 3), num(&r["one_step_psnr"], 2), num(&r["copy_last_psnr"], 2), num(&r["token_accuracy"], 3));
-        let one = r["one_step_psnr"].as_f64().unwrap_or(f64::NAN) - r["copy_last_psnr"].as_f64().unwrap_or(f64::NAN);
+    for ev in named(RunDir::EVAL_RESULT).filter(|p| p.parent().and_then(|d| d.file_name()).is_some_and(|d| d == RunDir::EVAL_WM)) {
+        let Some(doc) = read::<WmEvalResult>(ev) else { continue };
+        let r = &doc.report;
+        let _ = write!(h, "<h2>World model: next-frame prediction</h2><p>{} windows of held-out episodes (<code>{}</code>). Tokenizer reconstruction {} dB PSNR, SSIM {}; one step ahead {} dB against {} dB for copying the last frame; teacher-forced next-frame code accuracy {}.</p>", r.windows, esc(&rel(run, ev)), num(r.recon_psnr, 2), num(r.recon_ssim, 3), num(r.one_step_psnr, 2), num(r.copy_last_psnr, 2), num(r.token_accuracy, 3));
+        let one = r.one_step_psnr - r.copy_last_psnr;
         let verdict = if one > 0.0 { "beats" } else { "does not beat" };
         let _ = write!(h, "<p>At one step the model <b>{verdict}</b> copying the last frame ({one:+.2} dB).</p>");
         h.push_str("<table><tr><th>PSNR (dB)</th><th>model, true actions</th><th>model, shuffled actions</th><th>copy last frame</th><th>true tokens (ceiling)</th><th>last frame's tokens</th></tr>");
-        let cells = |row: &serde_json::Value| format!("<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>", num(&row["model_psnr"], 2), num(&row["shuffled_actions_psnr"], 2), num(&row["copy_last_psnr"], 2), num(&row["true_tokens_psnr"], 2), num(&row["copy_tokens_psnr"], 2));
-        for row in r["rollout"].as_array().into_iter().flatten() {
-            let _ = write!(h, "<tr><td>k = {}</td>{}</tr>", row["k"], cells(row));
+        let cells = |p: &Psnrs| format!("<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>", num(p.model_psnr, 2), num(p.shuffled_actions_psnr, 2), num(p.copy_last_psnr, 2), num(p.true_tokens_psnr, 2), num(p.copy_tokens_psnr, 2));
+        for row in &r.rollout {
+            let _ = write!(h, "<tr><td>k = {}</td>{}</tr>", row.k, cells(&row.psnr));
         }
-        for row in r["by_action"].as_array().into_iter().flatten() {
-            let _ = write!(h, "<tr><td>k = 1, {} ({} windows)</td>{}</tr>", esc(row["kind"].as_str().unwrap_or("?")), row["windows"], cells(row));
+        for row in &r.by_action {
+            let _ = write!(h, "<tr><td>k = 1, {} ({} windows)</td>{}</tr>", esc(&row.kind), row.windows, cells(&row.psnr));
         }
         h.push_str("</table>");
         let svg = ev.with_file_name("psnr_horizon.svg");
@@ -162,27 +171,25 @@ pub fn write_report(run: &Path) -> Result<PathBuf> {
 
     // Closed-loop evaluation.
     let mut first_table = true;
-    for ev in named("eval.json") {
-        let Some(doc) = read_json(ev) else { continue };
-        let Some(results) = doc["results"].as_array() else { continue };
+    for ev in named(RunDir::EVAL_RESULT) {
+        let Some(doc) = read::<EvalResult>(ev) else { continue };
+        let results = &doc.results;
         let mut policies: Vec<String> = Vec::new();
         let mut scenarios: Vec<String> = Vec::new();
         for r in results {
-            for (list, key) in [(&mut policies, "policy"), (&mut scenarios, "scenario")] {
-                let v = r[key].as_str().unwrap_or("?").to_string();
-                if !list.contains(&v) {
-                    list.push(v);
+            for (list, v) in [(&mut policies, &r.policy), (&mut scenarios, &r.scenario)] {
+                if !list.contains(v) {
+                    list.push(v.clone());
                 }
             }
         }
-        let find = |p: &str, s: &str, subset: &str| results.iter().find(|r| r["policy"] == p && r["scenario"] == s && r["subset"] == subset);
         let _ = write!(
             h,
             "<h2>Closed loop: {}</h2><p>{} episodes per scenario on held-out seeds (base seed {}, {}). Success with its Wilson 95% interval; answer accuracy on questions, beside the accuracy of always giving the most common true answer.</p>",
             esc(&rel(run, ev)),
-            doc["episodes_per_scenario"],
-            doc["base_seed"],
-            esc(doc["seed_rule"].as_str().unwrap_or(""))
+            doc.episodes_per_scenario,
+            doc.base_seed,
+            esc(&doc.seed_rule)
         );
         let id = if first_table { " id=\"success\"" } else { "" };
         first_table = false;
@@ -193,14 +200,14 @@ pub fn write_report(run: &Path) -> Result<PathBuf> {
         h.push_str("</tr></thead><tbody>");
         for s in &scenarios {
             // Every player plays the same seeds, so the true answers and their prior are shared.
-            let prior = policies.iter().filter_map(|p| find(p, s, "all")).find_map(|r| r["summary"]["majority"].as_array().cloned());
-            let prior = prior.map_or("–".to_string(), |m| format!("{} ({})", pct(&m[1]), esc(m[0].as_str().unwrap_or("?"))));
+            let prior = policies.iter().filter_map(|p| doc.row(p, s, ALL)).find_map(|r| r.summary.majority.clone());
+            let prior = prior.map_or("–".to_string(), |(word, acc)| format!("{} ({})", pct(acc), esc(&word)));
             let _ = write!(h, "<tr><td>{}</td><td>{prior}</td>", esc(s));
             for p in &policies {
-                match find(p, s, "all") {
+                match doc.row(p, s, ALL) {
                     Some(r) => {
-                        let m = &r["summary"];
-                        let _ = write!(h, "<td>{} [{}, {}]</td><td>{}</td><td>{}</td>", pct(&m["success_rate"]), pct(&m["success_ci95"][0]), pct(&m["success_ci95"][1]), num(&m["mean_length"], 1), pct(&m["answer_accuracy"]));
+                        let m = &r.summary;
+                        let _ = write!(h, "<td>{} [{}, {}]</td><td>{}</td><td>{}</td>", pct(m.success_rate), pct(m.success_ci95.0), pct(m.success_ci95.1), num(m.mean_length, 1), pct(m.answer_accuracy));
                     }
                     None => h.push_str("<td>–</td><td>–</td><td>–</td>"),
                 }
@@ -208,17 +215,16 @@ pub fn write_report(run: &Path) -> Result<PathBuf> {
             h.push_str("</tr>");
         }
         h.push_str("</tbody></table>");
-        let held: Vec<&Value> = results.iter().filter(|r| r["subset"] != "all").collect();
+        let held: Vec<_> = results.iter().filter(|r| r.subset != ALL).collect();
         if !held.is_empty() {
-            let pairs: Vec<&str> = doc["holdout_pairs"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-            let _ = write!(h, "<p>Missions naming a held-out colour×shape pair ({}), never seen in fine-tuning:</p><table><tr><th>policy</th><th>scenario</th><th>episodes</th><th>success</th></tr>", esc(&pairs.join(", ")));
+            let _ = write!(h, "<p>Missions naming a held-out colour×shape pair ({}), never seen in fine-tuning:</p><table><tr><th>policy</th><th>scenario</th><th>episodes</th><th>success</th></tr>", esc(&doc.holdout_pairs.join(", ")));
             for r in held {
-                let m = &r["summary"];
-                let _ = write!(h, "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} [{}, {}]</td></tr>", esc(r["policy"].as_str().unwrap_or("?")), esc(r["scenario"].as_str().unwrap_or("?")), m["episodes"], pct(&m["success_rate"]), pct(&m["success_ci95"][0]), pct(&m["success_ci95"][1]));
+                let m = &r.summary;
+                let _ = write!(h, "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} [{}, {}]</td></tr>", esc(&r.policy), esc(&r.scenario), m.episodes, pct(m.success_rate), pct(m.success_ci95.0), pct(m.success_ci95.1));
             }
             h.push_str("</table>");
         }
-        let gifs: Vec<PathBuf> = doc["gifs"].as_array().into_iter().flatten().filter_map(Value::as_str).map(|g| ev.parent().unwrap_or(run).join(g)).filter(|p| p.is_file()).collect();
+        let gifs: Vec<PathBuf> = doc.gifs.iter().map(|g| ev.parent().unwrap_or(run).join(g)).filter(|p| p.is_file()).collect();
         if !gifs.is_empty() {
             h.push_str("<p>The agent's episodes, closed loop:</p>");
             for g in &gifs {
@@ -233,26 +239,24 @@ pub fn write_report(run: &Path) -> Result<PathBuf> {
 
     // Provenance.
     h.push_str("<h2>Commands and seeds</h2>");
-    let commands = std::fs::read_to_string(run.join("commands.jsonl")).unwrap_or_default();
-    let lines: Vec<Value> = commands.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let lines = CommandLine::read_all(&run.join(RunDir::COMMANDS));
     if lines.is_empty() {
         h.push_str("<p class=\"muted\">No commands.jsonl here (it is written by <code>sandtable demo</code>); the configs and datasets below name the seeds.</p>");
     } else {
         h.push_str("<table><tr><th>stage</th><th>command</th><th>wall time</th></tr>");
         for l in &lines {
-            let argv: Vec<String> = l["argv"].as_array().into_iter().flatten().filter_map(|a| a.as_str().map(shell_word)).collect();
-            let secs = if l["reused"] == true { "reused".to_string() } else { format!("{} s", num(&l["seconds"], 1)) };
-            let _ = write!(h, "<tr><td>{}</td><td class=\"left\"><code>sandtable {}</code></td><td>{}</td></tr>", esc(l["stage"].as_str().unwrap_or("")), esc(&argv.join(" ")), secs);
+            let argv: Vec<String> = l.argv.iter().map(|a| shell_word(a)).collect();
+            let secs = if l.reused { "reused".to_string() } else { format!("{} s", num(l.seconds, 1)) };
+            let _ = write!(h, "<tr><td>{}</td><td class=\"left\"><code>sandtable {}</code></td><td>{}</td></tr>", esc(&l.stage), esc(&argv.join(" ")), secs);
         }
         h.push_str("</table>");
     }
-    let datasets: Vec<(String, Value)> = named("info.json").filter_map(|p| Some((rel(run, p.parent()?), read_json(p)?))).filter(|(_, v)| v["recording"].is_object()).collect();
+    let datasets: Vec<(String, DatasetInfo)> = named("info.json").filter_map(|p| Some((rel(run, p.parent()?), DatasetInfo::load(p.parent()?).ok()?))).collect();
     if !datasets.is_empty() {
         h.push_str("<table><tr><th>dataset</th><th>policy</th><th>base seed</th><th>episodes</th><th>frames</th><th>scenarios</th></tr>");
         for (d, v) in &datasets {
-            let rec = &v["recording"];
-            let names: Vec<&str> = rec["scenario_names"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-            let _ = write!(h, "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", esc(d), esc(rec["policy"].as_str().unwrap_or("?")), rec["base_seed"], v["total_episodes"], v["total_frames"], esc(&names.join(", ")));
+            let rec = &v.recording;
+            let _ = write!(h, "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", esc(d), esc(&rec.policy), rec.base_seed, v.total_episodes, v.total_frames, esc(&rec.scenario_names.join(", ")));
         }
         h.push_str("</table><p class=\"muted\">Episode i of a dataset plays scenario i mod S with seed splitmix64(splitmix64(base_seed) ^ i).</p>");
     }
@@ -260,6 +264,31 @@ pub fn write_report(run: &Path) -> Result<PathBuf> {
     let path = run.join("report.html");
     write_atomic(&path, h.as_bytes())?;
     Ok(path)
+}
+
+/// One line of the demo's `commands.jsonl`: a stage and the command line that ran it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CommandLine {
+    /// The stage's name.
+    pub stage: String,
+    /// The `sandtable` arguments.
+    pub argv: Vec<String>,
+    /// Wall time, seconds.
+    pub seconds: f64,
+    /// Whether the stage's output was already there and was reused.
+    pub reused: bool,
+}
+
+impl CommandLine {
+    /// The lines of `path`; none where it is missing.
+    pub fn read_all(path: &Path) -> Vec<Self> {
+        std::fs::read_to_string(path).unwrap_or_default().lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+    }
+
+    /// The line as JSON, its keys sorted.
+    pub fn to_line(&self) -> Result<String> {
+        Ok(serde_json::to_value(self).context("describing a demo stage")?.to_string())
+    }
 }
 
 /// `word` quoted for a POSIX shell where needed.
@@ -272,13 +301,14 @@ fn shell_word(word: &str) -> String {
 }
 
 /// A fine-tuned run's arm, from its `agent.json`: pretrained when it has an init.
-fn run_arm(card: &Value) -> &'static str {
-    if card["init"].is_null() { "scratch" } else { "pretrained" }
+fn run_arm(card: &AgentCard) -> &'static str {
+    if card.init.is_none() { "scratch" } else { "pretrained" }
 }
 
 /// The training seed in a run's resolved `config.json`.
 fn run_seed(run: &Path) -> Option<u64> {
-    read_json(&run.join("config.json"))?["train"]["seed"].as_u64()
+    let text = std::fs::read_to_string(run.join(RunDir::CONFIG)).ok()?;
+    Some(Config::parse(&text, RunDir::CONFIG).ok()?.train.seed)
 }
 
 /// One fine-tuned agent's closed-loop results, for the comparison across runs.
@@ -296,25 +326,21 @@ struct AgentResult {
 /// demonstration episodes they trained.
 fn agent_results(files: &[PathBuf]) -> Vec<AgentResult> {
     let mut out = Vec::new();
-    for card_path in files.iter().filter(|p| p.file_name().is_some_and(|n| n == "agent.json")) {
+    for card_path in files.iter().filter(|p| p.file_name().is_some_and(|n| n == RunDir::CARD)) {
         let Some(run) = card_path.parent() else { continue };
         // Online agents are compared by expert labels (`online_curves`), not demonstrations.
-        if run.join("online").is_dir() {
+        if run.join(RunDir::ONLINE).is_dir() {
             continue;
         }
-        let (Some(card), Some(eval)) = (read_json(card_path), read_json(&run.join("eval/eval.json"))) else { continue };
-        let demos = card["train_episodes"].as_u64().unwrap_or(0) + card["val_episodes"].as_u64().unwrap_or(0) + card["holdout_episodes"].as_u64().unwrap_or(0);
-        let rows = eval["results"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|r| r["policy"] == "agent")
-            .map(|r| {
-                let m = &r["summary"];
-                (r["scenario"].as_str().unwrap_or("?").to_string(), r["subset"].as_str().unwrap_or("?").to_string(), m["success_rate"].as_f64().unwrap_or(0.0), m["answer_accuracy"].as_f64(), m["episodes"].as_u64().unwrap_or(0))
-            })
+        let (Some(card), Ok(eval)) = (read::<AgentCard>(card_path), EvalResult::load(&run.join(RunDir::EVAL))) else { continue };
+        let demos = (card.train_episodes + card.val_episodes + card.holdout_episodes) as u64;
+        let rows = eval
+            .results
+            .iter()
+            .filter(|r| r.policy == "agent")
+            .map(|r| (r.scenario.clone(), r.subset.clone(), r.summary.success_rate, r.summary.answer_accuracy, r.summary.episodes as u64))
             .collect();
-        let wall = std::fs::read_to_string(run.join("wall_seconds")).ok().and_then(|t| t.trim().parse().ok());
+        let wall = std::fs::read_to_string(run.join(RunDir::WALL_SECONDS)).ok().and_then(|t| t.trim().parse().ok());
         let seed = run_seed(run).unwrap_or(0);
         out.push(AgentResult { init: run_arm(&card), demos, seed, wall, rows });
     }
@@ -420,10 +446,10 @@ struct OnlineCurve {
 
 fn online_curve(metrics: &Path) -> Option<OnlineCurve> {
     let run = metrics.parent()?;
-    let card = read_json(&run.join("agent.json"))?;
+    let card: AgentCard = read(&run.join(RunDir::CARD))?;
     let seed = run_seed(run)?;
-    let rounds = crate::play::dagger::online_rounds(run);
-    let points = rounds.windows(2).filter_map(|w| Some((w[0]["labels"].as_f64()?, 100.0 * w[1]["success"].as_f64()?))).collect();
+    let rounds = RunDir::new(run).online_rounds();
+    let points = rounds.windows(2).map(|w| (w[0].labels as f64, 100.0 * w[1].success)).collect();
     Some(OnlineCurve { init: run_arm(&card), seed, points })
 }
 
@@ -432,7 +458,7 @@ fn online_curve(metrics: &Path) -> Option<OnlineCurve> {
 /// and the mean per arm: `online_curve.svg` and a table.
 fn online_curves(run: &Path, files: &[PathBuf], h: &mut String) -> Result<()> {
     use sandtable_agent::plot::{Series, line_chart};
-    let mut curves: Vec<OnlineCurve> = files.iter().filter(|p| p.file_name().is_some_and(|n| n == "metrics.jsonl")).filter_map(|p| online_curve(p)).filter(|c| !c.points.is_empty()).collect();
+    let mut curves: Vec<OnlineCurve> = files.iter().filter(|p| p.file_name().is_some_and(|n| n == RunDir::METRICS)).filter_map(|p| online_curve(p)).filter(|c| !c.points.is_empty()).collect();
     curves.sort_by_key(|c| (c.init, c.seed));
     let arms: Vec<&str> = ["pretrained", "scratch"].into_iter().filter(|k| curves.iter().any(|c| c.init == *k)).collect();
     if arms.len() < 2 {

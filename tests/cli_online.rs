@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use sandtable_env::{Action, Decision, Driver, Stream, StreamConfig, Transition};
+use sandtable_env::{Action, Decision, Decider, Stream, StreamConfig, Transition};
 use serde_json::Value;
 
 use crate::util::{go_to, read_tree, sandtable, stderr};
@@ -24,7 +24,7 @@ fn wrong_way(d: &Decision) -> Decision {
 }
 
 /// Each episode's rows, in order.
-fn episodes(config: StreamConfig, driver: Driver, mut decide: impl FnMut(&sandtable_env::Pending) -> Decision) -> Vec<Vec<Transition>> {
+fn episodes(config: StreamConfig, driver: Decider, mut decide: impl FnMut(&sandtable_env::Pending) -> Decision) -> Vec<Vec<Transition>> {
     let n = config.episodes.len();
     let stream = Stream::spawn(config, driver).expect("stream");
     let mut rows: Vec<Transition> = Vec::new();
@@ -38,11 +38,11 @@ fn episodes(config: StreamConfig, driver: Driver, mut decide: impl FnMut(&sandta
 fn expert_labels_turn_back_an_agent_that_walks_the_wrong_way() {
     const DETOUR: u32 = 10;
     let config = StreamConfig { expert_labels: true, envs_per_worker: 2, ..StreamConfig::new(vec![go_to()], 11, 4) };
-    let detoured = episodes(config.clone(), Driver::External, |p| {
+    let detoured = episodes(config.clone(), Decider::External, |p| {
         let label = p.expert.clone().expect("every pending state is labelled");
         if p.step < DETOUR { wrong_way(&label) } else { label }
     });
-    let straight = episodes(config, Driver::Policy(sandtable_env::PolicySpec::Expert), |_| unreachable!("the expert decides inside the workers"));
+    let straight = episodes(config, Decider::Policy(sandtable_env::PolicySpec::Expert), |_| unreachable!("the expert decides inside the workers"));
     for (e, (ep, plain)) in detoured.iter().zip(&straight).enumerate() {
         let last = ep.last().expect("rows");
         assert!(last.is_last() && last.info.success, "episode {e}: following the labels after the detour reaches the target");

@@ -114,7 +114,7 @@ fn building_an_env_installs_no_global_logger() {
 #[test]
 fn every_builtin_scenario_keeps_the_contract() {
     use std::sync::Arc;
-    for name in sandtable_env::scenario::builtin_names() {
+    for name in sandtable_env::builtin_names() {
         let sc = Arc::new(sandtable_env::Scenario::load(name).expect("builtin"));
         let mut a = Env::new(sc.clone(), 32, 32).expect("env a");
         let mut b = Env::new(sc.clone(), 32, 32).expect("env b");

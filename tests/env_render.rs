@@ -144,10 +144,10 @@ fn both_renderers_take_a_batch_of_70() {
 /// Autoreset in one update: env 0 starts a new episode while env 1 steps, and both come back.
 #[test]
 fn a_reset_rides_along_with_the_others_steps() {
-    use sandtable_env::{Advanced, Decision, Request};
+    use sandtable_env::{Advanced, Decision, Directive};
     let mut batch = EnvBatch::new(EnvConfig { num_envs: 2, ..EnvConfig::new(go_to()) }).expect("batch");
     batch.reset_many(&[(0, 1), (1, 2)]).expect("reset");
-    let out = batch.advance(&[Some(Request::Reset(9)), Some(Request::Decide(Decision::Act(Action::Forward)))]).expect("advance");
+    let out = batch.advance(&[Some(Directive::Reset(9)), Some(Directive::Decide(Decision::Act(Action::Forward)))]).expect("advance");
     let Some(Advanced::Reset(obs, info)) = &out[0] else { panic!("env 0 did not reset") };
     assert_eq!(info.step, 0);
     let mut alone = Env::new(go_to(), 64, 64).expect("env");

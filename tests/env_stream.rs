@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sandtable_env::policy::ScriptedFn;
-use sandtable_env::{Action, Decision, Driver, EnvError, PolicySpec, Scenario, Stream, StreamConfig};
+use sandtable_env::{Action, Decision, Decider, EnvError, PolicySpec, Scenario, Stream, StreamConfig};
 
 fn config(episodes: u64) -> StreamConfig {
     let scenarios = ["go_to_object", "count_objects"].map(|s| Arc::new(Scenario::load(s).expect("scenario"))).to_vec();
@@ -31,7 +31,7 @@ fn a_closure_drives_two_workers_to_the_end_of_every_episode() {
             .collect()
     };
     let mut rows: BTreeMap<u64, Vec<(u32, Option<Decision>, usize)>> = BTreeMap::new();
-    let stream = Stream::spawn(config(8), Driver::External).expect("spawn");
+    let stream = Stream::spawn(config(8), Decider::External).expect("spawn");
     stream.drive(decide, |t| rows.entry(t.episode).or_default().push((t.step, t.decision.clone(), t.worker))).expect("drive");
     assert_eq!(rows.len(), 8, "every episode reported");
     let mut workers = std::collections::HashSet::new();
@@ -58,7 +58,7 @@ fn a_panicking_worker_is_an_error_not_a_hang() {
         }
         Decision::Act(Action::TurnLeft)
     });
-    let mut stream = Stream::spawn(config(4), Driver::Policy(PolicySpec::Scripted(boom))).expect("spawn");
+    let mut stream = Stream::spawn(config(4), Decider::Policy(PolicySpec::Scripted(boom))).expect("spawn");
     let start = Instant::now();
     let err = loop {
         match stream.recv() {
@@ -73,7 +73,7 @@ fn a_panicking_worker_is_an_error_not_a_hang() {
 
 #[test]
 fn dropping_the_consumer_stops_the_workers() {
-    let mut stream = Stream::spawn(config(1000), Driver::Policy(PolicySpec::Random)).expect("spawn");
+    let mut stream = Stream::spawn(config(1000), Decider::Policy(PolicySpec::Random)).expect("spawn");
     for _ in 0..5 {
         assert!(stream.recv().expect("event").is_some());
     }

@@ -15,3 +15,4 @@ mod env_contract;
 mod env_determinism;
 mod env_render;
 mod env_stream;
+mod live_loop;

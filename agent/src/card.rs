@@ -49,7 +49,7 @@ pub fn common_renderer<'a>(recorded: impl IntoIterator<Item = &'a str>) -> Strin
 impl AgentCard {
     /// The card saved in checkpoint `ckpt`.
     pub fn load(ckpt: &Path) -> Result<Self, AgentError> {
-        let path = ckpt.join("agent.json");
+        let path = ckpt.join(crate::run_dir::RunDir::CARD);
         std::fs::read_to_string(&path)
             .map_err(|e| e.to_string())
             .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::AgentError;
 use crate::atomic::{sync_parent, sync_tree, write_atomic};
 use crate::config::Config;
+use crate::run_dir::RunDir;
 
 /// Which part of pretraining is running.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,6 +28,18 @@ pub enum Stage {
     Finetune,
     /// Finished.
     Done,
+}
+
+impl Stage {
+    /// Its name in `metrics.jsonl`, `state.json` and `best.json`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Tokenizer => "tokenizer",
+            Self::Dynamics => "dynamics",
+            Self::Finetune => "finetune",
+            Self::Done => "done",
+        }
+    }
 }
 
 /// The checkpoint format this build writes and reads. Format 2: the world model predicts a
@@ -74,7 +87,7 @@ pub fn save(
     state: &TrainState,
     extras: &[(&str, &[u8])],
 ) -> Result<PathBuf, AgentError> {
-    let root = run.join("checkpoints");
+    let root = run.join(RunDir::CHECKPOINTS);
     let name = format!("step-{:08}", state.step);
     let dir = root.join(&name);
     let tmp = root.join(format!("{name}.partial"));
@@ -88,8 +101,8 @@ pub fn save(
     }
     let path = tmp.join("optimizer.safetensors");
     candle_core::safetensors::save(moments, &path).map_err(|e| err(&path, e.to_string()))?;
-    std::fs::write(tmp.join("state.json"), to_json(state)?).map_err(|e| AgentError::io(&tmp, e))?;
-    std::fs::write(tmp.join("config.json"), to_json(cfg)?).map_err(|e| AgentError::io(&tmp, e))?;
+    std::fs::write(tmp.join(RunDir::STATE), to_json(state)?).map_err(|e| AgentError::io(&tmp, e))?;
+    std::fs::write(tmp.join(RunDir::CONFIG), to_json(cfg)?).map_err(|e| AgentError::io(&tmp, e))?;
     for (file, bytes) in extras {
         std::fs::write(tmp.join(file), bytes).map_err(|e| AgentError::io(&tmp, e))?;
     }
@@ -100,7 +113,7 @@ pub fn save(
     }
     std::fs::rename(&tmp, &dir).map_err(|e| AgentError::io(&dir, e))?;
     sync_parent(&dir).map_err(|e| AgentError::io(&root, e))?;
-    let latest = root.join("latest");
+    let latest = root.join(RunDir::LATEST);
     write_atomic(&latest, name.as_bytes()).map_err(|e| AgentError::io(&latest, e))?;
     Ok(dir)
 }
@@ -112,13 +125,13 @@ pub(crate) fn to_json<T: Serialize>(v: &T) -> Result<String, AgentError> {
 
 /// The checkpoint a path names: a checkpoint directory itself, or a run directory (its latest).
 pub fn resolve(path: &Path) -> Result<PathBuf, AgentError> {
-    if path.join("state.json").is_file() {
+    if path.join(RunDir::STATE).is_file() {
         return Ok(path.to_path_buf());
     }
-    let latest = path.join("checkpoints").join("latest");
-    let name = std::fs::read_to_string(&latest).map_err(|_| err(path, "is neither a checkpoint nor a run directory with checkpoints/latest"))?;
-    let dir = path.join("checkpoints").join(name.trim());
-    if !dir.join("state.json").is_file() {
+    let run = RunDir::new(path);
+    let name = std::fs::read_to_string(run.latest()).map_err(|_| err(path, "is neither a checkpoint nor a run directory with checkpoints/latest"))?;
+    let dir = run.checkpoints().join(name.trim());
+    if !dir.join(RunDir::STATE).is_file() {
         return Err(err(&dir, "named by checkpoints/latest but missing or incomplete"));
     }
     Ok(dir)
@@ -126,14 +139,14 @@ pub fn resolve(path: &Path) -> Result<PathBuf, AgentError> {
 
 /// The resolved config saved in a checkpoint.
 pub fn load_config(ckpt: &Path) -> Result<Config, AgentError> {
-    let path = ckpt.join("config.json");
+    let path = ckpt.join(RunDir::CONFIG);
     let text = std::fs::read_to_string(&path).map_err(|e| err(&path, e.to_string()))?;
     Config::parse(&text, &path.display().to_string())
 }
 
 /// The training state saved in a checkpoint.
 pub fn load_state(ckpt: &Path) -> Result<TrainState, AgentError> {
-    let path = ckpt.join("state.json");
+    let path = ckpt.join(RunDir::STATE);
     let text = std::fs::read_to_string(&path).map_err(|e| err(&path, e.to_string()))?;
     let state: TrainState = serde_json::from_str(&text).map_err(|e| err(&path, format!("not a valid training state: {e}")))?;
     if state.format != FORMAT {

@@ -7,7 +7,7 @@ use candle_core::{Device, Tensor};
 
 use crate::AgentError;
 use crate::loader::TrainedAgent;
-use crate::model::{ANSWER_ACTION, Episode, argmax};
+use crate::model::{ANSWER_ACTION, AgentWindow, argmax};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -115,7 +115,7 @@ impl<'a> Controller<'a> {
                 h.actions.pop_front();
                 h.pixels.pop_front();
             }
-            windows.push(Episode {
+            windows.push(AgentWindow {
                 text: h.text.clone(),
                 codes: h.codes.iter().cloned().collect(),
                 actions: h.actions.iter().copied().collect(),

@@ -21,9 +21,11 @@ pub mod plot;
 pub mod pretrain;
 pub mod profile;
 pub mod replay;
+pub mod run_dir;
 pub mod runner;
 pub mod score;
 pub mod text;
+pub mod weights;
 pub mod world_model_eval;
 
 /// Errors from the agent library.

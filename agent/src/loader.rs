@@ -4,25 +4,15 @@
 use std::path::{Path, PathBuf};
 
 use candle_core::Device;
-use candle_nn::{VarBuilder, VarMap};
 
 use crate::AgentError;
 use crate::card::AgentCard;
-use crate::checkpoint::{TrainState, load_config, load_into, load_state, resolve};
+use crate::checkpoint::{TrainState, load_config, load_state, resolve};
 use crate::config::Config;
-use crate::model::{Agent, Dynamics, SeededInit, Tokenizer, frozen};
+use crate::model::{Agent, Dynamics, Tokenizer};
+use crate::run_dir::RunDir;
 use crate::text::TextVocab;
-
-/// The frozen tokenizer of checkpoint `dir`, and the variables of its `dynamics` file loaded into
-/// the model `build` declares (the world model's dynamics, or the agent).
-fn load_frozen<M>(dir: &Path, config: &Config, device: &Device, build: impl Fn(VarBuilder<'static>) -> candle_core::Result<M>) -> Result<(Tokenizer, M), AgentError> {
-    let (tm, dm) = (VarMap::new(), VarMap::new());
-    Tokenizer::new(config, SeededInit::new(tm.clone(), 0).builder(device))?;
-    build(SeededInit::new(dm.clone(), 0).builder(device))?;
-    load_into(&tm, dir, "tokenizer")?;
-    load_into(&dm, dir, "dynamics")?;
-    Ok((Tokenizer::new(config, frozen(&tm, device))?, build(frozen(&dm, device))?))
-}
+use crate::weights::Weights;
 
 /// A trained world model, ready for evaluation (its weights record no autograd graph).
 pub struct WorldModel {
@@ -43,7 +33,8 @@ pub fn load_world_model(path: &Path, device: &Device) -> Result<WorldModel, Agen
     let dir = resolve(path)?;
     let config = load_config(&dir)?;
     let state = load_state(&dir)?;
-    let (tokenizer, dynamics) = load_frozen(&dir, &config, device, |vb| Dynamics::new(&config, vb))?;
+    let (weights, ..) = Weights::world_model(&config, 0, Some(&dir), device)?;
+    let (tokenizer, dynamics) = (weights.frozen_tokenizer(&config, device)?, weights.frozen_dynamics(&config, device)?);
     Ok(WorldModel { dir, config, state, tokenizer, dynamics })
 }
 
@@ -69,13 +60,15 @@ pub struct TrainedAgent {
 pub fn load_agent(path: &Path, device: &Device) -> Result<TrainedAgent, AgentError> {
     let dir = resolve(path)?;
     let config = load_config(&dir)?;
-    let vocab_path = dir.join("vocab.json");
+    let vocab_path = dir.join(RunDir::VOCAB);
     if !vocab_path.is_file() {
         return Err(AgentError::Checkpoint { path: dir, message: "has no vocab.json: it is not a fine-tuned agent (make one with `sandtable finetune`)".into() });
     }
     let vocab = TextVocab::load(&vocab_path)?;
     let card = AgentCard::load(&dir)?;
     let actions = load_state(&dir)?.actions;
-    let (tokenizer, agent) = load_frozen(&dir, &config, device, |vb| Agent::new(&config, vb))?;
+    let (weights, ..) = Weights::agent(&config, 0, None, device)?;
+    weights.load(&dir)?;
+    let (tokenizer, agent) = (weights.frozen_tokenizer(&config, device)?, weights.frozen_agent(&config, device)?);
     Ok(TrainedAgent { dir, config, vocab, card, actions, tokenizer, agent })
 }

@@ -1,12 +1,14 @@
 //! SVG plots (no fonts or display needed): loss curves and PSNR against rollout horizon.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use plotters::prelude::*;
 
 use crate::AgentError;
 use crate::atomic::write_atomic;
+use crate::checkpoint::Stage;
 use crate::metrics::mean;
+use crate::run_dir::{MetricsRow, RunDir};
 
 const COLORS: [RGBColor; 6] = [RGBColor(31, 119, 180), RGBColor(255, 127, 14), RGBColor(44, 160, 44), RGBColor(214, 39, 40), RGBColor(148, 103, 189), RGBColor(140, 86, 75)];
 
@@ -79,30 +81,36 @@ pub fn line_chart(path: &Path, title: &str, x_label: &str, y_label: &str, series
 /// Redraw the loss curve of each stage `metrics.jsonl` holds: `tokenizer_loss.svg`,
 /// `dynamics_loss.svg` (pretraining), `finetune_loss.svg` (fine-tuning).
 pub fn plot_losses(run: &Path) -> Result<(), AgentError> {
-    let path: PathBuf = run.join("metrics.jsonl");
-    let text = std::fs::read_to_string(&path).map_err(|e| AgentError::io(&path, e))?;
-    let rows: Vec<serde_json::Value> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let run = RunDir::new(run);
+    let rows = run.metrics_rows();
     let stages = [
-        ("tokenizer", "tokenizer_loss.svg", "Tokenizer: reconstruction MSE", "validation"),
-        ("dynamics", "dynamics_loss.svg", "Dynamics: next-token cross-entropy", "validation"),
-        ("finetune", "finetune_loss.svg", "Fine-tuning: action and answer cross-entropy", "validation (actions and answers only)"),
+        (Stage::Tokenizer, "tokenizer_loss.svg", "Tokenizer: reconstruction MSE", "validation"),
+        (Stage::Dynamics, "dynamics_loss.svg", "Dynamics: next-token cross-entropy", "validation"),
+        (Stage::Finetune, "finetune_loss.svg", "Fine-tuning: action and answer cross-entropy", "validation (actions and answers only)"),
     ];
     for (stage, file, title, val_label) in stages {
-        let pick = |key: &str| -> Vec<(f64, f64)> {
-            rows.iter()
-                .filter(|r| r["stage"] == stage)
-                .filter_map(|r| Some((r["step"].as_f64()?, r[key].as_f64()?)))
-                .collect()
-        };
-        let train = pick("loss");
+        let train: Vec<(f64, f64)> = rows
+            .iter()
+            .filter_map(|r| match r {
+                MetricsRow::Step(s) if s.stage == stage && !s.loss.is_nan() => Some((s.step as f64, s.loss)),
+                _ => None,
+            })
+            .collect();
         if train.is_empty() {
             continue;
         }
+        let val: Vec<(f64, f64)> = rows
+            .iter()
+            .filter_map(|r| match r {
+                MetricsRow::Validation(v) if v.stage == stage && !v.val_loss.is_nan() => Some((v.step as f64, v.val_loss)),
+                _ => None,
+            })
+            .collect();
         let series = vec![
             Series { label: "train".into(), points: smooth(&train, 20), dashed: false, color: None },
-            Series { label: val_label.into(), points: pick("val_loss"), dashed: true, color: None },
+            Series { label: val_label.into(), points: val, dashed: true, color: None },
         ];
-        line_chart(&run.join(file), title, "step", "loss", &series, true)?;
+        line_chart(&run.file(file), title, "step", "loss", &series, true)?;
     }
     Ok(())
 }

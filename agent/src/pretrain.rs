@@ -20,10 +20,12 @@ use crate::codes::Codes;
 use crate::config::Config;
 use crate::dataset::{Dataset, Split, WindowBatch, WindowSampler};
 use crate::metrics::{mean, mse, psnr_of_mse};
-use crate::model::{Dynamics, SeededInit, Tokenizer, frozen, interleave};
+use crate::model::{Dynamics, Tokenizer, frozen, interleave};
 use crate::optim::{AdamW, learning_rate};
 use crate::replay::ReplayBuffer;
-use crate::runner::{Cadence, Observer, Runner, StageLoop, StepOutcome, Validation};
+use crate::run_dir::RunDir;
+use crate::runner::{Cadence, Metric, Observer, Runner, StageLoop, StepOutcome, Validation};
+use crate::weights::Weights;
 
 /// Where training windows come from.
 pub enum Source<'a> {
@@ -117,14 +119,6 @@ impl StageLoop for TokenizerStage<'_> {
         Stage::Tokenizer
     }
 
-    fn label(&self) -> &'static str {
-        "tokenizer"
-    }
-
-    fn rate_field(&self) -> Option<&'static str> {
-        Some("frames_per_s")
-    }
-
     fn step(&mut self, s: u64, total: u64) -> Result<StepOutcome, AgentError> {
         let (sh, tr) = (self.shared, &self.shared.cfg.train);
         let batch = self.feed.next(sh.device)?;
@@ -140,7 +134,7 @@ impl StageLoop for TokenizerStage<'_> {
         let frozen_tok = Tokenizer::new(sh.cfg, frozen(sh.tok_map, sh.device))?;
         let mut vs = self.feeds.feed(1, tr.tokenizer_batch, tr.seed ^ 0x7A1, true)?;
         let (loss, psnr) = validate_tokenizer(&frozen_tok, &mut vs, tr.eval_batches, sh.h, sh.w, sh.device)?;
-        Ok(Validation { loss, metric: psnr, metric_name: "val_psnr" })
+        Ok(Validation { loss, metric: Metric::Psnr(psnr) })
     }
 
     fn sampler(&self) -> (u64, usize) {
@@ -173,14 +167,6 @@ impl StageLoop for DynamicsStage<'_> {
         Stage::Dynamics
     }
 
-    fn label(&self) -> &'static str {
-        "dynamics"
-    }
-
-    fn rate_field(&self) -> Option<&'static str> {
-        Some("tokens_per_s")
-    }
-
     fn step(&mut self, s: u64, total: u64) -> Result<StepOutcome, AgentError> {
         let (sh, tr) = (self.shared, &self.shared.cfg.train);
         let tokens = window_tokens(sh.cfg, &self.tokenizer, self.codes.as_ref(), &mut self.feed, sh.h, sh.w, sh.device)?;
@@ -202,7 +188,7 @@ impl StageLoop for DynamicsStage<'_> {
             losses.push(f64::from(l.to_scalar::<f32>()?));
             accs.push(a);
         }
-        Ok(Validation { loss: mean(&losses), metric: mean(&accs), metric_name: "val_accuracy" })
+        Ok(Validation { loss: mean(&losses), metric: Metric::Accuracy(mean(&accs)) })
     }
 
     fn sampler(&self) -> (u64, usize) {
@@ -234,22 +220,18 @@ pub fn pretrain(cfg: &Config, source: Source<'_>, run: &Path, resume: bool, unti
     };
     let (mut runner, resumed) = Runner::open(run, cfg, &data_dirs, &actions, resume, until, obs)?;
     let splits: Vec<Split> = data.iter().map(|d| d.split(tr.val_fraction, tr.seed)).collect();
-    let tok_map = VarMap::new();
-    let dyn_map = VarMap::new();
-    let tokenizer = Tokenizer::new(cfg, SeededInit::new(tok_map.clone(), tr.seed).builder(device))?;
-    let dynamics = Dynamics::new(cfg, SeededInit::new(dyn_map.clone(), tr.seed.wrapping_add(1)).builder(device))?;
+    let (weights, tokenizer, dynamics) = Weights::world_model(cfg, tr.seed, resumed.as_ref().map(|(c, _)| c.as_path()), device)?;
+    let (tok_map, dyn_map) = (&weights.tokenizer, &weights.dynamics);
     let mut state = TrainState { format: checkpoint::FORMAT, stage: Stage::Tokenizer, step: 0, sampler: (0, 0), seed: tr.seed, data: data_dirs, actions };
     let mut moments = Default::default();
     if let Some((ckpt, saved)) = resumed {
-        checkpoint::load_into(&tok_map, &ckpt, "tokenizer")?;
-        checkpoint::load_into(&dyn_map, &ckpt, "dynamics")?;
         moments = checkpoint::load_tensors(&ckpt, "optimizer")?;
         state = saved;
         tracing::info!(checkpoint = %ckpt.display(), step = state.step, "resuming");
     }
     let split_doc = json!({ "seed": tr.seed, "val_fraction": tr.val_fraction,
         "datasets": data.iter().zip(&splits).map(|(d, s)| json!({"dir": d.dir(), "train": s.train.len(), "val": s.val})).collect::<Vec<_>>() });
-    crate::atomic::write_atomic(&run.join("split.json"), split_doc.to_string().as_bytes()).map_err(|e| AgentError::io(run, e))?;
+    crate::atomic::write_atomic(&run.join(RunDir::SPLIT), split_doc.to_string().as_bytes()).map_err(|e| AgentError::io(run, e))?;
 
     let train: Vec<(&Dataset, &[usize])> = data.iter().zip(&splits).map(|(d, s)| (d, s.train.as_slice())).collect();
     let val: Vec<(&Dataset, &[usize])> = data.iter().zip(&splits).map(|(d, s)| (d, s.val.as_slice())).collect();
@@ -259,12 +241,12 @@ pub fn pretrain(cfg: &Config, source: Source<'_>, run: &Path, resume: bool, unti
         Source::Recorded(d) => d[0].frame_size(),
         Source::Live(b) => b.frame_size(),
     };
-    let shared = Shared { cfg, tok_map: &tok_map, dyn_map: &dyn_map, device, h, w };
+    let shared = Shared { cfg, tok_map, dyn_map, device, h, w };
     let tok_steps = tr.tokenizer_steps;
     let cadence = Cadence { eval_every: tr.eval_every, checkpoint_every: tr.checkpoint_every };
 
     if state.stage == Stage::Tokenizer {
-        let mut opt = AdamW::new(&tok_map, tr.weight_decay)?;
+        let mut opt = AdamW::new(tok_map, tr.weight_decay)?;
         if state.step > 0 {
             opt.load_state(&moments, state.step).map_err(|m| AgentError::Checkpoint { path: run.to_path_buf(), message: m })?;
         }
@@ -281,9 +263,9 @@ pub fn pretrain(cfg: &Config, source: Source<'_>, run: &Path, resume: bool, unti
         if runner.stops_at(state.step) {
             return Ok(state);
         }
-        let tok = Tokenizer::new(cfg, frozen(&tok_map, device))?;
+        let tok = weights.frozen_tokenizer(cfg, device)?;
         let done = state.step - tok_steps;
-        let mut opt = AdamW::new(&dyn_map, tr.weight_decay)?;
+        let mut opt = AdamW::new(dyn_map, tr.weight_decay)?;
         if done > 0 {
             opt.load_state(&moments, done).map_err(|m| AgentError::Checkpoint { path: run.to_path_buf(), message: m })?;
         }

@@ -4,19 +4,17 @@
 //! (the last few and each stage's best are kept; older ones are pruned). A stage supplies only
 //! its step, its validation and what its checkpoint holds.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use candle_core::Tensor;
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
 
 use crate::AgentError;
 use crate::checkpoint::{self, Stage, TrainState};
 use crate::config::Config;
 use crate::optim::AdamW;
 use crate::plot::plot_losses;
+use crate::run_dir::{BestCheckpoints, MetricsRow, OnlineRound, RunDir, StepRow, ValidationRow};
 
 /// Checkpoints kept besides each stage's best.
 const KEEP_LAST: usize = 3;
@@ -67,6 +65,12 @@ pub trait Observer {
     fn on_eval(&mut self, _r: &EvalRecord) {}
     /// A checkpoint was written.
     fn on_checkpoint(&mut self, _dir: &Path) {}
+    /// An online round starts playing its `episodes` episodes.
+    fn on_round_start(&mut self, _round: u64, _episodes: u64) {}
+    /// An episode of the round being played ended; `status` says how the round goes so far.
+    fn on_round_episode(&mut self, _status: &str) {}
+    /// An online round was played and logged.
+    fn on_round(&mut self, _r: &OnlineRound) {}
 }
 
 /// An observer that ignores everything.
@@ -80,8 +84,8 @@ pub(crate) struct StepOutcome {
     pub grad_norm: f64,
     /// Frames or tokens in the batch.
     pub items: usize,
-    /// Extra `metrics.jsonl` fields of the step.
-    pub fields: Vec<(&'static str, f64)>,
+    /// The batch's accuracy, for stages that measure one.
+    pub accuracy: Option<f64>,
 }
 
 impl StepOutcome {
@@ -89,28 +93,38 @@ impl StepOutcome {
     /// report it: what every stage's step ends with.
     pub fn optimise(loss: &Tensor, opt: &mut AdamW, lr: f64, clip: f64, items: usize) -> Result<Self, AgentError> {
         let grad_norm = opt.step(&loss.backward()?, lr, clip)?;
-        Ok(Self { loss: f64::from(loss.to_scalar::<f32>()?), lr, grad_norm, items, fields: Vec::new() })
+        Ok(Self { loss: f64::from(loss.to_scalar::<f32>()?), lr, grad_norm, items, accuracy: None })
     }
 }
 
 /// What a stage's validation reports.
 pub(crate) struct Validation {
     pub loss: f64,
-    /// The stage's headline metric (PSNR or accuracy), also logged under `metric_name`.
-    pub metric: f64,
-    pub metric_name: &'static str,
+    /// The stage's headline metric: PSNR or accuracy.
+    pub metric: Metric,
+}
+
+/// A stage's headline validation metric.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Metric {
+    /// Reconstruction PSNR, dB.
+    Psnr(f64),
+    /// Accuracy of the predicted tokens.
+    Accuracy(f64),
+}
+
+impl Metric {
+    fn value(self) -> f64 {
+        match self {
+            Self::Psnr(v) | Self::Accuracy(v) => v,
+        }
+    }
 }
 
 /// One trainable stage: the runner calls these and does everything else.
 pub(crate) trait StageLoop {
-    /// Which stage this is.
+    /// Which stage this is (its name in `metrics.jsonl`).
     fn stage(&self) -> Stage;
-    /// Name in `metrics.jsonl`.
-    fn label(&self) -> &'static str;
-    /// Extra per-step `metrics.jsonl` fields derived from the step's items and time.
-    fn rate_field(&self) -> Option<&'static str> {
-        None
-    }
     /// One optimiser step; `s` counts from 0 within the stage of `total` steps.
     fn step(&mut self, s: u64, total: u64) -> Result<StepOutcome, AgentError>;
     /// A validation pass over fixed held-out batches.
@@ -128,18 +142,10 @@ pub(crate) struct Cadence {
     pub checkpoint_every: u64,
 }
 
-/// The best validation loss of a stage and the checkpoint that holds it.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-struct Best {
-    stages: std::collections::BTreeMap<String, (f64, String)>,
-}
-
 /// A run directory being trained.
 pub(crate) struct Runner<'a> {
-    run: PathBuf,
+    run: RunDir,
     until: Option<u64>,
-    metrics: std::fs::File,
-    metrics_path: PathBuf,
     obs: &'a mut dyn Observer,
     /// The last validation: (global step, loss).
     last_val: Option<(u64, f64)>,
@@ -166,12 +172,10 @@ impl<'a> Runner<'a> {
         obs: &'a mut dyn Observer,
     ) -> Result<(Self, Option<(PathBuf, TrainState)>), AgentError> {
         std::fs::create_dir_all(run).map_err(|e| AgentError::io(run, e))?;
-        let has_run = run.join("checkpoints").join("latest").exists();
-        if has_run && !resume {
-            return Err(AgentError::Config(format!("{} already holds a run; pass --resume to continue it or choose another --out", run.display())));
-        }
-        let resumed = if has_run {
-            let ckpt = checkpoint::resolve(run)?;
+        let run = RunDir::new(run);
+        run.claim(resume)?;
+        let resumed = if run.has_checkpoint() {
+            let ckpt = checkpoint::resolve(run.root())?;
             if !cfg.continues(&checkpoint::load_config(&ckpt)?) {
                 return Err(AgentError::Checkpoint { path: ckpt, message: "was trained with a different config; resume with the same --config (only fine-tuning's steps and online rounds may grow)".into() });
             }
@@ -180,16 +184,17 @@ impl<'a> Runner<'a> {
                 let list = |d: &[PathBuf]| d.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
                 return Err(AgentError::Checkpoint { path: ckpt, message: format!("was trained on --data {}, not {}; resume with the same --data", list(&state.data), list(data)) });
             }
-            crate::actions::check(&state.actions, &format!("the run in {}", run.display()), actions, "its data")?;
+            crate::actions::check(&state.actions, &format!("the run in {}", run.root().display()), actions, "its data")?;
             Some((ckpt, state))
         } else {
             None
         };
-        crate::atomic::write_atomic(&run.join("config.json"), checkpoint::to_json(cfg)?.as_bytes()).map_err(|e| AgentError::io(run, e))?;
-        let metrics_path = run.join("metrics.jsonl");
-        keep_metrics_up_to(&metrics_path, resumed.as_ref().map_or(0, |(_, s)| s.step))?;
-        let metrics = std::fs::OpenOptions::new().create(true).append(true).open(&metrics_path).map_err(|e| AgentError::io(&metrics_path, e))?;
-        Ok((Self { run: run.to_path_buf(), until, metrics, metrics_path, obs, last_val: None }, resumed))
+        let config = run.file(RunDir::CONFIG);
+        crate::atomic::write_atomic(&config, checkpoint::to_json(cfg)?.as_bytes()).map_err(|e| AgentError::io(&config, e))?;
+        run.keep_metrics_up_to(resumed.as_ref().map_or(0, |(_, s)| s.step))?;
+        let metrics = run.metrics();
+        std::fs::OpenOptions::new().create(true).append(true).open(&metrics).map_err(|e| AgentError::io(&metrics, e))?;
+        Ok((Self { run, until, obs, last_val: None }, resumed))
     }
 
     /// Whether `--until` asks to stop at `step` (or already did before it).
@@ -197,9 +202,6 @@ impl<'a> Runner<'a> {
         self.until.is_some_and(|u| step >= u)
     }
 
-    fn log(&mut self, v: Value) -> Result<(), AgentError> {
-        writeln!(self.metrics, "{v}").map_err(|e| AgentError::io(&self.metrics_path, e))
-    }
 
     /// Run `stage` from where `state` stands to its `total` steps; its step `s` is global step
     /// `base + s + 1`. Returns `true` when it stopped early at `--until`.
@@ -215,34 +217,36 @@ impl<'a> Runner<'a> {
             let seconds = t0.elapsed().as_secs_f64();
             state.step = base + s + 1;
             state.sampler = stage.sampler();
-            let mut row = Map::new();
-            row.insert("stage".into(), json!(stage.label()));
-            row.insert("step".into(), json!(state.step));
-            row.insert("loss".into(), json!(out.loss));
-            row.insert("lr".into(), json!(out.lr));
-            row.insert("grad_norm".into(), json!(out.grad_norm));
-            row.insert("step_ms".into(), json!(seconds * 1e3));
-            if let Some(rate) = stage.rate_field() {
-                row.insert(rate.into(), json!(out.items as f64 / seconds));
-            }
-            for (k, v) in &out.fields {
-                row.insert((*k).into(), json!(v));
-            }
-            self.log(Value::Object(row))?;
+            let rate = out.items as f64 / seconds;
+            self.run.append_metrics(&MetricsRow::Step(StepRow {
+                stage: stage.stage(),
+                step: state.step,
+                loss: out.loss,
+                lr: out.lr,
+                grad_norm: out.grad_norm,
+                step_ms: seconds * 1e3,
+                accuracy: out.accuracy,
+                frames_per_s: (stage.stage() == Stage::Tokenizer).then_some(rate),
+                tokens_per_s: (stage.stage() == Stage::Dynamics).then_some(rate),
+            }))?;
             let r = StepRecord { stage: stage.stage(), step: state.step, stage_step: s + 1, stage_steps: total, loss: out.loss, lr: out.lr, grad_norm: out.grad_norm, seconds, items: out.items };
             self.obs.on_step(&r);
             let last = s + 1 == total;
             if (s + 1) % cadence.eval_every.max(1) == 0 || last {
                 let v = stage.validate()?;
-                self.log(json!({"stage": stage.label(), "step": state.step, "val_loss": v.loss, v.metric_name: v.metric}))?;
-                self.obs.on_eval(&EvalRecord { stage: stage.stage(), step: state.step, val_loss: v.loss, val_metric: v.metric });
+                let (val_psnr, val_accuracy) = match v.metric {
+                    Metric::Psnr(p) => (Some(p), None),
+                    Metric::Accuracy(a) => (None, Some(a)),
+                };
+                self.run.append_metrics(&MetricsRow::Validation(ValidationRow { stage: stage.stage(), step: state.step, val_loss: v.loss, val_psnr, val_accuracy }))?;
+                self.obs.on_eval(&EvalRecord { stage: stage.stage(), step: state.step, val_loss: v.loss, val_metric: v.metric.value() });
                 self.last_val = Some((state.step, v.loss));
-                plot_losses(&self.run)?;
+                plot_losses(self.run.root())?;
             }
             let stop = self.stops_at(state.step);
             if (s + 1) % cadence.checkpoint_every.max(1) == 0 || last || stop {
-                let dir = stage.save(&self.run, state, last)?;
-                self.retain(stage.label(), &dir, state.step)?;
+                let dir = stage.save(self.run.root(), state, last)?;
+                self.retain(stage.stage(), &dir, state.step)?;
                 self.obs.on_checkpoint(&dir);
             }
             if stop {
@@ -254,17 +258,17 @@ impl<'a> Runner<'a> {
 
     /// Record `dir` as its stage's best if its validation loss is the lowest so far, then prune
     /// every checkpoint that is neither among the last [`KEEP_LAST`] nor a stage's best.
-    fn retain(&mut self, label: &str, dir: &Path, step: u64) -> Result<(), AgentError> {
-        let root = self.run.join("checkpoints");
-        let best_path = root.join("best.json");
-        let mut best: Best = std::fs::read_to_string(&best_path).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+    fn retain(&mut self, stage: Stage, dir: &Path, step: u64) -> Result<(), AgentError> {
+        let root = self.run.checkpoints();
+        let mut best = BestCheckpoints::load(&self.run);
+        let label = stage.name();
         let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         if let Some((at, loss)) = self.last_val
             && at == step
             && best.stages.get(label).is_none_or(|(b, _)| loss < *b)
         {
             best.stages.insert(label.to_string(), (loss, name.clone()));
-            crate::atomic::write_atomic(&best_path, checkpoint::to_json(&best)?.as_bytes()).map_err(|e| AgentError::io(&best_path, e))?;
+            best.save(&self.run)?;
         }
         let mut steps: Vec<String> = std::fs::read_dir(&root)
             .map_err(|e| AgentError::io(&root, e))?
@@ -282,18 +286,4 @@ impl<'a> Runner<'a> {
         }
         Ok(())
     }
-}
-
-/// Drop `metrics.jsonl` lines past `step`, left by a run that stopped after its last checkpoint.
-pub(crate) fn keep_metrics_up_to(path: &Path, step: u64) -> Result<(), AgentError> {
-    let Ok(text) = std::fs::read_to_string(path) else { return Ok(()) };
-    let kept: Vec<&str> = text
-        .lines()
-        .filter(|l| serde_json::from_str::<Value>(l).ok().and_then(|v| v["step"].as_u64()).is_some_and(|s| s <= step))
-        .collect();
-    let mut out = kept.join("\n");
-    if !out.is_empty() {
-        out.push('\n');
-    }
-    crate::atomic::write_atomic(path, out.as_bytes()).map_err(|e| AgentError::io(path, e))
 }

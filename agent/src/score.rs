@@ -1,7 +1,7 @@
 //! Scoring closed-loop episodes: success rate with a Wilson 95% interval, mean length and
 //! return, and answer accuracy on questions.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How one episode went.
 #[derive(Clone, Debug, PartialEq)]
@@ -17,7 +17,7 @@ pub struct Outcome {
 }
 
 /// A group of episodes' summary.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     /// Episodes.
     pub episodes: usize,

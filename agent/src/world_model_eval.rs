@@ -82,6 +82,21 @@ pub struct WmReport {
     pub token_accuracy: f64,
 }
 
+/// `eval-wm/eval.json`: which world model was evaluated on which data, and its report.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WmEvalResult {
+    /// The checkpoint evaluated.
+    pub checkpoint: std::path::PathBuf,
+    /// Its training step.
+    pub step: u64,
+    /// Its config's name.
+    pub config: String,
+    /// The held-out datasets.
+    pub data: Vec<std::path::PathBuf>,
+    /// What was measured.
+    pub report: WmReport,
+}
+
 /// The kind of an action by its name: `move`, `turn` or `other`.
 pub fn action_kind(name: &str) -> &'static str {
     match name {

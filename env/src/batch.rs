@@ -93,7 +93,7 @@ fn available_memory() -> Option<u64> {
 
 /// What to do with one env in an update.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Request {
+pub enum Directive {
     /// Start a new episode with this seed.
     Reset(u64),
     /// Act or answer.
@@ -241,7 +241,7 @@ impl EnvBatch {
         let mut requests = vec![None; self.len()];
         for &(i, seed) in which {
             self.check_index(i)?;
-            if requests[i].replace(Request::Reset(seed)).is_some() {
+            if requests[i].replace(Directive::Reset(seed)).is_some() {
                 return Err(EnvError::Config(format!("env {i} is reset twice in one call")));
             }
         }
@@ -269,7 +269,7 @@ impl EnvBatch {
     /// Apply one decision per env (`None` leaves an env untouched): actions and answers together,
     /// with one render for all.
     pub fn apply(&mut self, decisions: &[Option<Decision>]) -> Result<Vec<Option<Step>>> {
-        let requests: Vec<Option<Request>> = decisions.iter().map(|d| d.clone().map(Request::Decide)).collect();
+        let requests: Vec<Option<Directive>> = decisions.iter().map(|d| d.clone().map(Directive::Decide)).collect();
         Ok(self
             .advance(&requests)?
             .into_iter()
@@ -303,7 +303,7 @@ impl EnvBatch {
     /// and every frame is rendered once (the PBR path renders again after a reset until the new
     /// frames are stable). Resets ride along with the others' steps, so an
     /// autoresetting batch costs one update per step. `None` leaves an env untouched.
-    pub fn advance(&mut self, requests: &[Option<Request>]) -> Result<Vec<Option<Advanced>>> {
+    pub fn advance(&mut self, requests: &[Option<Directive>]) -> Result<Vec<Option<Advanced>>> {
         let n = self.len();
         if requests.len() != n {
             return Err(EnvError::Config(format!("got {} actions for a batch of {n}", requests.len())));
@@ -312,9 +312,9 @@ impl EnvBatch {
         for (i, r) in requests.iter().enumerate() {
             commands.push(match r {
                 None => None,
-                Some(Request::Reset(seed)) => Some(Command::Reset { scenario: self.scenarios[i].clone(), seed: *seed }),
-                Some(Request::Decide(Decision::Act(a))) => Some(Command::Act(*a)),
-                Some(Request::Decide(Decision::Answer(word))) => {
+                Some(Directive::Reset(seed)) => Some(Command::Reset { scenario: self.scenarios[i].clone(), seed: *seed }),
+                Some(Directive::Decide(Decision::Act(a))) => Some(Command::Act(*a)),
+                Some(Directive::Decide(Decision::Answer(word))) => {
                     self.check_answer(i, word)?;
                     Some(Command::Answer(word.clone()))
                 }

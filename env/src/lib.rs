@@ -13,6 +13,7 @@ pub mod action;
 pub mod batch;
 pub mod error;
 pub mod expert;
+pub mod generation;
 pub mod observation;
 pub mod plugin;
 pub mod policy;
@@ -24,18 +25,13 @@ pub mod world;
 #[cfg(feature = "window")]
 pub mod window;
 
-// The flat module paths of before the folders, kept for callers written against them.
-pub use render::{frames, gpu, profile, readback};
-pub use task::scenario;
-pub use world::{layout, object};
-
 pub use action::{ANSWER_TOKEN, Action, Decision, decision_vocabulary};
-pub use batch::{Advanced, Env, EnvBatch, EnvConfig, Request};
+pub use batch::{Advanced, Env, EnvBatch, EnvConfig, Directive};
 pub use render::Renderer;
 pub use error::{EnvError, Result};
 pub use expert::{expert_action, expert_decision, has_expert};
 pub use observation::{Frame, Info, ObjectInfo, Observation, Step};
 pub use policy::{Policy, PolicySpec};
-pub use stream::{Driver, Event, Pending, Query, RowOrigin, Stream, StreamConfig, Transition, episode_seed};
+pub use stream::{Decider, Event, Pending, Query, RowOrigin, Stream, StreamConfig, Transition, episode_seed};
 pub use task::{Scenario, answer_vocabulary, builtin_names};
 pub use world::{ObjectColor, Pose, Shape, Size};

@@ -7,7 +7,7 @@ use bevy::prelude::*;
 use crate::action::Action;
 use crate::error::EnvError;
 use crate::task::scenario::Scenario;
-use crate::sim::{Outcome, SimState};
+use crate::sim::{StepEffect, SimState};
 
 /// What the host asked an env to do in the next update.
 #[derive(Clone, Debug)]
@@ -31,7 +31,7 @@ pub enum Reply {
     /// A new episode started.
     Reset,
     /// An action was taken.
-    Stepped(Outcome),
+    Stepped(StepEffect),
     /// The command failed.
     Failed(EnvError),
 }
@@ -173,7 +173,7 @@ mod tests {
         app.world_mut().resource_mut::<EnvSlots>().slots[0].command = Some(Command::Answer(truth));
         app.update();
         let mut envs = app.world_mut().resource_mut::<EnvSlots>();
-        assert!(matches!(envs.slots[0].reply.take(), Some(Reply::Stepped(Outcome { terminated: true, truncated: false, .. }))));
+        assert!(matches!(envs.slots[0].reply.take(), Some(Reply::Stepped(StepEffect { terminated: true, truncated: false, .. }))));
         assert!(envs.slots[0].state.as_ref().is_some_and(|s| s.over && s.success));
         envs.slots[0].command = Some(Command::Act(Action::Forward));
         app.update();

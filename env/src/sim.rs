@@ -12,7 +12,7 @@ use crate::task::progress::Progress;
 use crate::task::scenario::Scenario;
 // Re-exported: these were the simulation's public paths before they moved down into `world`.
 pub use crate::world::body::{CARRY_GAP, REACH};
-use crate::world::generation::generate;
+use crate::generation::generate;
 use crate::world::geometry::{Pose, dist};
 pub use crate::world::geometry::wrap_angle;
 use crate::world::layout::Layout;
@@ -48,7 +48,7 @@ pub struct SimState {
 
 /// What a step produced, before the frame is rendered.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Outcome {
+pub struct StepEffect {
     /// Reward.
     pub reward: f32,
     /// Task ended.
@@ -69,7 +69,7 @@ impl SimState {
     }
 
     /// Apply one action and advance the episode.
-    pub fn step(&mut self, action: Action) -> Outcome {
+    pub fn step(&mut self, action: Action) -> StepEffect {
         let spec = &self.scenario.agent;
         let step_len = spec.move_step;
         let turn = spec.turn_step_deg.to_radians();
@@ -95,7 +95,7 @@ impl SimState {
         let truncated = !terminated && self.step >= max;
         self.over = terminated || truncated;
         let reward = self.scenario.task.reward.of(self.success, failed, self.step, max);
-        Outcome { reward, terminated, truncated }
+        StepEffect { reward, terminated, truncated }
     }
 
     /// Move to `pose` if the body (and any carried object) stays inside the room and clear of objects.
@@ -219,15 +219,6 @@ impl SimState {
         }
     }
 
-    /// Whether the task's success condition holds now (questions succeed only by answering).
-    /// A `Then` or `AllEver` condition holds once its progress is complete.
-    pub fn task_success(&self) -> bool {
-        match &self.progress {
-            Some(p) => p.complete(),
-            None => self.scenario.task.success.as_ref().is_some_and(|p| p.holds(self)),
-        }
-    }
-
     /// Mark the subgoals that hold now as done, then say whether the task has succeeded.
     fn advance_task(&mut self) -> bool {
         let scenario = Arc::clone(&self.scenario);
@@ -251,13 +242,13 @@ impl SimState {
     }
 
     /// Answer the question: the episode terminates, successfully if the answer is right.
-    pub fn answer(&mut self, word: &str) -> Outcome {
+    pub fn answer(&mut self, word: &str) -> StepEffect {
         self.step += 1;
         self.success = self.true_answer().is_some_and(|t| t == word);
         self.over = true;
         let max = self.scenario.max_steps;
         let reward = self.scenario.task.reward.of(self.success, !self.success, self.step, max);
-        Outcome { reward, terminated: true, truncated: false }
+        StepEffect { reward, terminated: true, truncated: false }
     }
 
     /// Gap between the agent's body and an object's footprint.

@@ -16,7 +16,7 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
 
 use crate::action::Decision;
-use crate::batch::{Advanced, EnvBatch, EnvConfig, Request};
+use crate::batch::{Advanced, EnvBatch, EnvConfig, Directive};
 use crate::error::{EnvError, Result};
 use crate::expert::expert_decision;
 use crate::observation::{Frame, Info, Step};
@@ -103,7 +103,7 @@ impl StreamConfig {
 
 /// Who decides the actions.
 #[derive(Clone, Debug)]
-pub enum Driver {
+pub enum Decider {
     /// A built-in policy inside the workers, seeded per episode.
     Policy(PolicySpec),
     /// The consumer, by answering each [`Query`] (agent in the loop).
@@ -247,7 +247,7 @@ impl Query {
 pub enum Event {
     /// A row of some episode.
     Transition(Box<Transition>),
-    /// Decisions wanted (only with [`Driver::External`]).
+    /// Decisions wanted (only with [`Decider::External`]).
     Query(Query),
 }
 
@@ -270,19 +270,19 @@ pub struct Stream {
 
 impl Stream {
     /// Start the workers. Each builds its own Bevy App on its own thread.
-    pub fn spawn(config: StreamConfig, driver: Driver) -> Result<Self> {
+    pub fn spawn(config: StreamConfig, decider: Decider) -> Result<Self> {
         config.validate()?;
         let (tx, rx) = bounded(config.capacity);
         let stop = Arc::new(AtomicBool::new(false));
         let config = Arc::new(config);
         let mut handles = Vec::with_capacity(config.workers);
         for w in 0..config.workers {
-            let (tx, config, driver, stop) = (tx.clone(), config.clone(), driver.clone(), stop.clone());
+            let (tx, config, decider, stop) = (tx.clone(), config.clone(), decider.clone(), stop.clone());
             let handle = std::thread::Builder::new()
                 .name(format!("env-worker-{w}"))
                 .spawn(move || {
                     let mut sink = ChannelSink { worker: w, tx: tx.clone(), stop };
-                    let result = std::panic::catch_unwind(AssertUnwindSafe(|| play(w, &config, &driver, &mut sink)));
+                    let result = std::panic::catch_unwind(AssertUnwindSafe(|| run_worker(w, &config, &decider, &mut sink)));
                     let msg = match result {
                         Ok(Ok(())) => Msg::Finished,
                         Ok(Err(Exit::Closed)) => return,
@@ -359,14 +359,14 @@ impl Drop for Stream {
 /// baseline against which the stream's overhead is measured. Returns the frames rendered.
 pub fn play_unstreamed(config: &StreamConfig, policy: &PolicySpec) -> Result<u64> {
     config.validate()?;
-    let driver = Driver::Policy(policy.clone());
+    let decider = Decider::Policy(policy.clone());
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..config.workers)
             .map(|w| {
-                let driver = &driver;
+                let decider = &decider;
                 scope.spawn(move || {
                     let mut sink = CountSink(0);
-                    play(w, config, driver, &mut sink).map(|()| sink.0)
+                    run_worker(w, config, decider, &mut sink).map(|()| sink.0)
                 })
             })
             .collect();
@@ -460,7 +460,7 @@ struct Live {
 }
 
 /// One worker's life: build a batch, play its episodes, send every row.
-fn play(w: usize, config: &StreamConfig, driver: &Driver, sink: &mut impl Sink) -> Result<(), Exit> {
+fn run_worker(w: usize, config: &StreamConfig, decider: &Decider, sink: &mut impl Sink) -> Result<(), Exit> {
     let mut queues = config.assignment(w);
     if queues.iter().all(VecDeque::is_empty) {
         return Ok(());
@@ -485,8 +485,8 @@ fn play(w: usize, config: &StreamConfig, driver: &Driver, sink: &mut impl Sink) 
                 }
             }
         }
-        let decisions: Vec<Option<Decision>> = match driver {
-            Driver::Policy(_) => {
+        let decisions: Vec<Option<Decision>> = match decider {
+            Decider::Policy(_) => {
                 let mut out = Vec::with_capacity(n);
                 for (s, l) in live.iter_mut().enumerate() {
                     out.push(match l {
@@ -499,7 +499,7 @@ fn play(w: usize, config: &StreamConfig, driver: &Driver, sink: &mut impl Sink) 
                 }
                 out
             }
-            Driver::External => {
+            Decider::External => {
                 let pending: Vec<Pending> = live
                     .iter()
                     .enumerate()
@@ -526,7 +526,7 @@ fn play(w: usize, config: &StreamConfig, driver: &Driver, sink: &mut impl Sink) 
         };
 
         // Free slots start their next episode in the same update as the others' steps.
-        let mut requests: Vec<Option<Request>> = decisions.iter().map(|d| d.clone().map(Request::Decide)).collect();
+        let mut requests: Vec<Option<Directive>> = decisions.iter().map(|d| d.clone().map(Directive::Decide)).collect();
         let mut starting: Vec<Option<(u64, Arc<Scenario>, u64)>> = vec![None; n];
         for (s, queue) in queues.iter_mut().enumerate() {
             if live[s].is_none()
@@ -535,7 +535,7 @@ fn play(w: usize, config: &StreamConfig, driver: &Driver, sink: &mut impl Sink) 
                 let scenario = config.scenario_of(episode).clone();
                 let seed = episode_seed(config.base_seed, episode);
                 batch.set_scenario(s, scenario.clone());
-                requests[s] = Some(Request::Reset(seed));
+                requests[s] = Some(Directive::Reset(seed));
                 starting[s] = Some((episode, scenario, seed));
             }
         }
@@ -549,9 +549,9 @@ fn play(w: usize, config: &StreamConfig, driver: &Driver, sink: &mut impl Sink) 
             steps.push(match a {
                 Some(Advanced::Reset(obs, info)) => {
                     if let Some((episode, scenario, seed)) = starting[s].take() {
-                        let policy = match driver {
-                            Driver::Policy(spec) => Some(Policy::new(spec.clone(), seed)),
-                            Driver::External => None,
+                        let policy = match decider {
+                            Decider::Policy(spec) => Some(Policy::new(spec.clone(), seed)),
+                            Decider::External => None,
                         };
                         let origin = RowOrigin { worker: w, slot: s, episode, scenario, seed, mission: obs.mission.into() };
                         live[s] = Some(Live { origin, frame: obs.frame, info, policy });

@@ -8,7 +8,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser};
-use serde_json::json;
+use sandtable::report::CommandLine;
+use sandtable_agent::run_dir::RunDir;
 
 /// Arguments of `sandtable demo`.
 #[derive(Debug, Args)]
@@ -92,8 +93,8 @@ impl Stages {
                 .map_err(|e| anyhow::anyhow!("the demo built a bad command line `{}`: {e}", args.join(" ")))?;
             super::run(cli).with_context(|| format!("demo stage `{stage}`"))?;
         }
-        let line = json!({ "stage": stage, "argv": args, "seconds": t0.elapsed().as_secs_f64(), "reused": reuse });
-        writeln!(self.log, "{line}").context("writing commands.jsonl")?;
+        let line = CommandLine { stage: stage.to_string(), argv: args, seconds: t0.elapsed().as_secs_f64(), reused: reuse };
+        writeln!(self.log, "{}", line.to_line()?).context("writing commands.jsonl")?;
         Ok(())
     }
 
@@ -117,7 +118,8 @@ pub fn run(args: DemoArgs) -> Result<()> {
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let plan = Plan::new(args.quick);
     // A fresh log per invocation: stages already done are logged as reused.
-    let log = std::fs::File::create(out.join("commands.jsonl")).with_context(|| format!("creating {}", out.join("commands.jsonl").display()))?;
+    let log_path = out.join(RunDir::COMMANDS);
+    let log = std::fs::File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
     let mut st = Stages { out: out.clone(), log, count: 6, done: 0 };
     let workers = args.workers.to_string();
     let scen = || SCENARIOS.iter().map(|s| s.to_string()).collect::<Vec<_>>();
@@ -151,15 +153,15 @@ pub fn run(args: DemoArgs) -> Result<()> {
 
     st.header("pretrain: the world model (frame tokenizer, then dynamics)");
     let mut a = vec!["pretrain".to_string(), "--data".into(), s(&pre), "--config".into(), plan.config.into(), "--tokenizer-steps".into(), plan.tokenizer_steps.to_string(), "--dynamics-steps".into(), plan.dynamics_steps.to_string(), "--device".into(), args.device.clone(), "--out".into(), s(&world)];
-    if world.join("checkpoints/latest").is_file() {
+    if RunDir::new(&world).has_checkpoint() {
         a.push("--resume".into());
     }
     st.run("pretrain", a, finished(&world))?;
 
     st.header("eval-wm: prediction PSNR against copying the last frame, and a dream");
-    let wm_eval = world.join("eval-wm");
+    let wm_eval = world.join(RunDir::EVAL_WM);
     let a = vec!["eval-wm".to_string(), "--checkpoint".into(), s(&world), "--data".into(), s(&val), "--windows".into(), plan.wm_windows.to_string(), "--device".into(), args.device.clone(), "--out".into(), s(&wm_eval)];
-    st.run("eval-wm", a, wm_eval.join("eval.json").is_file())?;
+    st.run("eval-wm", a, wm_eval.join(RunDir::EVAL_RESULT).is_file())?;
     let dream = world.join("dream.gif");
     let a = vec!["dream".to_string(), "--checkpoint".into(), s(&world), "--scenario".into(), "go_to_object".into(), "--seed".into(), "3".into(), "--steps".into(), "32".into(), "--device".into(), args.device.clone(), "--out".into(), s(&dream)];
     st.run("dream", a, dream.is_file())?;
@@ -174,26 +176,26 @@ pub fn run(args: DemoArgs) -> Result<()> {
     a.extend(["--data".into(), s(&demos), s(&questions), "--steps".into(), plan.finetune_steps.to_string(), "--first-round-steps".into(), plan.first_round_steps.to_string()]);
     a.extend(["--rounds".into(), "2".into(), "--round-episodes".into(), plan.round_episodes.to_string(), "--beta".into(), "0".into(), "--workers".into(), workers.clone()]);
     a.extend(["--holdout-pairs".into(), "red:cube,blue:sphere".into(), "--device".into(), args.device.clone(), "--out".into(), s(&agent)]);
-    if agent.join("checkpoints/latest").is_file() || agent.join("online/info.json").is_file() {
+    if RunDir::new(&agent).holds_run() {
         a.push("--resume".into());
     }
     st.run("finetune", a, finished(&agent))?;
 
     st.header("eval: the agent closed loop in live envs, against random and expert, and prompted zero-shot");
-    let closed = agent.join("eval");
+    let closed = agent.join(RunDir::EVAL);
     let mut a = vec!["eval".to_string(), "--checkpoint".into(), s(&agent), "--scenario".into()];
     a.extend(scen());
     a.push(ZERO_SHOT.into());
     // Sampled actions: greedy ones loop where a frame alone does not say which way to turn
     // (22% against 51% on `go_to_object`, docs/results.md).
     a.extend(["--episodes".into(), plan.eval_episodes.to_string(), "--temperature".into(), "1".into(), "--workers".into(), workers.clone(), "--device".into(), args.device.clone(), "--out".into(), s(&closed)]);
-    st.run("eval", a, closed.join("eval.json").is_file())?;
+    st.run("eval", a, closed.join(RunDir::EVAL_RESULT).is_file())?;
 
     st.header("report: report.html with the previews, plots, GIFs, tables and these commands");
     st.run("report", vec!["report".into(), s(&out)], false)?;
     // The report was written before its own line reached commands.jsonl; write it again so the
     // log in it is complete.
-    crate::report::write_report(&out)?;
+    sandtable::report::write_report(&out)?;
     println!("demo finished in {:.0} s: open {}", start.elapsed().as_secs_f64(), out.join("report.html").display());
     Ok(())
 }

@@ -6,7 +6,8 @@ use anyhow::{Context, Result};
 use clap::Args;
 use sandtable_agent::loader::load_world_model;
 use sandtable_agent::dataset::Dataset;
-use sandtable_agent::world_model_eval::{EvalOptions, evaluate};
+use sandtable_agent::run_dir::RunDir;
+use sandtable_agent::world_model_eval::{EvalOptions, WmEvalResult, evaluate};
 use sandtable_agent::plot::{Series, line_chart};
 
 /// Arguments of `sandtable eval-wm`.
@@ -37,7 +38,7 @@ pub struct EvalWmArgs {
 
 /// Evaluate and report.
 pub fn run(args: EvalWmArgs) -> Result<()> {
-    let device = crate::device::parse(&args.device)?;
+    let device = sandtable::device::parse(&args.device)?;
     let wm = load_world_model(&args.checkpoint, &device).context("loading the world model")?;
     let data = args
         .data
@@ -53,17 +54,13 @@ pub fn run(args: EvalWmArgs) -> Result<()> {
     let out = match &args.out {
         Some(o) => o.clone(),
         // checkpoints/step-N → the run directory.
-        None => wm.dir.parent().and_then(|p| p.parent()).map_or_else(|| PathBuf::from("eval-wm"), |run| run.join("eval-wm")),
+        None => wm.dir.parent().and_then(|p| p.parent()).map_or_else(|| PathBuf::from(RunDir::EVAL_WM), |run| run.join(RunDir::EVAL_WM)),
     };
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    let doc = serde_json::json!({
-        "checkpoint": wm.dir,
-        "step": wm.state.step,
-        "config": wm.config.name,
-        "data": args.data,
-        "report": report,
-    });
-    crate::media::write_atomic(&out.join("eval.json"), serde_json::to_string_pretty(&doc)?.as_bytes())?;
+    let doc = WmEvalResult { checkpoint: wm.dir.clone(), step: wm.state.step, config: wm.config.name.clone(), data: args.data.clone(), report };
+    // Through a `Value`, whose objects keep their keys sorted.
+    sandtable::media::write_atomic(&out.join(RunDir::EVAL_RESULT), serde_json::to_string_pretty(&serde_json::to_value(&doc)?)?.as_bytes())?;
+    let report = doc.report;
     let line = |f: &dyn Fn(&sandtable_agent::world_model_eval::Psnrs) -> f64| report.rollout.iter().map(|r| (r.k as f64, f(&r.psnr))).collect();
     let series = [
         Series { label: "model, true actions".into(), points: line(&|r| r.model_psnr), dashed: false, color: None },
@@ -87,6 +84,6 @@ pub fn run(args: EvalWmArgs) -> Result<()> {
     for (label, p) in rows {
         println!("  {label:<20} | {:5.2} | {:16.2} | {:9.2} | {:11.2} | {:19.2}", p.model_psnr, p.shuffled_actions_psnr, p.copy_last_psnr, p.true_tokens_psnr, p.copy_tokens_psnr);
     }
-    println!("wrote {} and {}", out.join("eval.json").display(), out.join("psnr_horizon.svg").display());
+    println!("wrote {} and {}", out.join(RunDir::EVAL_RESULT).display(), out.join("psnr_horizon.svg").display());
     Ok(())
 }

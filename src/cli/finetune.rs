@@ -1,6 +1,6 @@
 //! `sandtable finetune`: stages two and three, instruction tuning and prompting, from a
 //! pretraining checkpoint or from scratch: behaviour cloning on recorded demonstrations, or
-//! online imitation (`--online`, `play::dagger`) in live envs with the expert as teacher.
+//! online imitation (`--online`, `live::online`) in live envs with the expert as teacher.
 
 use std::path::PathBuf;
 
@@ -10,10 +10,11 @@ use sandtable_agent::finetune::{Finetune, finetune};
 use sandtable_agent::holdout::Pair;
 use sandtable_env::Renderer;
 
+use sandtable::live::assembler::load_scenarios;
+use sandtable::live::online::{Online, online};
+use sandtable::progress::Bars;
+
 use super::training::{open_datasets, resolve_config};
-use crate::play::dagger::{Online, online};
-use crate::play::episodes::load_scenarios;
-use crate::progress::Bars;
 
 /// Arguments of `sandtable finetune`.
 #[derive(Debug, Args)]
@@ -110,7 +111,7 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
     on.beta_decay = args.beta_decay.unwrap_or(on.beta_decay);
     on.first_round_steps = args.first_round_steps.or(on.first_round_steps);
     cfg.validate().map_err(|m| anyhow::anyhow!("config `{}`: {m}", cfg.name))?;
-    let device = crate::device::parse(&args.device)?;
+    let device = sandtable::device::parse(&args.device)?;
     let tuning = Finetune {
         data: &[],
         init: init.as_deref(),
@@ -134,7 +135,10 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
             demos: args.data.clone(),
             tuning,
         };
-        let state = online(&cfg, &job, &device).context("online fine-tuning")?;
+        let mut bar = Bars::default();
+        let result = online(&cfg, &job, &device, &mut bar);
+        bar.finish();
+        let state = result.context("online fine-tuning")?;
         println!("fine-tuning {:?} at step {}; run in {} (metrics.jsonl, online/, checkpoints/)", state.stage, state.step, args.out.display());
         return Ok(());
     }

@@ -85,6 +85,8 @@ fn open(_: PlayArgs, _: Arc<Scenario>) -> Result<()> {
 
 #[cfg(feature = "window")]
 fn open(args: PlayArgs, scenario: Arc<Scenario>) -> Result<()> {
+    use sandtable::live::pilot::agent_pilot;
+    use sandtable::live::recorder::dataset_sink;
     use sandtable_env::window::{ExpertPilot, Pilot, ViewerConfig, run};
 
     let (pilot, trained_on): (Option<Box<dyn Pilot>>, Option<Renderer>) = match args.driver {
@@ -94,14 +96,16 @@ fn open(args: PlayArgs, scenario: Arc<Scenario>) -> Result<()> {
             (Some(Box::new(ExpertPilot)), None)
         }
         Driver::Agent => {
-            let (pilot, renderer) = agent::pilot(args.checkpoint.as_deref(), &args.device, args.size)?;
+            let checkpoint = args.checkpoint.as_deref().context("--driver agent needs --checkpoint")?;
+            let device = sandtable::device::parse(&args.device)?;
+            let (pilot, renderer) = agent_pilot(checkpoint, &device, args.size)?;
             (Some(pilot), renderer)
         }
     };
     let renderer = args.renderer.or(trained_on).unwrap_or_default();
     let driver = format!("{:?}", args.driver).to_lowercase();
     let sink = match &args.record {
-        Some(dir) => Some(recording::sink(dir, &scenario, args.size, renderer, &driver)?),
+        Some(dir) => Some(dataset_sink(dir, &scenario, args.size, renderer, &driver)?),
         None => None,
     };
     let config = ViewerConfig {
@@ -123,110 +127,4 @@ fn open(args: PlayArgs, scenario: Arc<Scenario>) -> Result<()> {
         println!("recorded into {}", dir.display());
     }
     Ok(())
-}
-
-/// A trained agent as the window's pilot.
-#[cfg(feature = "window")]
-mod agent {
-    use std::path::Path;
-
-    use anyhow::{Context, Result};
-    use sandtable_agent::controller::Controller;
-    use sandtable_agent::loader::load_agent;
-    use sandtable_env::window::Pilot;
-    use sandtable_env::{Decision, Pending, Renderer};
-
-    use crate::play::closed_loop::agent_decisions;
-
-    struct AgentPilot {
-        controller: Controller<'static>,
-    }
-
-    impl Pilot for AgentPilot {
-        fn decide(&mut self, pending: &Pending) -> Result<Decision, String> {
-            let mut d = agent_decisions(&mut self.controller, std::slice::from_ref(pending)).map_err(|e| e.to_string())?;
-            d.pop().ok_or_else(|| "the agent made no decision".to_string())
-        }
-
-        fn finish(&mut self, episode: u64) {
-            self.controller.finish(episode);
-        }
-    }
-
-    /// Load the agent; it must see frames of the size it was trained on. Also returns the
-    /// renderer that drew its training frames, when its card names one.
-    pub fn pilot(checkpoint: Option<&Path>, device: &str, size: u32) -> Result<(Box<dyn Pilot>, Option<Renderer>)> {
-        let path = checkpoint.context("--driver agent needs --checkpoint")?;
-        let device = crate::device::parse(device)?;
-        let model = load_agent(path, &device).with_context(|| format!("loading the agent {}", path.display()))?;
-        let env_actions: Vec<String> = sandtable_env::decision_vocabulary().iter().map(|s| s.to_string()).collect();
-        sandtable_agent::actions::check(&model.actions, &format!("the agent {}", path.display()), &env_actions, "the env")?;
-        let trained = model.config.image_size as u32;
-        anyhow::ensure!(trained == size, "the agent sees {trained}×{trained} frames: pass --size {trained}");
-        let renderer = model.card.renderer.parse().ok();
-        // The window plays until the process ends, so the model lives as long.
-        let model = Box::leak(Box::new(model));
-        Ok((Box::new(AgentPilot { controller: Controller::new(model, &device) }), renderer))
-    }
-}
-
-/// Recording the episodes played into a dataset.
-#[cfg(feature = "window")]
-mod recording {
-    use std::collections::HashMap;
-    use std::path::Path;
-    use std::sync::Arc;
-
-    use anyhow::{Context, Result};
-    use sandtable_agent::dataset::DatasetWriter;
-    use sandtable_env::window::Sink;
-    use sandtable_env::{Renderer, Scenario};
-
-    use crate::play::episodes::{EpisodeAssembler, dataset_info};
-
-    /// Closes the writer when the session ends, so an episode that never arrived is reported.
-    struct Recorder {
-        writer: Option<DatasetWriter>,
-        episodes: EpisodeAssembler,
-        /// Dataset index of each session episode that recorded rows, in order of first row.
-        index: HashMap<u64, u64>,
-        next: u64,
-    }
-
-    impl Drop for Recorder {
-        fn drop(&mut self) {
-            if let Some(Err(e)) = self.writer.take().map(DatasetWriter::finish) {
-                tracing::error!("the play recording is incomplete: {e}");
-            }
-        }
-    }
-
-    /// A sink that appends each finished episode to the dataset at `dir` as its own shard.
-    pub fn sink(dir: &Path, scenario: &Arc<Scenario>, size: u32, renderer: Renderer, driver: &str) -> Result<Sink> {
-        // Seeds are chosen in the window, so the recording's base seed is 0 and each
-        // episode's own seed is in its metadata.
-        let mut info = dataset_info(std::slice::from_ref(scenario), size, renderer, 0, &format!("play:{driver}"), 0)?;
-        info.recording.seed_rule = "chosen in the play window (--seed, then R: next, N: fresh); each episode's seed is in episodes.jsonl".into();
-        let writer = if dir.join("info.json").exists() {
-            DatasetWriter::resume(dir, info, 1).with_context(|| format!("appending to the dataset {}", dir.display()))?
-        } else {
-            DatasetWriter::create(dir, info, 1).with_context(|| format!("creating the dataset {}", dir.display()))?
-        };
-        let next = writer.committed_episodes();
-        let mut rec = Recorder { writer: Some(writer), episodes: EpisodeAssembler::default(), index: HashMap::new(), next };
-        Ok(Box::new(move |row| {
-            // Episodes reset before their first step record nothing, so dataset indices are
-            // given in order of first row: the writer needs them consecutive.
-            let mut row = row.clone();
-            let next = &mut rec.next;
-            row.episode = *rec.index.entry(row.episode).or_insert_with(|| {
-                *next += 1;
-                *next - 1
-            });
-            match (rec.episodes.push(&row), rec.writer.as_mut()) {
-                (Some(ep), Some(writer)) => writer.push(ep).map_err(|e| format!("writing the dataset: {e}")),
-                _ => Ok(()),
-            }
-        }))
-    }
 }

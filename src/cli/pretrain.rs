@@ -4,15 +4,12 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use sandtable_agent::config::Config;
+use sandtable::live::feeder::{LivePretrain, pretrain_live};
+use sandtable::progress::Bars;
 use sandtable_agent::pretrain::{Source, pretrain};
-use sandtable_agent::replay::ReplayBuffer;
-use sandtable_env::{Driver, Renderer, Stream, StreamConfig};
+use sandtable_env::Renderer;
 
-use crate::play::episodes::load_scenarios;
-use crate::play::feeder::spawn_feeder;
 use super::training::{open_datasets, resolve_config};
-use crate::progress::Bars;
 
 /// Arguments of `sandtable pretrain`.
 #[derive(Debug, Args)]
@@ -79,9 +76,25 @@ pub fn run(args: PretrainArgs) -> Result<()> {
     if let Some(s) = args.seed {
         cfg.train.seed = s;
     }
-    let device = crate::device::parse(&args.device)?;
+    let device = sandtable::device::parse(&args.device)?;
     if args.live {
-        return live(&args, &cfg, &device);
+        let job = LivePretrain {
+            scenarios: args.scenarios.clone(),
+            workers: usize::from(args.workers),
+            envs: usize::from(args.envs),
+            policy: args.policy.clone(),
+            buffer_frames: args.buffer_frames,
+            renderer: args.renderer,
+            run: args.out.clone(),
+            resume: args.resume,
+            until: args.until,
+        };
+        let mut bar = Bars::default();
+        let result = pretrain_live(&cfg, &job, &device, &mut bar);
+        bar.finish();
+        let (state, episodes) = result?;
+        println!("pretraining {:?} at step {} from {episodes} live episodes; run in {}", state.stage, state.step, args.out.display());
+        return Ok(());
     }
     let data = open_datasets(&args.data, &cfg)?;
     tracing::info!(config = %cfg.name, device = args.device, datasets = data.len(), "pretraining");
@@ -90,44 +103,6 @@ pub fn run(args: PretrainArgs) -> Result<()> {
     bar.finish();
     println!(
         "pretraining {:?} at step {}; run in {} (metrics.jsonl, tokenizer_loss.svg, dynamics_loss.svg, checkpoints/)",
-        state.stage,
-        state.step,
-        args.out.display()
-    );
-    Ok(())
-}
-
-/// Train from the live stream: a feeder thread (`play::feeder`) turns transitions into episodes
-/// in the replay buffer while the trainer samples from it.
-fn live(args: &PretrainArgs, cfg: &Config, device: &candle_core::Device) -> Result<()> {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, Ordering};
-    let scenarios = load_scenarios(&args.scenarios)?;
-    let size = cfg.image_size as u32;
-    let actions = sandtable_env::decision_vocabulary().iter().map(|s| s.to_string()).collect();
-    let buffer = Arc::new(ReplayBuffer::new(args.buffer_frames, cfg.image_size, cfg.image_size, actions));
-    let stop = Arc::new(AtomicBool::new(false));
-    let config = StreamConfig {
-        workers: usize::from(args.workers),
-        envs_per_worker: usize::from(args.envs),
-        width: size,
-        height: size,
-        renderer: args.renderer,
-        ..StreamConfig::new(scenarios, cfg.train.seed, 1_000_000)
-    };
-    let stream = Stream::spawn(config, Driver::Policy(args.policy.clone())).context("starting the env workers")?;
-    let feeder = spawn_feeder(stream, buffer.clone(), stop.clone());
-    tracing::info!(config = %cfg.name, workers = args.workers, "pretraining from the live stream");
-    let mut bar = Bars::default();
-    let result = pretrain(cfg, Source::Live(&buffer), &args.out, args.resume, args.until, device, &mut bar);
-    bar.finish();
-    stop.store(true, Ordering::SeqCst);
-    let episodes = buffer.episodes_added();
-    // The feeder drops the stream, which stops and joins the workers.
-    let _ = feeder.join();
-    let state = result.context("pretraining from the live stream")?;
-    println!(
-        "pretraining {:?} at step {} from {episodes} live episodes; run in {}",
         state.stage,
         state.step,
         args.out.display()

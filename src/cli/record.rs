@@ -1,15 +1,11 @@
 //! `sandtable record`: play episodes on K worker threads and write them as a dataset.
 
 use std::path::PathBuf;
-use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
-use sandtable_agent::dataset::DatasetWriter;
-use sandtable_env::{Driver, Event, PolicySpec, Renderer, Stream, StreamConfig};
-
-use crate::play::episodes::{EpisodeAssembler, dataset_info, load_scenarios};
+use sandtable::live::recording::{Recording, record};
+use sandtable_env::{PolicySpec, Renderer};
 
 /// Arguments of `sandtable record`.
 #[derive(Debug, Args)]
@@ -56,68 +52,37 @@ pub struct RecordArgs {
 
 /// Record the dataset.
 pub fn run(args: RecordArgs) -> Result<()> {
-    let scenarios = load_scenarios(&args.scenarios)?;
-    let policy = if args.expert_labels { format!("{} labelled by expert", args.policy.name()) } else { args.policy.name() };
-    let info = dataset_info(&scenarios, args.size, args.renderer, args.seed, &policy, args.episodes)?;
-    let mut writer = if args.resume {
-        anyhow::ensure!(args.out.join("info.json").is_file(), "--resume: {} holds no dataset to continue", args.out.display());
-        DatasetWriter::resume(&args.out, info, args.shard_frames).context("resuming the recording")?
-    } else {
-        DatasetWriter::create(&args.out, info, args.shard_frames).context("creating the dataset")?
+    let job = Recording {
+        scenarios: args.scenarios,
+        episodes: args.episodes,
+        policy: args.policy,
+        workers: usize::from(args.workers),
+        envs: usize::from(args.envs),
+        size: args.size,
+        renderer: args.renderer,
+        seed: args.seed,
+        expert_labels: args.expert_labels,
+        shard_frames: args.shard_frames,
+        resume: args.resume,
+        out: args.out,
     };
-    let done = writer.committed_episodes();
-    if done >= args.episodes {
-        println!("{} already holds {done} episodes; nothing to record", args.out.display());
+    let done = record(&job)?;
+    if done.before >= job.episodes {
+        println!("{} already holds {} episodes; nothing to record", job.out.display(), done.before);
         return Ok(());
     }
-    if done > 0 {
-        tracing::info!(episodes = done, "resuming after the committed episodes");
-    }
-
-    let config = StreamConfig {
-        scenarios,
-        base_seed: args.seed,
-        episodes: (done..args.episodes).collect(),
-        workers: usize::from(args.workers),
-        envs_per_worker: usize::from(args.envs),
-        width: args.size,
-        height: args.size,
-        capacity: 256,
-        expert_labels: args.expert_labels,
-        renderer: args.renderer,
-    };
-    let mut stream = Stream::spawn(config, Driver::Policy(args.policy.clone())).context("starting the env workers")?;
-    let bar = ProgressBar::new(args.episodes);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} episodes  {msg}  ETA {eta}").unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    bar.set_position(done);
-    let start = Instant::now();
-    let mut frames = 0u64;
-    let mut successes = 0u64;
-    let mut episodes = if args.expert_labels { EpisodeAssembler::labelled() } else { EpisodeAssembler::default() };
-    while let Some(event) = stream.recv().context("recording")? {
-        let Event::Transition(t) = event else { anyhow::bail!("a built-in policy never asks for decisions") };
-        frames += 1;
-        if let Some(ep) = episodes.push(&t) {
-            successes += u64::from(ep.meta.success);
-            writer.push(ep).context("writing the dataset")?;
-            bar.inc(1);
-            bar.set_message(format!("{:.0} frames/s", frames as f64 / start.elapsed().as_secs_f64()));
-        }
-    }
-    let info = writer.finish().context("writing the last shard")?;
-    bar.finish_and_clear();
-    let secs = start.elapsed().as_secs_f64();
-    let recorded = args.episodes - done;
+    let recorded = job.episodes - done.before;
     println!(
-        "recorded {recorded} episodes, {frames} frames in {secs:.1} s ({:.0} frames/s); success {successes}/{recorded}; \
+        "recorded {recorded} episodes, {} frames in {:.1} s ({:.0} frames/s); success {}/{recorded}; \
          dataset {} now holds {} episodes, {} frames in {} shards",
-        frames as f64 / secs,
-        args.out.display(),
-        info.total_episodes,
-        info.total_frames,
-        info.shards.len()
+        done.frames,
+        done.seconds,
+        done.frames as f64 / done.seconds,
+        done.successes,
+        job.out.display(),
+        done.info.total_episodes,
+        done.info.total_frames,
+        done.info.shards.len()
     );
     Ok(())
 }

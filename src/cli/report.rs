@@ -14,7 +14,7 @@ pub struct ReportArgs {
 
 /// Write the report.
 pub fn run(args: ReportArgs) -> Result<()> {
-    let path = crate::report::write_report(&args.run)?;
+    let path = sandtable::report::write_report(&args.run)?;
     println!("wrote {}", path.display());
     Ok(())
 }

@@ -2,15 +2,10 @@
 //! the randomisation produces.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use sandtable_env::scenario::builtin_names;
-use sandtable_env::{EnvBatch, EnvConfig, Renderer, Scenario};
-use serde_json::json;
-
-use crate::media::write_atomic;
+use sandtable_env::{Renderer, Scenario, builtin_names};
 
 /// Scenario tools.
 #[derive(Debug, Subcommand)]
@@ -75,44 +70,8 @@ pub fn run(cmd: ScenarioCommand) -> Result<()> {
 }
 
 fn preview(a: PreviewArgs) -> Result<()> {
-    let scenario = Arc::new(Scenario::load(&a.scenario)?);
-    let n = a.seeds as usize;
-    // Render in batches of up to 8 envs per App.
-    let per_app = n.min(8);
-    let mut batch = EnvBatch::new(EnvConfig { scenario: scenario.clone(), num_envs: per_app, width: a.size, height: a.size, renderer: a.renderer })
-        .context("starting the environment")?;
-    let mut cells = Vec::with_capacity(n);
-    for chunk in (0..n).collect::<Vec<_>>().chunks(per_app) {
-        let resets: Vec<(usize, u64)> = chunk.iter().enumerate().map(|(slot, &k)| (slot, a.first_seed + k as u64)).collect();
-        for ((obs, info), (_, seed)) in batch.reset_many(&resets)?.into_iter().zip(resets) {
-            cells.push((seed, obs, info));
-        }
-    }
-    let cols = (n as f64).sqrt().ceil() as u32;
-    let rows = (n as u32).div_ceil(cols);
-    let label_h = 9;
-    let pad = 2;
-    let cw = a.size + pad;
-    let ch = a.size + label_h + pad;
-    let mut img = image::RgbImage::from_pixel(cols * cw + pad, rows * ch + pad, image::Rgb([24, 24, 24]));
-    for (k, (seed, obs, _)) in cells.iter().enumerate() {
-        let (cx, cy) = ((k as u32 % cols) * cw + pad, (k as u32 / cols) * ch + pad);
-        for y in 0..a.size {
-            for x in 0..a.size {
-                img.put_pixel(cx + x, cy + label_h + y, image::Rgb(obs.frame.pixel(x, y)));
-            }
-        }
-        crate::media::draw_label(&mut img, cx + 1, cy + 1, &format!("#{seed}"));
-    }
-    let mut png = Vec::new();
-    img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).context("encoding PNG")?;
-    write_atomic(&a.out, &png)?;
-    let legend: Vec<_> = cells
-        .iter()
-        .map(|(seed, obs, info)| json!({ "seed": seed, "mission": obs.mission, "objects": info.objects.len() }))
-        .collect();
-    let json_path = a.out.with_extension("json");
-    write_atomic(&json_path, serde_json::to_string_pretty(&json!({ "scenario": scenario.name, "size": a.size, "cells": legend }))?.as_bytes())?;
-    println!("wrote {} ({} seeds, {cols}x{rows}) and {}", a.out.display(), n, json_path.display());
+    let done = sandtable::preview::preview(&a.scenario, a.seeds, a.first_seed, a.size, a.renderer, &a.out)?;
+    let (cols, rows) = done.grid;
+    println!("wrote {} ({} seeds, {cols}x{rows}) and {}", a.out.display(), a.seeds, done.legend.display());
     Ok(())
 }

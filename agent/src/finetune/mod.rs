@@ -29,10 +29,12 @@ use crate::config::Config;
 use crate::dataset::{Dataset, shuffle};
 use crate::holdout::{Pair, named_pair};
 use crate::metrics::mean;
-use crate::model::{Agent, SeededInit, Tokenizer, frozen};
+use crate::model::{Agent, frozen};
 use crate::optim::{AdamW, learning_rate};
-use crate::runner::{Cadence, Observer, Runner, StageLoop, StepOutcome, Validation, canonical};
+use crate::run_dir::RunDir;
+use crate::runner::{Cadence, Metric, Observer, Runner, StageLoop, StepOutcome, Validation, canonical};
 use crate::text::TextVocab;
+use crate::weights::Weights;
 
 /// A fine-tuning request.
 #[derive(Clone, Copy)]
@@ -80,19 +82,14 @@ impl StageLoop for FinetuneStage<'_> {
         Stage::Finetune
     }
 
-    fn label(&self) -> &'static str {
-        "finetune"
-    }
-
     fn step(&mut self, s: u64, total: u64) -> Result<StepOutcome, AgentError> {
         let (tr, ft) = (&self.cfg.train, &self.cfg.finetune);
         let batch = self.batches.next(ft.batch);
         let seqs = self.agent.sequences(&windows(self.data, &batch, &self.codes, self.vocab, ft.text_len, ft.pixel_stem)?)?;
         let (loss, acc) = self.agent.loss(&seqs, ft.frame_loss_weight)?;
         let lr = learning_rate(s, total, ft.warmup_steps, ft.lr, tr.min_lr_fraction);
-        let mut out = StepOutcome::optimise(&loss, &mut self.opt, lr, tr.grad_clip, seqs.rows * seqs.len)?;
-        out.fields.push(("accuracy", acc));
-        Ok(out)
+        let out = StepOutcome::optimise(&loss, &mut self.opt, lr, tr.grad_clip, seqs.rows * seqs.len)?;
+        Ok(StepOutcome { accuracy: Some(acc), ..out })
     }
 
     fn validate(&mut self) -> Result<Validation, AgentError> {
@@ -105,7 +102,7 @@ impl StageLoop for FinetuneStage<'_> {
             losses.push(f64::from(l.to_scalar::<f32>()?));
             accs.push(a);
         }
-        Ok(Validation { loss: mean(&losses), metric: mean(&accs), metric_name: "val_accuracy" })
+        Ok(Validation { loss: mean(&losses), metric: Metric::Accuracy(mean(&accs)) })
     }
 
     fn sampler(&self) -> (u64, usize) {
@@ -185,25 +182,23 @@ pub fn finetune(cfg: &Config, job: &Finetune<'_>, device: &Device, obs: &mut dyn
     shuffle(&mut val_items, &mut ChaCha8Rng::seed_from_u64(tr.seed ^ 0x7A1));
     val_items.truncate(ft.eval_batches * ft.batch);
 
-    let tok_map = VarMap::new();
-    let dyn_map = VarMap::new();
-    Tokenizer::new(cfg, SeededInit::new(tok_map.clone(), tr.seed).builder(device))?;
-    if let Some(init) = job.init {
-        let ckpt = checkpoint::resolve(init)?;
-        let saved = checkpoint::load_config(&ckpt)?;
-        let pretrained = checkpoint::load_state(&ckpt)?;
-        crate::actions::check(&pretrained.actions, &format!("--init {}", ckpt.display()), &actions, "the demonstrations")?;
-        if (saved.image_size, &saved.tokenizer, &saved.dynamics) != (cfg.image_size, &cfg.tokenizer, &cfg.dynamics) {
-            return Err(AgentError::Checkpoint { path: ckpt, message: format!("has another architecture than config `{}`; fine-tune with the config it was pretrained with", cfg.name) });
+    let init = match job.init {
+        Some(init) => {
+            let ckpt = checkpoint::resolve(init)?;
+            let saved = checkpoint::load_config(&ckpt)?;
+            let pretrained = checkpoint::load_state(&ckpt)?;
+            crate::actions::check(&pretrained.actions, &format!("--init {}", ckpt.display()), &actions, "the demonstrations")?;
+            if (saved.image_size, &saved.tokenizer, &saved.dynamics) != (cfg.image_size, &cfg.tokenizer, &cfg.dynamics) {
+                return Err(AgentError::Checkpoint { path: ckpt, message: format!("has another architecture than config `{}`; fine-tune with the config it was pretrained with", cfg.name) });
+            }
+            Some(ckpt)
         }
-        crate::model::Dynamics::new(cfg, SeededInit::new(dyn_map.clone(), tr.seed.wrapping_add(1)).builder(device))?;
-        checkpoint::load_into(&tok_map, &ckpt, "tokenizer")?;
-        checkpoint::load_into(&dyn_map, &ckpt, "dynamics")?;
-    }
-    // With an init this adds only `text_pos`; from scratch it draws every weight.
-    let mut agent = Agent::new(cfg, SeededInit::new(dyn_map.clone(), tr.seed.wrapping_add(2)).builder(device))?;
+        None => None,
+    };
+    let (weights, _, mut agent) = Weights::agent(cfg, tr.seed, init.as_deref(), device)?;
+    let (tok_map, dyn_map) = (&weights.tokenizer, &weights.dynamics);
     if job.freeze_trunk {
-        agent.freeze_blocks(cfg, &dyn_map)?;
+        agent.freeze_blocks(cfg, dyn_map)?;
     }
     let mut state = TrainState { format: checkpoint::FORMAT, stage: Stage::Finetune, step: 0, sampler: (0, 0), seed: tr.seed, data: data_dirs.clone(), actions };
     let trained = if job.freeze_trunk {
@@ -236,8 +231,7 @@ pub fn finetune(cfg: &Config, job: &Finetune<'_>, device: &Device, obs: &mut dyn
         if let Some(flag) = mismatch {
             return Err(AgentError::Checkpoint { path: ckpt, message: format!("was trained with another {flag}; resume with the same one") });
         }
-        checkpoint::load_into(&tok_map, &ckpt, "tokenizer")?;
-        checkpoint::load_into(&dyn_map, &ckpt, "dynamics")?;
+        weights.load(&ckpt)?;
         state = saved;
         if state.stage == Stage::Done && state.step < ft.steps {
             // Extended with more steps: the learning rate follows the new total's schedule from
@@ -253,7 +247,7 @@ pub fn finetune(cfg: &Config, job: &Finetune<'_>, device: &Device, obs: &mut dyn
     if state.stage == Stage::Done || runner.stops_at(state.step) {
         return Ok(state);
     }
-    let tok = Tokenizer::new(cfg, frozen(&tok_map, device))?;
+    let tok = weights.frozen_tokenizer(cfg, device)?;
     let codes = Codes::encode(data, &[&train_eps, &val_eps], &tok, cfg.tokens_per_frame(), device, job.codes)?;
 
     let card = AgentCard {
@@ -269,7 +263,7 @@ pub fn finetune(cfg: &Config, job: &Finetune<'_>, device: &Device, obs: &mut dyn
     };
     let card_json = checkpoint::to_json(&card)?;
     let vocab_json = serde_json::to_string_pretty(&vocab).map_err(|e| AgentError::Config(e.to_string()))?;
-    for (file, text) in [("agent.json", &card_json), ("vocab.json", &vocab_json)] {
+    for (file, text) in [(RunDir::CARD, &card_json), (RunDir::VOCAB, &vocab_json)] {
         crate::atomic::write_atomic(&run.join(file), text.as_bytes()).map_err(|e| AgentError::io(run, e))?;
     }
     let balance = Balance { episodes: ft.episode_balanced, scenarios: ft.scenario_balanced };
@@ -283,10 +277,10 @@ pub fn finetune(cfg: &Config, job: &Finetune<'_>, device: &Device, obs: &mut dyn
         val_items,
         codes,
         vocab: &vocab,
-        tok_map: &tok_map,
-        dyn_map: &dyn_map,
+        tok_map,
+        dyn_map,
         device,
-        extras: [("vocab.json", vocab_json), ("agent.json", card_json)],
+        extras: [(RunDir::VOCAB, vocab_json), (RunDir::CARD, card_json)],
     };
     let cadence = Cadence { eval_every: ft.eval_every, checkpoint_every: ft.checkpoint_every };
     if !runner.run_stage(&mut stage, &mut state, 0, ft.steps, cadence)? {
@@ -303,6 +297,7 @@ mod tests {
     use crate::controller::{Choice, Controller, Request};
     use crate::dataset::{DatasetInfo, DatasetWriter, EpisodeData, EpisodeMeta, NO_ACTION, Recording};
     use crate::loader::load_agent;
+    use crate::model::SeededInit;
     use crate::runner::Quiet;
 
     /// One episode of distinct noise frames with a fixed action sequence that ends in an answer.

@@ -7,7 +7,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::AgentError;
 use crate::codes::Codes;
 use crate::dataset::{Dataset, NO_ACTION, shuffle};
-use crate::model::{ANSWER_ACTION, Episode};
+use crate::model::{ANSWER_ACTION, AgentWindow};
 use crate::text::TextVocab;
 
 /// A window: dataset, episode, first row, frames, and its episode's scenario (an index into
@@ -46,7 +46,7 @@ pub(crate) fn items(data: &[Dataset], episodes: &[Vec<usize>], frames: usize) ->
 
 /// The model's inputs for `items`: each window's instruction, codes, actions and answer, and
 /// with `pixels` each frame's bytes.
-pub(crate) fn windows(data: &[Dataset], items: &[Item], codes: &Codes, vocab: &TextVocab, text_len: usize, pixels: bool) -> Result<Vec<Episode>, AgentError> {
+pub(crate) fn windows(data: &[Dataset], items: &[Item], codes: &Codes, vocab: &TextVocab, text_len: usize, pixels: bool) -> Result<Vec<AgentWindow>, AgentError> {
     let mut out = Vec::with_capacity(items.len());
     for it in items {
         let ep = data[it.set].episode(it.episode)?;
@@ -61,7 +61,7 @@ pub(crate) fn windows(data: &[Dataset], items: &[Item], codes: &Codes, vocab: &T
         // As at inference, a longer instruction keeps its last words (`finetune` warns about such
         // missions once, up front).
         let (text, _) = vocab.encode_last(&ep.meta.mission, text_len);
-        out.push(Episode { text, codes: frames, actions, answer, pixels });
+        out.push(AgentWindow { text, codes: frames, actions, answer, pixels });
     }
     Ok(out)
 }

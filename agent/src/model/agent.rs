@@ -28,7 +28,7 @@ pub const ANSWER_ACTION: usize = ACTION_TOKENS - 1;
 /// One training or inference window: an instruction, up to `frames` frames (as codes) and what
 /// was done after each.
 #[derive(Clone, Debug, Default)]
-pub struct Episode {
+pub struct AgentWindow {
     /// Instruction word ids (text vocabulary), at most `text_len`.
     pub text: Vec<u32>,
     /// Codes of each frame, `tokens_per_frame` each.
@@ -128,7 +128,7 @@ impl Agent {
 
     /// Lay out windows as sequences. Words past `text_len` and frames past `frames` are errors:
     /// callers cut windows to fit.
-    pub fn sequences(&self, windows: &[Episode]) -> Result<Sequences> {
+    pub fn sequences(&self, windows: &[AgentWindow]) -> Result<Sequences> {
         let n = self.seq_len();
         let (p, tl) = (self.tokens_per_frame, self.text_len);
         let text_tok = |id: u32| (self.text_offset as u32) + id;
@@ -307,7 +307,7 @@ impl Agent {
     /// The decision for each window (whose last action is unknown): an action index, and for
     /// `answer` the answer word id among `answer_words`. `choose(row, logits)` picks an index
     /// from a row's logits over the candidates ([`argmax`] for greedy decoding).
-    pub fn decide(&self, windows: &[Episode], answer_words: &[u32], choose: &mut dyn FnMut(usize, &[f32]) -> usize) -> Result<Vec<(usize, Option<u32>)>> {
+    pub fn decide(&self, windows: &[AgentWindow], answer_words: &[u32], choose: &mut dyn FnMut(usize, &[f32]) -> usize) -> Result<Vec<(usize, Option<u32>)>> {
         let s = self.sequences(windows)?;
         let at: Vec<u32> = s.decide_at.iter().enumerate().map(|(r, &p)| (r * s.len + p) as u32).collect();
         let logits = self.logits_at(&s, &at)?.to_device(&Device::Cpu)?.to_dtype(DType::F32)?;
@@ -325,7 +325,7 @@ impl Agent {
             return Ok(out);
         }
         // Ask again with the answer action in place; its next token is the word.
-        let again: Vec<Episode> = asking
+        let again: Vec<AgentWindow> = asking
             .iter()
             .map(|&r| {
                 let mut w = windows[r].clone();

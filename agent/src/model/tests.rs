@@ -73,8 +73,8 @@ fn every_parameter_gets_a_gradient() -> Result<()> {
     let p = cfg.tokens_per_frame();
     let pixels = frames(cfg.finetune.frames, 7)?.flatten_all()?.to_vec1::<u8>()?;
     let frame_bytes = pixels.len() / cfg.finetune.frames;
-    let windows: Vec<Episode> = (0..3u32)
-        .map(|r| Episode {
+    let windows: Vec<AgentWindow> = (0..3u32)
+        .map(|r| AgentWindow {
             text: (2..2 + cfg.finetune.text_len as u32 - r).collect(),
             codes: (0..cfg.finetune.frames).map(|f| (0..p).map(|k| ((k * 13 + f * 7) as u32 + r) % cfg.codebook() as u32).collect()).collect(),
             actions: (0..cfg.finetune.frames).map(|f| if r == 2 && f + 1 == cfg.finetune.frames { ANSWER_ACTION as i64 } else { (f as i64 + i64::from(r)) % 7 }).collect(),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use numpy::{PyArray, PyArray1, PyArrayMethods};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use sandtable_env::{Action, Advanced, Decision, EnvBatch, EnvConfig, EnvError, Renderer, Request, Scenario, Step, expert_action, expert_decision};
+use sandtable_env::{Action, Advanced, Decision, EnvBatch, EnvConfig, EnvError, Renderer, Directive, Scenario, Step, expert_action, expert_decision};
 
 use crate::error::to_py;
 use crate::process::{claim_vulkan, forked_message};
@@ -70,9 +70,9 @@ fn parse_action(a: i64) -> PyResult<Action> {
 
 /// Reset the envs with a seed and step the others (`None` actions are left alone), in one update.
 fn advance(batch: &mut EnvBatch, resets: Vec<(usize, u64)>, decisions: Vec<Option<Decision>>) -> Result<Vec<Option<Out>>, EnvError> {
-    let mut requests: Vec<Option<Request>> = decisions.into_iter().map(|d| d.map(Request::Decide)).collect();
+    let mut requests: Vec<Option<Directive>> = decisions.into_iter().map(|d| d.map(Directive::Decide)).collect();
     for (i, seed) in resets {
-        requests[i] = Some(Request::Reset(seed));
+        requests[i] = Some(Directive::Reset(seed));
     }
     let mut out: Vec<Option<Out>> = (0..batch.len()).map(|_| None).collect();
     if requests.iter().all(Option::is_none) {

@@ -16,13 +16,13 @@ pub struct Worker {
     thread: Option<JoinHandle<()>>,
 }
 
-/// A job's result, waited for with [`Pending::wait`].
-pub struct Pending<R> {
+/// A job's result, waited for with [`Ticket::wait`].
+pub struct Ticket<R> {
     worker: usize,
     reply: Receiver<Result<R, EnvError>>,
 }
 
-impl<R> Pending<R> {
+impl<R> Ticket<R> {
     /// Block until the job has run.
     pub fn wait(self) -> Result<R, EnvError> {
         self.reply.recv().unwrap_or_else(|_| Err(gone(self.worker)))
@@ -79,7 +79,7 @@ impl Worker {
     }
 
     /// Queue `f` to run on the batch; a panic inside it becomes [`EnvError::Worker`].
-    pub fn submit<R, F>(&self, f: F) -> Pending<R>
+    pub fn submit<R, F>(&self, f: F) -> Ticket<R>
     where
         R: Send + 'static,
         F: FnOnce(&mut EnvBatch) -> Result<R, EnvError> + Send + 'static,
@@ -95,7 +95,7 @@ impl Worker {
         if let Some(jobs) = &self.jobs {
             let _ = jobs.send(job);
         }
-        Pending { worker, reply }
+        Ticket { worker, reply }
     }
 
     /// Run `f` on the batch and wait for it.

@@ -636,7 +636,7 @@ mod tests {
                     let parsed = Scenario::from_ron(&text, "fuzz.ron");
                     if let Ok(s) = &parsed {
                         for seed in 0..2 {
-                            let _ = crate::world::generation::generate(s, seed);
+                            let _ = crate::generation::generate(s, seed);
                         }
                     }
                     parsed.is_ok()

@@ -2,13 +2,11 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::Args;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
-use sandtable_env::{Action, Advanced, Decision, EnvBatch, EnvConfig, Renderer, Request, Scenario};
+use sandtable::bench::env_rates;
+use sandtable_env::{EnvConfig, Renderer, Scenario};
 use serde_json::json;
 
 use super::median;
@@ -62,7 +60,7 @@ pub fn run(args: EnvBenchArgs) -> Result<()> {
             for &envs in &args.envs {
                 let config = EnvConfig { num_envs: envs, width: size, height: size, renderer, ..EnvConfig::new(scenario.clone()) };
                 let steps = args.frames.map_or(args.steps, |f| f.div_ceil(envs).max(20));
-                let (runs, phases) = measure(&config, threads, steps, args.runs)
+                let (runs, phases) = env_rates(&config, threads, steps, args.runs)
                     .with_context(|| format!("benchmarking the {renderer} renderer at {size}x{size}, {threads} threads, {envs} envs per App"))?;
                 let mut fps = runs;
                 fps.sort_by(f64::total_cmp);
@@ -91,70 +89,8 @@ pub fn run(args: EnvBenchArgs) -> Result<()> {
     }
     }
     if let Some(path) = &args.json {
-        let doc = json!({ "scenario": scenario.name, "adapter": sandtable_env::gpu::probe_vulkan().unwrap_or_default(), "results": rows });
-        crate::media::write_atomic(path, serde_json::to_string_pretty(&doc)?.as_bytes())?;
+        let doc = json!({ "scenario": scenario.name, "adapter": sandtable_env::render::gpu::probe_vulkan().unwrap_or_default(), "results": rows });
+        sandtable::media::write_atomic(path, serde_json::to_string_pretty(&doc)?.as_bytes())?;
     }
     Ok(())
-}
-
-/// Frames per second of each run, summed over threads. Threads run their runs side by side
-/// without a barrier, so a thread that fails cannot leave the others waiting.
-type Phases = Vec<(&'static str, f64)>;
-
-fn measure(config: &EnvConfig, threads: usize, steps: usize, runs: usize) -> Result<(Vec<f64>, Phases)> {
-    let envs = config.num_envs;
-    let handles: Vec<_> = (0..threads)
-        .map(|t| {
-            let config = config.clone();
-            std::thread::Builder::new()
-                .name(format!("bench-env-{t}"))
-                .spawn(move || -> Result<(Vec<Duration>, Phases)> {
-                    // Each App is built inside its own thread.
-                    let mut batch = EnvBatch::new(config)?;
-                    let mut rng = ChaCha8Rng::seed_from_u64(t as u64);
-                    let mut next_seed = (t * 1_000_000) as u64;
-                    let seeds: Vec<(usize, u64)> = (0..envs).map(|i| (i, next_seed + i as u64)).collect();
-                    next_seed += envs as u64;
-                    batch.reset_many(&seeds)?;
-                    // Finished envs reset in the next update, beside the others' steps.
-                    let mut finished = vec![false; envs];
-                    let mut go = |batch: &mut EnvBatch, n: usize| -> Result<()> {
-                        for _ in 0..n {
-                            let requests: Vec<Option<Request>> = finished
-                                .iter()
-                                .map(|&done| {
-                                    Some(if done {
-                                        next_seed += 1;
-                                        Request::Reset(next_seed)
-                                    } else {
-                                        Request::Decide(Decision::Act(Action::ALL[rng.random_range(1..7)]))
-                                    })
-                                })
-                                .collect();
-                            for (done, out) in finished.iter_mut().zip(batch.advance(&requests)?) {
-                                *done = matches!(out, Some(Advanced::Stepped(s)) if s.terminated || s.truncated);
-                            }
-                        }
-                        Ok(())
-                    };
-                    go(&mut batch, 20)?;
-                    batch.profile().clear();
-                    let mut times = Vec::with_capacity(runs);
-                    for _ in 0..runs {
-                        let start = Instant::now();
-                        go(&mut batch, steps)?;
-                        times.push(start.elapsed());
-                    }
-                    Ok((times, batch.profile().report().0))
-                })
-                .context("spawning a bench thread")
-        })
-        .collect::<Result<_>>()?;
-    let mut per_thread = Vec::new();
-    for h in handles {
-        per_thread.push(h.join().map_err(|_| anyhow::anyhow!("a bench thread panicked"))??);
-    }
-    let frames = (envs * steps) as f64;
-    let fps = (0..runs).map(|r| per_thread.iter().map(|t| frames / t.0[r].as_secs_f64()).sum()).collect();
-    Ok((fps, per_thread.swap_remove(0).1))
 }

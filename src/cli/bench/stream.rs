@@ -4,12 +4,11 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use sandtable_env::stream::play_unstreamed;
-use sandtable_env::{Driver, PolicySpec, Scenario, Stream, StreamConfig};
+use sandtable::bench::stream_rates;
+use sandtable_env::{PolicySpec, Scenario, StreamConfig};
 use serde_json::json;
 
 use super::summary;
@@ -60,16 +59,9 @@ pub fn run(args: StreamBenchArgs) -> Result<()> {
         };
         let (mut direct, mut streamed) = (Vec::new(), Vec::new());
         for _ in 0..args.runs {
-            let t = Instant::now();
-            let frames = play_unstreamed(&config, &args.policy).context("direct run")?;
-            direct.push(frames as f64 / t.elapsed().as_secs_f64());
-            let t = Instant::now();
-            let mut stream = Stream::spawn(config.clone(), Driver::Policy(args.policy.clone()))?;
-            let mut frames = 0u64;
-            while let Some(_event) = stream.recv().context("streamed run")? {
-                frames += 1;
-            }
-            streamed.push(frames as f64 / t.elapsed().as_secs_f64());
+            let (d, s) = stream_rates(&config, &args.policy)?;
+            direct.push(d);
+            streamed.push(s);
         }
         // Runs alternate, so each streamed run is compared with the direct run just before it:
         // the machine's drift over minutes cancels out of the paired ratio.
@@ -86,7 +78,7 @@ pub fn run(args: StreamBenchArgs) -> Result<()> {
     }
     if let Some(path) = &args.json {
         let doc = json!({ "scenario": scenario.name, "policy": args.policy.name(), "size": args.size, "results": rows });
-        crate::media::write_atomic(path, serde_json::to_string_pretty(&doc)?.as_bytes())?;
+        sandtable::media::write_atomic(path, serde_json::to_string_pretty(&doc)?.as_bytes())?;
     }
     Ok(())
 }

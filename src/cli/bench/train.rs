@@ -8,10 +8,9 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use candle_core::{Device, Tensor};
-use candle_nn::VarMap;
 use clap::Args;
 use sandtable_agent::config::Config;
-use sandtable_agent::model::{Dynamics, SeededInit, Tokenizer};
+use sandtable_agent::weights::Weights;
 use sandtable_agent::optim::AdamW;
 use sandtable_agent::profile::profile_dynamics;
 use serde_json::json;
@@ -41,7 +40,7 @@ pub struct TrainBenchArgs {
 /// Run the training benchmark.
 pub fn run(args: TrainBenchArgs) -> Result<()> {
     anyhow::ensure!(args.steps >= 1, "--steps must be at least 1");
-    let device = crate::device::parse(&args.device)?;
+    let device = sandtable::device::parse(&args.device)?;
     let mut results = Vec::new();
     for name in &args.config {
         let cfg = Config::load(name)?;
@@ -64,24 +63,23 @@ pub fn run(args: TrainBenchArgs) -> Result<()> {
     }
     if let Some(path) = &args.json {
         let doc = json!({ "device": args.device, "steps": args.steps, "results": results });
-        crate::media::write_atomic(path, serde_json::to_string_pretty(&doc)?.as_bytes())?;
+        sandtable::media::write_atomic(path, serde_json::to_string_pretty(&doc)?.as_bytes())?;
     }
     Ok(())
 }
 
 fn measure(cfg: &Config, steps: usize, device: &Device) -> Result<serde_json::Value> {
     let tr = &cfg.train;
-    let (tm, dm) = (VarMap::new(), VarMap::new());
-    let tok = Tokenizer::new(cfg, SeededInit::new(tm.clone(), 0).builder(device))?;
-    let dynamics = Dynamics::new(cfg, SeededInit::new(dm.clone(), 1).builder(device))?;
-    let params = |m: &VarMap| -> usize { m.all_vars().iter().map(|v| v.elem_count()).sum() };
+    let (weights, tok, dynamics) = Weights::world_model(cfg, 0, None, device)?;
+    let (tm, dm) = (&weights.tokenizer, &weights.dynamics);
+    let (tok_params, dyn_params) = weights.parameters();
     let s = cfg.image_size;
 
     // Tokenizer steps on a fixed batch of patterned frames.
     let n = tr.tokenizer_batch;
     let pixels: Vec<u8> = (0..n * s * s * 3).map(|i| ((i * 7 + i / 977) % 253) as u8).collect();
     let frames = Tensor::from_vec(pixels, (n, s, s, 3), device)?;
-    let mut opt = AdamW::new(&tm, tr.weight_decay)?;
+    let mut opt = AdamW::new(tm, tr.weight_decay)?;
     let mut tok_ms = Vec::new();
     for i in 0..steps + 2 {
         let t = Instant::now();
@@ -100,7 +98,7 @@ fn measure(cfg: &Config, steps: usize, device: &Device) -> Result<serde_json::Va
         .map(|i| if i % len % p1 == p1 - 1 { cfg.action_token(i % 7) } else { ((i * 31 + 7) % cfg.codebook()) as u32 })
         .collect();
     let tokens = Tensor::from_vec(ids, (b, len), device)?;
-    let mut opt = AdamW::new(&dm, tr.weight_decay)?;
+    let mut opt = AdamW::new(dm, tr.weight_decay)?;
     let (mut fwd, mut bwd, mut upd) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..steps + 2 {
         let t = Instant::now();
@@ -125,10 +123,10 @@ fn measure(cfg: &Config, steps: usize, device: &Device) -> Result<serde_json::Va
     println!(
         "{}: tokenizer {:.2}M params, step {tok_step:.1} ms ({:.0} frames/s, {:.2} steps/s); dynamics {:.2}M params, step {step:.1} ms = forward+loss {f:.1} + backward {g:.1} + optimiser {u:.1} ({:.0} tokens/s, {:.2} steps/s)",
         cfg.name,
-        params(&tm) as f64 / 1e6,
+        tok_params as f64 / 1e6,
         n as f64 / tok_step * 1e3,
         1e3 / tok_step,
-        params(&dm) as f64 / 1e6,
+        dyn_params as f64 / 1e6,
         (b * len) as f64 / step * 1e3,
         1e3 / step
     );
@@ -138,9 +136,9 @@ fn measure(cfg: &Config, steps: usize, device: &Device) -> Result<serde_json::Va
     }
     Ok(json!({
         "config": cfg.name,
-        "tokenizer": { "params": params(&tm), "batch_frames": n, "step_ms": tok_step, "frames_per_s": n as f64 / tok_step * 1e3 },
+        "tokenizer": { "params": tok_params, "batch_frames": n, "step_ms": tok_step, "frames_per_s": n as f64 / tok_step * 1e3 },
         "dynamics": {
-            "params": params(&dm), "batch": b, "seq": len, "forward_ms": f, "backward_ms": g, "optimizer_ms": u, "step_ms": step,
+            "params": dyn_params, "batch": b, "seq": len, "forward_ms": f, "backward_ms": g, "optimizer_ms": u, "step_ms": step,
             "tokens_per_s": (b * (len + 1 - p1)) as f64 / step * 1e3, "steps_per_s": 1e3 / step, "layers": layers,
         },
     }))

@@ -13,13 +13,11 @@
 //! training resumes from its last checkpoint: both exactly.
 
 use std::cell::RefCell;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use candle_core::Device;
-use indicatif::{ProgressBar, ProgressStyle};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sandtable_agent::checkpoint::TrainState;
@@ -30,16 +28,14 @@ use sandtable_agent::dataset::{Dataset, DatasetInfo, DatasetWriter};
 use sandtable_agent::finetune::{Finetune, finetune};
 use sandtable_agent::loader::{TrainedAgent, load_agent};
 use sandtable_agent::plot::{Series, line_chart};
+use sandtable_agent::run_dir::{MetricsRow, OnlineRound, OnlineStage, RunDir};
+use sandtable_agent::runner::Observer;
 use sandtable_env::task::{answer_vocabulary, template_text};
-use sandtable_env::{Action, Decision, Driver, Renderer, Scenario, Stream, StreamConfig, has_expert};
-use serde_json::{Value, json};
+use sandtable_env::{Action, Decider, Decision, Renderer, Scenario, Stream, StreamConfig, has_expert};
 
-use crate::play::closed_loop::agent_decisions;
-use crate::play::episodes::{EpisodeAssembler, dataset_info};
-use crate::progress::Bars;
+use crate::live::assembler::{EpisodeAssembler, dataset_info};
+use crate::live::closed_loop::agent_decisions;
 
-/// The aggregated dataset's directory inside the run.
-pub const DATA_DIR: &str = "online";
 /// The policy name the aggregated dataset records.
 const POLICY: &str = "dagger";
 
@@ -77,8 +73,8 @@ fn expert_turn(seed: u64, episode: u64, step: u32, beta: f64) -> bool {
     ChaCha8Rng::seed_from_u64(key).random::<f64>() < beta
 }
 
-/// Train online; returns the state reached.
-pub fn online(cfg: &Config, job: &Online<'_>, device: &Device) -> Result<TrainState> {
+/// Train online, reporting the rounds and their training to `obs`; returns the state reached.
+pub fn online(cfg: &Config, job: &Online<'_>, device: &Device, obs: &mut dyn Observer) -> Result<TrainState> {
     for s in &job.scenarios {
         anyhow::ensure!(
             has_expert(s),
@@ -88,18 +84,18 @@ pub fn online(cfg: &Config, job: &Online<'_>, device: &Device) -> Result<TrainSt
     }
     let on = &cfg.finetune.online;
     anyhow::ensure!(on.rounds <= cfg.finetune.steps, "finetune.online.rounds {} exceeds the {} fine-tuning steps", on.rounds, cfg.finetune.steps);
-    let data_dir = job.tuning.run.join(DATA_DIR);
-    let has_data = data_dir.join("info.json").is_file();
-    let has_run = has_data || job.tuning.run.join("checkpoints").join("latest").exists();
-    anyhow::ensure!(job.tuning.resume || !has_run, "{} already holds a run; pass --resume to continue it or choose another --out", job.tuning.run.display());
+    let run = RunDir::new(job.tuning.run);
+    // The same check as every training run's: the rounds inside resume whatever this allows.
+    run.claim(job.tuning.resume)?;
+    let data_dir = run.online();
     // Checks a resumed dataset against this run (seed, scenarios, vocabularies) and drops the
     // uncommitted rest of an interrupted round.
-    let collected = open_writer(cfg, job, has_data)?.committed_episodes();
+    let collected = open_writer(cfg, job, run.has_online_data())?.committed_episodes();
     anyhow::ensure!(collected % on.episodes == 0, "{} holds {collected} episodes, not whole rounds of {}", data_dir.display(), on.episodes);
-    if job.tuning.run.join("checkpoints").join("latest").exists() {
+    if run.has_checkpoint() {
         // An extended run whose steps did not grow with its rounds would play them and never
         // train on what they gathered.
-        let trained = sandtable_agent::checkpoint::load_state(&sandtable_agent::checkpoint::resolve(job.tuning.run)?)?.step;
+        let trained = sandtable_agent::checkpoint::load_state(&sandtable_agent::checkpoint::resolve(run.root())?)?.step;
         let next = collected / on.episodes;
         let ends = on.steps_until(next, cfg.finetune.steps);
         anyhow::ensure!(
@@ -111,7 +107,7 @@ pub fn online(cfg: &Config, job: &Online<'_>, device: &Device) -> Result<TrainSt
         sandtable_agent::checkpoint::resolve(init).with_context(|| format!("--init {}", init.display()))?;
     }
     // The config is the run's from the start, so a run killed in round 0's play resumes with it.
-    let config_path = job.tuning.run.join("config.json");
+    let config_path = run.file(RunDir::CONFIG);
     if !config_path.is_file() {
         let text = serde_json::to_string_pretty(cfg).context("describing the config")?;
         sandtable_agent::atomic::write_atomic(&config_path, text.as_bytes()).with_context(|| format!("writing {}", config_path.display()))?;
@@ -127,21 +123,19 @@ pub fn online(cfg: &Config, job: &Online<'_>, device: &Device) -> Result<TrainSt
             break;
         }
         if collected / on.episodes <= round {
-            let model = (round > 0).then(|| load_agent(job.tuning.run, device)).transpose().context("loading the agent for its rollouts")?;
+            let model = (round > 0).then(|| load_agent(run.root(), device)).transpose().context("loading the agent for its rollouts")?;
             let beta = on.beta_of(round);
-            play_round(cfg, job, round, beta, model.as_ref(), device)?;
+            play_round(cfg, job, round, beta, model.as_ref(), device, obs)?;
         }
         let mut data = vec![Dataset::open(&data_dir).context("opening the aggregated dataset")?];
-        log_round(job.tuning.run, &data[0], cfg, round, start_step)?;
+        log_round(&run, &data[0], cfg, round, start_step, obs)?;
         for d in &job.demos {
-            data.push(Dataset::open(d).with_context(|| format!("opening dataset {}", d.display()))?);
+            data.push(Dataset::open(d).with_context(|| format!("opening dataset {}", d.display())))?);
         }
-        let resume = job.tuning.run.join("checkpoints").join("latest").exists();
+        // Claimed above: each round continues the run wherever it stands.
         let until = on.steps_until(round, cfg.finetune.steps).min(job.tuning.until.unwrap_or(u64::MAX));
-        let ft = Finetune { data: &data, resume, until: Some(until), vocab_texts: &texts, stable_split: true, codes: Some(&codes), ..job.tuning };
-        let mut bar = Bars::default();
-        let reached = finetune(cfg, &ft, device, &mut bar).with_context(|| format!("training round {round}"))?;
-        bar.finish();
+        let ft = Finetune { data: &data, resume: true, until: Some(until), vocab_texts: &texts, stable_split: true, codes: Some(&codes), ..job.tuning };
+        let reached = finetune(cfg, &ft, device, obs).with_context(|| format!("training round {round}"))?;
         state = Some(reached);
     }
     state.context("no round was run")
@@ -149,7 +143,7 @@ pub fn online(cfg: &Config, job: &Online<'_>, device: &Device) -> Result<TrainSt
 
 /// Play round `round`'s episodes with the agent (or, in round 0, the expert), label every state
 /// with the expert's decision, and commit them as one shard.
-fn play_round(cfg: &Config, job: &Online<'_>, round: u64, beta: f64, model: Option<&TrainedAgent>, device: &Device) -> Result<()> {
+fn play_round(cfg: &Config, job: &Online<'_>, round: u64, beta: f64, model: Option<&TrainedAgent>, device: &Device, obs: &mut dyn Observer) -> Result<()> {
     let on = &cfg.finetune.online;
     let mut writer = open_writer(cfg, job, true)?;
     let first = round * on.episodes;
@@ -164,15 +158,13 @@ fn play_round(cfg: &Config, job: &Online<'_>, round: u64, beta: f64, model: Opti
         renderer: job.renderer,
         ..StreamConfig::new(job.scenarios.clone(), cfg.train.seed, 0)
     };
-    let bar = ProgressBar::new(on.episodes);
-    bar.set_style(ProgressStyle::with_template("{prefix:>9} {bar:30} {pos}/{len} episodes {msg} ETA {eta}").unwrap_or_else(|_| ProgressStyle::default_bar()));
-    bar.set_prefix(format!("round {round}"));
+    obs.on_round_start(round, on.episodes);
     let controller = model.map(|m| RefCell::new(Controller::new(m, device)));
     let seed = cfg.train.seed;
     let (mut failure, mut write_failure): (Option<anyhow::Error>, Option<anyhow::Error>) = (None, None);
     let (mut episodes, mut wins, mut done) = (EpisodeAssembler::labelled(), 0u64, 0u64);
     let (mut labels, mut dataset_episodes) = (writer.committed_frames() - writer.committed_episodes(), writer.committed_episodes());
-    let stream = Stream::spawn(config, Driver::External).context("starting the env workers")?;
+    let stream = Stream::spawn(config, Decider::External).context("starting the env workers")?;
     let result = stream.drive(
         |pending| {
             let labels: Vec<Decision> = pending.iter().map(|p| p.expert.clone().unwrap_or(Decision::Act(Action::Noop))).collect();
@@ -195,8 +187,7 @@ fn play_round(cfg: &Config, job: &Online<'_>, round: u64, beta: f64, model: Opti
                 done += 1;
                 dataset_episodes += 1;
                 wins += u64::from(ep.meta.success);
-                bar.inc(1);
-                bar.set_message(format!("β {beta:.2} | success {:.1}% | {labels} expert labels | {dataset_episodes} episodes", 100.0 * wins as f64 / done as f64));
+                obs.on_round_episode(&format!("β {beta:.2} | success {:.1}% | {labels} expert labels | {dataset_episodes} episodes", 100.0 * wins as f64 / done as f64));
                 if let Err(e) = writer.push(ep) {
                     write_failure.get_or_insert_with(|| anyhow::Error::new(e).context("writing the aggregated dataset"));
                 }
@@ -207,7 +198,6 @@ fn play_round(cfg: &Config, job: &Online<'_>, round: u64, beta: f64, model: Opti
         return Err(e);
     }
     result.with_context(|| format!("playing round {round}"))?;
-    bar.finish_and_clear();
     let info = writer.finish().context("committing the round to the aggregated dataset")?;
     tracing::info!(round, beta, success = wins as f64 / done.max(1) as f64, episodes = info.total_episodes, frames = info.total_frames, "round played");
     Ok(())
@@ -217,7 +207,7 @@ fn play_round(cfg: &Config, job: &Online<'_>, round: u64, beta: f64, model: Opti
 /// its own, so a round lands whole at `finish` or not at all.
 fn open_writer(cfg: &Config, job: &Online<'_>, existing: bool) -> Result<DatasetWriter> {
     let on = &cfg.finetune.online;
-    let dir = job.tuning.run.join(DATA_DIR);
+    let dir = RunDir::new(job.tuning.run).online();
     let info = dataset_info(&job.scenarios, cfg.image_size as u32, job.renderer, cfg.train.seed, POLICY, on.rounds * on.episodes)?;
     if existing {
         DatasetWriter::resume(&dir, info, u64::MAX).with_context(|| format!("resuming the aggregated dataset {}", dir.display()))
@@ -229,8 +219,8 @@ fn open_writer(cfg: &Config, job: &Online<'_>, existing: bool) -> Result<Dataset
 /// What round `round` adds to `metrics.jsonl` (once, at the step its training starts): β, the
 /// success of its rollouts per scenario and overall, the expert labels so far and the dataset's
 /// size. Everything is read back from the dataset, so a resumed run logs the same line.
-fn log_round(run: &Path, data: &Dataset, cfg: &Config, round: u64, step: u64) -> Result<()> {
-    if online_rounds(run).iter().any(|v| v["round"] == round) {
+fn log_round(run: &RunDir, data: &Dataset, cfg: &Config, round: u64, step: u64, obs: &mut dyn Observer) -> Result<()> {
+    if run.online_rounds().iter().any(|r| r.round == round) {
         // A run killed between the line and the plot redraws it here.
         return plot_rounds(run);
     }
@@ -244,56 +234,39 @@ fn log_round(run: &Path, data: &Dataset, cfg: &Config, round: u64, step: u64) ->
     }
     // Every row but an episode's last holds a label.
     let info: &DatasetInfo = data.info();
-    let labels = info.total_frames - info.total_episodes;
     let (wins, n) = by_scenario.values().fold((0, 0), |(w, n), (a, b)| (w + a, n + b));
-    let line = json!({
-        "stage": "online",
-        "step": step,
-        "round": round,
-        "beta": on.beta_of(round),
-        "success": wins as f64 / n.max(1) as f64,
-        "success_by_scenario": by_scenario.iter().map(|(k, (w, n))| (k.clone(), json!(*w as f64 / (*n).max(1) as f64))).collect::<serde_json::Map<_, _>>(),
-        "labels": labels,
-        "episodes": info.total_episodes,
-        "frames": info.total_frames,
-    });
-    println!(
-        "round {round}: β {:.2}, rollout success {:.1}%, {labels} expert labels, dataset {} episodes / {} frames",
-        on.beta_of(round),
-        100.0 * wins as f64 / n.max(1) as f64,
-        info.total_episodes,
-        info.total_frames
-    );
-    let path = run.join("metrics.jsonl");
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path).with_context(|| format!("opening {}", path.display()))?;
-    writeln!(f, "{line}").with_context(|| format!("writing {}", path.display()))?;
+    let row = OnlineRound {
+        stage: OnlineStage::Online,
+        step,
+        round,
+        beta: on.beta_of(round),
+        success: wins as f64 / n.max(1) as f64,
+        success_by_scenario: by_scenario.iter().map(|(k, (w, n))| (k.clone(), *w as f64 / (*n).max(1) as f64)).collect(),
+        labels: info.total_frames - info.total_episodes,
+        episodes: info.total_episodes,
+        frames: info.total_frames,
+    };
+    run.append_metrics(&MetricsRow::Round(row.clone()))?;
+    obs.on_round(&row);
     plot_rounds(run)
-}
-
-/// The round lines (`"stage": "online"`) of `run`'s `metrics.jsonl`, in order; none if it has
-/// no such file.
-pub fn online_rounds(run: &Path) -> Vec<Value> {
-    let text = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap_or_default();
-    text.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).filter(|v| v["stage"] == "online").collect()
 }
 
 /// `online_success.svg`: each round's rollout success per scenario against the expert labels
 /// gathered before it, the online learning curve.
-fn plot_rounds(run: &Path) -> Result<()> {
-    let rounds = online_rounds(run);
+fn plot_rounds(run: &RunDir) -> Result<()> {
     let mut series: Vec<Series> = Vec::new();
     let mut labels_before = 0.0;
-    for r in &rounds {
-        for (name, success) in r["success_by_scenario"].as_object().into_iter().flatten() {
-            let point = (labels_before, 100.0 * success.as_f64().unwrap_or(0.0));
+    for r in run.online_rounds() {
+        for (name, success) in &r.success_by_scenario {
+            let point = (labels_before, 100.0 * success);
             match series.iter_mut().find(|s| &s.label == name) {
                 Some(s) => s.points.push(point),
                 None => series.push(Series { label: name.clone(), points: vec![point], dashed: false, color: None }),
             }
         }
-        labels_before = r["labels"].as_f64().unwrap_or(labels_before);
+        labels_before = r.labels as f64;
     }
-    let path = run.join("online_success.svg");
+    let path = run.file("online_success.svg");
     line_chart(&path, "Online rounds: rollout success (round 0 is the expert)", "expert labels before the round", "success (%)", &series, false).context("plotting the online rounds")
 }
 

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use sandtable_env::task::Answer;
 use sandtable_env::{Decision, Info, ObjectInfo, Transition};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// An object this close (centre to centre, metres) to the agent at the end is the one it went to.
 const BESIDE: f32 = 1.0;
@@ -18,7 +18,7 @@ const STILL: f32 = 1e-3;
 const STUCK: u32 = 10;
 
 /// How a failed episode with a target object went wrong, the first that applies.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Failure {
     /// It ended holding another object than the target.
@@ -49,7 +49,7 @@ pub enum Failure {
 }
 
 /// What the other object an episode ended at shares with the target.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Shares {
     /// Its colour.
@@ -62,7 +62,7 @@ pub enum Shares {
 
 /// One episode's diagnosis; only episodes whose scenario names a target object get one (for a
 /// question, the object of its first role).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Diagnosis {
     /// First row at which the target was in view (`None`: never).
     pub target_seen_at: Option<u32>,

@@ -11,11 +11,11 @@ use sandtable_agent::controller::{Choice, Controller, Request};
 use sandtable_agent::dataset::{EpisodeData, EpisodeMeta};
 use sandtable_agent::loader::TrainedAgent;
 use sandtable_agent::score::Outcome;
-use sandtable_env::{Action, Decision, Driver, Event, Pending, PolicySpec, Stream, StreamConfig, Transition};
+use sandtable_env::{Action, Decision, Decider, Event, Pending, PolicySpec, Stream, StreamConfig, Transition};
 
-use crate::play::diagnosis::{Diagnoser, Diagnosis};
-use crate::play::episodes::EpisodeAssembler;
-use crate::play::gifs::GifSaver;
+use crate::live::assembler::EpisodeAssembler;
+use crate::live::diagnosis::{Diagnoser, Diagnosis};
+use crate::live::gifs::GifSaver;
 
 /// One played episode.
 #[derive(Clone, Debug)]
@@ -82,7 +82,7 @@ fn outcome(meta: &EpisodeMeta) -> Outcome {
 
 /// Play every episode of `config` with a built-in policy.
 pub fn play_policy(config: StreamConfig, spec: PolicySpec, bar: &ProgressBar) -> Result<Played> {
-    let mut stream = Stream::spawn(config, Driver::Policy(spec)).context("starting the env workers")?;
+    let mut stream = Stream::spawn(config, Decider::Policy(spec)).context("starting the env workers")?;
     let mut collector = Collector::default();
     while let Some(event) = stream.recv().context("playing")? {
         let Event::Transition(t) = event else { anyhow::bail!("a built-in policy never asks for decisions") };
@@ -128,7 +128,7 @@ pub struct AgentPlay {
 /// episode to `saver`.
 pub fn play_agent(config: StreamConfig, model: &TrainedAgent, device: &candle_core::Device, how: AgentPlay, bar: &ProgressBar, saver: &mut GifSaver) -> Result<Played> {
     let size = config.width;
-    let stream = Stream::spawn(config, Driver::External).context("starting the env workers")?;
+    let stream = Stream::spawn(config, Decider::External).context("starting the env workers")?;
     let controller = std::cell::RefCell::new(Controller::new(model, device).sampling(how.temperature, how.seed).answering_at_deadline(how.deadline));
     let mut failure: Option<anyhow::Error> = None;
     let mut collector = Collector::default();

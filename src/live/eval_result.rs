@@ -1,0 +1,125 @@
+//! The closed-loop evaluation's files: [`EvalResult`] is `eval.json`, [`EpisodeLine`] one line of
+//! `episodes.jsonl`. `eval` writes them and the report reads them, through these types alone.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use sandtable_agent::run_dir::RunDir;
+use sandtable_agent::score::Summary;
+use serde::{Deserialize, Serialize};
+
+use crate::live::diagnosis::Diagnosis;
+use crate::media::write_atomic;
+
+/// `eval.json`: what was played, how, and each player's summary per scenario and subset.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EvalResult {
+    /// The agent's checkpoint, when it played.
+    pub checkpoint: Option<PathBuf>,
+    /// Scenarios as given (names or paths).
+    pub scenarios: Vec<String>,
+    /// Episodes per scenario.
+    pub episodes_per_scenario: u64,
+    /// Base seed of the episodes.
+    pub base_seed: u64,
+    /// How episode seeds follow from it.
+    pub seed_rule: String,
+    /// Frame side, pixels.
+    pub frame_size: u32,
+    /// The renderer that drew the frames.
+    pub renderer: String,
+    /// The agent's action temperature (0: greedy).
+    pub agent_temperature: f64,
+    /// Whether the agent answered an open question at the step limit.
+    pub agent_answers_at_deadline: bool,
+    /// Colour:shape pairs reported as their own subset.
+    pub holdout_pairs: Vec<String>,
+    /// Each player's wall time, seconds.
+    pub wall_seconds: BTreeMap<String, f64>,
+    /// The GIFs written, relative to the evaluation folder.
+    pub gifs: Vec<PathBuf>,
+    /// One row per player, scenario and subset.
+    pub results: Vec<ResultRow>,
+}
+
+/// One player's summary on one scenario's episodes (`all`) or a subset of them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResultRow {
+    /// Who played: agent, random or expert.
+    pub policy: String,
+    /// The scenario's name.
+    pub scenario: String,
+    /// `all`, or `holdout pairs` for missions naming a held-out pair.
+    pub subset: String,
+    /// Success, length, return and answers.
+    pub summary: Summary,
+    /// Failed episodes by kind (scenarios with a target object).
+    pub failures: BTreeMap<String, usize>,
+}
+
+/// The subset of every episode.
+pub const ALL: &str = "all";
+/// The subset of missions naming a held-out colour×shape pair.
+pub const HOLDOUT_PAIRS: &str = "holdout pairs";
+
+/// One line of `episodes.jsonl`: one episode, and why it failed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpisodeLine {
+    /// Who played.
+    pub policy: String,
+    /// The scenario's name.
+    pub scenario: String,
+    /// Episode index.
+    pub index: u64,
+    /// Its seed.
+    pub seed: u64,
+    /// Mission or question.
+    pub mission: String,
+    /// Whether it succeeded.
+    pub success: bool,
+    /// Decisions taken.
+    pub length: u32,
+    /// Sum of rewards.
+    #[serde(rename = "return")]
+    pub episode_return: f32,
+    /// For a question: the true answer.
+    pub answer: Option<String>,
+    /// For a question: the word given.
+    pub given_answer: Option<String>,
+    /// Why it went as it did, for scenarios with a target object.
+    pub diagnosis: Option<Diagnosis>,
+}
+
+/// A serialisable value as JSON whose objects keep their keys sorted, whatever order the
+/// fields are declared in.
+fn sorted<T: Serialize>(v: &T) -> Result<serde_json::Value> {
+    serde_json::to_value(v).context("describing the evaluation")
+}
+
+impl EvalResult {
+    /// The result in evaluation folder `dir`.
+    pub fn load(dir: &Path) -> Result<Self> {
+        let path = dir.join(RunDir::EVAL_RESULT);
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("{} is not an evaluation result of this sandtable", path.display()))
+    }
+
+    /// Write it and `episodes` into `dir`; returns the path of `eval.json`.
+    pub fn write(&self, dir: &Path, episodes: &[EpisodeLine]) -> Result<PathBuf> {
+        let mut jsonl = String::new();
+        for line in episodes {
+            jsonl.push_str(&sorted(line)?.to_string());
+            jsonl.push('\n');
+        }
+        write_atomic(&dir.join(RunDir::EVAL_EPISODES), jsonl.as_bytes())?;
+        let path = dir.join(RunDir::EVAL_RESULT);
+        write_atomic(&path, serde_json::to_string_pretty(&sorted(self)?)?.as_bytes())?;
+        Ok(path)
+    }
+
+    /// The row of `policy` on `scenario`'s `subset`.
+    pub fn row(&self, policy: &str, scenario: &str, subset: &str) -> Option<&ResultRow> {
+        self.results.iter().find(|r| r.policy == policy && r.scenario == scenario && r.subset == subset)
+    }
+}
