@@ -139,15 +139,13 @@ impl RunDir {
     }
 
     /// Drop the `metrics.jsonl` rows past `step`, left by a run that stopped after its last
-    /// checkpoint.
+    /// checkpoint. The rows kept are kept as written, byte for byte.
     pub fn keep_metrics_up_to(&self, step: u64) -> Result<(), AgentError> {
         let path = self.metrics();
-        if !path.is_file() {
-            return Ok(());
-        }
+        let Ok(text) = std::fs::read_to_string(&path) else { return Ok(()) };
         let mut out = String::new();
-        for row in self.metrics_rows().iter().filter(|r| r.step() <= step) {
-            out.push_str(&row.to_line()?);
+        for line in text.lines().filter(|l| serde_json::from_str::<MetricsRow>(l).is_ok_and(|r| r.step() <= step)) {
+            out.push_str(line);
             out.push('\n');
         }
         crate::atomic::write_atomic(&path, out.as_bytes()).map_err(|e| AgentError::io(&path, e))

@@ -15,12 +15,18 @@ use crate::model::{Agent, Dynamics, SeededInit, Tokenizer, frozen};
 /// A model's variables: the frame tokenizer's and the transformer's (the world model's
 /// dynamics, or the agent built on them), saved as `tokenizer.safetensors` and
 /// `dynamics.safetensors`.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Weights {
     /// The frame tokenizer's variables.
     pub tokenizer: VarMap,
     /// The transformer's variables.
     pub dynamics: VarMap,
+}
+
+impl Default for Weights {
+    fn default() -> Self {
+        Self { tokenizer: VarMap::new(), dynamics: VarMap::new() }
+    }
 }
 
 impl Weights {

@@ -130,7 +130,7 @@ pub fn online(cfg: &Config, job: &Online<'_>, device: &Device, obs: &mut dyn Obs
         let mut data = vec![Dataset::open(&data_dir).context("opening the aggregated dataset")?];
         log_round(&run, &data[0], cfg, round, start_step, obs)?;
         for d in &job.demos {
-            data.push(Dataset::open(d).with_context(|| format!("opening dataset {}", d.display())))?);
+            data.push(Dataset::open(d).with_context(|| format!("opening dataset {}", d.display()))?);
         }
         // Claimed above: each round continues the run wherever it stands.
         let until = on.steps_until(round, cfg.finetune.steps).min(job.tuning.until.unwrap_or(u64::MAX));
