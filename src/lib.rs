@@ -15,3 +15,5 @@ pub mod media;
 pub mod preview;
 pub mod progress;
 pub mod report;
+pub mod training;
+pub mod wm_evaluation;

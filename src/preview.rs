@@ -1,7 +1,7 @@
 //! Scenario previews: the first frame of several seeds of a scenario as one labelled grid, with
 //! a legend ([`PreviewLegend`]) of each cell's seed and mission beside it.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
@@ -32,6 +32,23 @@ pub struct PreviewCell {
     pub objects: usize,
 }
 
+/// A preview request.
+#[derive(Clone, Debug)]
+pub struct ScenarioPreview {
+    /// A built-in scenario name or a `.ron` path.
+    pub scenario: String,
+    /// Seeds to show, from `first_seed`.
+    pub seeds: u64,
+    /// The first seed.
+    pub first_seed: u64,
+    /// Frame side, pixels.
+    pub size: u32,
+    /// Which renderer draws the frames.
+    pub renderer: Renderer,
+    /// The PNG to write; the legend goes beside it.
+    pub out: PathBuf,
+}
+
 /// A written preview.
 pub struct Preview {
     /// Columns and rows of the grid.
@@ -40,11 +57,11 @@ pub struct Preview {
     pub legend: PathBuf,
 }
 
-/// Render the first frame of `seeds` seeds from `first_seed` at `size`² pixels and write the
-/// grid to `out` (PNG) and its legend beside it.
-pub fn preview(scenario: &str, seeds: u64, first_seed: u64, size: u32, renderer: Renderer, out: &Path) -> Result<Preview> {
-    let scenario = Arc::new(Scenario::load(scenario)?);
-    let n = seeds as usize;
+/// Render the first frame of each seed `job` asks for and write the grid and its legend.
+pub fn preview(job: &ScenarioPreview) -> Result<Preview> {
+    let (first_seed, size, renderer, out) = (job.first_seed, job.size, job.renderer, job.out.as_path());
+    let scenario = Arc::new(Scenario::load(&job.scenario)?);
+    let n = job.seeds as usize;
     // Render in batches of up to 8 envs per App.
     let per_app = n.min(8);
     let mut batch = EnvBatch::new(EnvConfig { scenario: scenario.clone(), num_envs: per_app, width: size, height: size, renderer }).context("starting the environment")?;

@@ -36,9 +36,20 @@ pub struct DreamArgs {
 
 /// Play, imagine and write the GIF.
 pub fn run(args: DreamArgs) -> Result<()> {
-    let device = sandtable::device::parse(&args.device)?;
-    let job = Dream { checkpoint: args.checkpoint, scenario: args.scenario, seed: args.seed, steps: args.steps, policy: args.policy, out: args.out };
-    let done = dream(&job, &device)?;
+    execute(&args.request(), &args.device)
+}
+
+impl DreamArgs {
+    /// The request these arguments make.
+    pub fn request(&self) -> Dream {
+        Dream { checkpoint: self.checkpoint.clone(), scenario: self.scenario.clone(), seed: self.seed, steps: self.steps, policy: self.policy.clone(), out: self.out.clone() }
+    }
+}
+
+/// Dream as `job` asks on `device` and say what was written.
+pub fn execute(job: &Dream, device: &str) -> Result<()> {
+    let device = sandtable::device::parse(device)?;
+    let done = dream(job, &device)?;
     println!(
         "wrote {} ({} frames, {}x{}): real on the left, imagined from the first frame and the same {} actions on the right",
         job.out.display(),

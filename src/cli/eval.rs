@@ -64,24 +64,35 @@ pub struct EvalArgs {
 
 /// Evaluate.
 pub fn run(args: EvalArgs) -> Result<()> {
-    let device = sandtable::device::parse(&args.device)?;
-    let job = Evaluation {
-        checkpoint: args.checkpoint,
-        scenarios: args.scenarios,
-        episodes: args.episodes,
-        players: args.players,
-        workers: usize::from(args.workers),
-        envs: usize::from(args.envs),
-        seed: args.seed,
-        holdout: args.holdout,
-        temperature: args.temperature,
-        deadline_answer: !args.no_deadline_answer,
-        gifs: args.gifs,
-        size: args.size,
-        renderer: args.renderer,
-        out: args.out,
-    };
-    let done = evaluate(&job, &device)?;
+    execute(&args.request(), &args.device)
+}
+
+impl EvalArgs {
+    /// The request these arguments make.
+    pub fn request(&self) -> Evaluation {
+        Evaluation {
+            checkpoint: self.checkpoint.clone(),
+            scenarios: self.scenarios.clone(),
+            episodes: self.episodes,
+            players: self.players.clone(),
+            workers: usize::from(self.workers),
+            envs: usize::from(self.envs),
+            seed: self.seed,
+            holdout: self.holdout.clone(),
+            temperature: self.temperature,
+            deadline_answer: !self.no_deadline_answer,
+            gifs: self.gifs,
+            size: self.size,
+            renderer: self.renderer,
+            out: self.out.clone(),
+        }
+    }
+}
+
+/// Evaluate as `job` asks on `device` and print the table.
+pub fn execute(job: &Evaluation, device: &str) -> Result<()> {
+    let device = sandtable::device::parse(device)?;
+    let done = evaluate(job, &device)?;
     print_table(&done.result.results);
     println!("wrote {}, episodes.jsonl and {} GIFs in {}", done.path.display(), done.result.gifs.len(), done.dir.join("gifs").display());
     Ok(())

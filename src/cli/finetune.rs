@@ -4,17 +4,12 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
-use sandtable_agent::finetune::{Finetune, finetune};
+use sandtable::progress::Bars;
+use sandtable::training::{Finetuning, OnlineRounds, run_finetuning};
 use sandtable_agent::holdout::Pair;
 use sandtable_env::Renderer;
-
-use sandtable::live::assembler::load_scenarios;
-use sandtable::live::online::{Online, online};
-use sandtable::progress::Bars;
-
-use super::training::{open_datasets, resolve_config};
 
 /// Arguments of `sandtable finetune`.
 #[derive(Debug, Args)]
@@ -87,67 +82,49 @@ pub struct FinetuneArgs {
     pub renderer: Renderer,
 }
 
+impl FinetuneArgs {
+    /// The request these arguments make.
+    pub fn request(&self) -> Finetuning {
+        let online = self.online.then(|| OnlineRounds {
+            scenarios: self.scenarios.clone(),
+            rounds: self.rounds,
+            round_episodes: self.round_episodes,
+            beta: self.beta,
+            beta_decay: self.beta_decay,
+            first_round_steps: self.first_round_steps,
+            workers: usize::from(self.workers),
+            envs: usize::from(self.envs),
+            renderer: self.renderer,
+        });
+        Finetuning {
+            init: (self.init != "none").then(|| PathBuf::from(&self.init)),
+            data: self.data.clone(),
+            online,
+            config: self.config.clone(),
+            holdout: self.holdout.clone(),
+            out: self.out.clone(),
+            resume: self.resume,
+            steps: self.steps,
+            seed: self.seed,
+            until: self.until,
+            freeze_trunk: self.freeze_trunk,
+        }
+    }
+}
+
 /// Fine-tune.
 pub fn run(args: FinetuneArgs) -> Result<()> {
-    let init = (args.init != "none").then(|| PathBuf::from(&args.init));
-    // Without --config, the init checkpoint's own architecture.
-    let mut cfg = resolve_config(args.config.as_deref(), &args.out, args.resume, || match &init {
-        Some(i) => {
-            let ckpt = sandtable_agent::checkpoint::resolve(i).with_context(|| format!("--init {}", i.display()))?;
-            Ok(ckpt.join("config.json").display().to_string())
-        }
-        None => Ok("small".into()),
-    })?;
-    if let Some(s) = args.steps {
-        cfg.finetune.steps = s;
-    }
-    if let Some(s) = args.seed {
-        cfg.train.seed = s;
-    }
-    let on = &mut cfg.finetune.online;
-    on.rounds = args.rounds.unwrap_or(on.rounds);
-    on.episodes = args.round_episodes.unwrap_or(on.episodes);
-    on.beta = args.beta.unwrap_or(on.beta);
-    on.beta_decay = args.beta_decay.unwrap_or(on.beta_decay);
-    on.first_round_steps = args.first_round_steps.or(on.first_round_steps);
-    cfg.validate().map_err(|m| anyhow::anyhow!("config `{}`: {m}", cfg.name))?;
-    let device = sandtable::device::parse(&args.device)?;
-    let tuning = Finetune {
-        data: &[],
-        init: init.as_deref(),
-        holdout: &args.holdout,
-        run: &args.out,
-        resume: args.resume,
-        until: args.until,
-        freeze_trunk: args.freeze_trunk,
-        vocab_texts: &[],
-        stable_split: false,
-        codes: None,
-    };
-    if args.online {
-        // Checked here (frame size) and opened again each round.
-        open_datasets(&args.data, &cfg)?;
-        let job = Online {
-            scenarios: load_scenarios(&args.scenarios)?,
-            workers: usize::from(args.workers),
-            envs: usize::from(args.envs),
-            renderer: args.renderer,
-            demos: args.data.clone(),
-            tuning,
-        };
-        let mut bar = Bars::default();
-        let result = online(&cfg, &job, &device, &mut bar);
-        bar.finish();
-        let state = result.context("online fine-tuning")?;
-        println!("fine-tuning {:?} at step {}; run in {} (metrics.jsonl, online/, checkpoints/)", state.stage, state.step, args.out.display());
-        return Ok(());
-    }
-    let data = open_datasets(&args.data, &cfg)?;
-    tracing::info!(config = %cfg.name, init = args.init, datasets = data.len(), "fine-tuning");
-    let job = Finetune { data: &data, ..tuning };
+    execute(&args.request(), &args.device)
+}
+
+/// Run `job` on `device` and say where it stands.
+pub fn execute(job: &Finetuning, device: &str) -> Result<()> {
+    let device = sandtable::device::parse(device)?;
     let mut bar = Bars::default();
-    let state = finetune(&cfg, &job, &device, &mut bar).context("fine-tuning")?;
+    let result = run_finetuning(job, &device, &mut bar);
     bar.finish();
-    println!("fine-tuning {:?} at step {}; run in {} (metrics.jsonl, finetune_loss.svg, checkpoints/)", state.stage, state.step, args.out.display());
+    let state = result?;
+    let files = if job.online.is_some() { "metrics.jsonl, online/, checkpoints/" } else { "metrics.jsonl, finetune_loss.svg, checkpoints/" };
+    println!("fine-tuning {:?} at step {}; run in {} ({files})", state.stage, state.step, job.out.display());
     Ok(())
 }

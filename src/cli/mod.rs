@@ -13,7 +13,7 @@ mod record;
 mod report;
 mod scenario;
 mod sim;
-mod training;
+
 
 use clap::{Parser, Subcommand};
 
@@ -29,7 +29,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {
+pub(crate) enum Command {
     /// The whole pipeline in one command: record, pretrain, eval-wm, finetune, eval, report.
     Demo(demo::DemoArgs),
     /// Write a run directory's self-contained report.html.

@@ -2,14 +2,12 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
-use sandtable::live::feeder::{LivePretrain, pretrain_live};
+use sandtable::live::feeder::LivePretrain;
 use sandtable::progress::Bars;
-use sandtable_agent::pretrain::{Source, pretrain};
+use sandtable::training::{Pretraining, run_pretraining};
 use sandtable_env::Renderer;
-
-use super::training::{open_datasets, resolve_config};
 
 /// Arguments of `sandtable pretrain`.
 #[derive(Debug, Args)]
@@ -64,48 +62,55 @@ pub struct PretrainArgs {
     pub until: Option<u64>,
 }
 
+impl PretrainArgs {
+    /// The request these arguments make.
+    pub fn request(&self) -> Pretraining {
+        let live = self.live.then(|| LivePretrain {
+            scenarios: self.scenarios.clone(),
+            workers: usize::from(self.workers),
+            envs: usize::from(self.envs),
+            policy: self.policy.clone(),
+            buffer_frames: self.buffer_frames,
+            renderer: self.renderer,
+            run: self.out.clone(),
+            resume: self.resume,
+            until: self.until,
+        });
+        Pretraining {
+            data: self.data.clone(),
+            live,
+            config: self.config.clone(),
+            out: self.out.clone(),
+            resume: self.resume,
+            tokenizer_steps: self.tokenizer_steps,
+            dynamics_steps: self.dynamics_steps,
+            seed: self.seed,
+            until: self.until,
+        }
+    }
+}
+
 /// Train.
 pub fn run(args: PretrainArgs) -> Result<()> {
-    let mut cfg = resolve_config(args.config.as_deref(), &args.out, args.resume, || Ok("small".into()))?;
-    if let Some(s) = args.tokenizer_steps {
-        cfg.train.tokenizer_steps = s;
-    }
-    if let Some(s) = args.dynamics_steps {
-        cfg.train.dynamics_steps = s;
-    }
-    if let Some(s) = args.seed {
-        cfg.train.seed = s;
-    }
-    let device = sandtable::device::parse(&args.device)?;
-    if args.live {
-        let job = LivePretrain {
-            scenarios: args.scenarios.clone(),
-            workers: usize::from(args.workers),
-            envs: usize::from(args.envs),
-            policy: args.policy.clone(),
-            buffer_frames: args.buffer_frames,
-            renderer: args.renderer,
-            run: args.out.clone(),
-            resume: args.resume,
-            until: args.until,
-        };
-        let mut bar = Bars::default();
-        let result = pretrain_live(&cfg, &job, &device, &mut bar);
-        bar.finish();
-        let (state, episodes) = result?;
-        println!("pretraining {:?} at step {} from {episodes} live episodes; run in {}", state.stage, state.step, args.out.display());
-        return Ok(());
-    }
-    let data = open_datasets(&args.data, &cfg)?;
-    tracing::info!(config = %cfg.name, device = args.device, datasets = data.len(), "pretraining");
+    execute(&args.request(), &args.device)
+}
+
+/// Run `job` on `device` and say where it stands.
+pub fn execute(job: &Pretraining, device: &str) -> Result<()> {
+    let device = sandtable::device::parse(device)?;
     let mut bar = Bars::default();
-    let state = pretrain(&cfg, Source::Recorded(&data), &args.out, args.resume, args.until, &device, &mut bar).context("pretraining")?;
+    let result = run_pretraining(job, &device, &mut bar);
     bar.finish();
-    println!(
-        "pretraining {:?} at step {}; run in {} (metrics.jsonl, tokenizer_loss.svg, dynamics_loss.svg, checkpoints/)",
-        state.stage,
-        state.step,
-        args.out.display()
-    );
+    let done = result?;
+    let state = done.state;
+    match done.live_episodes {
+        Some(episodes) => println!("pretraining {:?} at step {} from {episodes} live episodes; run in {}", state.stage, state.step, job.out.display()),
+        None => println!(
+            "pretraining {:?} at step {}; run in {} (metrics.jsonl, tokenizer_loss.svg, dynamics_loss.svg, checkpoints/)",
+            state.stage,
+            state.step,
+            job.out.display()
+        ),
+    }
     Ok(())
 }

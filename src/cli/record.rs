@@ -52,21 +52,32 @@ pub struct RecordArgs {
 
 /// Record the dataset.
 pub fn run(args: RecordArgs) -> Result<()> {
-    let job = Recording {
-        scenarios: args.scenarios,
-        episodes: args.episodes,
-        policy: args.policy,
-        workers: usize::from(args.workers),
-        envs: usize::from(args.envs),
-        size: args.size,
-        renderer: args.renderer,
-        seed: args.seed,
-        expert_labels: args.expert_labels,
-        shard_frames: args.shard_frames,
-        resume: args.resume,
-        out: args.out,
-    };
-    let done = record(&job)?;
+    execute(&args.request())
+}
+
+impl RecordArgs {
+    /// The request these arguments make.
+    pub fn request(&self) -> Recording {
+        Recording {
+            scenarios: self.scenarios.clone(),
+            episodes: self.episodes,
+            policy: self.policy.clone(),
+            workers: usize::from(self.workers),
+            envs: usize::from(self.envs),
+            size: self.size,
+            renderer: self.renderer,
+            seed: self.seed,
+            expert_labels: self.expert_labels,
+            shard_frames: self.shard_frames,
+            resume: self.resume,
+            out: self.out.clone(),
+        }
+    }
+}
+
+/// Record what `job` asks and say what the dataset holds.
+pub fn execute(job: &Recording) -> Result<()> {
+    let done = record(job)?;
     if done.before >= job.episodes {
         println!("{} already holds {} episodes; nothing to record", job.out.display(), done.before);
         return Ok(());

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
+use sandtable::preview::{ScenarioPreview, preview};
 use sandtable_env::{Renderer, Scenario, builtin_names};
 
 /// Scenario tools.
@@ -65,13 +66,21 @@ pub fn run(cmd: ScenarioCommand) -> Result<()> {
             }
             Ok(())
         }
-        ScenarioCommand::Preview(a) => preview(a),
+        ScenarioCommand::Preview(a) => execute_preview(&a.request()),
     }
 }
 
-fn preview(a: PreviewArgs) -> Result<()> {
-    let done = sandtable::preview::preview(&a.scenario, a.seeds, a.first_seed, a.size, a.renderer, &a.out)?;
+impl PreviewArgs {
+    /// The request these arguments make.
+    pub fn request(&self) -> ScenarioPreview {
+        ScenarioPreview { scenario: self.scenario.clone(), seeds: self.seeds, first_seed: self.first_seed, size: self.size, renderer: self.renderer, out: self.out.clone() }
+    }
+}
+
+/// Write the preview `job` asks for and say where.
+pub fn execute_preview(job: &ScenarioPreview) -> Result<()> {
+    let done = preview(job)?;
     let (cols, rows) = done.grid;
-    println!("wrote {} ({} seeds, {cols}x{rows}) and {}", a.out.display(), a.seeds, done.legend.display());
+    println!("wrote {} ({} seeds, {cols}x{rows}) and {}", job.out.display(), job.seeds, done.legend.display());
     Ok(())
 }
