@@ -21,6 +21,14 @@ pub struct Bars {
 }
 
 impl Bars {
+    /// Run `f` reporting to fresh bars, and finish them (on screen) whatever it returns.
+    pub fn around<T>(f: impl FnOnce(&mut Bars) -> T) -> T {
+        let mut bars = Bars::default();
+        let out = f(&mut bars);
+        bars.finish();
+        out
+    }
+
     /// Finish the current stage's bar, leaving it on screen.
     pub fn finish(&mut self) {
         if let Some(b) = self.bar.take() {

@@ -251,7 +251,7 @@ pub fn write_report(run: &Path) -> Result<PathBuf> {
         }
         h.push_str("</table>");
     }
-    let datasets: Vec<(String, DatasetInfo)> = named("info.json").filter_map(|p| Some((rel(run, p.parent()?), DatasetInfo::load(p.parent()?).ok()?))).collect();
+    let datasets: Vec<(String, DatasetInfo)> = named(DatasetInfo::FILE).filter_map(|p| Some((rel(run, p.parent()?), DatasetInfo::load(p.parent()?).ok()?))).collect();
     if !datasets.is_empty() {
         h.push_str("<table><tr><th>dataset</th><th>policy</th><th>base seed</th><th>episodes</th><th>frames</th><th>scenarios</th></tr>");
         for (d, v) in &datasets {

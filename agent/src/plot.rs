@@ -89,23 +89,17 @@ pub fn plot_losses(run: &Path) -> Result<(), AgentError> {
         (Stage::Finetune, "finetune_loss.svg", "Fine-tuning: action and answer cross-entropy", "validation (actions and answers only)"),
     ];
     for (stage, file, title, val_label) in stages {
-        let train: Vec<(f64, f64)> = rows
-            .iter()
-            .filter_map(|r| match r {
-                MetricsRow::Step(s) if s.stage == stage && !s.loss.is_nan() => Some((s.step as f64, s.loss)),
-                _ => None,
-            })
-            .collect();
+        let train = loss_points(&rows, stage, |r| match r {
+            MetricsRow::Step(s) => Some((s.stage, s.step, s.loss)),
+            _ => None,
+        });
         if train.is_empty() {
             continue;
         }
-        let val: Vec<(f64, f64)> = rows
-            .iter()
-            .filter_map(|r| match r {
-                MetricsRow::Validation(v) if v.stage == stage && !v.val_loss.is_nan() => Some((v.step as f64, v.val_loss)),
-                _ => None,
-            })
-            .collect();
+        let val = loss_points(&rows, stage, |r| match r {
+            MetricsRow::Validation(v) => Some((v.stage, v.step, v.val_loss)),
+            _ => None,
+        });
         let series = vec![
             Series { label: "train".into(), points: smooth(&train, 20), dashed: false, color: None },
             Series { label: val_label.into(), points: val, dashed: true, color: None },
@@ -113,6 +107,14 @@ pub fn plot_losses(run: &Path) -> Result<(), AgentError> {
         line_chart(&run.file(file), title, "step", "loss", &series, true)?;
     }
     Ok(())
+}
+
+/// A row's stage, step and loss, for the rows of one kind.
+type LossOf = fn(&MetricsRow) -> Option<(Stage, u64, f64)>;
+
+/// `stage`'s (step, loss) points among the rows `pick` reads, NaN losses left out.
+fn loss_points(rows: &[MetricsRow], stage: Stage, pick: LossOf) -> Vec<(f64, f64)> {
+    rows.iter().filter_map(pick).filter(|(s, _, y)| *s == stage && !y.is_nan()).map(|(_, x, y)| (x as f64, y)).collect()
 }
 
 /// Trailing mean over `k` points, to read a noisy loss curve.

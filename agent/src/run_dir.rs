@@ -95,7 +95,7 @@ impl RunDir {
 
     /// Whether online imitation has started its aggregated dataset.
     pub fn has_online_data(&self) -> bool {
-        self.online().join("info.json").is_file()
+        self.online().join(crate::dataset::DatasetInfo::FILE).is_file()
     }
 
     /// Whether it holds a run: a checkpoint, or online imitation's data.

@@ -141,7 +141,7 @@ fn plan(out: &Path, sizes: &Sizes, workers: usize) -> Vec<Part> {
         seed,
         expert_labels: false,
         shard_frames: 4096,
-        resume: dir.join("info.json").is_file(),
+        resume: dir.join(sandtable_agent::dataset::DatasetInfo::FILE).is_file(),
         out: dir.to_path_buf(),
     };
     let complete = |dir: &Path, n: u64| sandtable_agent::dataset::DatasetInfo::load(dir).is_ok_and(|i| i.total_episodes >= n);

@@ -120,9 +120,7 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
 /// Run `job` on `device` and say where it stands.
 pub fn execute(job: &Finetuning, device: &str) -> Result<()> {
     let device = sandtable::device::parse(device)?;
-    let mut bar = Bars::default();
-    let result = run_finetuning(job, &device, &mut bar);
-    bar.finish();
+    let result = Bars::around(|bars| run_finetuning(job, &device, bars));
     let state = result?;
     let files = if job.online.is_some() { "metrics.jsonl, online/, checkpoints/" } else { "metrics.jsonl, finetune_loss.svg, checkpoints/" };
     println!("fine-tuning {:?} at step {}; run in {} ({files})", state.stage, state.step, job.out.display());

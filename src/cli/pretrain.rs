@@ -98,9 +98,7 @@ pub fn run(args: PretrainArgs) -> Result<()> {
 /// Run `job` on `device` and say where it stands.
 pub fn execute(job: &Pretraining, device: &str) -> Result<()> {
     let device = sandtable::device::parse(device)?;
-    let mut bar = Bars::default();
-    let result = run_pretraining(job, &device, &mut bar);
-    bar.finish();
+    let result = Bars::around(|bars| run_pretraining(job, &device, bars));
     let done = result?;
     let state = done.state;
     match done.live_episodes {

@@ -36,7 +36,7 @@ pub fn dataset_sink(dir: &Path, scenario: &Arc<Scenario>, size: u32, renderer: R
     // seed is in its metadata.
     let mut info = dataset_info(std::slice::from_ref(scenario), size, renderer, 0, &format!("play:{driver}"), 0)?;
     info.recording.seed_rule = "chosen in the play window (--seed, then R: next, N: fresh); each episode's seed is in episodes.jsonl".into();
-    let writer = if dir.join("info.json").exists() {
+    let writer = if dir.join(sandtable_agent::dataset::DatasetInfo::FILE).exists() {
         DatasetWriter::resume(dir, info, 1).with_context(|| format!("appending to the dataset {}", dir.display()))?
     } else {
         DatasetWriter::create(dir, info, 1).with_context(|| format!("creating the dataset {}", dir.display()))?

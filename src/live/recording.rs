@@ -60,7 +60,7 @@ pub fn record(job: &Recording) -> Result<Recorded> {
     let policy = if job.expert_labels { format!("{} labelled by expert", job.policy.name()) } else { job.policy.name() };
     let info = dataset_info(&scenarios, job.size, job.renderer, job.seed, &policy, job.episodes)?;
     let mut writer = if job.resume {
-        anyhow::ensure!(job.out.join("info.json").is_file(), "--resume: {} holds no dataset to continue", job.out.display());
+        anyhow::ensure!(job.out.join(sandtable_agent::dataset::DatasetInfo::FILE).is_file(), "--resume: {} holds no dataset to continue", job.out.display());
         DatasetWriter::resume(&job.out, info, job.shard_frames).context("resuming the recording")?
     } else {
         DatasetWriter::create(&job.out, info, job.shard_frames).context("creating the dataset")?

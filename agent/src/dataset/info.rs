@@ -95,6 +95,9 @@ pub struct DatasetInfo {
 }
 
 impl DatasetInfo {
+    /// Its file in a dataset's folder.
+    pub const FILE: &str = "info.json";
+
     /// A fresh description of an empty dataset of `height × width` frames.
     pub fn new(height: usize, width: usize, fps: f64, action_vocabulary: Vec<String>, answer_vocabulary: Vec<String>, recording: Recording) -> Self {
         let scalar = |dtype: &str, description: &str| Feature { dtype: dtype.into(), shape: vec![], names: vec![], description: description.into() };
@@ -143,7 +146,7 @@ impl DatasetInfo {
 
     /// Read and check `DIR/info.json`.
     pub fn load(dir: &Path) -> Result<Self, DatasetError> {
-        let path = dir.join("info.json");
+        let path = dir.join(Self::FILE);
         let text = std::fs::read_to_string(&path).map_err(|e| DatasetError::io(&path, e))?;
         let info: DatasetInfo = serde_json::from_str(&text).map_err(|e| DatasetError::Json { path: path.clone(), message: e.to_string() })?;
         if info.format != FORMAT {

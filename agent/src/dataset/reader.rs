@@ -101,7 +101,7 @@ impl Dataset {
         for (k, entry) in info.shards.iter().enumerate() {
             if entry.first_episode != next_episode {
                 return Err(DatasetError::invalid(
-                    dir.join("info.json"),
+                    dir.join(DatasetInfo::FILE),
                     format!("shard {} starts at episode {}, expected {next_episode}", entry.file, entry.first_episode),
                 ));
             }
@@ -253,7 +253,7 @@ fn open_shard(dir: &Path, entry: &ShardEntry, info: &DatasetInfo) -> Result<Shar
         Ok(t.data())
     };
     let feature = |name: &str| {
-        info.features.get(name).ok_or_else(|| DatasetError::invalid(dir.join("info.json"), format!("features lack `{name}`")))
+        info.features.get(name).ok_or_else(|| DatasetError::invalid(dir.join(DatasetInfo::FILE), format!("features lack `{name}`")))
     };
     let frames_data = column("frames", feature("frames")?)?;
     let start = frames_data.as_ptr() as usize - map.as_ptr() as usize;

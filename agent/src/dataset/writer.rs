@@ -73,7 +73,7 @@ impl DatasetWriter {
     /// Start a new dataset in `dir`, cutting a shard every `shard_frames` rows (at episode ends).
     /// Fails if `dir` already holds one.
     pub fn create(dir: &Path, info: DatasetInfo, shard_frames: u64) -> Result<Self, DatasetError> {
-        let info_path = dir.join("info.json");
+        let info_path = dir.join(DatasetInfo::FILE);
         if info_path.exists() {
             return Err(DatasetError::Request(format!(
                 "{} already holds a dataset; pass --resume to continue it or choose another directory",
@@ -92,7 +92,7 @@ impl DatasetWriter {
     /// match what was recorded before in everything but the number of episodes requested.
     pub fn resume(dir: &Path, fresh: DatasetInfo, shard_frames: u64) -> Result<Self, DatasetError> {
         let old = DatasetInfo::load(dir)?;
-        let path = dir.join("info.json");
+        let path = dir.join(DatasetInfo::FILE);
         let (a, b) = (&old.recording, &fresh.recording);
         let mismatch = |what: &str, was: String, now: String| {
             DatasetError::invalid(&path, format!("cannot resume: it was recorded with {what} {was}, this run asks for {now}"))
@@ -270,7 +270,7 @@ impl DatasetWriter {
         }
         let path = self.dir.join("episodes.jsonl");
         write_atomic(&path, jsonl.as_bytes()).map_err(|e| DatasetError::io(&path, e))?;
-        let path = self.dir.join("info.json");
+        let path = self.dir.join(DatasetInfo::FILE);
         let text = serde_json::to_string_pretty(&self.info).map_err(|e| DatasetError::Request(e.to_string()))?;
         write_atomic(&path, text.as_bytes()).map_err(|e| DatasetError::io(&path, e))
     }
