@@ -36,6 +36,18 @@ fn unwritable_out_dir() {
     assert_one_line_error(&o, "creating output directory");
 }
 
+/// Each cause of an error chain is named once: an OS error is not repeated by the error that
+/// wraps it.
+#[test]
+fn a_missing_file_is_named_once_with_its_cause() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("no_dataset");
+    let missing = missing.to_str().expect("utf8");
+    let o = sandtable(&["dataset", "check", missing]);
+    assert_one_line_error(&o, missing);
+    assert_eq!(stderr(&o).matches("(os error").count(), 1, "{}", stderr(&o));
+}
+
 #[test]
 fn wrong_flag() {
     let o = sandtable(&["sim", "--speed", "3"]);

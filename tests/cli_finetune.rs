@@ -124,6 +124,16 @@ fn finetune_resumes_exactly_and_the_agent_drives_two_workers() {
         assert_eq!(l["given_answer"].is_null(), l["diagnosis"]["failure"] == "unanswered", "{l}");
     }
 
+    // A question with a word it never learnt ("size"): the warning is logged once, with its
+    // count at the end, not once per episode; and a log that is not a terminal has no colours.
+    let out_size = dir.path().join("eval_size");
+    let o = sandtable(&["eval", "--checkpoint", s(&a), "--scenario", "size_of_object", "--episodes", "4", "--policy", "agent", "--gifs", "0", "--out", s(&out_size)]);
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert_eq!(err.matches("words outside the vocabulary read as <unk>").count(), 2, "the warning, then its count: {err}");
+    assert!(err.contains("4 times in all"), "{err}");
+    assert!(!err.contains('\x1b'), "no ANSI codes when stderr is not a terminal: {err}");
+
     // The demonstrations' own seeds are refused.
     let o = sandtable(&["eval", "--checkpoint", s(&a), "--scenario", "go_to_object", "describe_object", "--episodes", "2", "--seed", "5", "--out", s(&out)]);
     assert!(!o.status.success() && stderr(&o).contains("was used in training"), "{}", stderr(&o));

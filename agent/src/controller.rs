@@ -8,6 +8,7 @@ use candle_core::{Device, Tensor};
 use crate::AgentError;
 use crate::loader::TrainedAgent;
 use crate::model::{ANSWER_ACTION, AgentWindow, argmax};
+use crate::warnings::RepeatedWarnings;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -54,13 +55,20 @@ pub struct Controller<'a> {
     temperature: f64,
     seed: u64,
     deadline: bool,
+    /// Unknown words and cut instructions, warned about once per kind.
+    warnings: RepeatedWarnings,
 }
+
+/// The warning about words the agent never learnt.
+const UNKNOWN_WORDS: &str = "words outside the vocabulary read as <unk>";
+/// The warning about instructions longer than the agent reads.
+const CUT: &str = "instructions longer than the model reads keep their last words";
 
 impl<'a> Controller<'a> {
     /// Control with `model`; it answers only with the words it was trained to answer with.
     pub fn new(model: &'a TrainedAgent, device: &Device) -> Self {
         let answers = model.card.answers.iter().filter_map(|w| model.vocab.id(w)).collect();
-        Self { model, device: device.clone(), answers, open: HashMap::new(), temperature: 0.0, seed: 0, deadline: true }
+        Self { model, device: device.clone(), answers, open: HashMap::new(), temperature: 0.0, seed: 0, deadline: true, warnings: RepeatedWarnings::default() }
     }
 
     /// Whether a question still open at the episode's last step is answered there (the default):
@@ -98,10 +106,14 @@ impl<'a> Controller<'a> {
         let reads_pixels = self.model.agent.reads_pixels();
         let mut windows = Vec::with_capacity(requests.len());
         for (r, chunk) in requests.iter().zip(codes.chunks(p)) {
+            let warnings = &mut self.warnings;
             let h = self.open.entry(r.episode).or_insert_with(|| {
-                let (text, cut) = self.model.vocab.encode_last(r.mission, text_len);
-                if cut {
-                    tracing::warn!(mission = r.mission, text_len, "instruction longer than the model reads; keeping its last words");
+                let (text, cut, unknown) = self.model.vocab.encode_last(r.mission, text_len);
+                if cut && warnings.first(CUT) {
+                    tracing::warn!(mission = r.mission, text_len, "{CUT}");
+                }
+                if !unknown.is_empty() && warnings.first(UNKNOWN_WORDS) {
+                    tracing::warn!(words = ?unknown, mission = r.mission, "{UNKNOWN_WORDS}");
                 }
                 History { text, ..History::default() }
             });

@@ -25,6 +25,7 @@ pub mod run_dir;
 pub mod runner;
 pub mod score;
 pub mod text;
+pub mod warnings;
 pub mod weights;
 pub mod world_model_eval;
 
@@ -49,18 +50,18 @@ pub enum AgentError {
         message: String,
     },
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         /// The file.
         path: std::path::PathBuf,
-        /// The cause.
-        source: std::io::Error,
+        /// The cause, named in the message (not a `source`, which a chain would print again).
+        cause: std::io::Error,
     },
 }
 
 impl AgentError {
     /// An I/O failure on `path` (as [`dataset::DatasetError`] builds its own).
     pub(crate) fn io(path: impl Into<std::path::PathBuf>, source: std::io::Error) -> Self {
-        Self::Io { path: path.into(), source }
+        Self::Io { path: path.into(), cause: source }
     }
 }

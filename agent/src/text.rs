@@ -99,22 +99,13 @@ impl TextVocab {
         (ids, unknown)
     }
 
-    /// Ids of `text`, warning once per call about unknown words.
-    pub fn encode_warn(&self, text: &str) -> Vec<u32> {
-        let (ids, unknown) = self.encode(text);
-        if !unknown.is_empty() {
-            tracing::warn!(words = ?unknown, text, "words outside the vocabulary read as {UNKNOWN}");
-        }
-        ids
-    }
-
-    /// Ids of the last `n` words of `text` (warning about unknown words), and whether words
-    /// before them were cut: what a model reading `n` words sees of a longer instruction.
-    pub fn encode_last(&self, text: &str, n: usize) -> (Vec<u32>, bool) {
-        let mut ids = self.encode_warn(text);
+    /// Ids of the last `n` words of `text`, whether words before them were cut, and the words
+    /// outside the vocabulary: what a model reading `n` words sees of a longer instruction.
+    pub fn encode_last(&self, text: &str, n: usize) -> (Vec<u32>, bool, Vec<String>) {
+        let (mut ids, unknown) = self.encode(text);
         let cut = ids.len().saturating_sub(n);
         ids.drain(..cut);
-        (ids, cut > 0)
+        (ids, cut > 0, unknown)
     }
 
     /// The words of `ids`, joined by spaces (out-of-range ids read as the unknown word).
@@ -149,8 +140,8 @@ mod tests {
         let v = TextVocab::build(["go to the red cube", "How many yellow objects are there?"]);
         assert_eq!(v.len(), 14);
         assert_eq!(v.id(PAD), Some(PAD_ID));
-        assert_eq!(v.encode_last("go to the red cube", 2), (v.encode("red cube").0, true));
-        assert_eq!(v.encode_last("go to the red cube", 9), (v.encode("go to the red cube").0, false));
+        assert_eq!(v.encode_last("go to the red cube", 2), (v.encode("red cube").0, true, Vec::new()));
+        assert_eq!(v.encode_last("go to the red cube", 9), (v.encode("go to the red cube").0, false, Vec::new()));
         let (ids, unknown) = v.encode("how many red objects are there?");
         assert!(unknown.is_empty());
         assert_eq!(v.decode(&ids), "how many red objects are there ?");

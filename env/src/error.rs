@@ -22,12 +22,12 @@ pub enum EnvError {
         builtins: String,
     },
     /// A scenario file could not be read.
-    #[error("cannot read scenario {path}: {source}")]
+    #[error("cannot read scenario {path}: {cause}")]
     ScenarioIo {
         /// The file.
         path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
+        /// The cause, named in the message (not a `source`, which a chain would print again).
+        cause: std::io::Error,
     },
     /// A scenario file is not valid RON for the schema.
     #[error("{origin}:{line}:{col}: {message}")]

@@ -6,12 +6,12 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum DatasetError {
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         /// The file.
         path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
+        /// The cause, named in the message (not a `source`, which a chain would print again).
+        cause: std::io::Error,
     },
     /// A JSON file does not parse.
     #[error("{path}: {message}")]
@@ -43,6 +43,6 @@ impl DatasetError {
     }
 
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        DatasetError::Io { path: path.into(), source }
+        DatasetError::Io { path: path.into(), cause: source }
     }
 }

@@ -59,8 +59,9 @@ pub(crate) fn windows(data: &[Dataset], items: &[Item], codes: &Codes, vocab: &T
         let frames = rows.clone().map(|t| codes.frame(it.set, it.episode, t)).collect();
         let pixels = if pixels { rows.map(|t| ep.frame(t).to_vec()).collect() } else { Vec::new() };
         // As at inference, a longer instruction keeps its last words (`finetune` warns about such
-        // missions once, up front).
-        let (text, _) = vocab.encode_last(&ep.meta.mission, text_len);
+        // missions once, up front); the vocabulary is built from these missions, so none has an
+        // unknown word.
+        let (text, ..) = vocab.encode_last(&ep.meta.mission, text_len);
         out.push(AgentWindow { text, codes: frames, actions, answer, pixels });
     }
     Ok(out)

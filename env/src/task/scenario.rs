@@ -323,7 +323,7 @@ impl Scenario {
     /// Load and validate a scenario file.
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
-            .map_err(|source| EnvError::ScenarioIo { path: path.to_path_buf(), source })?;
+            .map_err(|cause| EnvError::ScenarioIo { path: path.to_path_buf(), cause })?;
         Self::from_ron(&text, &path.display().to_string())
     }
 
