@@ -11,6 +11,7 @@ mod cli_pretrain;
 mod cli_record;
 mod cli_scenario;
 mod cli_sim;
+mod docs;
 mod env_contract;
 mod env_determinism;
 mod env_render;
