@@ -16,4 +16,5 @@ mod env_contract;
 mod env_determinism;
 mod env_render;
 mod env_stream;
+mod faults;
 mod live_loop;

@@ -222,9 +222,12 @@ fn numpy_dtype(d: Dtype) -> &'static str {
 #[allow(unsafe_code)]
 fn map_file(path: &Path) -> Result<Mmap, DatasetError> {
     let file = std::fs::File::open(path).map_err(|e| DatasetError::io(path, e))?;
-    // SAFETY: the map is read-only and shards are immutable once renamed into place; a file
-    // changed underneath us could show changed bytes but cannot break memory safety of `&[u8]`
-    // reads on Linux, and every read goes through bounds-checked slices.
+    // SAFETY: the map is read-only and every read goes through bounds-checked slices. sandtable
+    // never changes a shard once it is renamed into place, and reads only those. What does not
+    // hold: another process that rewrites a mapped shard makes its bytes change under `&[u8]`
+    // (they are then what the file says, not what `open` checked), and one that truncates it
+    // makes a read past the new end raise SIGBUS, which ends the process. No guard catches
+    // either; `Dataset::verify` finds a rewritten shard by its SHA-256 before a run.
     unsafe { Mmap::map(&file) }.map_err(|e| DatasetError::io(path, e))
 }
 

@@ -1,0 +1,136 @@
+//! Faults a long run meets: `kill -9` at steps drawn over `pretrain`, `finetune` and
+//! `finetune --online` (inside online rounds and between them). Each run is resumed after every
+//! kill and must end with the same bytes as the same run left alone: the final weights and
+//! optimiser moments, every logged number but times, and the aggregated dataset. (`record`'s kill
+//! test is in `cli_record`.)
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::util::{read_tree, sandtable, stderr};
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf8 path")
+}
+
+/// A run's result: the latest checkpoint's weight and optimiser files, `metrics.jsonl` without
+/// its times, and the aggregated dataset of an online run.
+type Result = (Vec<(String, Vec<u8>)>, Vec<Value>, Vec<(String, Vec<u8>)>);
+
+fn result(run: &Path) -> Result {
+    let latest = std::fs::read_to_string(run.join("checkpoints/latest")).expect("checkpoints/latest");
+    let ckpt = run.join("checkpoints").join(latest.trim());
+    // state.json names the run's own folder (the online dataset), so it differs between runs.
+    let weights = read_tree(&ckpt).into_iter().filter(|(name, _)| name.ends_with(".safetensors")).collect();
+    let text = std::fs::read_to_string(run.join("metrics.jsonl")).expect("metrics.jsonl");
+    let metrics = text
+        .lines()
+        .map(|l| {
+            let mut v: Value = serde_json::from_str(l).expect("a JSON line");
+            if let Some(o) = v.as_object_mut() {
+                for timing in ["step_ms", "tokens_per_s", "frames_per_s"] {
+                    o.remove(timing);
+                }
+            }
+            v
+        })
+        .collect();
+    let online = if run.join("online").is_dir() { read_tree(&run.join("online")) } else { Vec::new() };
+    (weights, metrics, online)
+}
+
+/// The highest step `metrics.jsonl` in `run` has logged so far.
+fn logged_step(run: &Path) -> u64 {
+    let text = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap_or_default();
+    text.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).filter_map(|v| v["step"].as_u64()).max().unwrap_or(0)
+}
+
+/// Run `args` into `out`, killing it with SIGKILL as soon as it has logged each of the steps of
+/// `kill_at` and resuming it after each kill, then let it finish. Returns how many attempts the
+/// kill ended (the others had finished first).
+fn killed_and_resumed(args: &[&str], out: &Path, kill_at: &[u64]) -> usize {
+    use std::os::unix::process::ExitStatusExt;
+    let mut killed = 0;
+    for (i, &step) in kill_at.iter().enumerate() {
+        let mut a: Vec<&str> = [args, &["--out", s(out)]].concat();
+        if i > 0 {
+            a.push("--resume");
+        }
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sandtable")).args(&a).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while logged_step(out) < step && child.try_wait().expect("wait").is_none() {
+            assert!(Instant::now() < deadline, "step {step} was not reached in time");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // A run that ended before its kill has nothing to lose: the next resume finds it done.
+        let _ = child.kill();
+        killed += usize::from(child.wait().expect("reaped").signal() == Some(9));
+    }
+    let o = sandtable(&[args, &["--out", s(out), "--resume"]].concat());
+    assert!(o.status.success(), "the last resume of {args:?}: {}", stderr(&o));
+    killed
+}
+
+/// `n` kill points among the steps 1..`steps`: a fixed pseudo-random draw, so a failure can be
+/// rerun.
+fn kill_points(seed: u64, n: usize, steps: u64) -> Vec<u64> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut points: Vec<u64> = (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            1 + x % (steps - 1)
+        })
+        .collect();
+    points.sort();
+    points
+}
+
+fn check_kills(name: &str, args: &[&str], steps: u64, seed: u64) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (whole_run, cut_run) = (dir.path().join("whole"), dir.path().join("cut"));
+    let o = sandtable(&[args, &["--out", s(&whole_run)]].concat());
+    assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+    let points = kill_points(seed, 3, steps);
+    let killed = killed_and_resumed(args, &cut_run, &points);
+    assert!(killed >= 2, "{name}: only {killed} of the kills at steps {points:?} landed before the run finished");
+    let (a, b) = (result(&whole_run), result(&cut_run));
+    assert!(!a.0.is_empty() && !a.1.is_empty(), "{name}: the run left weights and metrics");
+    assert!(a == b, "{name}: killed at steps {points:?} and resumed, the run must end with the uninterrupted run's bytes");
+}
+
+fn demos(dir: &Path) -> std::path::PathBuf {
+    let data = dir.join("demos");
+    let o = sandtable(&["record", "--scenario", "go_to_object", "--episodes", "8", "--policy", "mixed:0.3", "--seed", "3", "--out", s(&data)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    data
+}
+
+#[test]
+fn pretraining_killed_anywhere_resumes_to_the_same_bytes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = demos(dir.path());
+    check_kills("pretrain", &["pretrain", "--data", s(&data), "--config", "tiny", "--tokenizer-steps", "40", "--dynamics-steps", "40"], 80, 1);
+}
+
+#[test]
+fn fine_tuning_killed_anywhere_resumes_to_the_same_bytes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = demos(dir.path());
+    check_kills("finetune", &["finetune", "--init", "none", "--config", "tiny", "--data", s(&data), "--steps", "70"], 70, 2);
+}
+
+#[test]
+fn online_imitation_killed_anywhere_resumes_to_the_same_bytes() {
+    let args = [
+        "finetune", "--online", "--scenario", "go_to_object", "--init", "none", "--config", "tiny", "--steps", "12", "--rounds", "4", "--round-episodes", "4", "--envs",
+        "4",
+    ];
+    // Rounds start at steps 0, 3, 6 and 9: a kill just after one of them lands in its play or its
+    // first training steps.
+    check_kills("finetune --online", &args, 12, 3);
+}
