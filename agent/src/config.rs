@@ -139,6 +139,10 @@ pub struct FinetuneConfig {
     pub eval_batches: usize,
     /// Steps between checkpoints.
     pub checkpoint_every: u64,
+    /// The learning rate of the trunk (every weight the world model has: embeddings, blocks,
+    /// head) as a fraction of `lr`; the agent's own parts (`text_pos`, the pixel stem) take
+    /// `lr`. Below 1, a pretrained trunk moves slower than the parts new to it.
+    pub trunk_lr_scale: f64,
     /// Online imitation (`finetune --online`): rounds of rollouts, expert labels and training.
     pub online: OnlineConfig,
 }
@@ -159,6 +163,7 @@ impl Default for FinetuneConfig {
             eval_every: 100,
             eval_batches: 4,
             checkpoint_every: 100,
+            trunk_lr_scale: 1.0,
             online: OnlineConfig::default(),
         }
     }
@@ -296,6 +301,9 @@ impl Config {
         let ft = &self.finetune;
         if ft.batch == 0 || ft.eval_every == 0 || ft.eval_batches == 0 || ft.checkpoint_every == 0 || ft.text_len == 0 {
             return Err("finetune batch, text_len, eval_every, eval_batches and checkpoint_every must be at least 1".into());
+        }
+        if !(ft.trunk_lr_scale >= 0.0 && ft.trunk_lr_scale.is_finite()) {
+            return Err(format!("finetune.trunk_lr_scale {} must be a number from 0 up", ft.trunk_lr_scale));
         }
         if ft.frames == 0 || ft.frames > self.dynamics.frames {
             return Err(format!("finetune.frames {} must be between 1 and dynamics.frames {}", ft.frames, self.dynamics.frames));

@@ -11,9 +11,12 @@ use rayon::prelude::*;
 
 use crate::model::ops::{fused, read};
 
-/// AdamW over every variable of a [`VarMap`], in name order.
+/// AdamW over every variable of a [`VarMap`], in name order. Each variable's rate is the step's
+/// rate times its group's scale ([`AdamW::scale_rates`]; 1 unless set).
 pub struct AdamW {
     vars: Vec<(String, Var)>,
+    /// Per variable: its group's learning-rate scale.
+    lr_scale: Vec<f64>,
     m: Vec<Tensor>,
     v: Vec<Tensor>,
     steps: u64,
@@ -32,7 +35,14 @@ impl AdamW {
         vars.sort_by(|a, b| a.0.cmp(&b.0));
         let m = vars.iter().map(|(_, v)| v.zeros_like()).collect::<Result<_>>()?;
         let v = vars.iter().map(|(_, v)| v.zeros_like()).collect::<Result<_>>()?;
-        Ok(Self { vars, m, v, steps: 0, weight_decay })
+        let lr_scale = vec![1.0; vars.len()];
+        Ok(Self { vars, lr_scale, m, v, steps: 0, weight_decay })
+    }
+
+    /// Parameter groups: each variable's learning rate (and so its decay) is the step's rate
+    /// times `scale(name)`, for a pretrained trunk that moves slower than the parts new to it.
+    pub fn scale_rates(&mut self, scale: impl Fn(&str) -> f64) {
+        self.lr_scale = self.vars.iter().map(|(name, _)| scale(name)).collect();
     }
 
     /// Updates applied so far.
@@ -60,6 +70,7 @@ impl AdamW {
         let (c1, c2) = (1.0 - BETA1.powi(t), 1.0 - BETA2.powi(t));
         for (i, (_, var)) in self.vars.iter().enumerate() {
             let Some(g) = grads.get(var.as_tensor()) else { continue };
+            let lr = lr * self.lr_scale[i];
             let decay = if var.rank() >= 2 { self.weight_decay } else { 0.0 };
             let theta = var.as_tensor();
             if fused(theta) && fused(g) {
@@ -203,6 +214,30 @@ mod tests {
         assert!((f64::from(b[0]) - 0.8).abs() < 1e-5 && (f64::from(b[1]) + 2.2).abs() < 1e-5, "{b:?}");
         assert!((f64::from(m2) - (f64::from(m) * (1.0 - 0.1 * 0.01) - 0.1)).abs() < 1e-5, "{m2}");
         assert_eq!(opt.steps(), 2);
+        Ok(())
+    }
+
+    /// Two parameter groups, one at a quarter of the rate: the first step of each is its own
+    /// rate (bias-corrected m̂/√v̂ is the gradient's sign), and decay shrinks by its own rate.
+    #[test]
+    fn each_group_steps_at_its_own_rate() -> Result<()> {
+        let map = VarMap::new();
+        let vb = candle_nn::VarBuilder::from_varmap(&map, DType::F32, &Device::Cpu);
+        let trunk = vb.get_with_hints((1, 2), "blocks.w", Init::Const(1.0))?;
+        let head = vb.get_with_hints((1, 2), "text_pos", Init::Const(1.0))?;
+        let mut opt = AdamW::new(&map, 0.5)?;
+        opt.scale_rates(|name| if name.starts_with("blocks.") { 0.25 } else { 1.0 });
+        let loss = ((&trunk * 3.0)?.sum_all()? + (&head * -2.0)?.sum_all()?)?;
+        opt.step(&loss.backward()?, 0.1, 0.0)?;
+        // trunk: rate 0.025, gradient +3: 1 · (1 − 0.025 · 0.5) − 0.025 · 3 / (3 + 1e-8).
+        let want_trunk = 1.0 - 0.025 * 0.5 - 0.025 * 3.0 / (3.0 + 1e-8);
+        // head: rate 0.1, gradient −2: 1 · (1 − 0.1 · 0.5) + 0.1 · 2 / (2 + 1e-8).
+        let want_head = 1.0 - 0.1 * 0.5 + 0.1 * 2.0 / (2.0 + 1e-8);
+        for (var, want) in [(&trunk, want_trunk), (&head, want_head)] {
+            for got in var.flatten_all()?.to_vec1::<f32>()? {
+                assert!((f64::from(got) - want).abs() < 1e-6, "{got} against {want}");
+            }
+        }
         Ok(())
     }
 }

@@ -216,6 +216,9 @@ pub fn finetune(cfg: &Config, job: &Finetune<'_>, device: &Device, obs: &mut dyn
         dyn_map.clone()
     };
     let mut opt = AdamW::new(&trained, tr.weight_decay)?;
+    // The agent's own parts (the instruction and answer positions, the pixel stem) at the full
+    // rate; everything the world model has, at the trunk's.
+    opt.scale_rates(|name| if name.starts_with("text_pos") || name.starts_with("stem.") { 1.0 } else { ft.trunk_lr_scale });
     if let Some((ckpt, saved)) = resumed {
         let saved_card = AgentCard::load(&ckpt)
             .map_err(|_| AgentError::Checkpoint { path: ckpt.clone(), message: "has no agent.json: it is not a fine-tuning run, so it cannot be resumed by `finetune`".into() })?;
