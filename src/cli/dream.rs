@@ -23,7 +23,7 @@ pub struct DreamArgs {
     /// Steps to play and imagine (fewer if the episode ends).
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub steps: u32,
-    /// Who acts: expert, random or mixed:P.
+    /// Who acts: expert, random, wander or mixed:P.
     #[arg(long, default_value = "expert")]
     pub policy: PolicySpec,
     /// Output GIF: real frames on the left, imagined on the right.

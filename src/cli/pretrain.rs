@@ -27,7 +27,7 @@ pub struct PretrainArgs {
     /// Live: envs per worker.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub envs: u16,
-    /// Live: who acts (expert, random, mixed:P).
+    /// Live: who acts (expert, random, wander, mixed:P).
     #[arg(long, default_value = "mixed:0.3")]
     pub policy: sandtable_env::PolicySpec,
     /// Live: frames the replay buffer keeps (oldest episodes are dropped).

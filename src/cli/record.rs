@@ -16,7 +16,7 @@ pub struct RecordArgs {
     /// Episodes in the dataset.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
     pub episodes: u64,
-    /// Who acts: expert, random, or mixed:P (the expert with a fraction P of random decisions).
+    /// Who acts: expert, random, wander (walks about, no expert) or mixed:P (the expert with a fraction P of random decisions).
     #[arg(long, default_value = "expert")]
     pub policy: PolicySpec,
     /// Worker threads, each with its own Bevy App.

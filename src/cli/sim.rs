@@ -19,7 +19,7 @@ pub struct SimArgs {
     /// Most steps to take (the episode may end sooner).
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub steps: u32,
-    /// Who chooses the actions: expert, random, or mixed:P (the expert with a fraction P of random decisions).
+    /// Who chooses the actions: expert, random, wander (walks about, no expert) or mixed:P (the expert with a fraction P of random decisions).
     #[arg(long, default_value = "expert")]
     pub policy: PolicySpec,
     /// Frame side in pixels (square frames).
