@@ -92,6 +92,11 @@ pub struct TrainConfig {
     /// learns the action-free prediction that the agent (which is given no actions) starts from.
     #[serde(default = "default_action_dropout")]
     pub action_dropout: f64,
+    /// Fraction of dynamics windows whose actions are all replaced by `null`: the regime the
+    /// agent acts in (it is given no actions), trained as a whole window rather than a slot here
+    /// and there.
+    #[serde(default)]
+    pub null_window_rate: f64,
     /// Episodes held out for validation.
     pub val_fraction: f64,
     /// Steps between validation passes (and plot updates).
@@ -292,6 +297,9 @@ impl Config {
             return Err("dynamics.frames must be at least 2".into());
         }
         let tr = &self.train;
+        if !(0.0..=1.0).contains(&tr.null_window_rate) {
+            return Err(format!("train.null_window_rate {} must be between 0 and 1", tr.null_window_rate));
+        }
         if !(0.0..=1.0).contains(&tr.action_dropout) {
             return Err(format!("train.action_dropout {} must be between 0 and 1", tr.action_dropout));
         }

@@ -170,7 +170,7 @@ impl StageLoop for DynamicsStage<'_> {
     fn step(&mut self, s: u64, total: u64) -> Result<StepOutcome, AgentError> {
         let (sh, tr) = (self.shared, &self.shared.cfg.train);
         let tokens = window_tokens(sh.cfg, &self.tokenizer, self.codes.as_ref(), &mut self.feed, sh.h, sh.w, sh.device)?;
-        let tokens = drop_actions(sh.cfg, &tokens, tr.action_dropout, tr.seed ^ s.wrapping_mul(0x9E37_79B9_7F4A_7C15))?;
+        let tokens = drop_actions(sh.cfg, &tokens, tr.action_dropout, tr.null_window_rate, tr.seed ^ s.wrapping_mul(0x9E37_79B9_7F4A_7C15))?;
         let (loss, _) = self.dynamics.loss(&tokens)?;
         let lr = learning_rate(s, total, tr.warmup_steps, tr.dynamics_lr, tr.min_lr_fraction);
         StepOutcome::optimise(&loss, &mut self.opt, lr, tr.grad_clip, tokens.elem_count())
@@ -304,10 +304,11 @@ fn window_tokens(cfg: &Config, tok: &Tokenizer, codes: Option<&Codes>, feed: &mu
     Ok(interleave(cfg, &codes, &batch.actions.to_device(&Device::Cpu)?)?.to_device(device)?)
 }
 
-/// `tokens` (interleaved windows) with each action replaced by the `null` token with probability
-/// `rate`, drawn from `seed`.
-fn drop_actions(cfg: &Config, tokens: &Tensor, rate: f64, seed: u64) -> Result<Tensor, AgentError> {
-    if rate <= 0.0 {
+/// `tokens` (interleaved windows) with every action of a window replaced by the `null` token
+/// with probability `window_rate`, and each other action with probability `rate`, drawn from
+/// `seed`.
+fn drop_actions(cfg: &Config, tokens: &Tensor, rate: f64, window_rate: f64, seed: u64) -> Result<Tensor, AgentError> {
+    if rate <= 0.0 && window_rate <= 0.0 {
         return Ok(tokens.clone());
     }
     let (b, n) = tokens.dims2()?;
@@ -315,8 +316,10 @@ fn drop_actions(cfg: &Config, tokens: &Tensor, rate: f64, seed: u64) -> Result<T
     let mut ids: Vec<u32> = tokens.flatten_all()?.to_vec1()?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     for r in 0..b {
+        // Drawn only when asked for, so runs without whole-window drops keep their stream.
+        let whole = window_rate > 0.0 && rng.random::<f64>() < window_rate;
         for at in (block - 1..n).step_by(block) {
-            if rng.random::<f64>() < rate {
+            if whole || rng.random::<f64>() < rate {
                 ids[r * n + at] = cfg.null_action_token();
             }
         }
@@ -336,4 +339,33 @@ fn validate_tokenizer(tok: &Tokenizer, vs: &mut Feed<'_>, batches: usize, h: usi
         errors.extend(mse(&tok.reconstruct(&frames)?.clamp(0.0, 1.0)?, &truth)?);
     }
     Ok((mean(&losses), psnr_of_mse(mean(&errors))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The share of windows whose actions are all `null` follows `null_window_rate`; slot
+    /// dropout alone makes such windows only at `rate` to the power of the actions a window has.
+    #[test]
+    fn whole_windows_lose_their_actions_at_the_configured_rate() -> Result<(), AgentError> {
+        let cfg = Config::tiny();
+        let (rows, block) = (4000, cfg.tokens_per_frame() + 1);
+        let n = cfg.dynamics.frames * block;
+        let ids: Vec<u32> = (0..rows * n).map(|i| if i % n % block == block - 1 { cfg.action_token(1) } else { 3 }).collect();
+        let tokens = Tensor::from_vec(ids, (rows, n), &Device::Cpu)?;
+        let share_all_null = |rate: f64, window_rate: f64| -> Result<f64, AgentError> {
+            let out: Vec<u32> = drop_actions(&cfg, &tokens, rate, window_rate, 7)?.flatten_all()?.to_vec1()?;
+            let all_null = out.chunks(n).filter(|row| (block - 1..n).step_by(block).all(|at| row[at] == cfg.null_action_token())).count();
+            Ok(all_null as f64 / rows as f64)
+        };
+        assert!((share_all_null(0.0, 0.3)? - 0.3).abs() < 0.03);
+        let slots = cfg.dynamics.frames as i32;
+        assert!((share_all_null(0.5, 0.0)? - 0.5f64.powi(slots)).abs() < 0.03);
+        assert_eq!(share_all_null(0.0, 0.0)?, 0.0);
+        // Frame codes are never touched.
+        let out: Vec<u32> = drop_actions(&cfg, &tokens, 0.5, 0.5, 7)?.flatten_all()?.to_vec1()?;
+        assert!(out.iter().enumerate().all(|(i, &t)| i % n % block == block - 1 || t == 3));
+        Ok(())
+    }
 }
