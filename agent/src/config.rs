@@ -148,6 +148,10 @@ pub struct FinetuneConfig {
     /// head) as a fraction of `lr`; the agent's own parts (`text_pos`, the pixel stem) take
     /// `lr`. Below 1, a pretrained trunk moves slower than the parts new to it.
     pub trunk_lr_scale: f64,
+    /// LP-FT's first phase (Kumar et al. 2022): the trunk stays as it is for this many steps
+    /// while the agent's own parts train; afterwards everything trains, the trunk's optimiser
+    /// moments starting fresh.
+    pub probe_steps: u64,
     /// Online imitation (`finetune --online`): rounds of rollouts, expert labels and training.
     pub online: OnlineConfig,
 }
@@ -169,6 +173,7 @@ impl Default for FinetuneConfig {
             eval_batches: 4,
             checkpoint_every: 100,
             trunk_lr_scale: 1.0,
+            probe_steps: 0,
             online: OnlineConfig::default(),
         }
     }

@@ -17,6 +17,9 @@ pub struct AdamW {
     vars: Vec<(String, Var)>,
     /// Per variable: its group's learning-rate scale.
     lr_scale: Vec<f64>,
+    /// Per variable: the update before which it stays as it is (0: from the start). Its moments
+    /// and bias correction start there.
+    starts_at: Vec<u64>,
     m: Vec<Tensor>,
     v: Vec<Tensor>,
     steps: u64,
@@ -35,14 +38,21 @@ impl AdamW {
         vars.sort_by(|a, b| a.0.cmp(&b.0));
         let m = vars.iter().map(|(_, v)| v.zeros_like()).collect::<Result<_>>()?;
         let v = vars.iter().map(|(_, v)| v.zeros_like()).collect::<Result<_>>()?;
-        let lr_scale = vec![1.0; vars.len()];
-        Ok(Self { vars, lr_scale, m, v, steps: 0, weight_decay })
+        let (lr_scale, starts_at) = (vec![1.0; vars.len()], vec![0; vars.len()]);
+        Ok(Self { vars, lr_scale, starts_at, m, v, steps: 0, weight_decay })
     }
 
     /// Parameter groups: each variable's learning rate (and so its decay) is the step's rate
     /// times `scale(name)`, for a pretrained trunk that moves slower than the parts new to it.
     pub fn scale_rates(&mut self, scale: impl Fn(&str) -> f64) {
         self.lr_scale = self.vars.iter().map(|(name, _)| scale(name)).collect();
+    }
+
+    /// Hold the variables `held` names as they are for the first `updates` updates, as in
+    /// LP-FT's first phase (train the new parts on a fixed trunk); their moments and bias
+    /// correction start afterwards, as if they were new.
+    pub fn hold_until(&mut self, held: impl Fn(&str) -> bool, updates: u64) {
+        self.starts_at = self.vars.iter().map(|(name, _)| if held(name) { updates } else { 0 }).collect();
     }
 
     /// Updates applied so far.
@@ -65,11 +75,15 @@ impl AdamW {
         }
         let norm = sq.sqrt();
         let scale = if clip > 0.0 && norm > clip { clip / norm } else { 1.0 };
+        let before = self.steps;
         self.steps += 1;
-        let t = self.steps as i32;
-        let (c1, c2) = (1.0 - BETA1.powi(t), 1.0 - BETA2.powi(t));
         for (i, (_, var)) in self.vars.iter().enumerate() {
             let Some(g) = grads.get(var.as_tensor()) else { continue };
+            if before < self.starts_at[i] {
+                continue;
+            }
+            let t = (self.steps - self.starts_at[i]) as i32;
+            let (c1, c2) = (1.0 - BETA1.powi(t), 1.0 - BETA2.powi(t));
             let lr = lr * self.lr_scale[i];
             let decay = if var.rank() >= 2 { self.weight_decay } else { 0.0 };
             let theta = var.as_tensor();
@@ -238,6 +252,33 @@ mod tests {
                 assert!((f64::from(got) - want).abs() < 1e-6, "{got} against {want}");
             }
         }
+        Ok(())
+    }
+
+    /// A variable held for two updates stays as it is, then takes the step of a fresh one (its
+    /// bias correction starts with it), while the other moves every time.
+    #[test]
+    fn a_held_variable_starts_fresh_after_its_hold() -> Result<()> {
+        let map = VarMap::new();
+        let vb = candle_nn::VarBuilder::from_varmap(&map, DType::F32, &Device::Cpu);
+        let trunk = vb.get_with_hints(2, "blocks.b", Init::Const(1.0))?;
+        let head = vb.get_with_hints(2, "text_pos", Init::Const(1.0))?;
+        let mut opt = AdamW::new(&map, 0.0)?;
+        opt.hold_until(|name| name.starts_with("blocks."), 2);
+        let step = |opt: &mut AdamW| -> Result<()> {
+            let loss = ((&trunk * 0.5)?.sum_all()? + (&head * 0.5)?.sum_all()?)?;
+            opt.step(&loss.backward()?, 0.1, 0.0).map(|_| ())
+        };
+        let value = |t: &Tensor| -> Result<f64> { Ok(f64::from(t.to_vec1::<f32>()?[0])) };
+        step(&mut opt)?;
+        step(&mut opt)?;
+        // A constant gradient: every bias-corrected step is lr (less a hair of EPS).
+        let one = 0.1 * 0.5 / (0.5 + 1e-8);
+        assert_eq!(value(&trunk)?, 1.0, "held");
+        assert!((value(&head)? - (1.0 - 2.0 * one)).abs() < 1e-5);
+        step(&mut opt)?;
+        assert!((value(&trunk)? - (1.0 - one)).abs() < 1e-6, "the first step of its own: {}", value(&trunk)?);
+        assert!((value(&head)? - (1.0 - 3.0 * one)).abs() < 1e-5);
         Ok(())
     }
 }

@@ -218,7 +218,9 @@ pub fn finetune(cfg: &Config, job: &Finetune<'_>, device: &Device, obs: &mut dyn
     let mut opt = AdamW::new(&trained, tr.weight_decay)?;
     // The agent's own parts (the instruction and answer positions, the pixel stem) at the full
     // rate; everything the world model has, at the trunk's.
-    opt.scale_rates(|name| if name.starts_with("text_pos") || name.starts_with("stem.") { 1.0 } else { ft.trunk_lr_scale });
+    let own = |name: &str| name.starts_with("text_pos") || name.starts_with("stem.");
+    opt.scale_rates(|name| if own(name) { 1.0 } else { ft.trunk_lr_scale });
+    opt.hold_until(|name| !own(name), ft.probe_steps);
     if let Some((ckpt, saved)) = resumed {
         let saved_card = AgentCard::load(&ckpt)
             .map_err(|_| AgentError::Checkpoint { path: ckpt.clone(), message: "has no agent.json: it is not a fine-tuning run, so it cannot be resumed by `finetune`".into() })?;
@@ -299,6 +301,8 @@ mod tests {
     use super::*;
     use crate::controller::{Choice, Controller, Request};
     use crate::dataset::{DatasetInfo, DatasetWriter, EpisodeData, EpisodeMeta, NO_ACTION, Recording};
+    use std::collections::HashMap;
+
     use crate::loader::load_agent;
     use crate::model::SeededInit;
     use crate::runner::Quiet;
@@ -433,6 +437,43 @@ mod tests {
         let state = finetune(&cfg, &job, &Device::Cpu, &mut Quiet)?;
         assert_eq!((state.stage, state.step), (Stage::Done, 6));
         assert!(loss_at(&run, 6).is_finite());
+        Ok(())
+    }
+
+    /// LP-FT: the trunk stays as it is through the probe steps and trains after, and a run
+    /// stopped inside the probe resumes to the same weights as one left alone.
+    #[test]
+    fn the_probe_phase_holds_the_trunk_and_resumes_exactly() -> Result<(), AgentError> {
+        let tmp = tempfile::tempdir().map_err(|e| AgentError::Config(e.to_string()))?;
+        demo(&tmp.path().join("demo"), &[1, 3, 4, 10]);
+        let data = [Dataset::open(&tmp.path().join("demo"))?];
+        let mut cfg = Config::tiny();
+        cfg.finetune.steps = 6;
+        cfg.finetune.probe_steps = 3;
+        // The latest checkpoint's dynamics weights.
+        let weights = |run: &Path| -> Result<HashMap<String, Vec<f32>>, AgentError> {
+            let tensors = checkpoint::load_tensors(&checkpoint::resolve(run)?, "dynamics")?;
+            tensors.into_iter().map(|(k, t)| Ok((k, t.flatten_all()?.to_vec1::<f32>()?))).collect()
+        };
+        let (whole, probe) = (tmp.path().join("whole"), tmp.path().join("probe"));
+        finetune(&cfg, &plain(&data, &whole), &Device::Cpu, &mut Quiet)?;
+        finetune(&cfg, &Finetune { until: Some(3), ..plain(&data, &probe) }, &Device::Cpu, &mut Quiet)?;
+        let (at_probe, at_end) = (weights(&probe)?, weights(&whole)?);
+        let fresh = VarMap::new();
+        Agent::new(&cfg, SeededInit::new(fresh.clone(), cfg.train.seed.wrapping_add(2)).builder(&Device::Cpu))?;
+        let fresh = fresh.data().lock().map_err(|e| AgentError::Config(e.to_string()))?;
+        for (name, var) in fresh.iter() {
+            let start = var.as_tensor().flatten_all()?.to_vec1::<f32>()?;
+            let own = name.starts_with("text_pos") || name.starts_with("stem.");
+            assert_eq!(at_probe[name] == start, !own, "{name}: held through the probe iff part of the trunk");
+            if name.starts_with("blocks.") && name.ends_with("weight") {
+                assert_ne!(at_end[name], start, "{name}: trained after the probe");
+            }
+        }
+        let parts = tmp.path().join("parts");
+        finetune(&cfg, &Finetune { until: Some(2), ..plain(&data, &parts) }, &Device::Cpu, &mut Quiet)?;
+        finetune(&cfg, &Finetune { resume: true, ..plain(&data, &parts) }, &Device::Cpu, &mut Quiet)?;
+        assert!(weights(&parts)? == at_end, "stopped inside the probe and resumed, the same weights");
         Ok(())
     }
 
