@@ -68,7 +68,8 @@ impl AdamW {
     /// fixed chunks, so the result does not depend on the thread count.
     pub fn step(&mut self, grads: &GradStore, lr: f64, clip: f64) -> Result<f64> {
         let mut sq = 0.0f64;
-        for (_, var) in &self.vars {
+        // Held variables take no step, so their gradients do not scale the others'.
+        for (_, var) in self.vars.iter().enumerate().filter(|(i, _)| self.steps >= self.starts_at[*i]).map(|(_, v)| v) {
             if let Some(g) = grads.get(var.as_tensor()) {
                 sq += if fused(g) { read(g, |g| Ok(sum_of_squares(g)))? } else { f64::from(g.sqr()?.sum_all()?.to_dtype(DType::F32)?.to_scalar::<f32>()?) };
             }

@@ -17,7 +17,8 @@ pub struct Outcome {
 }
 
 /// A group of episodes' summary.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Summary {
     /// Episodes.
     pub episodes: usize,

@@ -35,7 +35,7 @@ pub struct DemoArgs {
     #[arg(long)]
     pub quick: bool,
     /// Env worker threads.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub workers: u16,
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]

@@ -12,8 +12,10 @@ use serde::{Deserialize, Serialize};
 use crate::live::diagnosis::Diagnosis;
 use crate::media::write_atomic;
 
-/// `eval.json`: what was played, how, and each player's summary per scenario and subset.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// `eval.json`: what was played, how, and each player's summary per scenario and subset. A
+/// field an older build did not write reads as its default, so older results still render.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct EvalResult {
     /// The agent's checkpoint, when it played.
     pub checkpoint: Option<PathBuf>,
@@ -55,6 +57,7 @@ pub struct ResultRow {
     /// Success, length, return and answers.
     pub summary: Summary,
     /// Failed episodes by kind (scenarios with a target object).
+    #[serde(default)]
     pub failures: BTreeMap<String, usize>,
 }
 

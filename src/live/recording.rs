@@ -66,7 +66,6 @@ pub fn record(job: &Recording) -> Result<Recorded> {
         DatasetWriter::create(&job.out, info, job.shard_frames).context("creating the dataset")?
     };
     let before = writer.committed_episodes();
-    let start = Instant::now();
     if before >= job.episodes {
         let info = writer.finish().context("closing the dataset")?;
         return Ok(Recorded { before, frames: 0, successes: 0, seconds: 0.0, info });
@@ -87,6 +86,8 @@ pub fn record(job: &Recording) -> Result<Recorded> {
         renderer: job.renderer,
     };
     let mut stream = Stream::spawn(config, Decider::Policy(job.policy.clone())).context("starting the env workers")?;
+    // Timed from the workers' start, as frames per second have always been.
+    let start = Instant::now();
     let bar = ProgressBar::new(job.episodes);
     bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} episodes  {msg}  ETA {eta}").unwrap_or_else(|_| ProgressStyle::default_bar()));
     bar.set_position(before);
