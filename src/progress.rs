@@ -95,8 +95,18 @@ impl Observer for Bars {
             self.finish();
         }
         let frames = r.frames;
+        // Where the play time went, when this process played the round.
+        let play = r.play.map_or(String::new(), |p| {
+            format!(
+                "; played in {:.1} s ({:.0} env rows/s), {:.1} s of it in the agent's decisions ({:.0} decisions/s)",
+                p.seconds,
+                p.rows as f64 / p.seconds.max(1e-9),
+                p.agent_seconds,
+                p.decisions as f64 / p.agent_seconds.max(1e-9)
+            )
+        });
         println!(
-            "round {}: β {:.2}, rollout success {:.1}%, {} expert labels, dataset {} episodes / {frames} frames",
+            "round {}: β {:.2}, rollout success {:.1}%, {} expert labels, dataset {} episodes / {frames} frames{play}",
             r.round,
             r.beta,
             100.0 * r.success,

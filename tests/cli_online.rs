@@ -90,6 +90,7 @@ fn outcome(run: &Path) -> (Files, Files, Vec<Value>) {
         if let Some(o) = l.as_object_mut() {
             o.remove("step_ms");
             o.remove("tokens_per_s");
+            o.remove("play");
         }
     }
     (vec![("dynamics".into(), weights)], read_tree(&run.join("online")), lines)

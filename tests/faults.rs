@@ -31,7 +31,7 @@ fn result(run: &Path) -> Result {
         .map(|l| {
             let mut v: Value = serde_json::from_str(l).expect("a JSON line");
             if let Some(o) = v.as_object_mut() {
-                for timing in ["step_ms", "tokens_per_s", "frames_per_s"] {
+                for timing in ["step_ms", "tokens_per_s", "frames_per_s", "play"] {
                     o.remove(timing);
                 }
             }

@@ -68,7 +68,16 @@ fn online_imitation_and_evaluation_run_through_the_library() {
     assert_eq!(seen.steps, [1, 2, 3, 4]);
     // The run directory's records say the same.
     let run = RunDir::new(&out);
-    assert_eq!(run.online_rounds(), seen.rounds);
+    // The rows read back (play times aside: JSON keeps 17 digits) are what was reported, and
+    // each round played here says where its play time went.
+    let untimed = |rounds: &[OnlineRound]| rounds.iter().map(|r| OnlineRound { play: None, ..r.clone() }).collect::<Vec<_>>();
+    assert_eq!(untimed(&run.online_rounds()), untimed(&seen.rounds));
+    for r in &seen.rounds {
+        let play = r.play.expect("played in this process");
+        assert!(play.rows >= 4 && play.seconds > 0.0 && play.agent_seconds <= play.seconds, "{play:?}");
+        // Round 0 is the expert's own play: the agent decides nothing.
+        assert_eq!(play.decisions == 0, r.round == 0, "{play:?}");
+    }
     assert_eq!(run.online_rounds()[0].success, 1.0, "round 0 is the expert's own play");
     let steps = run.metrics_rows().iter().filter(|r| matches!(r, MetricsRow::Step(_))).count();
     assert_eq!(steps, 4);

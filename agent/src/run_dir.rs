@@ -264,6 +264,23 @@ pub struct OnlineRound {
     pub episodes: u64,
     /// Frames in the aggregated dataset.
     pub frames: u64,
+    /// Where the round's play time went, when this process played it (a resumed run that
+    /// finds the round played has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub play: Option<PlayTiming>,
+}
+
+/// The wall time of an online round's play, and the share the agent's decisions took.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlayTiming {
+    /// From the workers' start to the last episode, seconds.
+    pub seconds: f64,
+    /// Inside the agent's decisions (batched per worker), seconds.
+    pub agent_seconds: f64,
+    /// Env rows played.
+    pub rows: u64,
+    /// Decisions the agent made.
+    pub decisions: u64,
 }
 
 /// `checkpoints/best.json`: each stage's lowest validation loss and the checkpoint that holds it.

@@ -15,6 +15,7 @@
 use std::cell::RefCell;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 use candle_core::Device;
@@ -28,7 +29,7 @@ use sandtable_agent::dataset::{Dataset, DatasetInfo, DatasetWriter};
 use sandtable_agent::finetune::{Finetune, finetune};
 use sandtable_agent::loader::{TrainedAgent, load_agent};
 use sandtable_agent::plot::{Series, line_chart};
-use sandtable_agent::run_dir::{MetricsRow, OnlineRound, OnlineStage, RunDir};
+use sandtable_agent::run_dir::{MetricsRow, OnlineRound, OnlineStage, PlayTiming, RunDir};
 use sandtable_agent::runner::Observer;
 use sandtable_env::task::{answer_vocabulary, template_text};
 use sandtable_env::{Action, Decider, Decision, Renderer, Scenario, Stream, StreamConfig, has_expert};
@@ -116,6 +117,7 @@ pub fn online(cfg: &Config, job: &Online<'_>, device: &Device, obs: &mut dyn Obs
     // The tokenizer stays frozen through all rounds, so a frame's codes are encoded once.
     let codes = CodeCache::default();
     let mut state = None;
+    let mut played = None;
     for round in 0..on.rounds {
         let collected = DatasetInfo::load(&data_dir).context("reading the aggregated dataset")?.total_episodes;
         let start_step = if round == 0 { 0 } else { on.steps_until(round - 1, cfg.finetune.steps) };
@@ -125,10 +127,10 @@ pub fn online(cfg: &Config, job: &Online<'_>, device: &Device, obs: &mut dyn Obs
         if collected / on.episodes <= round {
             let model = (round > 0).then(|| load_agent(run.root(), device)).transpose().context("loading the agent for its rollouts")?;
             let beta = on.beta_of(round);
-            play_round(cfg, job, round, beta, model.as_ref(), device, obs)?;
+            played = Some(play_round(cfg, job, round, beta, model.as_ref(), device, obs)?);
         }
         let mut data = vec![Dataset::open(&data_dir).context("opening the aggregated dataset")?];
-        log_round(&run, &data[0], cfg, round, start_step, obs)?;
+        log_round(&run, &data[0], cfg, round, start_step, played.take(), obs)?;
         for d in &job.demos {
             data.push(Dataset::open(d).with_context(|| format!("opening dataset {}", d.display()))?);
         }
@@ -143,7 +145,7 @@ pub fn online(cfg: &Config, job: &Online<'_>, device: &Device, obs: &mut dyn Obs
 
 /// Play round `round`'s episodes with the agent (or, in round 0, the expert), label every state
 /// with the expert's decision, and commit them as one shard.
-fn play_round(cfg: &Config, job: &Online<'_>, round: u64, beta: f64, model: Option<&TrainedAgent>, device: &Device, obs: &mut dyn Observer) -> Result<()> {
+fn play_round(cfg: &Config, job: &Online<'_>, round: u64, beta: f64, model: Option<&TrainedAgent>, device: &Device, obs: &mut dyn Observer) -> Result<PlayTiming> {
     let on = &cfg.finetune.online;
     let mut writer = open_writer(cfg, job, true)?;
     let first = round * on.episodes;
@@ -165,12 +167,18 @@ fn play_round(cfg: &Config, job: &Online<'_>, round: u64, beta: f64, model: Opti
     let (mut episodes, mut wins, mut done) = (EpisodeAssembler::labelled(), 0u64, 0u64);
     let (mut labels, mut dataset_episodes) = (writer.committed_frames() - writer.committed_episodes(), writer.committed_episodes());
     let stream = Stream::spawn(config, Decider::External).context("starting the env workers")?;
+    let start = Instant::now();
+    let (mut agent_seconds, mut decisions, mut rows) = (0.0, 0u64, 0u64);
     let result = stream.drive(
         |pending| {
             let labels: Vec<Decision> = pending.iter().map(|p| p.expert.clone().unwrap_or(Decision::Act(Action::Noop))).collect();
             let Some(ctl) = &controller else { return labels };
             // The agent sees every frame, whoever acts, so its history is the episode's.
-            match agent_decisions(&mut ctl.borrow_mut(), pending) {
+            let t0 = Instant::now();
+            let decided = agent_decisions(&mut ctl.borrow_mut(), pending);
+            agent_seconds += t0.elapsed().as_secs_f64();
+            decisions += pending.len() as u64;
+            match decided {
                 Ok(agent) => pending.iter().zip(labels).zip(agent).map(|((p, label), a)| if expert_turn(seed, p.episode, p.step, beta) { label } else { a }).collect(),
                 Err(e) => {
                     failure.get_or_insert_with(|| anyhow::Error::new(e).context("the agent failed to decide"));
@@ -179,6 +187,7 @@ fn play_round(cfg: &Config, job: &Online<'_>, round: u64, beta: f64, model: Opti
             }
         },
         |t| {
+            rows += 1;
             labels += u64::from(t.expert.is_some());
             if let Some(ep) = episodes.push(&t) {
                 if let Some(ctl) = &controller {
@@ -198,9 +207,10 @@ fn play_round(cfg: &Config, job: &Online<'_>, round: u64, beta: f64, model: Opti
         return Err(e);
     }
     result.with_context(|| format!("playing round {round}"))?;
+    let timing = PlayTiming { seconds: start.elapsed().as_secs_f64(), agent_seconds, rows, decisions };
     let info = writer.finish().context("committing the round to the aggregated dataset")?;
     tracing::info!(round, beta, success = wins as f64 / done.max(1) as f64, episodes = info.total_episodes, frames = info.total_frames, "round played");
-    Ok(())
+    Ok(timing)
 }
 
 /// The aggregated dataset's writer: continued where `existing`, else new. It cuts no shard of
@@ -219,7 +229,7 @@ fn open_writer(cfg: &Config, job: &Online<'_>, existing: bool) -> Result<Dataset
 /// What round `round` adds to `metrics.jsonl` (once, at the step its training starts): β, the
 /// success of its rollouts per scenario and overall, the expert labels so far and the dataset's
 /// size. Everything is read back from the dataset, so a resumed run logs the same line.
-fn log_round(run: &RunDir, data: &Dataset, cfg: &Config, round: u64, step: u64, obs: &mut dyn Observer) -> Result<()> {
+fn log_round(run: &RunDir, data: &Dataset, cfg: &Config, round: u64, step: u64, play: Option<PlayTiming>, obs: &mut dyn Observer) -> Result<()> {
     if run.online_rounds().iter().any(|r| r.round == round) {
         // A run killed between the line and the plot redraws it here.
         return plot_rounds(run);
@@ -245,6 +255,7 @@ fn log_round(run: &RunDir, data: &Dataset, cfg: &Config, round: u64, step: u64, 
         labels: info.total_frames - info.total_episodes,
         episodes: info.total_episodes,
         frames: info.total_frames,
+        play,
     };
     run.append_metrics(&MetricsRow::Round(row.clone()))?;
     obs.on_round(&row);
