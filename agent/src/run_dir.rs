@@ -130,12 +130,11 @@ impl RunDir {
             .collect()
     }
 
-    /// Append `row` to `metrics.jsonl`.
-    pub fn append_metrics(&self, row: &MetricsRow) -> Result<(), AgentError> {
-        use std::io::Write;
+    /// `metrics.jsonl`, created if missing, open for appending rows.
+    pub fn open_metrics(&self) -> Result<MetricsLog, AgentError> {
         let path = self.metrics();
-        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path).map_err(|e| AgentError::io(&path, e))?;
-        writeln!(f, "{}", row.to_line()?).map_err(|e| AgentError::io(&path, e))
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(&path).map_err(|e| AgentError::io(&path, e))?;
+        Ok(MetricsLog { file, path })
     }
 
     /// Drop the `metrics.jsonl` rows past `step`, left by a run that stopped after its last
@@ -149,6 +148,20 @@ impl RunDir {
             out.push('\n');
         }
         crate::atomic::write_atomic(&path, out.as_bytes()).map_err(|e| AgentError::io(&path, e))
+    }
+}
+
+/// `metrics.jsonl` open for appending, kept open while a stage runs.
+pub struct MetricsLog {
+    file: std::fs::File,
+    path: PathBuf,
+}
+
+impl MetricsLog {
+    /// Append `row` as one line.
+    pub fn append(&mut self, row: &MetricsRow) -> Result<(), AgentError> {
+        use std::io::Write;
+        writeln!(self.file, "{}", row.to_line()?).map_err(|e| AgentError::io(&self.path, e))
     }
 }
 

@@ -14,7 +14,7 @@ use crate::checkpoint::{self, Stage, TrainState};
 use crate::config::Config;
 use crate::optim::AdamW;
 use crate::plot::plot_losses;
-use crate::run_dir::{BestCheckpoints, MetricsRow, OnlineRound, RunDir, StepRow, ValidationRow};
+use crate::run_dir::{BestCheckpoints, MetricsLog, MetricsRow, OnlineRound, RunDir, StepRow, ValidationRow};
 
 /// Checkpoints kept besides each stage's best.
 const KEEP_LAST: usize = 3;
@@ -145,6 +145,7 @@ pub(crate) struct Cadence {
 /// A run directory being trained.
 pub(crate) struct Runner<'a> {
     run: RunDir,
+    metrics: MetricsLog,
     until: Option<u64>,
     obs: &'a mut dyn Observer,
     /// The last validation: (global step, loss).
@@ -192,9 +193,8 @@ impl<'a> Runner<'a> {
         let config = run.file(RunDir::CONFIG);
         crate::atomic::write_atomic(&config, checkpoint::to_json(cfg)?.as_bytes()).map_err(|e| AgentError::io(&config, e))?;
         run.keep_metrics_up_to(resumed.as_ref().map_or(0, |(_, s)| s.step))?;
-        let metrics = run.metrics();
-        std::fs::OpenOptions::new().create(true).append(true).open(&metrics).map_err(|e| AgentError::io(&metrics, e))?;
-        Ok((Self { run, until, obs, last_val: None }, resumed))
+        let metrics = run.open_metrics()?;
+        Ok((Self { run, metrics, until, obs, last_val: None }, resumed))
     }
 
     /// Whether `--until` asks to stop at `step` (or already did before it).
@@ -218,7 +218,7 @@ impl<'a> Runner<'a> {
             state.step = base + s + 1;
             state.sampler = stage.sampler();
             let rate = out.items as f64 / seconds;
-            self.run.append_metrics(&MetricsRow::Step(StepRow {
+            self.metrics.append(&MetricsRow::Step(StepRow {
                 stage: stage.stage(),
                 step: state.step,
                 loss: out.loss,
@@ -238,7 +238,7 @@ impl<'a> Runner<'a> {
                     Metric::Psnr(p) => (Some(p), None),
                     Metric::Accuracy(a) => (None, Some(a)),
                 };
-                self.run.append_metrics(&MetricsRow::Validation(ValidationRow { stage: stage.stage(), step: state.step, val_loss: v.loss, val_psnr, val_accuracy }))?;
+                self.metrics.append(&MetricsRow::Validation(ValidationRow { stage: stage.stage(), step: state.step, val_loss: v.loss, val_psnr, val_accuracy }))?;
                 self.obs.on_eval(&EvalRecord { stage: stage.stage(), step: state.step, val_loss: v.loss, val_metric: v.metric.value() });
                 self.last_val = Some((state.step, v.loss));
                 plot_losses(self.run.root())?;

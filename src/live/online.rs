@@ -257,7 +257,7 @@ fn log_round(run: &RunDir, data: &Dataset, cfg: &Config, round: u64, step: u64, 
         frames: info.total_frames,
         play,
     };
-    run.append_metrics(&MetricsRow::Round(row.clone()))?;
+    run.open_metrics()?.append(&MetricsRow::Round(row.clone()))?;
     obs.on_round(&row);
     plot_rounds(run)
 }
