@@ -11,7 +11,7 @@ use sandtable_env::{Decision, Env, EnvConfig, PolicySpec, Renderer, Scenario};
 use serde_json::json;
 
 use crate::episode::{Visit, play_episode};
-use crate::media::{GifWriter, partial_path, png_bytes, write_atomic};
+use crate::media::{GifWriter, partial_path, png_bytes, write_atomic, write_json};
 
 /// What to play and where to write it.
 #[derive(Clone, Debug)]
@@ -112,6 +112,6 @@ pub fn simulate(job: &SimEpisode) -> Result<Simulated> {
         "mission": obs.mission,
         "adapter": env.adapter(),
     });
-    write_atomic(&job.out.join("meta.json"), serde_json::to_string_pretty(&meta)?.as_bytes())?;
+    write_json(&job.out.join("meta.json"), &meta)?;
     Ok(Simulated { outcome, steps: taken, episode_return: total, frames })
 }

@@ -17,6 +17,18 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     sandtable_agent::atomic::write_atomic(path, bytes).with_context(|| format!("writing {}", path.display()))
 }
 
+/// Write `value` as pretty JSON, atomically, its objects' keys sorted whatever order the
+/// fields are declared in (through a `Value`, whose objects keep them sorted).
+pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
+    let value = serde_json::to_value(value).with_context(|| format!("describing {}", path.display()))?;
+    write_atomic(path, serde_json::to_string_pretty(&value)?.as_bytes())
+}
+
+/// `value` as one JSON line, its objects' keys sorted.
+pub fn json_line<T: serde::Serialize>(value: &T) -> Result<String> {
+    Ok(serde_json::to_value(value).context("describing a JSON line")?.to_string())
+}
+
 /// Encode a frame as PNG bytes.
 pub fn png_bytes(frame: &Frame) -> Result<Vec<u8>> {
     let mut out = Vec::new();

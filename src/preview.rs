@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use sandtable_env::{EnvBatch, EnvConfig, Renderer, Scenario};
 use serde::{Deserialize, Serialize};
 
-use crate::media::{draw_label, write_atomic};
+use crate::media::{draw_label, write_atomic, write_json};
 
 /// The legend written beside a preview grid, `NAME.json` beside `NAME.png`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -97,7 +97,6 @@ pub fn preview(job: &ScenarioPreview) -> Result<Preview> {
         cells: cells.iter().map(|(seed, obs, info)| PreviewCell { seed: *seed, mission: obs.mission.clone(), objects: info.objects.len() }).collect(),
     };
     let json_path = out.with_extension("json");
-    // Through a `Value`, whose objects keep their keys sorted.
-    write_atomic(&json_path, serde_json::to_string_pretty(&serde_json::to_value(&legend)?)?.as_bytes())?;
+    write_json(&json_path, &legend)?;
     Ok(Preview { grid: (cols, rows), legend: json_path })
 }

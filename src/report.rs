@@ -287,7 +287,7 @@ impl CommandLine {
 
     /// The line as JSON, its keys sorted.
     pub fn to_line(&self) -> Result<String> {
-        Ok(serde_json::to_value(self).context("describing a demo stage")?.to_string())
+        crate::media::json_line(self)
     }
 }
 

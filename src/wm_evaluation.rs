@@ -12,7 +12,7 @@ use sandtable_agent::plot::{Series, line_chart};
 use sandtable_agent::run_dir::RunDir;
 use sandtable_agent::world_model_eval::{EvalOptions, Psnrs, WmEvalResult, evaluate};
 
-use crate::media::write_atomic;
+use crate::media::write_json;
 
 /// A world-model evaluation request.
 #[derive(Clone, Debug)]
@@ -56,8 +56,7 @@ pub fn evaluate_world_model(job: &WmEvaluation, device: &Device) -> Result<WmEva
     };
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let result = WmEvalResult { checkpoint: wm.dir.clone(), step: wm.state.step, config: wm.config.name.clone(), data: job.data.clone(), report };
-    // Through a `Value`, whose objects keep their keys sorted.
-    write_atomic(&dir.join(RunDir::EVAL_RESULT), serde_json::to_string_pretty(&serde_json::to_value(&result)?)?.as_bytes())?;
+    write_json(&dir.join(RunDir::EVAL_RESULT), &result)?;
     let line = |f: &dyn Fn(&Psnrs) -> f64| result.report.rollout.iter().map(|r| (r.k as f64, f(&r.psnr))).collect();
     let series = [
         Series { label: "model, true actions".into(), points: line(&|r| r.model_psnr), dashed: false, color: None },

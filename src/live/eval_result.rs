@@ -10,7 +10,7 @@ use sandtable_agent::score::Summary;
 use serde::{Deserialize, Serialize};
 
 use crate::live::diagnosis::Diagnosis;
-use crate::media::write_atomic;
+use crate::media::{json_line, write_atomic, write_json};
 
 /// `eval.json`: what was played, how, and each player's summary per scenario and subset. A
 /// field an older build did not write reads as its default, so older results still render.
@@ -94,12 +94,6 @@ pub struct EpisodeLine {
     pub diagnosis: Option<Diagnosis>,
 }
 
-/// A serialisable value as JSON whose objects keep their keys sorted, whatever order the
-/// fields are declared in.
-fn sorted<T: Serialize>(v: &T) -> Result<serde_json::Value> {
-    serde_json::to_value(v).context("describing the evaluation")
-}
-
 impl EvalResult {
     /// The result in evaluation folder `dir`.
     pub fn load(dir: &Path) -> Result<Self> {
@@ -112,12 +106,12 @@ impl EvalResult {
     pub fn write(&self, dir: &Path, episodes: &[EpisodeLine]) -> Result<PathBuf> {
         let mut jsonl = String::new();
         for line in episodes {
-            jsonl.push_str(&sorted(line)?.to_string());
+            jsonl.push_str(&json_line(line)?);
             jsonl.push('\n');
         }
         write_atomic(&dir.join(RunDir::EVAL_EPISODES), jsonl.as_bytes())?;
         let path = dir.join(RunDir::EVAL_RESULT);
-        write_atomic(&path, serde_json::to_string_pretty(&sorted(self)?)?.as_bytes())?;
+        write_json(&path, self)?;
         Ok(path)
     }
 

@@ -90,7 +90,7 @@ pub fn run(args: EnvBenchArgs) -> Result<()> {
     }
     if let Some(path) = &args.json {
         let doc = json!({ "scenario": scenario.name, "adapter": sandtable_env::render::gpu::probe_vulkan().unwrap_or_default(), "results": rows });
-        sandtable::media::write_atomic(path, serde_json::to_string_pretty(&doc)?.as_bytes())?;
+        sandtable::media::write_json(path, &doc)?;
     }
     Ok(())
 }

@@ -67,7 +67,7 @@ pub fn run(args: ReaderBenchArgs) -> Result<()> {
             "batch": args.batch, "batches": args.batches, "runs": args.runs, "open_ms": open_ms,
             "batches_per_s_median": med, "batches_per_s_all": rates,
         });
-        sandtable::media::write_atomic(path, serde_json::to_string_pretty(&doc)?.as_bytes())?;
+        sandtable::media::write_json(path, &doc)?;
     }
     Ok(())
 }

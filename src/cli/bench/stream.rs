@@ -78,7 +78,7 @@ pub fn run(args: StreamBenchArgs) -> Result<()> {
     }
     if let Some(path) = &args.json {
         let doc = json!({ "scenario": scenario.name, "policy": args.policy.name(), "size": args.size, "results": rows });
-        sandtable::media::write_atomic(path, serde_json::to_string_pretty(&doc)?.as_bytes())?;
+        sandtable::media::write_json(path, &doc)?;
     }
     Ok(())
 }

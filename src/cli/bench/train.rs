@@ -63,7 +63,7 @@ pub fn run(args: TrainBenchArgs) -> Result<()> {
     }
     if let Some(path) = &args.json {
         let doc = json!({ "device": args.device, "steps": args.steps, "results": results });
-        sandtable::media::write_atomic(path, serde_json::to_string_pretty(&doc)?.as_bytes())?;
+        sandtable::media::write_json(path, &doc)?;
     }
     Ok(())
 }
