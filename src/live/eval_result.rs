@@ -12,34 +12,46 @@ use serde::{Deserialize, Serialize};
 use crate::live::diagnosis::Diagnosis;
 use crate::media::{json_line, write_atomic, write_json};
 
-/// `eval.json`: what was played, how, and each player's summary per scenario and subset. A
-/// field an older build did not write reads as its default, so older results still render.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+/// `eval.json`: what was played, how, and each player's summary per scenario and subset. Only
+/// `results` is required: a field an older build did not write reads as its default, so older
+/// results still render, and a world model's `eval.json` is not taken for one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EvalResult {
     /// The agent's checkpoint, when it played.
+    #[serde(default)]
     pub checkpoint: Option<PathBuf>,
     /// Scenarios as given (names or paths).
+    #[serde(default)]
     pub scenarios: Vec<String>,
     /// Episodes per scenario.
+    #[serde(default)]
     pub episodes_per_scenario: u64,
     /// Base seed of the episodes.
+    #[serde(default)]
     pub base_seed: u64,
     /// How episode seeds follow from it.
+    #[serde(default)]
     pub seed_rule: String,
     /// Frame side, pixels.
+    #[serde(default)]
     pub frame_size: u32,
     /// The renderer that drew the frames.
+    #[serde(default)]
     pub renderer: String,
     /// The agent's action temperature (0: greedy).
+    #[serde(default)]
     pub agent_temperature: f64,
     /// Whether the agent answered an open question at the step limit.
+    #[serde(default)]
     pub agent_answers_at_deadline: bool,
     /// Colour:shape pairs reported as their own subset.
+    #[serde(default)]
     pub holdout_pairs: Vec<String>,
     /// Each player's wall time, seconds.
+    #[serde(default)]
     pub wall_seconds: BTreeMap<String, f64>,
     /// The GIFs written, relative to the evaluation folder.
+    #[serde(default)]
     pub gifs: Vec<PathBuf>,
     /// One row per player, scenario and subset.
     pub results: Vec<ResultRow>,
@@ -118,5 +130,21 @@ impl EvalResult {
     /// The row of `policy` on `scenario`'s `subset`.
     pub fn row(&self, policy: &str, scenario: &str, subset: &str) -> Option<&ResultRow> {
         self.results.iter().find(|r| r.policy == policy && r.scenario == scenario && r.subset == subset)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_older_result_reads_and_a_world_models_does_not() {
+        // An older build wrote no renderer, temperature or deadline rule.
+        let older = r#"{"checkpoint": null, "scenarios": ["go_to_object"], "episodes_per_scenario": 2, "base_seed": 5, "results": []}"#;
+        let read: EvalResult = serde_json::from_str(older).expect("an older eval.json reads");
+        assert_eq!((read.base_seed, read.renderer.as_str(), read.agent_answers_at_deadline), (5, "", false));
+        // eval-wm's eval.json has no `results`: not a closed-loop result.
+        let world_model = r#"{"checkpoint": "wm", "step": 20, "config": "tiny", "data": ["val"], "report": {}}"#;
+        assert!(serde_json::from_str::<EvalResult>(world_model).is_err());
     }
 }
