@@ -169,14 +169,29 @@ pub fn load_tensors(ckpt: &Path, file: &str) -> Result<HashMap<String, Tensor>, 
 
 /// Copy `file`'s tensors into `map`'s variables, which must all be present with the same shapes.
 pub fn load_into(map: &VarMap, ckpt: &Path, file: &str) -> Result<(), AgentError> {
+    let mut names: Vec<String> = map.data().lock().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect();
+    names.sort_unstable();
+    load_named(map, ckpt, file, &names.iter().map(String::as_str).collect::<Vec<_>>(), true)
+}
+
+/// Copy the variables `names` of `map` that checkpoint `ckpt`'s `file` holds; those it lacks
+/// keep their values (a world model pretrained without the agent's instruction positions).
+pub fn load_present(map: &VarMap, ckpt: &Path, file: &str, names: &[&str]) -> Result<(), AgentError> {
+    load_named(map, ckpt, file, names, false)
+}
+
+fn load_named(map: &VarMap, ckpt: &Path, file: &str, names: &[&str], required: bool) -> Result<(), AgentError> {
     let tensors = load_tensors(ckpt, file)?;
     let path = ckpt.join(format!("{file}.safetensors"));
     let data = map.data().lock().unwrap_or_else(|p| p.into_inner());
-    let mut names: Vec<&String> = data.keys().collect();
-    names.sort();
-    for name in names {
-        let var = &data[name];
-        let t = tensors.get(name).ok_or_else(|| err(&path, format!("has no `{name}`: the model (its config or sandtable version) does not match this checkpoint")))?;
+    for &name in names {
+        let Some(var) = data.get(name) else { continue };
+        let Some(t) = tensors.get(name) else {
+            if required {
+                return Err(err(&path, format!("has no `{name}`: the model (its config or sandtable version) does not match this checkpoint")));
+            }
+            continue;
+        };
         if t.shape() != var.shape() {
             return Err(err(
                 &path,

@@ -97,6 +97,10 @@ pub struct TrainConfig {
     /// and there.
     #[serde(default)]
     pub null_window_rate: f64,
+    /// Pretrain in the agent's layout with this text before the frames (`none`: the world
+    /// model's own layout, no text). See [`TextPrefix`].
+    #[serde(default, skip_serializing_if = "TextPrefix::is_none")]
+    pub text_prefix: TextPrefix,
     /// Episodes held out for validation.
     pub val_fraction: f64,
     /// Steps between validation passes (and plot updates).
@@ -109,6 +113,28 @@ pub struct TrainConfig {
 
 fn default_action_dropout() -> f64 {
     0.1
+}
+
+/// What fills the instruction slots during pretraining. With any text, pretraining windows are
+/// laid out as the agent reads them (instruction words, then `finetune.frames` frame blocks, each
+/// with its action slot, at the agent's positions), and each window is one frame longer than the
+/// agent's context so that the newest frame's position, which the agent decides from, has a next
+/// frame to predict too.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TextPrefix {
+    /// The world model's layout: frames and actions only.
+    #[default]
+    None,
+    /// The episode's mission (or question), as the agent will read it.
+    Mission,
+}
+
+impl TextPrefix {
+    /// Whether pretraining keeps the world model's own layout.
+    pub fn is_none(&self) -> bool {
+        *self == TextPrefix::None
+    }
 }
 
 /// Stage two and three: instruction tuning and prompting on expert demonstrations.
@@ -152,8 +178,20 @@ pub struct FinetuneConfig {
     /// while the agent's own parts train; afterwards everything trains, the trunk's optimiser
     /// moments starting fresh.
     pub probe_steps: u64,
+    /// Co-training (GR-1's recipe): the share of every batch's windows that are play windows
+    /// replayed from the world model's own pretraining datasets, laid out as in pretraining, with
+    /// only a next-frame loss. 0 replays nothing; needs a pretrained start.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub replay_share: f64,
+    /// Weight of the replayed windows' next-frame loss.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub replay_weight: f64,
     /// Online imitation (`finetune --online`): rounds of rollouts, expert labels and training.
     pub online: OnlineConfig,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 impl Default for FinetuneConfig {
@@ -174,6 +212,8 @@ impl Default for FinetuneConfig {
             checkpoint_every: 100,
             trunk_lr_scale: 1.0,
             probe_steps: 0,
+            replay_share: 0.0,
+            replay_weight: 0.0,
             online: OnlineConfig::default(),
         }
     }
@@ -317,6 +357,9 @@ impl Config {
         }
         if !(ft.trunk_lr_scale >= 0.0 && ft.trunk_lr_scale.is_finite()) {
             return Err(format!("finetune.trunk_lr_scale {} must be a number from 0 up", ft.trunk_lr_scale));
+        }
+        if !(0.0..1.0).contains(&ft.replay_share) || !(ft.replay_weight >= 0.0 && ft.replay_weight.is_finite()) {
+            return Err(format!("finetune.replay_share {} must be from 0 up to below 1 and replay_weight {} a number from 0 up", ft.replay_share, ft.replay_weight));
         }
         if ft.frames == 0 || ft.frames > self.dynamics.frames {
             return Err(format!("finetune.frames {} must be between 1 and dynamics.frames {}", ft.frames, self.dynamics.frames));

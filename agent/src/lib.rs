@@ -17,6 +17,7 @@ pub mod loader;
 pub mod metrics;
 pub mod model;
 pub mod optim;
+pub mod play_windows;
 pub mod plot;
 pub mod pretrain;
 pub mod profile;

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarMap;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
@@ -20,8 +20,10 @@ use crate::codes::Codes;
 use crate::config::Config;
 use crate::dataset::{Dataset, Split, WindowBatch, WindowSampler};
 use crate::metrics::{mean, mse, psnr_of_mse};
-use crate::model::{Dynamics, Tokenizer, frozen, interleave};
+use crate::model::{Agent, Dynamics, Tokenizer, frozen, interleave};
 use crate::optim::{AdamW, learning_rate};
+use crate::play_windows::{Drops, play_windows};
+use crate::text::TextVocab;
 use crate::replay::ReplayBuffer;
 use crate::run_dir::RunDir;
 use crate::runner::{Cadence, Metric, Observer, Runner, StageLoop, StepOutcome, Validation};
@@ -96,13 +98,51 @@ struct Shared<'a> {
     device: &'a Device,
     h: usize,
     w: usize,
+    /// Pretraining in the agent's layout: the vocabulary of the text before the frames, and its
+    /// JSON, saved in every checkpoint so that fine-tuning keeps the words' ids.
+    text: Option<(TextVocab, String)>,
 }
 
 impl Shared<'_> {
     fn save(&self, run: &Path, opt: Option<&AdamW>, state: &TrainState) -> Result<PathBuf, AgentError> {
         let moments = opt.map(AdamW::state).unwrap_or_default();
-        checkpoint::save(run, self.cfg, &[("tokenizer", self.tok_map), ("dynamics", self.dyn_map)], &moments, state, &[])
+        let extras: Vec<(&str, &[u8])> = self.text.iter().map(|(_, json)| (RunDir::VOCAB, json.as_bytes())).collect();
+        checkpoint::save(run, self.cfg, &[("tokenizer", self.tok_map), ("dynamics", self.dyn_map)], &moments, state, &extras)
     }
+
+    /// The agent's layout over the dynamics variables (without a pixel stem), for pretraining
+    /// with a text prefix; `frozen` detaches it from training.
+    fn agent(&self, frozen_view: bool) -> Result<Agent, AgentError> {
+        let vb = if frozen_view { frozen(self.dyn_map, self.device) } else { candle_nn::VarBuilder::from_varmap(self.dyn_map, DType::F32, self.device) };
+        Ok(Agent::without_stem(self.cfg, vb)?)
+    }
+
+    /// The next-frame loss and exact fraction of the feed's next batch: in the world model's
+    /// layout, or with `agent`, in the agent's (actions dropped from `seed` either way).
+    fn frame_loss(&self, tok: &Tokenizer, codes: Option<&Codes>, feed: &mut Feed<'_>, model: &Model, drops: Drops, seed: u64) -> Result<(Tensor, f64, usize), AgentError> {
+        let (batch, window_codes) = window_codes(tok, codes, feed, self.h, self.w, self.device)?;
+        match (model, &self.text) {
+            (Model::Agent(agent), Some((vocab, _))) => {
+                let windows = play_windows(&batch, &window_codes, vocab, self.cfg.finetune.text_len, drops, seed, false)?;
+                let seqs = agent.play_sequences(&windows)?;
+                let (loss, acc) = agent.frame_loss(&seqs)?;
+                Ok((loss, acc, seqs.rows * seqs.len))
+            }
+            (Model::Dynamics(dynamics), _) => {
+                let tokens = interleave(self.cfg, &window_codes, &batch.actions.to_device(&Device::Cpu)?)?;
+                let tokens = drop_actions(self.cfg, &tokens, drops, seed)?.to_device(self.device)?;
+                let (loss, acc) = dynamics.loss(&tokens)?;
+                Ok((loss, acc, tokens.elem_count()))
+            }
+            (Model::Agent(_), None) => Err(AgentError::Config("the agent's layout needs a text vocabulary".into())),
+        }
+    }
+}
+
+/// What the dynamics stage trains through: the world model's layout or the agent's.
+enum Model {
+    Dynamics(Dynamics),
+    Agent(Agent),
 }
 
 /// Stage one of pretraining: the frame tokenizer, on single frames.
@@ -156,10 +196,18 @@ struct DynamicsStage<'a> {
     shared: &'a Shared<'a>,
     feeds: &'a Feeds<'a>,
     tokenizer: Tokenizer,
-    dynamics: Dynamics,
+    model: Model,
     codes: Option<Codes>,
     opt: AdamW,
     feed: Feed<'a>,
+}
+
+impl DynamicsStage<'_> {
+    /// Frames per window: the world model's context, or in the agent's layout the agent's
+    /// context and the frame after it.
+    fn window(cfg: &Config) -> usize {
+        if cfg.train.text_prefix.is_none() { cfg.dynamics.frames } else { cfg.finetune.frames + 1 }
+    }
 }
 
 impl StageLoop for DynamicsStage<'_> {
@@ -169,22 +217,25 @@ impl StageLoop for DynamicsStage<'_> {
 
     fn step(&mut self, s: u64, total: u64) -> Result<StepOutcome, AgentError> {
         let (sh, tr) = (self.shared, &self.shared.cfg.train);
-        let tokens = window_tokens(sh.cfg, &self.tokenizer, self.codes.as_ref(), &mut self.feed, sh.h, sh.w, sh.device)?;
-        let tokens = drop_actions(sh.cfg, &tokens, tr.action_dropout, tr.null_window_rate, tr.seed ^ s.wrapping_mul(0x9E37_79B9_7F4A_7C15))?;
-        let (loss, _) = self.dynamics.loss(&tokens)?;
+        let drops = Drops { rate: tr.action_dropout, window_rate: tr.null_window_rate };
+        let (loss, _, tokens) = sh.frame_loss(&self.tokenizer, self.codes.as_ref(), &mut self.feed, &self.model, drops, tr.seed ^ s.wrapping_mul(0x9E37_79B9_7F4A_7C15))?;
         let lr = learning_rate(s, total, tr.warmup_steps, tr.dynamics_lr, tr.min_lr_fraction);
-        StepOutcome::optimise(&loss, &mut self.opt, lr, tr.grad_clip, tokens.elem_count())
+        StepOutcome::optimise(&loss, &mut self.opt, lr, tr.grad_clip, tokens)
     }
 
     fn validate(&mut self) -> Result<Validation, AgentError> {
         let sh = self.shared;
         let tr = &sh.cfg.train;
-        let frozen_dyn = Dynamics::new(sh.cfg, frozen(sh.dyn_map, sh.device))?;
-        let mut vs = self.feeds.feed(sh.cfg.dynamics.frames, tr.dynamics_batch, tr.seed ^ 0x7A1, true)?;
+        let model = match self.model {
+            Model::Dynamics(_) => Model::Dynamics(Dynamics::new(sh.cfg, frozen(sh.dyn_map, sh.device))?),
+            Model::Agent(_) => Model::Agent(sh.agent(true)?),
+        };
+        let mut vs = self.feeds.feed(Self::window(sh.cfg), tr.dynamics_batch, tr.seed ^ 0x7A1, true)?;
         let (mut losses, mut accs) = (Vec::new(), Vec::new());
+        // Validation reads every action given, the same windows at every pass.
+        let given = Drops { rate: 0.0, window_rate: 0.0 };
         for _ in 0..tr.eval_batches {
-            let tokens = window_tokens(sh.cfg, &self.tokenizer, self.codes.as_ref(), &mut vs, sh.h, sh.w, sh.device)?;
-            let (l, a) = frozen_dyn.loss(&tokens)?;
+            let (l, a, _) = sh.frame_loss(&self.tokenizer, self.codes.as_ref(), &mut vs, &model, given, 0)?;
             losses.push(f64::from(l.to_scalar::<f32>()?));
             accs.push(a);
         }
@@ -213,6 +264,9 @@ pub fn pretrain(cfg: &Config, source: Source<'_>, run: &Path, resume: bool, unti
         Source::Live(_) => &[],
     };
     let tr = &cfg.train;
+    if !tr.text_prefix.is_none() && data.is_empty() {
+        return Err(AgentError::Config("train.text_prefix needs recorded datasets: live pretraining has no missions up front for the vocabulary".into()));
+    }
     let data_dirs: Vec<PathBuf> = data.iter().map(|d| d.dir().to_path_buf()).collect();
     let actions = match source {
         Source::Recorded(d) => crate::actions::of_datasets(d)?,
@@ -241,7 +295,17 @@ pub fn pretrain(cfg: &Config, source: Source<'_>, run: &Path, resume: bool, unti
         Source::Recorded(d) => d[0].frame_size(),
         Source::Live(b) => b.frame_size(),
     };
-    let shared = Shared { cfg, tok_map, dyn_map, device, h, w };
+    let text = if tr.text_prefix.is_none() {
+        None
+    } else {
+        let (vocab, _) = crate::finetune::build_vocab(data, &[])?;
+        if vocab.len() > cfg.dynamics.text_tokens {
+            return Err(AgentError::Config(format!("the missions use {} words; config `{}` reserves {} text tokens", vocab.len(), cfg.name, cfg.dynamics.text_tokens)));
+        }
+        let json = serde_json::to_string_pretty(&vocab).map_err(|e| AgentError::Config(e.to_string()))?;
+        Some((vocab, json))
+    };
+    let shared = Shared { cfg, tok_map, dyn_map, device, h, w, text };
     let tok_steps = tr.tokenizer_steps;
     let cadence = Cadence { eval_every: tr.eval_every, checkpoint_every: tr.checkpoint_every };
 
@@ -278,8 +342,9 @@ pub fn pretrain(cfg: &Config, source: Source<'_>, run: &Path, resume: bool, unti
             }
             Source::Live(_) => None,
         };
-        let feed = feeds.resumed(cfg.dynamics.frames, tr.dynamics_batch, tr.seed ^ 0xD1A0, state.sampler)?;
-        let mut stage = DynamicsStage { shared: &shared, feeds: &feeds, tokenizer: tok, dynamics, codes, opt, feed };
+        let feed = feeds.resumed(DynamicsStage::window(cfg), tr.dynamics_batch, tr.seed ^ 0xD1A0, state.sampler)?;
+        let model = if shared.text.is_some() { Model::Agent(shared.agent(false)?) } else { Model::Dynamics(dynamics) };
+        let mut stage = DynamicsStage { shared: &shared, feeds: &feeds, tokenizer: tok, model, codes, opt, feed };
         if runner.run_stage(&mut stage, &mut state, tok_steps, tr.dynamics_steps, cadence)? {
             return Ok(state);
         }
@@ -288,9 +353,9 @@ pub fn pretrain(cfg: &Config, source: Source<'_>, run: &Path, resume: bool, unti
     Ok(state)
 }
 
-/// Tokens of the sampler's next batch of windows: frame codes (from `codes` when the frames
-/// were encoded up front, else through the frozen tokenizer) interleaved with the actions.
-fn window_tokens(cfg: &Config, tok: &Tokenizer, codes: Option<&Codes>, feed: &mut Feed<'_>, h: usize, w: usize, device: &Device) -> Result<Tensor, AgentError> {
+/// The sampler's next batch of windows and their frame codes `[b, t, p]` (u32, on the CPU):
+/// from `codes` when the frames were encoded up front, else through the frozen tokenizer.
+fn window_codes(tok: &Tokenizer, codes: Option<&Codes>, feed: &mut Feed<'_>, h: usize, w: usize, device: &Device) -> Result<(WindowBatch, Tensor), AgentError> {
     let batch = feed.next(device)?;
     let (b, t) = batch.actions.dims2()?;
     let codes = match codes {
@@ -301,25 +366,23 @@ fn window_tokens(cfg: &Config, tok: &Tokenizer, codes: Option<&Codes>, feed: &mu
             codes.reshape((b, t, p))?.to_device(&Device::Cpu)?
         }
     };
-    Ok(interleave(cfg, &codes, &batch.actions.to_device(&Device::Cpu)?)?.to_device(device)?)
+    Ok((batch, codes))
 }
 
-/// `tokens` (interleaved windows) with every action of a window replaced by the `null` token
-/// with probability `window_rate`, and each other action with probability `rate`, drawn from
-/// `seed`.
-fn drop_actions(cfg: &Config, tokens: &Tensor, rate: f64, window_rate: f64, seed: u64) -> Result<Tensor, AgentError> {
-    if rate <= 0.0 && window_rate <= 0.0 {
+/// `tokens` (interleaved windows) with their actions dropped to the `null` token by `drops`,
+/// drawn from `seed`.
+fn drop_actions(cfg: &Config, tokens: &Tensor, drops: Drops, seed: u64) -> Result<Tensor, AgentError> {
+    if drops.rate <= 0.0 && drops.window_rate <= 0.0 {
         return Ok(tokens.clone());
     }
     let (b, n) = tokens.dims2()?;
     let block = cfg.tokens_per_frame() + 1;
     let mut ids: Vec<u32> = tokens.flatten_all()?.to_vec1()?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let slots: Vec<usize> = (block - 1..n).step_by(block).collect();
     for r in 0..b {
-        // Drawn only when asked for, so runs without whole-window drops keep their stream.
-        let whole = window_rate > 0.0 && rng.random::<f64>() < window_rate;
-        for at in (block - 1..n).step_by(block) {
-            if whole || rng.random::<f64>() < rate {
+        for (&at, off) in slots.iter().zip(drops.draw(&mut rng, slots.len())) {
+            if off {
                 ids[r * n + at] = cfg.null_action_token();
             }
         }
@@ -355,7 +418,7 @@ mod tests {
         let ids: Vec<u32> = (0..rows * n).map(|i| if i % n % block == block - 1 { cfg.action_token(1) } else { 3 }).collect();
         let tokens = Tensor::from_vec(ids, (rows, n), &Device::Cpu)?;
         let share_all_null = |rate: f64, window_rate: f64| -> Result<f64, AgentError> {
-            let out: Vec<u32> = drop_actions(&cfg, &tokens, rate, window_rate, 7)?.flatten_all()?.to_vec1()?;
+            let out: Vec<u32> = drop_actions(&cfg, &tokens, Drops { rate, window_rate }, 7)?.flatten_all()?.to_vec1()?;
             let all_null = out.chunks(n).filter(|row| (block - 1..n).step_by(block).all(|at| row[at] == cfg.null_action_token())).count();
             Ok(all_null as f64 / rows as f64)
         };
@@ -364,7 +427,7 @@ mod tests {
         assert!((share_all_null(0.5, 0.0)? - 0.5f64.powi(slots)).abs() < 0.03);
         assert_eq!(share_all_null(0.0, 0.0)?, 0.0);
         // Frame codes are never touched.
-        let out: Vec<u32> = drop_actions(&cfg, &tokens, 0.5, 0.5, 7)?.flatten_all()?.to_vec1()?;
+        let out: Vec<u32> = drop_actions(&cfg, &tokens, Drops { rate: 0.5, window_rate: 0.5 }, 7)?.flatten_all()?.to_vec1()?;
         assert!(out.iter().enumerate().all(|(i, &t)| i % n % block == block - 1 || t == 3));
         Ok(())
     }

@@ -59,6 +59,14 @@ impl TextVocab {
         Self::from_words(words)
     }
 
+    /// This vocabulary with `other`'s words that it lacks appended in `other`'s order: every
+    /// word known here keeps its id.
+    pub fn extended(&self, other: &TextVocab) -> Self {
+        let mut words = self.words.clone();
+        words.extend(other.words.iter().filter(|w| !self.index.contains_key(*w)).cloned());
+        Self::from_words(words)
+    }
+
     fn from_words(words: Vec<String>) -> Self {
         let index = words.iter().enumerate().map(|(i, w)| (w.clone(), i as u32)).collect();
         Self { words, index }

@@ -8,7 +8,7 @@ use candle_core::Device;
 use candle_nn::VarMap;
 
 use crate::AgentError;
-use crate::checkpoint::load_into;
+use crate::checkpoint::{load_into, load_present};
 use crate::config::Config;
 use crate::model::{Agent, Dynamics, SeededInit, Tokenizer, frozen};
 
@@ -30,12 +30,16 @@ impl Default for Weights {
 }
 
 impl Weights {
-    /// The world model: the tokenizer drawn from `seed`, the dynamics from `seed + 1`, then
-    /// both loaded from checkpoint `from` when given. The models train these variables.
+    /// The world model: the tokenizer drawn from `seed`, the dynamics from `seed + 1` (and for
+    /// pretraining in the agent's layout, its instruction positions from `seed + 2`), then all
+    /// loaded from checkpoint `from` when given. The models train these variables.
     pub fn world_model(cfg: &Config, seed: u64, from: Option<&Path>, device: &Device) -> Result<(Self, Tokenizer, Dynamics), AgentError> {
         let w = Self::default();
         let tokenizer = Tokenizer::new(cfg, SeededInit::new(w.tokenizer.clone(), seed).builder(device))?;
         let dynamics = Dynamics::new(cfg, SeededInit::new(w.dynamics.clone(), seed.wrapping_add(1)).builder(device))?;
+        if !cfg.train.text_prefix.is_none() {
+            Agent::without_stem(cfg, SeededInit::new(w.dynamics.clone(), seed.wrapping_add(2)).builder(device))?;
+        }
         if let Some(ckpt) = from {
             w.load(ckpt)?;
         }
@@ -45,7 +49,8 @@ impl Weights {
     /// The agent: the tokenizer drawn from `seed`; with `init`, the world model's dynamics drawn
     /// from `seed + 1` and both loaded from that pretraining checkpoint; then the agent's own
     /// variables drawn from `seed + 2` (only `text_pos` on top of a world model, every weight
-    /// from scratch).
+    /// from scratch), and `text_pos` loaded too where the world model was pretrained in the
+    /// agent's layout.
     pub fn agent(cfg: &Config, seed: u64, init: Option<&Path>, device: &Device) -> Result<(Self, Tokenizer, Agent), AgentError> {
         let w = Self::default();
         let tokenizer = Tokenizer::new(cfg, SeededInit::new(w.tokenizer.clone(), seed).builder(device))?;
@@ -54,6 +59,9 @@ impl Weights {
             w.load(ckpt)?;
         }
         let agent = Agent::new(cfg, SeededInit::new(w.dynamics.clone(), seed.wrapping_add(2)).builder(device))?;
+        if let Some(ckpt) = init {
+            load_present(&w.dynamics, ckpt, "dynamics", &["text_pos"])?;
+        }
         Ok((w, tokenizer, agent))
     }
 

@@ -26,11 +26,12 @@ use crate::card::AgentCard;
 use crate::checkpoint::{self, Stage, TrainState};
 use crate::codes::{CodeCache, Codes};
 use crate::config::Config;
-use crate::dataset::{Dataset, shuffle};
+use crate::dataset::{Dataset, WindowSampler, shuffle};
 use crate::holdout::{Pair, named_pair};
 use crate::metrics::mean;
 use crate::model::{Agent, frozen};
 use crate::optim::{AdamW, learning_rate};
+use crate::play_windows::{Drops, play_windows};
 use crate::run_dir::RunDir;
 use crate::runner::{Cadence, Metric, Observer, Runner, StageLoop, StepOutcome, Validation, canonical};
 use crate::text::TextVocab;
@@ -75,6 +76,35 @@ struct FinetuneStage<'a> {
     dyn_map: &'a VarMap,
     device: &'a Device,
     extras: [(&'static str, String); 2],
+    replay: Option<Replay>,
+}
+
+/// Co-training's replayed play: windows of the world model's pretraining datasets, laid out as
+/// in its pretraining, `per_step` beside each batch of demonstrations.
+struct Replay {
+    data: Vec<Dataset>,
+    codes: Codes,
+    sampler: WindowSampler,
+    /// Whether the world model read the missions before the frames.
+    text: bool,
+    drops: Drops,
+}
+
+impl Replay {
+    /// Windows to replay beside a batch of `batch` demonstration windows, so that they are
+    /// `share` of the two together.
+    fn per_step(share: f64, batch: usize) -> usize {
+        (batch as f64 * share / (1.0 - share)).round() as usize
+    }
+
+    /// The play windows of step `s`.
+    fn next(&mut self, vocab: &TextVocab, cfg: &Config, s: u64, pixels: bool, device: &Device) -> Result<Vec<crate::model::PlayWindow>, AgentError> {
+        let sets: Vec<&Dataset> = self.data.iter().collect();
+        let batch = self.sampler.next_batch(&sets, device)?;
+        let codes = self.codes.windows(&batch)?;
+        let text_len = if self.text { cfg.finetune.text_len } else { 0 };
+        play_windows(&batch, &codes, vocab, text_len, self.drops, cfg.train.seed ^ 0x5E91 ^ s.wrapping_mul(0x9E37_79B9_7F4A_7C15), pixels)
+    }
 }
 
 impl StageLoop for FinetuneStage<'_> {
@@ -86,9 +116,15 @@ impl StageLoop for FinetuneStage<'_> {
         let (tr, ft) = (&self.cfg.train, &self.cfg.finetune);
         let batch = self.batches.next(ft.batch);
         let seqs = self.agent.sequences(&windows(self.data, &batch, &self.codes, self.vocab, ft.text_len, ft.pixel_stem)?)?;
-        let (loss, acc) = self.agent.loss(&seqs, ft.frame_loss_weight)?;
+        let (mut loss, acc) = self.agent.loss(&seqs, ft.frame_loss_weight)?;
+        let mut items = seqs.rows * seqs.len;
+        if let Some(replay) = &mut self.replay {
+            let played = self.agent.play_sequences(&replay.next(self.vocab, self.cfg, s, ft.pixel_stem, self.device)?)?;
+            loss = (loss + (self.agent.frame_loss(&played)?.0 * ft.replay_weight)?)?;
+            items += played.rows * played.len;
+        }
         let lr = learning_rate(s, total, ft.warmup_steps, ft.lr, tr.min_lr_fraction);
-        let out = StepOutcome::optimise(&loss, &mut self.opt, lr, tr.grad_clip, seqs.rows * seqs.len)?;
+        let out = StepOutcome::optimise(&loss, &mut self.opt, lr, tr.grad_clip, items)?;
         Ok(StepOutcome { accuracy: Some(acc), ..out })
     }
 
@@ -155,9 +191,6 @@ pub fn finetune(cfg: &Config, job: &Finetune<'_>, device: &Device, obs: &mut dyn
     }
     let (tr, ft) = (&cfg.train, &cfg.finetune);
     let (vocab, answers) = build_vocab(data, job.vocab_texts)?;
-    if vocab.len() > cfg.dynamics.text_tokens {
-        return Err(AgentError::Config(format!("the missions use {} words; config `{}` reserves {} text tokens", vocab.len(), cfg.name, cfg.dynamics.text_tokens)));
-    }
     let words = |d: &Dataset, i: usize| d.episode(i).ok().map(|e| vocab.encode(&e.meta.mission).0.len());
     let longest = data.iter().flat_map(|d| (0..d.num_episodes()).filter_map(|i| words(d, i))).max().unwrap_or(0);
     if longest > ft.text_len {
@@ -195,6 +228,16 @@ pub fn finetune(cfg: &Config, job: &Finetune<'_>, device: &Device, obs: &mut dyn
         }
         None => None,
     };
+    // A world model pretrained with text keeps its words' ids; the demonstrations' new words
+    // come after them.
+    let pretrained_vocab = init.as_ref().map(|c| c.join(RunDir::VOCAB)).filter(|p| p.is_file());
+    let vocab = match pretrained_vocab {
+        Some(path) => TextVocab::load(&path)?.extended(&vocab),
+        None => vocab,
+    };
+    if vocab.len() > cfg.dynamics.text_tokens {
+        return Err(AgentError::Config(format!("the missions use {} words; config `{}` reserves {} text tokens", vocab.len(), cfg.name, cfg.dynamics.text_tokens)));
+    }
     let (weights, _, mut agent) = Weights::agent(cfg, tr.seed, init.as_deref(), device)?;
     let (tok_map, dyn_map) = (&weights.tokenizer, &weights.dynamics);
     if job.freeze_trunk {
@@ -254,6 +297,11 @@ pub fn finetune(cfg: &Config, job: &Finetune<'_>, device: &Device, obs: &mut dyn
     }
     let tok = weights.frozen_tokenizer(cfg, device)?;
     let codes = Codes::encode(data, &[&train_eps, &val_eps], &tok, cfg.tokens_per_frame(), device, job.codes)?;
+    let replay = match init.as_deref() {
+        _ if ft.replay_share <= 0.0 => None,
+        None => return Err(AgentError::Config("finetune.replay_share replays the world model's pretraining data: it needs a pretrained start (--init)".into())),
+        Some(ckpt) => Some(open_replay(cfg, ckpt, &tok, state.step, device, job.codes)?),
+    };
 
     let card = AgentCard {
         init: job.init.map(Path::to_path_buf),
@@ -286,12 +334,34 @@ pub fn finetune(cfg: &Config, job: &Finetune<'_>, device: &Device, obs: &mut dyn
         dyn_map,
         device,
         extras: [(RunDir::VOCAB, vocab_json), (RunDir::CARD, card_json)],
+        replay,
     };
     let cadence = Cadence { eval_every: ft.eval_every, checkpoint_every: ft.checkpoint_every };
     if !runner.run_stage(&mut stage, &mut state, 0, ft.steps, cadence)? {
         state.stage = Stage::Done;
     }
     Ok(state)
+}
+
+/// Co-training's replay of the pretraining datasets of checkpoint `ckpt`, placed where step
+/// `step` finds it: the same windows whatever the resumes.
+fn open_replay(cfg: &Config, ckpt: &Path, tok: &crate::model::Tokenizer, step: u64, device: &Device, cache: Option<&CodeCache>) -> Result<Replay, AgentError> {
+    let (pretrained, saved) = (checkpoint::load_state(ckpt)?, checkpoint::load_config(ckpt)?);
+    let mut data = Vec::with_capacity(pretrained.data.len());
+    for dir in &pretrained.data {
+        data.push(Dataset::open(dir).map_err(|e| AgentError::Config(format!("finetune.replay_share replays the world model's pretraining data, and {} does not open: {e}", dir.display())))?);
+    }
+    let episodes: Vec<Vec<usize>> = data.iter().map(|d| (0..d.num_episodes()).collect()).collect();
+    let codes = Codes::encode(&data, &[&episodes], tok, cfg.tokens_per_frame(), device, cache)?;
+    let per_step = Replay::per_step(cfg.finetune.replay_share, cfg.finetune.batch).max(1);
+    let sources: Vec<(&Dataset, &[usize])> = data.iter().zip(&episodes).map(|(d, e)| (d, e.as_slice())).collect();
+    let mut sampler = WindowSampler::new(&sources, cfg.finetune.frames + 1, per_step, cfg.train.seed ^ 0x5E91)?;
+    let at = usize::try_from(step).unwrap_or(usize::MAX).saturating_mul(per_step);
+    let per_epoch = sampler.windows_per_epoch();
+    sampler.seek((at / per_epoch) as u64, at % per_epoch);
+    let drops = Drops { rate: saved.train.action_dropout, window_rate: saved.train.null_window_rate };
+    tracing::info!(datasets = data.len(), per_step, "co-training: replaying the world model's pretraining windows");
+    Ok(Replay { data, codes, sampler, text: !saved.train.text_prefix.is_none(), drops })
 }
 
 #[cfg(test)]
@@ -475,6 +545,62 @@ mod tests {
         finetune(&cfg, &Finetune { resume: true, ..plain(&data, &parts) }, &Device::Cpu, &mut Quiet)?;
         assert!(weights(&parts)? == at_end, "stopped inside the probe and resumed, the same weights");
         Ok(())
+    }
+
+    /// Pretraining in the agent's layout hands fine-tuning its words' ids and instruction
+    /// positions; co-training replays its windows; a stopped and resumed run of either ends with
+    /// the weights of one left alone.
+    #[test]
+    fn agent_layout_pretraining_carries_into_co_training_and_both_resume_exactly() -> Result<(), AgentError> {
+        let tmp = tempfile::tempdir().map_err(|e| AgentError::Config(e.to_string()))?;
+        demo(&tmp.path().join("demo"), &[1, 3, 4, 1, 1, 2, 10]);
+        let data = [Dataset::open(&tmp.path().join("demo"))?];
+        let mut cfg = Config::tiny();
+        cfg.train.text_prefix = crate::config::TextPrefix::Mission;
+        cfg.train.null_window_rate = 0.5;
+        (cfg.train.tokenizer_steps, cfg.train.dynamics_steps, cfg.train.checkpoint_every) = (3, 4, 2);
+        let tensors = |run: &Path| -> Result<HashMap<String, Vec<f32>>, AgentError> {
+            let tensors = checkpoint::load_tensors(&checkpoint::resolve(run)?, "dynamics")?;
+            tensors.into_iter().map(|(k, t)| Ok((k, t.flatten_all()?.to_vec1::<f32>()?))).collect()
+        };
+        let (world, parts) = (tmp.path().join("world"), tmp.path().join("world_parts"));
+        crate::pretrain::pretrain(&cfg, crate::pretrain::Source::Recorded(&data), &world, false, None, &Device::Cpu, &mut Quiet)?;
+        crate::pretrain::pretrain(&cfg, crate::pretrain::Source::Recorded(&data), &parts, false, Some(5), &Device::Cpu, &mut Quiet)?;
+        crate::pretrain::pretrain(&cfg, crate::pretrain::Source::Recorded(&data), &parts, true, None, &Device::Cpu, &mut Quiet)?;
+        let pretrained = tensors(&world)?;
+        assert!(pretrained == tensors(&parts)?, "pretraining stopped inside the dynamics stage and resumed, the same weights");
+        let words = TextVocab::load(&checkpoint::resolve(&world)?.join(RunDir::VOCAB))?;
+        assert!(words.id("cube").is_some());
+
+        // The instruction positions come from pretraining.
+        let ckpt = checkpoint::resolve(&world)?;
+        let (weights, _, _) = Weights::agent(&cfg, 9, Some(&ckpt), &Device::Cpu)?;
+        let text_pos = weights.dynamics.data().lock().map_err(|e| AgentError::Config(e.to_string()))?["text_pos"].as_tensor().flatten_all()?.to_vec1::<f32>()?;
+        assert_eq!(text_pos, pretrained["text_pos"]);
+
+        cfg.finetune.steps = 4;
+        (cfg.finetune.replay_share, cfg.finetune.replay_weight) = (0.5, 1.0);
+        let (whole, stopped) = (tmp.path().join("whole"), tmp.path().join("stopped"));
+        finetune(&cfg, &Finetune { init: Some(&world), ..plain(&data, &whole) }, &Device::Cpu, &mut Quiet)?;
+        finetune(&cfg, &Finetune { init: Some(&world), until: Some(2), ..plain(&data, &stopped) }, &Device::Cpu, &mut Quiet)?;
+        finetune(&cfg, &Finetune { init: Some(&world), resume: true, ..plain(&data, &stopped) }, &Device::Cpu, &mut Quiet)?;
+        assert!(tensors(&whole)? == tensors(&stopped)?, "co-training stopped and resumed, the same weights");
+        // The pretrained words keep their ids; the co-trained agent differs from one without replay.
+        let tuned = TextVocab::load(&whole.join(RunDir::VOCAB))?;
+        assert_eq!(tuned.id("cube"), words.id("cube"));
+        cfg.finetune.replay_share = 0.0;
+        let alone = tmp.path().join("alone");
+        finetune(&cfg, &Finetune { init: Some(&world), ..plain(&data, &alone) }, &Device::Cpu, &mut Quiet)?;
+        assert!(tensors(&alone)? != tensors(&whole)?, "the replayed windows move the weights");
+        Ok(())
+    }
+
+    /// The replayed windows are the configured share of each step's windows.
+    #[test]
+    fn replay_takes_its_share_of_each_batch() {
+        for (share, batch, replayed) in [(0.5, 16, 16), (0.25, 16, 5), (0.2, 8, 2), (0.0, 8, 0)] {
+            assert_eq!(Replay::per_step(share, batch), replayed, "share {share} of batch {batch}");
+        }
     }
 
     /// A fresh fine-tuning of `data` into `run` from scratch, with nothing else asked.

@@ -42,6 +42,20 @@ pub struct AgentWindow {
     pub pixels: Vec<Vec<u8>>,
 }
 
+/// A pretraining window in the agent's layout: an instruction, `frames` frames with the action
+/// taken after each (given, or dropped to `null`), and one frame more, which is only predicted.
+#[derive(Clone, Debug, Default)]
+pub struct PlayWindow {
+    /// Instruction word ids (text vocabulary), at most `text_len`.
+    pub text: Vec<u32>,
+    /// Codes of `frames + 1` frames: the last one is a target only.
+    pub codes: Vec<Vec<u32>>,
+    /// The action taken after each frame but the last, or `None` where it is not given.
+    pub actions: Vec<Option<usize>>,
+    /// Each input frame's RGB bytes, for an agent with a pixel stem (empty for one without).
+    pub pixels: Vec<Vec<u8>>,
+}
+
 /// Token ids, position ids and training targets of a batch of windows laid out as rows of one
 /// length. Positions are flat: `row · len + position`.
 #[derive(Clone, Debug)]
@@ -89,11 +103,21 @@ pub struct Agent {
 impl Agent {
     /// Build on `vb`, whose dynamics variables (if present, from pretraining) are reused.
     pub fn new(cfg: &Config, vb: VarBuilder) -> Result<Self> {
+        Self::with_stem(cfg, vb, cfg.finetune.pixel_stem)
+    }
+
+    /// The agent's layout without a pixel stem, whatever the config says: what pretraining in
+    /// the agent's layout trains (the stem is the agent's own).
+    pub fn without_stem(cfg: &Config, vb: VarBuilder) -> Result<Self> {
+        Self::with_stem(cfg, vb, false)
+    }
+
+    fn with_stem(cfg: &Config, vb: VarBuilder, stem: bool) -> Result<Self> {
         let text_len = cfg.finetune.text_len;
         Ok(Self {
             dynamics: Dynamics::new(cfg, vb.clone())?,
             text_pos: vb.get_with_hints((text_len + 1, cfg.dynamics.dim), "text_pos", Init::Randn { mean: 0.0, stdev: 0.02 })?,
-            stem: if cfg.finetune.pixel_stem { Some(PixelStem::new(cfg, vb.pp("stem"))?) } else { None },
+            stem: if stem { Some(PixelStem::new(cfg, vb.pp("stem"))?) } else { None },
             image_size: cfg.image_size,
             text_len,
             frames: cfg.finetune.frames,
@@ -135,19 +159,7 @@ impl Agent {
         let null = self.dynamics.null_token();
         // Position table rows: 0..=tl are text slots and the answer slot; body position j is tl + 1 + j.
         let body = |j: usize| (tl + 1 + j) as u32;
-        let mut s = Sequences {
-            rows: windows.len(),
-            len: n,
-            tokens: Vec::with_capacity(windows.len() * n),
-            positions: Vec::with_capacity(windows.len() * n),
-            act_targets: Vec::new(),
-            frame_targets: Vec::new(),
-            decide_at: Vec::new(),
-            answer_at: Vec::new(),
-            pixels: Vec::new(),
-            pixel_slots: Vec::new(),
-        };
-        let frame_bytes = self.image_size * self.image_size * 3;
+        let mut s = self.empty_sequences(windows.len());
         for (r, w) in windows.iter().enumerate() {
             if w.text.len() > tl {
                 candle_core::bail!("window {r}: {} instruction words, the model reads {tl}", w.text.len());
@@ -156,23 +168,13 @@ impl Agent {
                 candle_core::bail!("window {r}: {} frames and {} actions (1..={} frames, one action each)", w.codes.len(), w.actions.len(), self.frames);
             }
             let flat = |at: usize| (r * n + at) as u32;
-            let (mut tok, mut pos) = (Vec::with_capacity(n), Vec::with_capacity(n));
-            for i in 0..tl {
-                let word = if i + w.text.len() >= tl { w.text[i + w.text.len() - tl] } else { PAD_ID };
-                tok.push(text_tok(word));
-                pos.push(i as u32);
-            }
+            let (mut tok, mut pos) = self.instruction(&w.text, n);
             let (mut answer_at, mut last_frame) = (None, w.codes.len() - 1);
             for (f, (codes, &a)) in w.codes.iter().zip(&w.actions).enumerate() {
                 if codes.len() != p {
                     candle_core::bail!("window {r} frame {f}: {} codes, expected {p}", codes.len());
                 }
-                if self.stem.is_some() {
-                    let bytes = w.pixels.get(f).filter(|b| b.len() == frame_bytes);
-                    let bytes = bytes.ok_or_else(|| candle_core::Error::Msg(format!("window {r} frame {f}: the agent reads pixels and this frame has none of {frame_bytes} bytes")))?;
-                    s.pixels.extend_from_slice(bytes);
-                    s.pixel_slots.push(flat(tok.len()));
-                }
+                self.push_pixels(&mut s, &w.pixels, r, f, flat(tok.len()))?;
                 let next = w.codes.get(f + 1).filter(|_| a >= 0 && a as usize != ANSWER_ACTION);
                 for (k, &c) in codes.iter().enumerate() {
                     if let Some(next) = next {
@@ -206,14 +208,104 @@ impl Agent {
             }
             s.decide_at.push(tl + last_frame * (p + 1) + p);
             s.answer_at.push(answer_at);
-            while tok.len() < n {
-                tok.push(text_tok(PAD_ID));
-                pos.push(0);
-            }
-            s.tokens.extend(tok);
-            s.positions.extend(pos);
+            self.finish_row(&mut s, tok, pos);
         }
         Ok(s)
+    }
+
+    /// Lay out pretraining windows: every frame but the last in its block, its action slot
+    /// holding the action given (or `null`), and each frame's slots predicting the next frame's,
+    /// the newest one's included. No action is a target.
+    pub fn play_sequences(&self, windows: &[PlayWindow]) -> Result<Sequences> {
+        let n = self.seq_len();
+        let (p, tl) = (self.tokens_per_frame, self.text_len);
+        let null = self.dynamics.null_token();
+        let mut s = self.empty_sequences(windows.len());
+        for (r, w) in windows.iter().enumerate() {
+            if w.text.len() > tl {
+                candle_core::bail!("window {r}: {} instruction words, the model reads {tl}", w.text.len());
+            }
+            let frames = w.actions.len();
+            if frames == 0 || frames > self.frames || w.codes.len() != frames + 1 {
+                candle_core::bail!("window {r}: {} frames and {} actions (1..={} actions and one frame more)", w.codes.len(), frames, self.frames);
+            }
+            let flat = |at: usize| (r * n + at) as u32;
+            let (mut tok, mut pos) = self.instruction(&w.text, n);
+            for (f, action) in w.actions.iter().enumerate() {
+                let (codes, next) = (&w.codes[f], &w.codes[f + 1]);
+                if codes.len() != p || next.len() != p {
+                    candle_core::bail!("window {r} frame {f}: {} and {} codes, expected {p}", codes.len(), next.len());
+                }
+                self.push_pixels(&mut s, &w.pixels, r, f, flat(tok.len()))?;
+                for (k, (&c, &later)) in codes.iter().zip(next).enumerate() {
+                    s.frame_targets.push((flat(tok.len()), c, later));
+                    tok.push(c);
+                    pos.push((tl + 1 + f * (p + 1) + k) as u32);
+                }
+                tok.push(match *action {
+                    Some(a) if a < ACTION_TOKENS => (self.codebook + a) as u32,
+                    Some(a) => candle_core::bail!("window {r}: action {a} is outside the {ACTION_TOKENS} action tokens"),
+                    None => null,
+                });
+                pos.push((tl + 1 + f * (p + 1) + p) as u32);
+            }
+            s.decide_at.push(tl + frames * (p + 1) - 1);
+            s.answer_at.push(None);
+            self.finish_row(&mut s, tok, pos);
+        }
+        Ok(s)
+    }
+
+    fn empty_sequences(&self, rows: usize) -> Sequences {
+        let n = self.seq_len();
+        Sequences {
+            rows,
+            len: n,
+            tokens: Vec::with_capacity(rows * n),
+            positions: Vec::with_capacity(rows * n),
+            act_targets: Vec::new(),
+            frame_targets: Vec::new(),
+            decide_at: Vec::new(),
+            answer_at: Vec::new(),
+            pixels: Vec::new(),
+            pixel_slots: Vec::new(),
+        }
+    }
+
+    /// A row's instruction slots (left-padded words at positions `0..text_len`), with room for
+    /// a row of `n`.
+    fn instruction(&self, text: &[u32], n: usize) -> (Vec<u32>, Vec<u32>) {
+        let tl = self.text_len;
+        let (mut tok, mut pos) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        for i in 0..tl {
+            let word = if i + text.len() >= tl { text[i + text.len() - tl] } else { PAD_ID };
+            tok.push((self.text_offset as u32) + word);
+            pos.push(i as u32);
+        }
+        (tok, pos)
+    }
+
+    /// With a pixel stem, frame `f`'s bytes of window `r`, laid out for the slot at `slot`.
+    fn push_pixels(&self, s: &mut Sequences, pixels: &[Vec<u8>], r: usize, f: usize, slot: u32) -> Result<()> {
+        if self.stem.is_none() {
+            return Ok(());
+        }
+        let frame_bytes = self.image_size * self.image_size * 3;
+        let bytes = pixels.get(f).filter(|b| b.len() == frame_bytes);
+        let bytes = bytes.ok_or_else(|| candle_core::Error::Msg(format!("window {r} frame {f}: the agent reads pixels and this frame has none of {frame_bytes} bytes")))?;
+        s.pixels.extend_from_slice(bytes);
+        s.pixel_slots.push(slot);
+        Ok(())
+    }
+
+    /// Pad a row to the sequence length and append it.
+    fn finish_row(&self, s: &mut Sequences, mut tok: Vec<u32>, mut pos: Vec<u32>) {
+        while tok.len() < s.len {
+            tok.push((self.text_offset as u32) + PAD_ID);
+            pos.push(0);
+        }
+        s.tokens.extend(tok);
+        s.positions.extend(pos);
     }
 
     /// Final-norm features `[b, n, d]` of laid-out sequences (the trunk without the head).
@@ -277,31 +369,48 @@ impl Agent {
     /// fraction of action and answer tokens predicted exactly. Only positions with a target go
     /// through the head.
     pub fn loss(&self, s: &Sequences, frame_weight: f64) -> Result<(Tensor, f64)> {
-        let device = self.text_pos.device().clone();
         if s.act_targets.is_empty() {
             candle_core::bail!("no action or answer targets in the batch");
         }
-        let features = self.features(s)?;
-        let dim = features.dim(2)?;
-        let features = features.reshape((s.rows * s.len, dim))?;
-        let pick = |at: Vec<u32>| -> Result<Tensor> {
-            let k = at.len();
-            features.index_select(&Tensor::from_vec(at, k, &device)?, 0)
-        };
+        let features = self.flat_features(s)?;
         let k = s.act_targets.len();
-        let logits = self.dynamics.head.forward(&pick(s.act_targets.iter().map(|t| t.0).collect())?)?;
+        let logits = self.dynamics.head.forward(&pick(&features, s.act_targets.iter().map(|t| t.0))?)?;
         let targets: Vec<u32> = s.act_targets.iter().map(|t| t.1).collect();
-        let mut loss = ops::cross_entropy(&logits, &Tensor::from_vec(targets.clone(), k, &device)?)?;
+        let mut loss = ops::cross_entropy(&logits, &Tensor::from_vec(targets.clone(), k, features.device())?)?;
         if frame_weight > 0.0 && !s.frame_targets.is_empty() {
-            let m = s.frame_targets.len();
-            let current: Vec<u32> = s.frame_targets.iter().map(|t| t.1).collect();
-            let frame_logits = self.dynamics.frame_logits(&pick(s.frame_targets.iter().map(|t| t.0).collect())?, &current)?;
-            let next = Tensor::from_vec(s.frame_targets.iter().map(|t| t.2).collect::<Vec<u32>>(), m, &device)?;
-            loss = (loss + (ops::cross_entropy(&frame_logits, &next)? * frame_weight)?)?;
+            loss = (loss + (self.frame_term(&features, s)?.0 * frame_weight)?)?;
         }
         let pred: Vec<u32> = logits.argmax(D::Minus1)?.to_vec1()?;
         let hits = pred.iter().zip(&targets).filter(|(p, t)| p == t).count();
         Ok((loss, hits as f64 / k as f64))
+    }
+
+    /// The next-frame cross-entropy of laid-out sequences' frame slots alone (pretraining in
+    /// the agent's layout, and replayed play windows), and the fraction of codes predicted
+    /// exactly.
+    pub fn frame_loss(&self, s: &Sequences) -> Result<(Tensor, f64)> {
+        if s.frame_targets.is_empty() {
+            candle_core::bail!("no next-frame targets in the batch");
+        }
+        self.frame_term(&self.flat_features(s)?, s)
+    }
+
+    /// Features `[rows · len, d]`.
+    fn flat_features(&self, s: &Sequences) -> Result<Tensor> {
+        let features = self.features(s)?;
+        let dim = features.dim(2)?;
+        features.reshape((s.rows * s.len, dim))
+    }
+
+    /// The next-frame cross-entropy of the frame targets, given flat features, and the exact
+    /// fraction.
+    fn frame_term(&self, features: &Tensor, s: &Sequences) -> Result<(Tensor, f64)> {
+        let m = s.frame_targets.len();
+        let current: Vec<u32> = s.frame_targets.iter().map(|t| t.1).collect();
+        let logits = self.dynamics.frame_logits(&pick(features, s.frame_targets.iter().map(|t| t.0))?, &current)?;
+        let next = Tensor::from_vec(s.frame_targets.iter().map(|t| t.2).collect::<Vec<u32>>(), m, features.device())?;
+        let hits: f64 = logits.argmax(D::Minus1)?.eq(&next)?.to_dtype(DType::F64)?.sum_all()?.to_scalar()?;
+        Ok((ops::cross_entropy(&logits, &next)?, hits / m as f64))
     }
 
     /// The decision for each window (whose last action is unknown): an action index, and for
@@ -352,6 +461,13 @@ impl Agent {
         }
         Ok(out)
     }
+}
+
+/// Rows `at` of flat features.
+fn pick(features: &Tensor, at: impl Iterator<Item = u32>) -> Result<Tensor> {
+    let at: Vec<u32> = at.collect();
+    let k = at.len();
+    features.index_select(&Tensor::from_vec(at, k, features.device())?, 0)
 }
 
 /// Index of the largest value (the first among equals).
