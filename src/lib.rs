@@ -13,6 +13,7 @@ pub mod episode_files;
 pub mod live;
 pub mod media;
 pub mod preview;
+pub mod probing;
 pub mod progress;
 pub mod report;
 pub mod training;

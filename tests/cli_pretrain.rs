@@ -98,7 +98,7 @@ fn eval_wm_reports_a_correct_copy_last_baseline_and_dream_writes_a_gif() {
     assert!(kinds.iter().all(|k| ["move", "turn", "other"].contains(&k["kind"].as_str().expect("kind"))));
     // The printed table carries the oracle columns.
     let table = String::from_utf8_lossy(&o.stdout);
-    assert!(table.contains("true tokens") && table.contains("last frame's tokens") && table.contains("k = 1, "), "{table}");
+    assert!(table.contains("true tokens") && table.contains("last frame's tokens") && table.contains("k = 1, ") && table.contains("ΔtPSNR"), "{table}");
     assert!(std::fs::read_to_string(out.join("psnr_horizon.svg")).expect("plot").contains("copy last frame"));
 
     // The same windows by hand: tiny has 2 frames of context, so 1 real frame before the rollout.
@@ -129,6 +129,22 @@ fn eval_wm_reports_a_correct_copy_last_baseline_and_dream_writes_a_gif() {
         frames += 1;
     }
     assert_eq!(frames, 6, "the first frame and 5 steps");
+
+    // Linear probes of the trunk, trained and with a random transformer, on frames played live.
+    let probe = dir.path().join("probe.json");
+    let o = sandtable(&["probe", "--checkpoint", s(&run), "--random", "--episodes", "8", "--steps", "12", "--out", s(&probe)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&probe).expect("probe.json")).expect("JSON");
+    let rows = doc["rows"].as_array().expect("rows");
+    assert_eq!(rows.iter().map(|r| r["weights"].as_str().expect("weights")).collect::<Vec<_>>(), ["trained", "random transformer"]);
+    for r in rows {
+        for key in ["target_in_view", "centre_color", "centre_shape"] {
+            let (acc, majority) = (r[key][0].as_f64().expect("accuracy"), r[key][1].as_f64().expect("majority"));
+            assert!((0.0..=1.0).contains(&acc) && (0.0..=1.0).contains(&majority), "{key}: {r}");
+        }
+        assert!(r["target_bearing_r2"].as_f64().is_some_and(f64::is_finite), "{r}");
+    }
+    assert!(doc["frames"][0].as_u64().is_some_and(|n| n > 0) && doc["frames"][1].as_u64().is_some_and(|n| n > 0), "{doc}");
 
     // A corrupt checkpoint and a config that does not fit it are one-line errors naming the file.
     let ckpt = run.join("checkpoints/step-00000120");

@@ -20,6 +20,7 @@ pub mod optim;
 pub mod play_windows;
 pub mod plot;
 pub mod pretrain;
+pub mod probe;
 pub mod profile;
 pub mod replay;
 pub mod run_dir;

@@ -9,6 +9,7 @@ mod eval_wm;
 mod finetune;
 mod play;
 mod pretrain;
+mod probe;
 mod record;
 mod report;
 mod scenario;
@@ -49,6 +50,8 @@ pub(crate) enum Command {
     /// Evaluate a world model on held-out episodes against copying the last frame.
     #[command(name = "eval-wm")]
     EvalWm(eval_wm::EvalWmArgs),
+    /// Linear probes of trunks' frozen features: target in view, its bearing, the object at the centre.
+    Probe(probe::ProbeArgs),
     /// Play an episode and the world model's imagination of it side by side, as a GIF.
     Dream(dream::DreamArgs),
     /// Check and summarise datasets.
@@ -76,6 +79,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Finetune(a) => finetune::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Dream(a) => dream::run(a),
+        Command::Probe(a) => probe::run(a),
         Command::Scenario(s) => scenario::run(s),
         Command::Bench(b) => bench::run(b),
     }

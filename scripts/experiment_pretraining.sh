@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Pretraining that pays? (docs/results.md, "Pretraining in the agent's layout"): the `mini` agent
+# fine-tuned on expert walks from scratch, from a world model pretrained in its own layout, and
+# from one pretrained in the agent's layout (the mission before the frames, half the windows
+# with no action given, every position the agent reads trained), with and without co-training on
+# replayed play. Both world models see the same play (mixed:0.3, no question scenarios) for the
+# same steps. Every arm is scored closed loop on go_to_object and pick_up_object, sampling at
+# T = 1, on the VALIDATION seeds (2,000,003) unless EVAL_SEED says otherwise; one row per run
+# goes to OUT/rows.jsonl. Resumable: rerun the same command.
+#   bash scripts/experiment_pretraining.sh [OUT=runs/experiment_pretraining]
+#   env: WALKS ("400"), SEEDS ("0"), ARMS ("scratch plain text text_replay"), STEPS (3000),
+#        PLAY (2000 episodes), EVAL_EPISODES (100 per scenario), EVAL_SEED (2000003)
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/experiment_common.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/build.sh"
+out="${1:-runs/experiment_pretraining}"
+read -r -a walks <<< "${WALKS:-400}"
+read -r -a seeds <<< "${SEEDS:-0}"
+read -r -a arms <<< "${ARMS:-scratch plain text text_replay}"
+steps="${STEPS:-3000}"; play_episodes="${PLAY:-2000}"; evals="${EVAL_EPISODES:-100}"; eval_seed="${EVAL_SEED:-2000003}"
+mkdir -p "$out"
+
+# Configs: `mini`, and `mini` with the changes each arm makes.
+config() { # NAME PYTHON-ASSIGNMENTS
+  python3 - "$out/$1.json" "$2" <<'PY'
+import json, sys
+c = json.load(open("assets/presets/mini.json"))
+c["name"] = sys.argv[1].rsplit("/", 1)[-1][:-5]
+exec(sys.argv[2], {"c": c})
+json.dump(c, open(sys.argv[1], "w"), indent=1)
+PY
+}
+config plain "c['train']['dynamics_steps'] = 1500"
+config text "c['train']['dynamics_steps'] = 1500; c['train']['text_prefix'] = 'mission'; c['train']['null_window_rate'] = 0.5"
+config text_replay "c['train']['dynamics_steps'] = 1500; c['train']['text_prefix'] = 'mission'; c['train']['null_window_rate'] = 0.5; c['finetune']['replay_share'] = 0.25; c['finetune']['replay_weight'] = 0.5"
+
+play="$out/play"
+resume=(); [ -f "$play/info.json" ] && resume=(--resume)
+log record "$play_episodes" play
+"$bin" record --scenario go_to_object pick_up_object --episodes "$play_episodes" --policy mixed:0.3 --workers 2 --seed 310 --out "$play" "${resume[@]}"
+for world in plain text; do
+  run="$out/world_$world"
+  finished "$run" || { log pretrain "$world"; resume=(); [ -f "$run/checkpoints/latest" ] && resume=(--resume)
+    "$bin" pretrain --data "$play" --config "$out/$world.json" --seed 0 --out "$run" "${resume[@]}"; }
+done
+
+for n in "${walks[@]}"; do
+  data="$out/walks$n"
+  [ -f "$data/info.json" ] || { log record "$n" walks; "$bin" record --scenario go_to_object pick_up_object --episodes "$n" --policy expert --workers 2 --seed 300 --out "$data"; }
+  for seed in "${seeds[@]}"; do
+    for arm in "${arms[@]}"; do
+      run="$out/walks$n-$arm-seed$seed"
+      case "$arm" in
+        scratch) from=none; cfg=mini ;;
+        plain) from="$out/world_plain"; cfg="$out/plain.json" ;;
+        text) from="$out/world_text"; cfg="$out/text.json" ;;
+        text_replay) from="$out/world_text"; cfg="$out/text_replay.json" ;;
+        *) echo "unknown arm $arm" >&2; exit 2 ;;
+      esac
+      if ! finished "$run"; then
+        log finetune "$n" "$arm" seed "$seed"; resume=(); [ -f "$run/checkpoints/latest" ] && resume=(--resume)
+        "$bin" finetune --init "$from" --config "$cfg" --data "$data" --steps "$steps" --seed "$seed" --holdout-pairs red:cube,blue:sphere --out "$run" "${resume[@]}"
+      fi
+      ev="$run/eval-$eval_seed"
+      [ -f "$ev/eval.json" ] || { log eval "$n" "$arm" seed "$seed"; "$bin" eval --checkpoint "$run" --policy agent --scenario go_to_object pick_up_object --episodes "$evals" --seed "$eval_seed" --temperature 1 --workers 2 --out "$ev"; }
+      python3 scripts/pretraining_rows.py "$ev/eval.json" "$arm" "$n" "$seed" >> "$out/rows.jsonl.partial"
+    done
+  done
+done
+sort -u "$out/rows.jsonl.partial" > "$out/rows.jsonl" && rm "$out/rows.jsonl.partial"
+log done: "$out/rows.jsonl"

@@ -1,0 +1,152 @@
+//! Linear probes of trunks on frames played in the live env (`sandtable probe`): the policy
+//! plays episodes, every frame is kept with the env's ground truth of it (whether the target is
+//! in view and at which bearing, which object sits at the centre of the image), and each trunk's
+//! frozen features are probed for them, fitted on most episodes and scored on the rest.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use candle_core::Device;
+use sandtable_agent::probe::{Trunk, TrunkWeights, classify, regress};
+use sandtable_env::world::{heading, wrap_angle};
+use sandtable_env::{Env, Info, PolicySpec, Scenario};
+use serde::Serialize;
+
+use crate::episode::{Visit, play_episode};
+
+/// An object whose bearing is within this many degrees of straight ahead is at the centre.
+const CENTRE_DEG: f32 = 8.0;
+/// One episode in this many is scored; the others fit the probes.
+const TEST_EVERY: usize = 4;
+/// The ridge penalty on standardised features.
+const LAMBDA: f64 = 1.0;
+
+/// What to probe.
+#[derive(Clone, Debug)]
+pub struct Probing {
+    /// Checkpoints or runs whose trunks are probed.
+    pub checkpoints: Vec<PathBuf>,
+    /// Also probe each checkpoint's tokenizer under a transformer with random weights.
+    pub random: bool,
+    /// Scenario played.
+    pub scenario: String,
+    /// Episodes played.
+    pub episodes: u64,
+    /// Seed of the first episode (episode `i` plays seed + i).
+    pub seed: u64,
+    /// Who plays.
+    pub policy: PolicySpec,
+    /// Decisions per episode at most.
+    pub steps: u32,
+}
+
+/// One frame's ground truth.
+#[derive(Clone, Debug)]
+struct Truth {
+    episode: usize,
+    in_view: bool,
+    bearing: f32,
+    /// Colour and shape names of the object at the centre, if one is.
+    centre: Option<(String, String)>,
+}
+
+/// One trunk's scores.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProbeRow {
+    /// The checkpoint.
+    pub checkpoint: PathBuf,
+    /// `trained`, or `random transformer` (the checkpoint's tokenizer only).
+    pub weights: String,
+    /// Whether the target is in view: accuracy, and the majority class's.
+    pub target_in_view: (f64, f64),
+    /// The target's bearing (radians, frames with it in view): R² on held-out episodes.
+    pub target_bearing_r2: f64,
+    /// The centre object's colour (or none): accuracy, and the majority class's.
+    pub centre_color: (f64, f64),
+    /// The centre object's shape (or none): accuracy, and the majority class's.
+    pub centre_shape: (f64, f64),
+}
+
+/// The probes' results and what they were fitted on.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProbeResult {
+    /// Scenario, policy, episodes, seed.
+    pub scenario: String,
+    /// Who played.
+    pub policy: String,
+    /// Episodes played.
+    pub episodes: u64,
+    /// Seed of the first.
+    pub seed: u64,
+    /// Frames fitted on, frames scored.
+    pub frames: (usize, usize),
+    /// One row per trunk.
+    pub rows: Vec<ProbeRow>,
+}
+
+/// Play, probe every trunk, and return the scores.
+pub fn probe(job: &Probing, device: &Device) -> Result<ProbeResult> {
+    let first = job.checkpoints.first().context("probe needs at least one checkpoint")?;
+    let ckpt = sandtable_agent::checkpoint::resolve(first)?;
+    let size = sandtable_agent::checkpoint::load_config(&ckpt)?.image_size as u32;
+    let scenario = Arc::new(Scenario::load(&job.scenario).context("loading the scenario")?);
+    let mut env = Env::new(scenario, size, size).context("starting the environment")?;
+    let (mut frames, mut truths) = (Vec::new(), Vec::new());
+    for e in 0..job.episodes {
+        let episode = usize::try_from(e)?;
+        play_episode(&mut env, &job.policy, job.seed.wrapping_add(e), job.steps, |visit| {
+            let (frame, info) = match visit {
+                Visit::Reset(obs, info) => (&obs.frame, info),
+                Visit::Step(_, _, step) => (&step.obs.frame, &step.info),
+            };
+            frames.push(frame.rgb.clone());
+            truths.push(truth(episode, info));
+            Ok(())
+        })?;
+    }
+    let (train, test): (Vec<usize>, Vec<usize>) = (0..truths.len()).partition(|&i| truths[i].episode % TEST_EVERY != 0);
+    let in_view: Vec<usize> = truths.iter().map(|t| usize::from(t.in_view)).collect();
+    let seen = |set: &[usize]| set.iter().copied().filter(|&i| truths[i].in_view).collect::<Vec<_>>();
+    let (seen_train, seen_test) = (seen(&train), seen(&test));
+    let bearings: Vec<f64> = truths.iter().map(|t| f64::from(t.bearing)).collect();
+    let classes = |pick: fn(&(String, String)) -> &String| {
+        let mut names: Vec<String> = truths.iter().filter_map(|t| t.centre.as_ref().map(|c| pick(c).clone())).collect();
+        names.sort();
+        names.dedup();
+        truths.iter().map(|t| t.centre.as_ref().map_or(0, |c| 1 + names.iter().position(|n| n == pick(c)).unwrap_or(0))).collect::<Vec<usize>>()
+    };
+    let (colors, shapes) = (classes(|c| &c.0), classes(|c| &c.1));
+    let mut rows = Vec::new();
+    for checkpoint in &job.checkpoints {
+        let kinds: &[TrunkWeights] = if job.random { &[TrunkWeights::Trained, TrunkWeights::RandomTransformer] } else { &[TrunkWeights::Trained] };
+        for &kind in kinds {
+            let trunk = Trunk::load(checkpoint, kind, device).with_context(|| format!("loading {}", checkpoint.display()))?;
+            let feats = trunk.features(&frames, device)?;
+            tracing::info!(checkpoint = %checkpoint.display(), ?kind, frames = feats.len(), "probing");
+            rows.push(ProbeRow {
+                checkpoint: checkpoint.clone(),
+                weights: if kind == TrunkWeights::Trained { "trained".into() } else { "random transformer".into() },
+                target_in_view: classify(&feats, &in_view, &train, &test, LAMBDA)?,
+                target_bearing_r2: regress(&feats, &bearings, &seen_train, &seen_test, LAMBDA)?,
+                centre_color: classify(&feats, &colors, &train, &test, LAMBDA)?,
+                centre_shape: classify(&feats, &shapes, &train, &test, LAMBDA)?,
+            });
+        }
+    }
+    Ok(ProbeResult { scenario: job.scenario.clone(), policy: job.policy.name(), episodes: job.episodes, seed: job.seed, frames: (train.len(), test.len()), rows })
+}
+
+/// The ground truth of the frame that `info` describes.
+fn truth(episode: usize, info: &Info) -> Truth {
+    let at = (info.pose.x, info.pose.z);
+    let bearing = |o: &sandtable_env::ObjectInfo| wrap_angle(heading(at, (o.position[0], o.position[2])) - info.pose.yaw);
+    let target = info.objects.get(info.target);
+    let centre = info
+        .objects
+        .iter()
+        .filter(|o| o.visible && Some(o.id) != info.held && bearing(o).abs() <= CENTRE_DEG.to_radians())
+        .min_by(|a, b| bearing(a).abs().total_cmp(&bearing(b).abs()))
+        .map(|o| (format!("{:?}", o.color).to_lowercase(), format!("{:?}", o.shape).to_lowercase()));
+    Truth { episode, in_view: target.is_some_and(|o| o.visible), bearing: target.map_or(0.0, bearing), centre }
+}
