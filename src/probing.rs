@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use candle_core::Device;
-use sandtable_agent::probe::{Trunk, TrunkWeights, classify, regress};
+use sandtable_agent::probe::{Folds, Probe, Trunk, TrunkWeights};
 use sandtable_env::world::{heading, wrap_angle};
 use sandtable_env::{Env, Info, PolicySpec, Scenario};
 use serde::Serialize;
@@ -17,10 +17,8 @@ use crate::episode::{Visit, play_episode};
 
 /// An object whose bearing is within this many degrees of straight ahead is at the centre.
 const CENTRE_DEG: f32 = 8.0;
-/// One episode in this many is scored; the others fit the probes.
-const TEST_EVERY: usize = 4;
-/// The ridge penalty on standardised features.
-const LAMBDA: f64 = 1.0;
+/// Of every this many episodes, one is scored, one chooses the ridge penalty, the rest fit.
+const FOLDS: usize = 4;
 
 /// What to probe.
 #[derive(Clone, Debug)]
@@ -56,7 +54,8 @@ struct Truth {
 pub struct ProbeRow {
     /// The checkpoint.
     pub checkpoint: PathBuf,
-    /// `trained`, or `random transformer` (the checkpoint's tokenizer only).
+    /// `trained`, `random transformer` (the checkpoint's tokenizer only), or `pixels 8x8` (the
+    /// frame itself, averaged down: the reference, with no model).
     pub weights: String,
     /// Whether the target is in view: accuracy, and the majority class's.
     pub target_in_view: (f64, f64),
@@ -79,7 +78,7 @@ pub struct ProbeResult {
     pub episodes: u64,
     /// Seed of the first.
     pub seed: u64,
-    /// Frames fitted on, frames scored.
+    /// Frames fitted on (the penalty's choice included), frames scored.
     pub frames: (usize, usize),
     /// One row per trunk.
     pub rows: Vec<ProbeRow>,
@@ -105,10 +104,12 @@ pub fn probe(job: &Probing, device: &Device) -> Result<ProbeResult> {
             Ok(())
         })?;
     }
-    let (train, test): (Vec<usize>, Vec<usize>) = (0..truths.len()).partition(|&i| truths[i].episode % TEST_EVERY != 0);
+    let fold = |k: &dyn Fn(usize) -> bool, seen_only: bool| (0..truths.len()).filter(|&i| k(truths[i].episode % FOLDS) && (!seen_only || truths[i].in_view)).collect::<Vec<_>>();
+    let (fit, val, test) = (fold(&|k| k >= 2, false), fold(&|k| k == 1, false), fold(&|k| k == 0, false));
+    let (seen_fit, seen_val, seen_test) = (fold(&|k| k >= 2, true), fold(&|k| k == 1, true), fold(&|k| k == 0, true));
+    let all = Folds { fit: &fit, val: &val, test: &test };
+    let seen = Folds { fit: &seen_fit, val: &seen_val, test: &seen_test };
     let in_view: Vec<usize> = truths.iter().map(|t| usize::from(t.in_view)).collect();
-    let seen = |set: &[usize]| set.iter().copied().filter(|&i| truths[i].in_view).collect::<Vec<_>>();
-    let (seen_train, seen_test) = (seen(&train), seen(&test));
     let bearings: Vec<f64> = truths.iter().map(|t| f64::from(t.bearing)).collect();
     let classes = |pick: fn(&(String, String)) -> &String| {
         let mut names: Vec<String> = truths.iter().filter_map(|t| t.centre.as_ref().map(|c| pick(c).clone())).collect();
@@ -118,23 +119,44 @@ pub fn probe(job: &Probing, device: &Device) -> Result<ProbeResult> {
     };
     let (colors, shapes) = (classes(|c| &c.0), classes(|c| &c.1));
     let mut rows = Vec::new();
+    let mut score = |checkpoint: PathBuf, weights: &str, feats: &[Vec<f32>]| -> Result<()> {
+        let (on_all, on_seen) = (Probe::new(feats, all)?, Probe::new(feats, seen)?);
+        rows.push(ProbeRow {
+            checkpoint,
+            weights: weights.into(),
+            target_in_view: on_all.classify(&in_view)?,
+            target_bearing_r2: on_seen.regress(&bearings)?,
+            centre_color: on_all.classify(&colors)?,
+            centre_shape: on_all.classify(&shapes)?,
+        });
+        Ok(())
+    };
+    // The reference: what the pixels themselves hold, linearly, at 8 × 8.
+    score(PathBuf::from("-"), "pixels 8x8", &frames.iter().map(|f| pooled(f, size as usize, 8)).collect::<Vec<_>>())?;
     for checkpoint in &job.checkpoints {
         let kinds: &[TrunkWeights] = if job.random { &[TrunkWeights::Trained, TrunkWeights::RandomTransformer] } else { &[TrunkWeights::Trained] };
         for &kind in kinds {
             let trunk = Trunk::load(checkpoint, kind, device).with_context(|| format!("loading {}", checkpoint.display()))?;
             let feats = trunk.features(&frames, device)?;
             tracing::info!(checkpoint = %checkpoint.display(), ?kind, frames = feats.len(), "probing");
-            rows.push(ProbeRow {
-                checkpoint: checkpoint.clone(),
-                weights: if kind == TrunkWeights::Trained { "trained".into() } else { "random transformer".into() },
-                target_in_view: classify(&feats, &in_view, &train, &test, LAMBDA)?,
-                target_bearing_r2: regress(&feats, &bearings, &seen_train, &seen_test, LAMBDA)?,
-                centre_color: classify(&feats, &colors, &train, &test, LAMBDA)?,
-                centre_shape: classify(&feats, &shapes, &train, &test, LAMBDA)?,
-            });
+            score(checkpoint.clone(), if kind == TrunkWeights::Trained { "trained" } else { "random transformer" }, &feats)?;
         }
     }
-    Ok(ProbeResult { scenario: job.scenario.clone(), policy: job.policy.name(), episodes: job.episodes, seed: job.seed, frames: (train.len(), test.len()), rows })
+    Ok(ProbeResult { scenario: job.scenario.clone(), policy: job.policy.name(), episodes: job.episodes, seed: job.seed, frames: (fit.len() + val.len(), test.len()), rows })
+}
+
+/// An RGB frame of `side` pixels averaged down to `to × to` cells, scaled to 0..1.
+fn pooled(rgb: &[u8], side: usize, to: usize) -> Vec<f32> {
+    let cell = side / to;
+    let mut out = vec![0f32; to * to * 3];
+    for y in 0..side {
+        for x in 0..side {
+            for c in 0..3 {
+                out[((y / cell) * to + x / cell) * 3 + c] += f32::from(rgb[(y * side + x) * 3 + c]) / (255.0 * (cell * cell) as f32);
+            }
+        }
+    }
+    out
 }
 
 /// The ground truth of the frame that `info` describes.

@@ -136,7 +136,7 @@ fn eval_wm_reports_a_correct_copy_last_baseline_and_dream_writes_a_gif() {
     assert!(o.status.success(), "{}", stderr(&o));
     let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&probe).expect("probe.json")).expect("JSON");
     let rows = doc["rows"].as_array().expect("rows");
-    assert_eq!(rows.iter().map(|r| r["weights"].as_str().expect("weights")).collect::<Vec<_>>(), ["trained", "random transformer"]);
+    assert_eq!(rows.iter().map(|r| r["weights"].as_str().expect("weights")).collect::<Vec<_>>(), ["pixels 8x8", "trained", "random transformer"]);
     for r in rows {
         for key in ["target_in_view", "centre_color", "centre_shape"] {
             let (acc, majority) = (r[key][0].as_f64().expect("accuracy"), r[key][1].as_f64().expect("majority"));

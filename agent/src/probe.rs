@@ -1,6 +1,7 @@
 //! Linear probes: what a trunk's frozen features hold. A frame goes through the agent's layout
-//! (no instruction, one frame, its action slot), its features are the mean of the frame slots'
-//! final-norm features and the action slot's, side by side; ridge regressions fitted on them
+//! (no instruction, one frame, its action slot), its features are the frame slots' final-norm
+//! features averaged over each of up to four bands of image columns (so where a thing is
+//! survives) and the action slot's, side by side; ridge regressions fitted on them
 //! read quantities the env knows (where the target is, whether it is in view, what is at the
 //! centre of the image). Fitted on one set of episodes and scored on others, for a pretrained
 //! trunk against the same architecture with random weights.
@@ -56,7 +57,7 @@ impl Trunk {
         Ok(Self { tokenizer, agent, frame_bytes: cfg.image_size * cfg.image_size * 3 })
     }
 
-    /// Features of RGB frames (`frame_bytes` each): `2 · dim` numbers per frame.
+    /// Features of RGB frames (`frame_bytes` each): `(bands + 1) · dim` numbers per frame.
     pub fn features(&self, frames: &[Vec<u8>], device: &Device) -> Result<Vec<Vec<f32>>, AgentError> {
         const CHUNK: usize = 64;
         let side = ((self.frame_bytes / 3) as f64).sqrt() as usize;
@@ -83,89 +84,175 @@ impl Trunk {
                 .collect();
             let seqs = self.agent.sequences(&windows)?;
             let feats = self.agent.features(&seqs)?.to_device(&Device::Cpu)?;
+            let cols = (p as f64).sqrt() as usize;
+            let bands = cols.clamp(1, 4);
             for (r, &decide) in seqs.decide_at.iter().enumerate() {
                 let row = feats.get(r)?;
-                let slots = row.narrow(0, decide - p, p)?.mean(0)?;
-                let slot = row.get(decide)?;
-                out.push(Tensor::cat(&[&slots, &slot], 0)?.to_vec1::<f32>()?);
+                // Slots are row-major over the patch grid: [rows, cols, dim], then bands of columns.
+                let grid = row.narrow(0, decide - p, p)?.reshape((p / cols, cols, ()))?;
+                let mut parts = Vec::with_capacity(bands + 1);
+                for b in 0..bands {
+                    let (from, to) = (b * cols / bands, (b + 1) * cols / bands);
+                    parts.push(grid.narrow(1, from, to - from)?.mean((0, 1))?);
+                }
+                parts.push(row.get(decide)?);
+                out.push(Tensor::cat(&parts, 0)?.to_vec1::<f32>()?);
             }
         }
         Ok(out)
     }
 }
 
-/// A ridge regression from standardised features to several outputs.
-#[derive(Clone, Debug)]
-pub struct Ridge {
-    mean: Vec<f64>,
-    scale: Vec<f64>,
-    /// Per output: the weights of the standardised features, then the bias.
-    weights: Vec<Vec<f64>>,
+/// The ridge penalties tried; the one that scores best on the validation rows is kept.
+const LAMBDAS: [f64; 6] = [0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0];
+
+/// Rows to fit on, rows that choose the penalty, rows that score: apart by episode.
+#[derive(Clone, Copy, Debug)]
+pub struct Folds<'a> {
+    /// Fit rows.
+    pub fit: &'a [usize],
+    /// Rows that choose the penalty.
+    pub val: &'a [usize],
+    /// Scored rows.
+    pub test: &'a [usize],
 }
 
-impl Ridge {
-    /// Fit `targets` (rows of outputs) from `features` (rows) with penalty `lambda` on the
-    /// weights (not the bias).
-    pub fn fit(features: &[Vec<f32>], targets: &[Vec<f64>], lambda: f64) -> Result<Self, AgentError> {
-        let n = features.len();
-        if n == 0 || targets.len() != n {
-            return Err(AgentError::Config(format!("a probe needs rows with targets: {n} rows, {} targets", targets.len())));
+/// Ridge regressions from one set of features over fixed folds: the features are standardised
+/// with the fitted rows' statistics, and the normal equations' Gram matrices of the fit rows
+/// and of the fit and validation rows together are formed once for every probe and penalty.
+pub struct Probe<'a> {
+    rows: Vec<Vec<f64>>,
+    folds: Folds<'a>,
+    /// `[fit, fit ∪ val]`: the Gram matrix over `[standardised features, 1]`, `k × k`.
+    grams: [Vec<f64>; 2],
+    k: usize,
+}
+
+impl<'a> Probe<'a> {
+    /// Standardise `features` and form the folds' Gram matrices.
+    pub fn new(features: &[Vec<f32>], folds: Folds<'a>) -> Result<Self, AgentError> {
+        let train: Vec<usize> = folds.fit.iter().chain(folds.val).copied().collect();
+        if folds.fit.is_empty() || folds.val.is_empty() || folds.test.is_empty() {
+            return Err(AgentError::Config(format!("a probe needs rows to fit ({}), to choose its penalty ({}) and to score ({})", folds.fit.len(), folds.val.len(), folds.test.len())));
         }
-        let d = features[0].len();
-        let outputs = targets[0].len();
+        let d = features[train[0]].len();
+        let n = train.len() as f64;
         let mut mean = vec![0.0; d];
-        let mut scale = vec![0.0; d];
-        for f in features {
-            for (m, &x) in mean.iter_mut().zip(f) {
-                *m += f64::from(x) / n as f64;
+        for &i in &train {
+            for (m, &x) in mean.iter_mut().zip(&features[i]) {
+                *m += f64::from(x) / n;
             }
         }
-        for f in features {
-            for ((s, &x), m) in scale.iter_mut().zip(f).zip(&mean) {
-                *s += (f64::from(x) - m).powi(2) / n as f64;
+        let mut scale = vec![0.0; d];
+        for &i in &train {
+            for ((s, &x), m) in scale.iter_mut().zip(&features[i]).zip(&mean) {
+                *s += (f64::from(x) - m).powi(2) / n;
             }
         }
         let scale: Vec<f64> = scale.into_iter().map(|v| if v > 1e-12 { v.sqrt() } else { 1.0 }).collect();
-        let mut ridge = Self { mean, scale, weights: Vec::new() };
-        // Normal equations over [standardised features, 1].
+        let rows: Vec<Vec<f64>> = features
+            .iter()
+            .map(|f| {
+                let mut x: Vec<f64> = f.iter().zip(&mean).zip(&scale).map(|((&v, m), s)| (f64::from(v) - m) / s).collect();
+                x.push(1.0);
+                x
+            })
+            .collect();
         let k = d + 1;
-        let mut gram = vec![0.0; k * k];
-        let mut rhs = vec![vec![0.0; k]; outputs];
-        for (f, t) in features.iter().zip(targets) {
-            let x = ridge.row(f);
-            for i in 0..k {
-                for j in 0..=i {
-                    gram[i * k + j] += x[i] * x[j];
-                }
-                for (o, r) in rhs.iter_mut().enumerate() {
-                    r[i] += x[i] * t[o];
+        let mut fit = vec![0.0; k * k];
+        let add = |gram: &mut Vec<f64>, set: &[usize]| {
+            for &r in set {
+                let x = &rows[r];
+                for i in 0..k {
+                    let xi = x[i];
+                    for (g, xj) in gram[i * k..i * k + i + 1].iter_mut().zip(x) {
+                        *g += xi * xj;
+                    }
                 }
             }
-        }
+        };
+        add(&mut fit, folds.fit);
+        let mut both = fit.clone();
+        add(&mut both, folds.val);
+        Ok(Self { rows, folds, grams: [fit, both], k })
+    }
+
+    /// Weights (one vector per output) fitted on Gram `g` of `set` for `targets` of every row.
+    fn solve(&self, g: usize, set: &[usize], targets: &dyn Fn(usize) -> Vec<f64>, lambda: f64) -> Result<Vec<Vec<f64>>, AgentError> {
+        let k = self.k;
+        let mut gram = self.grams[g].clone();
         for i in 0..k {
             for j in 0..i {
                 gram[j * k + i] = gram[i * k + j];
             }
-            if i < d {
+            if i + 1 < k {
                 gram[i * k + i] += lambda;
             }
         }
         let chol = cholesky(&gram, k).ok_or_else(|| AgentError::Config("the probe's normal equations are singular".into()))?;
-        ridge.weights = rhs.iter().map(|r| solve_cholesky(&chol, k, r)).collect();
-        Ok(ridge)
+        let outputs = targets(set[0]).len();
+        let mut rhs = vec![vec![0.0; k]; outputs];
+        for &r in set {
+            let t = targets(r);
+            for (o, acc) in rhs.iter_mut().enumerate() {
+                for (a, x) in acc.iter_mut().zip(&self.rows[r]) {
+                    *a += x * t[o];
+                }
+            }
+        }
+        Ok(rhs.iter().map(|b| solve_cholesky(&chol, k, b)).collect())
     }
 
-    /// Standardised features with the bias input.
-    fn row(&self, f: &[f32]) -> Vec<f64> {
-        let mut x: Vec<f64> = f.iter().zip(&self.mean).zip(&self.scale).map(|((&v, m), s)| (f64::from(v) - m) / s).collect();
-        x.push(1.0);
-        x
+    fn predict(&self, weights: &[Vec<f64>], r: usize) -> Vec<f64> {
+        weights.iter().map(|w| w.iter().zip(&self.rows[r]).map(|(a, b)| a * b).sum()).collect()
     }
 
-    /// The outputs for one row of features.
-    pub fn predict(&self, f: &[f32]) -> Vec<f64> {
-        let x = self.row(f);
-        self.weights.iter().map(|w| w.iter().zip(&x).map(|(a, b)| a * b).sum()).collect()
+    /// Fit with each penalty on the fit rows and score on the validation rows; refit the best
+    /// on both and return its score on the test rows.
+    fn best(&self, targets: &dyn Fn(usize) -> Vec<f64>, score: &dyn Fn(&[Vec<f64>], &[usize]) -> f64) -> Result<f64, AgentError> {
+        let mut best = (f64::NEG_INFINITY, LAMBDAS[0]);
+        for lambda in LAMBDAS {
+            let s = score(&self.solve(0, self.folds.fit, targets, lambda)?, self.folds.val);
+            if s > best.0 {
+                best = (s, lambda);
+            }
+        }
+        let both: Vec<usize> = self.folds.fit.iter().chain(self.folds.val).copied().collect();
+        Ok(score(&self.solve(1, &both, targets, best.1)?, self.folds.test))
+    }
+
+    /// A classifier (ridge on one-hot targets, argmax) of `labels`: its accuracy on the test
+    /// rows, and the majority class's (the class most common in the fitted rows).
+    pub fn classify(&self, labels: &[usize]) -> Result<(f64, f64), AgentError> {
+        let classes = labels.iter().max().map_or(0, |m| m + 1);
+        let onehot = |r: usize| (0..classes).map(|c| if c == labels[r] { 1.0 } else { 0.0 }).collect::<Vec<f64>>();
+        let accuracy = |w: &[Vec<f64>], rows: &[usize]| {
+            let hits = rows.iter().filter(|&&r| crate::model::argmax(&self.predict(w, r).iter().map(|&v| v as f32).collect::<Vec<_>>()) == labels[r]).count();
+            hits as f64 / rows.len().max(1) as f64
+        };
+        let acc = self.best(&onehot, &accuracy)?;
+        let mut counts = vec![0usize; classes];
+        for &r in self.folds.fit.iter().chain(self.folds.val) {
+            counts[labels[r]] += 1;
+        }
+        let majority = counts.iter().enumerate().max_by_key(|&(c, &n)| (n, std::cmp::Reverse(c))).map_or(0, |(c, _)| c);
+        let base = self.folds.test.iter().filter(|&&r| labels[r] == majority).count();
+        Ok((acc, base as f64 / self.folds.test.len() as f64))
+    }
+
+    /// A regression of `values`: R² on the test rows (1 is exact, 0 is no better than their
+    /// mean).
+    pub fn regress(&self, values: &[f64]) -> Result<f64, AgentError> {
+        let r2 = |w: &[Vec<f64>], rows: &[usize]| {
+            let mean = rows.iter().map(|&r| values[r]).sum::<f64>() / rows.len().max(1) as f64;
+            let (mut err, mut var) = (0.0, 0.0);
+            for &r in rows {
+                err += (self.predict(w, r)[0] - values[r]).powi(2);
+                var += (mean - values[r]).powi(2);
+            }
+            if var > 0.0 { 1.0 - err / var } else { 0.0 }
+        };
+        self.best(&|r| vec![values[r]], &r2)
     }
 }
 
@@ -202,36 +289,6 @@ fn solve_cholesky(l: &[f64], k: usize, b: &[f64]) -> Vec<f64> {
     x
 }
 
-/// Fit a classifier (ridge on one-hot targets, argmax) on the `train` rows and score it on the
-/// `test` rows: its accuracy and the majority class's.
-pub fn classify(features: &[Vec<f32>], labels: &[usize], train: &[usize], test: &[usize], lambda: f64) -> Result<(f64, f64), AgentError> {
-    let classes = labels.iter().max().map_or(0, |m| m + 1);
-    let onehot = |c: usize| (0..classes).map(|k| if k == c { 1.0 } else { 0.0 }).collect::<Vec<f64>>();
-    let ridge = Ridge::fit(&train.iter().map(|&i| features[i].clone()).collect::<Vec<_>>(), &train.iter().map(|&i| onehot(labels[i])).collect::<Vec<_>>(), lambda)?;
-    let mut counts = vec![0usize; classes];
-    for &i in train {
-        counts[labels[i]] += 1;
-    }
-    let majority = counts.iter().enumerate().max_by_key(|&(k, &c)| (c, std::cmp::Reverse(k))).map_or(0, |(k, _)| k);
-    let hits = test.iter().filter(|&&i| crate::model::argmax(&ridge.predict(&features[i]).iter().map(|&v| v as f32).collect::<Vec<_>>()) == labels[i]).count();
-    let base = test.iter().filter(|&&i| labels[i] == majority).count();
-    let n = test.len().max(1) as f64;
-    Ok((hits as f64 / n, base as f64 / n))
-}
-
-/// Fit a regression on the `train` rows and score it on the `test` rows: R² (1 is exact, 0 is
-/// no better than the training mean).
-pub fn regress(features: &[Vec<f32>], values: &[f64], train: &[usize], test: &[usize], lambda: f64) -> Result<f64, AgentError> {
-    let ridge = Ridge::fit(&train.iter().map(|&i| features[i].clone()).collect::<Vec<_>>(), &train.iter().map(|&i| vec![values[i]]).collect::<Vec<_>>(), lambda)?;
-    let mean = train.iter().map(|&i| values[i]).sum::<f64>() / train.len().max(1) as f64;
-    let (mut err, mut var) = (0.0, 0.0);
-    for &i in test {
-        err += (ridge.predict(&features[i])[0] - values[i]).powi(2);
-        var += (mean - values[i]).powi(2);
-    }
-    Ok(if var > 0.0 { 1.0 - err / var } else { 0.0 })
-}
-
 #[cfg(test)]
 mod tests {
     use rand::{Rng, SeedableRng};
@@ -249,11 +306,14 @@ mod tests {
         let values: Vec<f64> = features.iter().map(|f| f64::from(2.0 * f[0] - f[3] + 0.5)).collect();
         let classes: Vec<usize> = features.iter().map(|f| if f[5] + 0.3 * f[7] > 0.0 { 1 } else { 0 }).collect();
         let unrelated: Vec<usize> = (0..n).map(|_| usize::from(rng.random::<f64>() < 0.3)).collect();
-        let (train, test): (Vec<usize>, Vec<usize>) = (0..n).partition(|i| i % 4 != 0);
-        assert!(regress(&features, &values, &train, &test, 1e-3)? > 0.999);
-        let (acc, _) = classify(&features, &classes, &train, &test, 1e-3)?;
+        let split = |k: usize| (0..n).filter(|i| i % 4 == k).collect::<Vec<_>>();
+        let fit: Vec<usize> = (0..n).filter(|i| i % 4 >= 2).collect();
+        let (val, test) = (split(1), split(0));
+        let probe = Probe::new(&features, Folds { fit: &fit, val: &val, test: &test })?;
+        assert!(probe.regress(&values)? > 0.99);
+        let (acc, _) = probe.classify(&classes)?;
         assert!(acc > 0.9, "planted class read at {acc}");
-        let (acc, majority) = classify(&features, &unrelated, &train, &test, 1e-3)?;
+        let (acc, majority) = probe.classify(&unrelated)?;
         assert!(acc <= majority + 0.05, "an unrelated label read at {acc} against {majority}");
         Ok(())
     }
