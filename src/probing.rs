@@ -59,8 +59,9 @@ pub struct ProbeRow {
     pub weights: String,
     /// Whether the target is in view: accuracy, and the majority class's.
     pub target_in_view: (f64, f64),
-    /// The target's bearing (radians, frames with it in view): R² on held-out episodes.
-    pub target_bearing_r2: f64,
+    /// The target's bearing (radians, frames with it in view): R² on held-out episodes; `None`
+    /// when a fold has no frame with the target in view.
+    pub target_bearing_r2: Option<f64>,
     /// The centre object's colour (or none): accuracy, and the majority class's.
     pub centre_color: (f64, f64),
     /// The centre object's shape (or none): accuracy, and the majority class's.
@@ -120,12 +121,13 @@ pub fn probe(job: &Probing, device: &Device) -> Result<ProbeResult> {
     let (colors, shapes) = (classes(|c| &c.0), classes(|c| &c.1));
     let mut rows = Vec::new();
     let mut score = |checkpoint: PathBuf, weights: &str, feats: &[Vec<f32>]| -> Result<()> {
-        let (on_all, on_seen) = (Probe::new(feats, all)?, Probe::new(feats, seen)?);
+        let on_all = Probe::new(feats, all)?;
+        let seen_in_every_fold = !seen.fit.is_empty() && !seen.val.is_empty() && !seen.test.is_empty();
         rows.push(ProbeRow {
             checkpoint,
             weights: weights.into(),
             target_in_view: on_all.classify(&in_view)?,
-            target_bearing_r2: on_seen.regress(&bearings)?,
+            target_bearing_r2: if seen_in_every_fold { Some(Probe::new(feats, seen)?.regress(&bearings)?) } else { None },
             centre_color: on_all.classify(&colors)?,
             centre_shape: on_all.classify(&shapes)?,
         });

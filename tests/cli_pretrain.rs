@@ -132,7 +132,7 @@ fn eval_wm_reports_a_correct_copy_last_baseline_and_dream_writes_a_gif() {
 
     // Linear probes of the trunk, trained and with a random transformer, on frames played live.
     let probe = dir.path().join("probe.json");
-    let o = sandtable(&["probe", "--checkpoint", s(&run), "--random", "--episodes", "8", "--steps", "12", "--out", s(&probe)]);
+    let o = sandtable(&["probe", "--checkpoint", s(&run), "--random", "--episodes", "12", "--steps", "20", "--out", s(&probe)]);
     assert!(o.status.success(), "{}", stderr(&o));
     let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&probe).expect("probe.json")).expect("JSON");
     let rows = doc["rows"].as_array().expect("rows");
@@ -142,7 +142,7 @@ fn eval_wm_reports_a_correct_copy_last_baseline_and_dream_writes_a_gif() {
             let (acc, majority) = (r[key][0].as_f64().expect("accuracy"), r[key][1].as_f64().expect("majority"));
             assert!((0.0..=1.0).contains(&acc) && (0.0..=1.0).contains(&majority), "{key}: {r}");
         }
-        assert!(r["target_bearing_r2"].as_f64().is_some_and(f64::is_finite), "{r}");
+        assert!(r["target_bearing_r2"].is_null() || r["target_bearing_r2"].as_f64().is_some_and(f64::is_finite), "{r}");
     }
     assert!(doc["frames"][0].as_u64().is_some_and(|n| n > 0) && doc["frames"][1].as_u64().is_some_and(|n| n > 0), "{doc}");
 

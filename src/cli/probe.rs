@@ -67,7 +67,8 @@ pub fn execute(job: &Probing, device: &str, out: Option<&std::path::Path>) -> Re
     println!("{:<48} {:<18} {:>16} {:>9} {:>16} {:>16}", "checkpoint", "weights", "target in view", "bearing", "centre colour", "centre shape");
     let pair = |(a, b): (f64, f64)| format!("{:.1}% ({:.1}%)", 100.0 * a, 100.0 * b);
     for r in &result.rows {
-        println!("{:<48} {:<18} {:>16} {:>9.3} {:>16} {:>16}", r.checkpoint.display(), r.weights, pair(r.target_in_view), r.target_bearing_r2, pair(r.centre_color), pair(r.centre_shape));
+        let bearing = r.target_bearing_r2.map_or("-".to_string(), |v| format!("{v:.3}"));
+        println!("{:<48} {:<18} {:>16} {:>9} {:>16} {:>16}", r.checkpoint.display(), r.weights, pair(r.target_in_view), bearing, pair(r.centre_color), pair(r.centre_shape));
     }
     println!("(accuracy, majority class in brackets; bearing: R² on held-out episodes)");
     if let Some(out) = out {
