@@ -58,12 +58,17 @@ fn reader_returns_the_frames_the_env_rendered() {
     let ep = ds.episode(0).expect("episode 0");
     assert_eq!(ep.meta.seed, episode_seed(5, 0));
     let mut env = Env::new(std::sync::Arc::new(Scenario::load("go_to_object").expect("scenario")), 64, 64).expect("env");
-    let (obs, _) = env.reset(ep.meta.seed).expect("reset");
+    let (obs, info) = env.reset(ep.meta.seed).expect("reset");
     assert!(ep.frame(0) == obs.frame.rgb.as_slice(), "reset frame differs");
+    // Every row carries the caption of its view.
+    let captions = ep.meta.captions.as_ref().expect("captions");
+    assert_eq!(captions.len(), ep.len());
+    assert_eq!(captions[0], sandtable_env::caption(&info));
     for t in 0..ep.len() - 1 {
         let a = Action::from_index(u8::try_from(ep.actions[t]).expect("an action")).expect("valid action");
         let s = env.step(a).expect("step");
         assert!(ep.frame(t + 1) == s.obs.frame.rgb.as_slice(), "frame {} differs", t + 1);
+        assert_eq!(captions[t + 1], sandtable_env::caption(&s.info));
         assert_eq!(f32::from(u8::from(s.terminated)), f32::from(ep.terminated[t]));
         assert!((s.reward - ep.rewards[t]).abs() < 1e-6);
     }

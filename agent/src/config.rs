@@ -128,6 +128,9 @@ pub enum TextPrefix {
     None,
     /// The episode's mission (or question), as the agent will read it.
     Mission,
+    /// The caption of the window's last frame, the one only predicted: what will be in view,
+    /// in the words missions use, from the env's ground truth (no expert involved).
+    Caption,
 }
 
 impl TextPrefix {

@@ -8,6 +8,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::AgentError;
+use crate::config::TextPrefix;
 use crate::dataset::WindowBatch;
 use crate::model::PlayWindow;
 use crate::text::TextVocab;
@@ -30,9 +31,10 @@ impl Drops {
 }
 
 /// The windows of `batch` (whose frames are `codes` `[b, t, p]`) as play windows: the last
-/// `text_len` words of each mission, `t` frames and the `t − 1` actions between them, dropped
-/// by `drops` from `seed`; with `pixels`, each input frame's bytes.
-pub(crate) fn play_windows(batch: &WindowBatch, codes: &Tensor, vocab: &TextVocab, text_len: usize, drops: Drops, seed: u64, pixels: bool) -> Result<Vec<PlayWindow>, AgentError> {
+/// `text_len` words of each window's `text` (none, its mission or its last frame's caption),
+/// `t` frames and the `t − 1` actions between them, dropped by `drops` from `seed`; with
+/// `pixels`, each input frame's bytes.
+pub(crate) fn play_windows(batch: &WindowBatch, codes: &Tensor, vocab: &TextVocab, (text, text_len): (TextPrefix, usize), drops: Drops, seed: u64, pixels: bool) -> Result<Vec<PlayWindow>, AgentError> {
     let (b, t, p) = codes.dims3()?;
     if t < 2 {
         return Err(AgentError::Config(format!("a play window needs at least 2 frames, this batch has {t}")));
@@ -51,8 +53,15 @@ pub(crate) fn play_windows(batch: &WindowBatch, codes: &Tensor, vocab: &TextVoca
             let a = usize::try_from(a).map_err(|_| AgentError::Config(format!("window {i} has no action after frame {f} (an episode's last frame inside a window)")))?;
             acts.push((!off).then_some(a));
         }
+        let words = match text {
+            TextPrefix::None => "",
+            TextPrefix::Mission => batch.missions[i].as_str(),
+            TextPrefix::Caption => batch.captions[i].as_deref().ok_or_else(|| {
+                AgentError::Config("train.text_prefix `caption` needs datasets recorded with captions (by this version of `sandtable record`)".into())
+            })?,
+        };
         out.push(PlayWindow {
-            text: vocab.encode_last(&batch.missions[i], text_len).0,
+            text: vocab.encode_last(words, text_len).0,
             codes: (0..t).map(|f| codes[(i * t + f) * p..(i * t + f + 1) * p].to_vec()).collect(),
             actions: acts,
             pixels: if pixels { (0..t - 1).map(|f| frames[(i * t + f) * frame_bytes..(i * t + f + 1) * frame_bytes].to_vec()).collect() } else { Vec::new() },
@@ -81,10 +90,11 @@ mod tests {
             episodes: (0..b).collect(),
             starts: vec![0; b],
             missions: missions.clone(),
+            captions: vec![None; b],
         };
         let codes = Tensor::from_vec((0..(b * t * p) as u32).collect::<Vec<_>>(), (b, t, p), &Device::Cpu)?;
         let share = |drops: Drops| -> Result<f64, AgentError> {
-            let windows = play_windows(&batch, &codes, &vocab, 3, drops, 11, false)?;
+            let windows = play_windows(&batch, &codes, &vocab, (TextPrefix::Mission, 3), drops, 11, false)?;
             for (i, w) in windows.iter().enumerate() {
                 assert_eq!(w.text, vocab.encode_last(&missions[i], 3).0);
                 assert_eq!((w.codes.len(), w.actions.len()), (t, t - 1));

@@ -123,7 +123,7 @@ impl Shared<'_> {
         let (batch, window_codes) = window_codes(tok, codes, feed, self.h, self.w, self.device)?;
         match (model, &self.text) {
             (Model::Agent(agent), Some((vocab, _))) => {
-                let windows = play_windows(&batch, &window_codes, vocab, self.cfg.finetune.text_len, drops, seed, false)?;
+                let windows = play_windows(&batch, &window_codes, vocab, (self.cfg.train.text_prefix, self.cfg.finetune.text_len), drops, seed, false)?;
                 let seqs = agent.play_sequences(&windows)?;
                 let (loss, acc) = agent.frame_loss(&seqs)?;
                 Ok((loss, acc, seqs.rows * seqs.len))
@@ -298,7 +298,8 @@ pub fn pretrain(cfg: &Config, source: Source<'_>, run: &Path, resume: bool, unti
     let text = if tr.text_prefix.is_none() {
         None
     } else {
-        let (vocab, _) = crate::finetune::build_vocab(data, &[])?;
+        let captions: Vec<String> = if tr.text_prefix == crate::config::TextPrefix::Caption { caption_texts(data)? } else { Vec::new() };
+        let (vocab, _) = crate::finetune::build_vocab(data, &captions)?;
         if vocab.len() > cfg.dynamics.text_tokens {
             return Err(AgentError::Config(format!("the missions use {} words; config `{}` reserves {} text tokens", vocab.len(), cfg.name, cfg.dynamics.text_tokens)));
         }
@@ -351,6 +352,17 @@ pub fn pretrain(cfg: &Config, source: Source<'_>, run: &Path, resume: bool, unti
         state.stage = Stage::Done;
     }
     Ok(state)
+}
+
+/// Every distinct caption of the datasets' episodes (their words join the vocabulary).
+fn caption_texts(data: &[Dataset]) -> Result<Vec<String>, AgentError> {
+    let mut texts = std::collections::BTreeSet::new();
+    for d in data {
+        for i in 0..d.num_episodes() {
+            texts.extend(d.episode(i)?.meta.captions.iter().flatten().cloned());
+        }
+    }
+    Ok(texts.into_iter().collect())
 }
 
 /// The sampler's next batch of windows and their frame codes `[b, t, p]` (u32, on the CPU):

@@ -136,6 +136,7 @@ impl ReplayBuffer {
                     actions: Tensor::from_vec(actions, (batch, len), device)?,
                     episodes: vec![0; batch],
                     starts: vec![0; batch],
+                    captions: vec![None; batch],
                     missions,
                 });
             }

@@ -11,6 +11,7 @@
 
 pub mod action;
 pub mod batch;
+pub mod caption;
 pub mod error;
 pub mod expert;
 pub mod generation;
@@ -30,6 +31,7 @@ pub use batch::{Advanced, Env, EnvBatch, EnvConfig, Directive};
 pub use render::Renderer;
 pub use error::{EnvError, Result};
 pub use expert::{expert_action, expert_decision, has_expert};
+pub use caption::caption;
 pub use observation::{Frame, Info, ObjectInfo, Observation, Step};
 pub use policy::{Policy, PolicySpec};
 pub use stream::{Decider, Event, Pending, Query, RowOrigin, Stream, StreamConfig, Transition, episode_seed};

@@ -66,8 +66,12 @@ impl EpisodeAssembler {
                 length: 0,
                 episode_return: 0.0,
                 subgoal_rows: None,
+                captions: Some(Vec::new()),
             })
         });
+        if let Some(captions) = &mut ep.meta.captions {
+            captions.push(sandtable_env::caption(&t.info));
+        }
         if let Some(progress) = &t.info.progress {
             let row = ep.len() as u64;
             let rows = ep.meta.subgoal_rows.get_or_insert_with(|| vec![None; progress.done.len()]);

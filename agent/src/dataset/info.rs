@@ -204,6 +204,10 @@ pub struct EpisodeMeta {
     /// entries `<= r`. Absent for other tasks, and in datasets recorded before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subgoal_rows: Option<Vec<Option<u64>>>,
+    /// Each row's caption of the view, from the env's ground truth (pretraining's text with
+    /// `train.text_prefix = caption`). Absent in datasets recorded before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub captions: Option<Vec<String>>,
 }
 
 /// Read `episodes.jsonl`, keeping the first `count` lines (later ones belong to a shard that was

@@ -23,6 +23,8 @@ pub struct Window<'a> {
     pub mission: &'a str,
     /// For questions, the true answer.
     pub answer: Option<&'a str>,
+    /// The caption of the window's last row, when the dataset has captions.
+    pub caption: Option<&'a str>,
 }
 
 impl Dataset {
@@ -40,6 +42,7 @@ impl Dataset {
             actions: &ep.actions[start..start + len],
             mission: &ep.meta.mission,
             answer: ep.meta.answer.as_deref(),
+            caption: ep.meta.captions.as_ref().and_then(|c| c.get(start + len - 1)).map(String::as_str),
         })
     }
 }
@@ -59,6 +62,8 @@ pub struct WindowBatch {
     pub starts: Vec<usize>,
     /// Each window's mission text.
     pub missions: Vec<String>,
+    /// The caption of each window's last row, if its dataset has captions.
+    pub captions: Vec<Option<String>>,
 }
 
 /// Every window of length T of the chosen episodes of one or more datasets, visited in a shuffled
@@ -156,12 +161,14 @@ impl WindowSampler {
         let mut frames = Vec::with_capacity(b * t * h * w * 3);
         let mut actions = Vec::with_capacity(b * t);
         let mut missions = Vec::with_capacity(b);
+        let mut captions = Vec::with_capacity(b);
         for &(d, e, s) in &picks {
             let dataset = sets.get(d).ok_or_else(|| DatasetError::Request(format!("dataset {d} was not passed to next_batch")))?;
             let win = dataset.window(e, s, t)?;
             frames.extend_from_slice(win.frames);
             actions.extend_from_slice(win.actions);
             missions.push(win.mission.to_string());
+            captions.push(win.caption.map(str::to_string));
         }
         Ok(WindowBatch {
             frames: Tensor::from_vec(frames, (b, t, h, w, 3), device)?,
@@ -170,6 +177,7 @@ impl WindowSampler {
             episodes: picks.iter().map(|p| p.1).collect(),
             starts: picks.iter().map(|p| p.2).collect(),
             missions,
+            captions,
         })
     }
 }

@@ -36,6 +36,7 @@ fn episode(index: u64, len: usize) -> EpisodeData {
         length: 0,
         episode_return: 0.0,
         subgoal_rows: None,
+        captions: None,
     };
     let mut ep = EpisodeData::new(meta);
     for t in 0..len {

@@ -85,8 +85,8 @@ struct Replay {
     data: Vec<Dataset>,
     codes: Codes,
     sampler: WindowSampler,
-    /// Whether the world model read the missions before the frames.
-    text: bool,
+    /// What the world model read before the frames.
+    text: crate::config::TextPrefix,
     drops: Drops,
 }
 
@@ -102,8 +102,7 @@ impl Replay {
         let sets: Vec<&Dataset> = self.data.iter().collect();
         let batch = self.sampler.next_batch(&sets, device)?;
         let codes = self.codes.windows(&batch)?;
-        let text_len = if self.text { cfg.finetune.text_len } else { 0 };
-        play_windows(&batch, &codes, vocab, text_len, self.drops, cfg.train.seed ^ 0x5E91 ^ s.wrapping_mul(0x9E37_79B9_7F4A_7C15), pixels)
+        play_windows(&batch, &codes, vocab, (self.text, cfg.finetune.text_len), self.drops, cfg.train.seed ^ 0x5E91 ^ s.wrapping_mul(0x9E37_79B9_7F4A_7C15), pixels)
     }
 }
 
@@ -361,7 +360,7 @@ fn open_replay(cfg: &Config, ckpt: &Path, tok: &crate::model::Tokenizer, step: u
     sampler.seek((at / per_epoch) as u64, at % per_epoch);
     let drops = Drops { rate: saved.train.action_dropout, window_rate: saved.train.null_window_rate };
     tracing::info!(datasets = data.len(), per_step, "co-training: replaying the world model's pretraining windows");
-    Ok(Replay { data, codes, sampler, text: !saved.train.text_prefix.is_none(), drops })
+    Ok(Replay { data, codes, sampler, text: saved.train.text_prefix, drops })
 }
 
 #[cfg(test)]
@@ -402,6 +401,7 @@ mod tests {
             length: 0,
             episode_return: 1.0,
             subgoal_rows: None,
+            captions: None,
         };
         let mut ep = EpisodeData::new(meta);
         let mut rng = ChaCha8Rng::seed_from_u64(5);
