@@ -1,5 +1,6 @@
 """One docs/pretraining.json row per scenario of an eval.json: arm, expert walks, recipe, seed,
-scenario, the eval's base seed, episodes, success and the wrong-object failures.
+scenario, the eval's base seed, episodes, success, and the episodes that ended holding another
+object than the target (held_wrong_object) or beside one (wrong_object).
     python3 scripts/pretraining_rows.py EVAL_JSON ARM WALKS SEED >> rows.jsonl"""
 import json
 import sys
@@ -9,8 +10,8 @@ ev = json.load(open(path))
 for row in ev["results"]:
     if row["subset"] != "all":
         continue
-    s = row["summary"]
-    wrong = sum(n for kind, n in row.get("failures", {}).items() if "wrong" in kind)
+    s, failures = row["summary"], row.get("failures", {})
     print(json.dumps({"arm": arm, "walks": walks, "recipe": "behaviour cloning", "seed": seed, "scenario": row["scenario"],
-                      "eval_seed": ev["base_seed"], "episodes": s["episodes"], "success": s["success_rate"], "wrong_object": wrong},
+                      "eval_seed": ev["base_seed"], "episodes": s["episodes"], "success": s["success_rate"],
+                      "held_wrong_object": failures.get("held_wrong_object", 0), "wrong_object": failures.get("wrong_object", 0)},
                      sort_keys=True))
