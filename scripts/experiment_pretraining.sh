@@ -8,7 +8,10 @@
 # frames (mixed:0.3, no question scenarios; recorded twice, the second time with captions, the
 # same bytes) for the same steps. Every arm is scored closed loop on go_to_object and pick_up_object, sampling at
 # T = 1, on the VALIDATION seeds (2,000,003) unless EVAL_SEED says otherwise; one row per run
-# goes to OUT/rows.jsonl. Resumable: rerun the same command.
+# and scenario goes to OUT/rows.jsonl (python3 scripts/pretraining_table.py OUT/rows.jsonl writes
+# docs/pretraining.json and prints the table). Resumable: rerun the same command. The held-out
+# protocol of docs/results.md, after the validation round chose the recipe:
+#   EVAL_SEED=1000003 EVAL_EPISODES=200 SEEDS="0 1 2" ARMS="scratch text" bash scripts/experiment_pretraining.sh
 #   bash scripts/experiment_pretraining.sh [OUT=runs/experiment_pretraining]
 #   env: WALKS ("400"), SEEDS ("0"), ARMS ("scratch plain text text_replay caption text_lpft"), STEPS (3000),
 #        PLAY (2000 episodes), EVAL_EPISODES (100 per scenario), EVAL_SEED (2000003)
@@ -74,5 +77,7 @@ for n in "${walks[@]}"; do
     done
   done
 done
-sort -u "$out/rows.jsonl.partial" > "$out/rows.jsonl" && rm "$out/rows.jsonl.partial"
+# Rows of earlier runs (other evaluation seeds) are kept beside this run's.
+touch "$out/rows.jsonl"
+sort -u "$out/rows.jsonl.partial" "$out/rows.jsonl" > "$out/rows.jsonl.new" && mv "$out/rows.jsonl.new" "$out/rows.jsonl" && rm "$out/rows.jsonl.partial"
 log done: "$out/rows.jsonl"
