@@ -9,7 +9,6 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use candle_core::Device;
 use sandtable_agent::probe::{Folds, Probe, Trunk, TrunkWeights};
-use sandtable_env::world::{heading, wrap_angle};
 use sandtable_env::{Env, Info, PolicySpec, Scenario};
 use serde::Serialize;
 
@@ -163,14 +162,13 @@ fn pooled(rgb: &[u8], side: usize, to: usize) -> Vec<f32> {
 
 /// The ground truth of the frame that `info` describes.
 fn truth(episode: usize, info: &Info) -> Truth {
-    let at = (info.pose.x, info.pose.z);
-    let bearing = |o: &sandtable_env::ObjectInfo| wrap_angle(heading(at, (o.position[0], o.position[2])) - info.pose.yaw);
+    let off_centre = |o: &sandtable_env::ObjectInfo| info.bearing(o).abs();
     let target = info.objects.get(info.target);
     let centre = info
         .objects
         .iter()
-        .filter(|o| o.visible && Some(o.id) != info.held && bearing(o).abs() <= CENTRE_DEG.to_radians())
-        .min_by(|a, b| bearing(a).abs().total_cmp(&bearing(b).abs()))
-        .map(|o| (format!("{:?}", o.color).to_lowercase(), format!("{:?}", o.shape).to_lowercase()));
-    Truth { episode, in_view: target.is_some_and(|o| o.visible), bearing: target.map_or(0.0, bearing), centre }
+        .filter(|o| o.visible && Some(o.id) != info.held && off_centre(o) <= CENTRE_DEG.to_radians())
+        .min_by(|a, b| off_centre(a).total_cmp(&off_centre(b)))
+        .map(|o| (o.color.name().to_string(), o.shape.name().to_string()));
+    Truth { episode, in_view: target.is_some_and(|o| o.visible), bearing: target.map_or(0.0, |o| info.bearing(o)), centre }
 }

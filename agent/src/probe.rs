@@ -20,7 +20,7 @@ use crate::weights::Weights;
 pub struct Trunk {
     tokenizer: Tokenizer,
     agent: Agent,
-    frame_bytes: usize,
+    image_size: usize,
 }
 
 /// Which weights a probed trunk has.
@@ -54,19 +54,21 @@ impl Trunk {
         if weights == TrunkWeights::RandomTransformer {
             load_into(&w.tokenizer, &ckpt, "tokenizer")?;
         }
-        Ok(Self { tokenizer, agent, frame_bytes: cfg.image_size * cfg.image_size * 3 })
+        Ok(Self { tokenizer, agent, image_size: cfg.image_size })
     }
 
-    /// Features of RGB frames (`frame_bytes` each): `(bands + 1) · dim` numbers per frame.
+    /// Features of RGB frames (`image_size`² × 3 bytes each): `(bands + 1) · dim` numbers per
+    /// frame.
     pub fn features(&self, frames: &[Vec<u8>], device: &Device) -> Result<Vec<Vec<f32>>, AgentError> {
         const CHUNK: usize = 64;
-        let side = ((self.frame_bytes / 3) as f64).sqrt() as usize;
+        let side = self.image_size;
+        let frame_bytes = side * side * 3;
         let mut out = Vec::with_capacity(frames.len());
         for chunk in frames.chunks(CHUNK) {
-            let mut bytes = Vec::with_capacity(chunk.len() * self.frame_bytes);
+            let mut bytes = Vec::with_capacity(chunk.len() * frame_bytes);
             for f in chunk {
-                if f.len() != self.frame_bytes {
-                    return Err(AgentError::Config(format!("a probed frame has {} bytes, the model reads {}", f.len(), self.frame_bytes)));
+                if f.len() != frame_bytes {
+                    return Err(AgentError::Config(format!("a probed frame has {} bytes, the model reads {}", f.len(), frame_bytes)));
                 }
                 bytes.extend_from_slice(f);
             }

@@ -3,7 +3,6 @@
 //! them before the frames, so that words meet what they name before any instruction tuning.
 
 use crate::observation::{Info, ObjectInfo};
-use crate::world::{heading, wrap_angle};
 
 /// Objects named at most, nearest first: three fit the agent's twelve instruction words.
 pub const CAPTION_OBJECTS: usize = 3;
@@ -14,7 +13,6 @@ const AHEAD_DEG: f32 = 10.0;
 /// as colour, shape and side, then what is carried; `nothing in view` when there is neither.
 pub fn caption(info: &Info) -> String {
     let at = (info.pose.x, info.pose.z);
-    let bearing = |o: &ObjectInfo| wrap_angle(heading(at, (o.position[0], o.position[2])) - info.pose.yaw);
     let distance = |o: &ObjectInfo| (o.position[0] - at.0).hypot(o.position[2] - at.1);
     let mut seen: Vec<&ObjectInfo> = info.objects.iter().filter(|o| o.visible && Some(o.id) != info.held).collect();
     seen.sort_by(|a, b| distance(a).total_cmp(&distance(b)).then(a.id.cmp(&b.id)));
@@ -22,8 +20,7 @@ pub fn caption(info: &Info) -> String {
         .iter()
         .take(CAPTION_OBJECTS)
         .map(|o| {
-            let b = bearing(o);
-            // A positive bearing is to the left (the expert turns left towards it).
+            let b = info.bearing(o);
             let side = if b.abs() <= AHEAD_DEG.to_radians() { "ahead" } else if b > 0.0 { "left" } else { "right" };
             format!("{} {} {side}", o.color.name(), o.shape.name())
         })

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::task::progress::Progress;
-use crate::world::geometry::Pose;
+use crate::world::geometry::{Pose, heading, wrap_angle};
 use crate::world::object::{ObjectColor, Shape, Size};
 
 /// An RGB image, row-major, 3 bytes per pixel, top row first.
@@ -87,6 +87,14 @@ pub struct Info {
     /// (`progress.current()` is the subgoal being worked on); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub progress: Option<Progress>,
+}
+
+impl Info {
+    /// Where `object` lies from the agent's heading, radians in (−π, π]: 0 straight ahead,
+    /// positive to the left (the side the expert turns to reach it).
+    pub fn bearing(&self, object: &ObjectInfo) -> f32 {
+        wrap_angle(heading((self.pose.x, self.pose.z), (object.position[0], object.position[2])) - self.pose.yaw)
+    }
 }
 
 /// The result of one step, with Gymnasium's meanings.

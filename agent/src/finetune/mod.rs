@@ -520,11 +520,7 @@ mod tests {
         let mut cfg = Config::tiny();
         cfg.finetune.steps = 6;
         cfg.finetune.probe_steps = 3;
-        // The latest checkpoint's dynamics weights.
-        let weights = |run: &Path| -> Result<HashMap<String, Vec<f32>>, AgentError> {
-            let tensors = checkpoint::load_tensors(&checkpoint::resolve(run)?, "dynamics")?;
-            tensors.into_iter().map(|(k, t)| Ok((k, t.flatten_all()?.to_vec1::<f32>()?))).collect()
-        };
+        let weights = latest_dynamics;
         let (whole, probe) = (tmp.path().join("whole"), tmp.path().join("probe"));
         finetune(&cfg, &plain(&data, &whole), &Device::Cpu, &mut Quiet)?;
         finetune(&cfg, &Finetune { until: Some(3), ..plain(&data, &probe) }, &Device::Cpu, &mut Quiet)?;
@@ -559,10 +555,7 @@ mod tests {
         cfg.train.text_prefix = crate::config::TextPrefix::Mission;
         cfg.train.null_window_rate = 0.5;
         (cfg.train.tokenizer_steps, cfg.train.dynamics_steps, cfg.train.checkpoint_every) = (3, 4, 2);
-        let tensors = |run: &Path| -> Result<HashMap<String, Vec<f32>>, AgentError> {
-            let tensors = checkpoint::load_tensors(&checkpoint::resolve(run)?, "dynamics")?;
-            tensors.into_iter().map(|(k, t)| Ok((k, t.flatten_all()?.to_vec1::<f32>()?))).collect()
-        };
+        let tensors = latest_dynamics;
         let (world, parts) = (tmp.path().join("world"), tmp.path().join("world_parts"));
         crate::pretrain::pretrain(&cfg, crate::pretrain::Source::Recorded(&data), &world, false, None, &Device::Cpu, &mut Quiet)?;
         crate::pretrain::pretrain(&cfg, crate::pretrain::Source::Recorded(&data), &parts, false, Some(5), &Device::Cpu, &mut Quiet)?;
@@ -601,6 +594,12 @@ mod tests {
         for (share, batch, replayed) in [(0.5, 16, 16), (0.25, 16, 5), (0.2, 8, 2), (0.0, 8, 0)] {
             assert_eq!(Replay::per_step(share, batch), replayed, "share {share} of batch {batch}");
         }
+    }
+
+    /// The latest checkpoint's dynamics weights, by name.
+    fn latest_dynamics(run: &Path) -> Result<HashMap<String, Vec<f32>>, AgentError> {
+        let tensors = checkpoint::load_tensors(&checkpoint::resolve(run)?, "dynamics")?;
+        tensors.into_iter().map(|(k, t)| Ok((k, t.flatten_all()?.to_vec1::<f32>()?))).collect()
     }
 
     /// A fresh fine-tuning of `data` into `run` from scratch, with nothing else asked.

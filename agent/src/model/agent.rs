@@ -378,7 +378,8 @@ impl Agent {
         let targets: Vec<u32> = s.act_targets.iter().map(|t| t.1).collect();
         let mut loss = ops::cross_entropy(&logits, &Tensor::from_vec(targets.clone(), k, features.device())?)?;
         if frame_weight > 0.0 && !s.frame_targets.is_empty() {
-            loss = (loss + (self.frame_term(&features, s)?.0 * frame_weight)?)?;
+            let (logits, next) = self.frame_term(&features, s)?;
+            loss = (loss + (ops::cross_entropy(&logits, &next)? * frame_weight)?)?;
         }
         let pred: Vec<u32> = logits.argmax(D::Minus1)?.to_vec1()?;
         let hits = pred.iter().zip(&targets).filter(|(p, t)| p == t).count();
@@ -392,7 +393,9 @@ impl Agent {
         if s.frame_targets.is_empty() {
             candle_core::bail!("no next-frame targets in the batch");
         }
-        self.frame_term(&self.flat_features(s)?, s)
+        let (logits, next) = self.frame_term(&self.flat_features(s)?, s)?;
+        let hits: f64 = logits.argmax(D::Minus1)?.eq(&next)?.to_dtype(DType::F64)?.sum_all()?.to_scalar()?;
+        Ok((ops::cross_entropy(&logits, &next)?, hits / next.elem_count() as f64))
     }
 
     /// Features `[rows · len, d]`.
@@ -402,15 +405,14 @@ impl Agent {
         features.reshape((s.rows * s.len, dim))
     }
 
-    /// The next-frame cross-entropy of the frame targets, given flat features, and the exact
-    /// fraction.
-    fn frame_term(&self, features: &Tensor, s: &Sequences) -> Result<(Tensor, f64)> {
+    /// The next-frame logits of the frame targets' slots, given flat features, and the codes
+    /// they should predict.
+    fn frame_term(&self, features: &Tensor, s: &Sequences) -> Result<(Tensor, Tensor)> {
         let m = s.frame_targets.len();
         let current: Vec<u32> = s.frame_targets.iter().map(|t| t.1).collect();
         let logits = self.dynamics.frame_logits(&pick(features, s.frame_targets.iter().map(|t| t.0))?, &current)?;
         let next = Tensor::from_vec(s.frame_targets.iter().map(|t| t.2).collect::<Vec<u32>>(), m, features.device())?;
-        let hits: f64 = logits.argmax(D::Minus1)?.eq(&next)?.to_dtype(DType::F64)?.sum_all()?.to_scalar()?;
-        Ok((ops::cross_entropy(&logits, &next)?, hits / m as f64))
+        Ok((logits, next))
     }
 
     /// The decision for each window (whose last action is unknown): an action index, and for
