@@ -108,8 +108,8 @@ fn eval_wm_reports_a_correct_copy_last_baseline_and_dream_writes_a_gif() {
     let mut errors = Vec::new();
     for (_, e, start) in sampler.next_windows() {
         let ep = ds.episode(e).expect("episode");
-        let (a, b) = (ep.frame(start), ep.frame(start + 1));
-        errors.push(a.iter().zip(b).map(|(x, y)| ((f64::from(*x) - f64::from(*y)) / 255.0).powi(2)).sum::<f64>() / a.len() as f64);
+        let (a, b) = (ep.frame(start).expect("frame"), ep.frame(start + 1).expect("frame"));
+        errors.push(a.iter().zip(&b).map(|(x, y)| ((f64::from(*x) - f64::from(*y)) / 255.0).powi(2)).sum::<f64>() / a.len() as f64);
     }
     // PSNR of the mean squared error over the windows.
     let by_hand = -10.0 * (errors.iter().sum::<f64>() / errors.len() as f64).log10();

@@ -2,7 +2,8 @@
 //! `finetune --online` (inside online rounds and between them). Each run is resumed after every
 //! kill and must end with the same bytes as the same run left alone: the final weights and
 //! optimiser moments, every logged number but times, and the aggregated dataset. (`record`'s kill
-//! test is in `cli_record`.)
+//! test is in `cli_record`.) A shard truncated or rewritten under a running job ends it with a
+//! one-line error instead of a SIGBUS.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -133,4 +134,62 @@ fn online_imitation_killed_anywhere_resumes_to_the_same_bytes() {
     // Rounds start at steps 0, 3, 6 and 9: a kill just after one of them lands in its play or its
     // first training steps.
     check_kills("finetune --online", &args, 12, 3);
+}
+
+/// Start tokenizer pretraining on `data`, wait for its first logged steps, apply `change` to the
+/// dataset's first shard, and return the process's exit and stderr.
+fn pretraining_with_a_changed_shard(dir: &Path, data: &Path, change: impl FnOnce(&Path)) -> (std::process::ExitStatus, String) {
+    let out = dir.join("run");
+    let args = ["pretrain", "--data", s(data), "--config", "tiny", "--tokenizer-steps", "100000", "--dynamics-steps", "1", "--out", s(&out)];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sandtable")).args(args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while logged_step(&out) < 2 {
+        assert!(Instant::now() < deadline && child.try_wait().expect("wait").is_none(), "pretraining did not reach step 2");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    change(&data.join("data/shard-00000.safetensors"));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().expect("wait").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("pretraining went on reading a changed shard");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let o = child.wait_with_output().expect("output");
+    (o.status, stderr(&o))
+}
+
+#[test]
+fn a_shard_truncated_or_rewritten_under_a_running_job_ends_it_with_one_line() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = demos(dir.path());
+    let shard = data.join("data/shard-00000.safetensors");
+    let bytes = std::fs::read(&shard).expect("shard");
+    let truncate = |p: &Path| std::fs::OpenOptions::new().write(true).open(p).and_then(|f| f.set_len(1000)).expect("truncate");
+    let rewrite = |p: &Path| {
+        let mut b = std::fs::read(p).expect("shard");
+        let last = b.len() - 1;
+        b[last] ^= 0xff;
+        std::fs::write(p, b).expect("rewrite");
+    };
+    for (what, change) in [("truncated", &truncate as &dyn Fn(&Path)), ("rewritten", &rewrite)] {
+        std::fs::write(&shard, &bytes).expect("restore the shard");
+        let run = dir.path().join(what);
+        std::fs::create_dir_all(&run).expect("dir");
+        let (status, err) = pretraining_with_a_changed_shard(&run, &data, change);
+        assert_eq!(status.signal(), None, "{what}: the job died of a signal: {err}");
+        assert_eq!(status.code(), Some(1), "{what}: {err}");
+        let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+        assert_eq!(errors.len(), 1, "{what}: one error line: {err}");
+        assert!(errors[0].contains("shard-00000.safetensors") && errors[0].contains(&format!("{what} while this job read it")), "{what}: {}", errors[0]);
+        // The checkpoints written before the change are intact: the run resumes once the shard is back.
+        std::fs::write(&shard, &bytes).expect("restore the shard");
+        let (out, until) = (run.join("run"), logged_step(&run.join("run")) + 2);
+        let args = ["pretrain", "--data", s(&data), "--config", "tiny", "--tokenizer-steps", "100000", "--dynamics-steps", "1", "--out", s(&out), "--resume"];
+        let o = sandtable(&[&args[..], &["--until", &until.to_string()]].concat());
+        assert!(o.status.success(), "{what}: resuming after the shard is restored: {}", stderr(&o));
+        assert_eq!(logged_step(&out), until, "{what}: the resumed run went on");
+    }
 }

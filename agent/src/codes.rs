@@ -42,12 +42,12 @@ impl Codes {
                     by_episode.insert((set, e), codes);
                     continue;
                 }
-                let frames = d.episode(e)?.frames;
-                let rows = frames.len() / (h * w * 3);
+                let ep = d.episode(e)?;
+                let rows = ep.len();
                 let mut codes = Vec::with_capacity(rows * p);
                 for start in (0..rows).step_by(CHUNK) {
                     let n = CHUNK.min(rows - start);
-                    let bytes = frames[start * h * w * 3..(start + n) * h * w * 3].to_vec();
+                    let bytes = ep.frames(start..start + n)?;
                     let c: Vec<u32> = tok.encode(&Tensor::from_vec(bytes, (n, h, w, 3), device)?)?.flatten_all()?.to_vec1()?;
                     codes.extend(c);
                 }

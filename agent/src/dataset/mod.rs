@@ -11,6 +11,7 @@ mod error;
 mod info;
 mod reader;
 mod sampler;
+mod shard;
 mod writer;
 
 pub use error::DatasetError;

@@ -1,28 +1,18 @@
-//! Reading a dataset: shards are memory-mapped and checked against `info.json` on open; SHA-256
-//! is checked on request. Any disagreement is an error naming the file, never a panic.
+//! Reading a dataset: shards are checked against `info.json` on open and their frames are read
+//! when asked for; SHA-256 is checked on request. Any disagreement is an error naming the file,
+//! never a panic.
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use memmap2::Mmap;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use safetensors::{Dtype, SafeTensors};
+use sha2::{Digest, Sha256};
 
 use super::error::DatasetError;
-use super::info::{DatasetInfo, EpisodeMeta, Feature, NO_ACTION, ShardEntry, load_episodes};
-use super::writer::sha256_hex;
-
-/// One shard, mapped, with its small columns decoded.
-struct Shard {
-    path: PathBuf,
-    map: Mmap,
-    /// Byte range of the `frames` tensor within the map.
-    frames: std::ops::Range<usize>,
-    actions: Vec<i64>,
-    rewards: Vec<f32>,
-    terminated: Vec<u8>,
-    truncated: Vec<u8>,
-}
+use super::info::{DatasetInfo, EpisodeMeta, NO_ACTION, ShardEntry, load_episodes};
+use super::shard::Shard;
+use super::writer::hex;
 
 /// Where an episode's rows live.
 #[derive(Clone, Copy, Debug)]
@@ -42,13 +32,11 @@ pub struct Dataset {
     frame_bytes: usize,
 }
 
-/// One episode's rows, borrowed from the mapped shard.
+/// One episode: its small columns borrowed from the opened shard, its frames read on request.
 #[derive(Clone, Copy, Debug)]
 pub struct EpisodeView<'a> {
     /// Its `episodes.jsonl` line.
     pub meta: &'a EpisodeMeta,
-    /// `len × H × W × 3` bytes.
-    pub frames: &'a [u8],
     /// Action index per row.
     pub actions: &'a [i64],
     /// Reward per row.
@@ -57,10 +45,13 @@ pub struct EpisodeView<'a> {
     pub terminated: &'a [u8],
     /// Flag per row.
     pub truncated: &'a [u8],
+    shard: &'a Shard,
+    /// Its first row in the shard.
+    start: usize,
     frame_bytes: usize,
 }
 
-impl<'a> EpisodeView<'a> {
+impl EpisodeView<'_> {
     /// Rows (frames).
     pub fn len(&self) -> usize {
         self.actions.len()
@@ -71,9 +62,37 @@ impl<'a> EpisodeView<'a> {
         self.actions.is_empty()
     }
 
+    /// Bytes of one frame (`H × W × 3`).
+    pub fn frame_bytes(&self) -> usize {
+        self.frame_bytes
+    }
+
+    /// Fill `out` (`rows.len() × H × W × 3` bytes) with the frames of `rows`.
+    pub fn read_frames(&self, rows: Range<usize>, out: &mut [u8]) -> Result<(), DatasetError> {
+        if rows.start > rows.end || rows.end > self.len() || out.len() != rows.len() * self.frame_bytes {
+            return Err(DatasetError::Request(format!(
+                "rows {}..{} of an episode of {} into {} bytes ({} per frame)",
+                rows.start,
+                rows.end,
+                self.len(),
+                out.len(),
+                self.frame_bytes
+            )));
+        }
+        let at = self.shard.columns.frames_at + ((self.start + rows.start) * self.frame_bytes) as u64;
+        self.shard.read(at, out)
+    }
+
+    /// The frames of `rows`, `rows.len() × H × W × 3` bytes.
+    pub fn frames(&self, rows: Range<usize>) -> Result<Vec<u8>, DatasetError> {
+        let mut out = vec![0u8; rows.len() * self.frame_bytes];
+        self.read_frames(rows, &mut out)?;
+        Ok(out)
+    }
+
     /// Frame `t`'s bytes.
-    pub fn frame(&self, t: usize) -> &'a [u8] {
-        &self.frames[t * self.frame_bytes..(t + 1) * self.frame_bytes]
+    pub fn frame(&self, t: usize) -> Result<Vec<u8>, DatasetError> {
+        self.frames(t..t + 1)
     }
 }
 
@@ -87,7 +106,7 @@ pub struct Split {
 }
 
 impl Dataset {
-    /// Open `dir`: parse `info.json` and `episodes.jsonl`, map every shard and check its sizes,
+    /// Open `dir`: parse `info.json` and `episodes.jsonl`, open every shard and check its sizes,
     /// dtypes, shapes and row bookkeeping against them. Checksums are not computed here; see
     /// [`Dataset::verify`].
     pub fn open(dir: &Path) -> Result<Self, DatasetError> {
@@ -105,7 +124,8 @@ impl Dataset {
                     format!("shard {} starts at episode {}, expected {next_episode}", entry.file, entry.first_episode),
                 ));
             }
-            let shard = open_shard(dir, entry, &info)?;
+            let shard = Shard::open(dir, entry, &info)?;
+            check_indices(&shard, entry)?;
             spans.extend(check_rows(&shard, entry, &metas, &info, k)?);
             next_episode += entry.episodes;
             shards.push(shard);
@@ -115,8 +135,16 @@ impl Dataset {
 
     /// Compare every shard's SHA-256 with `info.json`.
     pub fn verify(&self) -> Result<(), DatasetError> {
+        const CHUNK: u64 = 1 << 20;
         for (shard, entry) in self.shards.iter().zip(&self.info.shards) {
-            let got = sha256_hex(&shard.map);
+            let mut hasher = Sha256::new();
+            let mut buf = vec![0u8; CHUNK as usize];
+            for at in (0..shard.bytes()).step_by(CHUNK as usize) {
+                let chunk = &mut buf[..CHUNK.min(shard.bytes() - at) as usize];
+                shard.read(at, chunk)?;
+                hasher.update(&*chunk);
+            }
+            let got = hex(&hasher.finalize());
             if got != entry.sha256 {
                 return Err(DatasetError::invalid(&shard.path, format!("SHA-256 is {got}, info.json says {}", entry.sha256)));
             }
@@ -150,17 +178,17 @@ impl Dataset {
             .spans
             .get(i)
             .ok_or_else(|| DatasetError::Request(format!("episode {i} does not exist (the dataset has {})", self.spans.len())))?;
-        let s = &self.shards[span.shard];
-        let rows = span.start..span.start + span.len;
-        let fb = self.frame_bytes;
+        let shard = &self.shards[span.shard];
+        let (c, rows) = (&shard.columns, span.start..span.start + span.len);
         Ok(EpisodeView {
             meta: &self.metas[i],
-            frames: &s.map[s.frames.start + span.start * fb..s.frames.start + (span.start + span.len) * fb],
-            actions: &s.actions[rows.clone()],
-            rewards: &s.rewards[rows.clone()],
-            terminated: &s.terminated[rows.clone()],
-            truncated: &s.truncated[rows],
-            frame_bytes: fb,
+            actions: &c.actions[rows.clone()],
+            rewards: &c.rewards[rows.clone()],
+            terminated: &c.terminated[rows.clone()],
+            truncated: &c.truncated[rows],
+            shard,
+            start: span.start,
+            frame_bytes: self.frame_bytes,
         })
     }
 
@@ -204,80 +232,8 @@ pub(crate) fn shuffle<T>(items: &mut [T], rng: &mut ChaCha8Rng) {
     }
 }
 
-fn numpy_dtype(d: Dtype) -> &'static str {
-    match d {
-        Dtype::U8 => "uint8",
-        Dtype::I64 => "int64",
-        Dtype::F32 => "float32",
-        Dtype::BOOL => "bool",
-        Dtype::I32 => "int32",
-        Dtype::U32 => "uint32",
-        Dtype::F64 => "float64",
-        Dtype::F16 => "float16",
-        Dtype::BF16 => "bfloat16",
-        _ => "other",
-    }
-}
-
-#[allow(unsafe_code)]
-fn map_file(path: &Path) -> Result<Mmap, DatasetError> {
-    let file = std::fs::File::open(path).map_err(|e| DatasetError::io(path, e))?;
-    // SAFETY: the map is read-only and every read goes through bounds-checked slices. sandtable
-    // never changes a shard once it is renamed into place, and reads only those. What does not
-    // hold: another process that rewrites a mapped shard makes its bytes change under `&[u8]`
-    // (they are then what the file says, not what `open` checked), and one that truncates it
-    // makes a read past the new end raise SIGBUS, which ends the process. No guard catches
-    // either; `Dataset::verify` finds a rewritten shard by its SHA-256 before a run.
-    unsafe { Mmap::map(&file) }.map_err(|e| DatasetError::io(path, e))
-}
-
-fn open_shard(dir: &Path, entry: &ShardEntry, info: &DatasetInfo) -> Result<Shard, DatasetError> {
-    let path = dir.join(&entry.file);
-    let size = std::fs::metadata(&path)
-        .map_err(|e| DatasetError::invalid(&path, format!("cannot read a shard that info.json lists: {e}")))?
-        .len();
-    if size != entry.bytes {
-        return Err(DatasetError::invalid(&path, format!("is {size} bytes, info.json says {} (truncated or overwritten)", entry.bytes)));
-    }
-    let map = map_file(&path)?;
-    let st = SafeTensors::deserialize(&map).map_err(|e| DatasetError::invalid(&path, format!("not a valid safetensors file: {e}")))?;
-    let rows = entry.frames as usize;
-    let column = |name: &str, feature: &Feature| -> Result<&[u8], DatasetError> {
-        let t = st.tensor(name).map_err(|_| DatasetError::invalid(&path, format!("has no `{name}` tensor")))?;
-        let dtype = numpy_dtype(t.dtype());
-        if dtype != feature.dtype {
-            return Err(DatasetError::invalid(&path, format!("`{name}` is {dtype}, info.json says {}", feature.dtype)));
-        }
-        let mut shape = vec![rows];
-        shape.extend(&feature.shape);
-        if t.shape() != shape.as_slice() {
-            return Err(DatasetError::invalid(&path, format!("`{name}` has shape {:?}, expected {shape:?}", t.shape())));
-        }
-        Ok(t.data())
-    };
-    let feature = |name: &str| {
-        info.features.get(name).ok_or_else(|| DatasetError::invalid(dir.join(DatasetInfo::FILE), format!("features lack `{name}`")))
-    };
-    let frames_data = column("frames", feature("frames")?)?;
-    let start = frames_data.as_ptr() as usize - map.as_ptr() as usize;
-    let frames = start..start + frames_data.len();
-    let i64s = |b: &[u8]| b.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect::<Vec<_>>();
-    let actions = i64s(column("actions", feature("actions")?)?);
-    let rewards = column("rewards", feature("rewards")?)?
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes(c.try_into().unwrap_or([0; 4])))
-        .collect();
-    let terminated = column("terminated", feature("terminated")?)?.to_vec();
-    let truncated = column("truncated", feature("truncated")?)?.to_vec();
-    let episode_index = i64s(column("episode_index", feature("episode_index")?)?);
-    let frame_index = i64s(column("frame_index", feature("frame_index")?)?);
-    drop(st);
-    let shard = Shard { path, map, frames, actions, rewards, terminated, truncated };
-    check_indices(&shard, &episode_index, &frame_index, entry)?;
-    Ok(shard)
-}
-
-fn check_indices(shard: &Shard, episode_index: &[i64], frame_index: &[i64], entry: &ShardEntry) -> Result<(), DatasetError> {
+fn check_indices(shard: &Shard, entry: &ShardEntry) -> Result<(), DatasetError> {
+    let (episode_index, frame_index) = (&shard.columns.episode_index, &shard.columns.frame_index);
     let bad = |m: String| DatasetError::invalid(&shard.path, m);
     let mut expect_ep = entry.first_episode as i64;
     let mut expect_frame = 0i64;
@@ -304,12 +260,12 @@ fn check_rows(shard: &Shard, entry: &ShardEntry, metas: &[EpisodeMeta], info: &D
     let mut spans = Vec::with_capacity(entry.episodes as usize);
     let mut row = 0usize;
     for e in entry.first_episode..entry.first_episode + entry.episodes {
-        let meta = &metas[e as usize];
-        let len = meta.length as usize;
-        if len == 0 || row + len > shard.actions.len() {
+        let meta = metas.get(e as usize).ok_or_else(|| DatasetError::invalid(&shard.path, format!("holds episode {e}, which episodes.jsonl lacks")))?;
+        let len = usize::try_from(meta.length).unwrap_or(usize::MAX);
+        if len == 0 || row.checked_add(len).is_none_or(|end| end > shard.columns.actions.len()) {
             return Err(DatasetError::invalid(&shard.path, format!("episode {e} has length {len} in episodes.jsonl, which does not fit the shard")));
         }
-        for (t, &a) in shard.actions[row..row + len].iter().enumerate() {
+        for (t, &a) in shard.columns.actions[row..row + len].iter().enumerate() {
             let last = t + 1 == len;
             let ok = if last { a == NO_ACTION } else { (0..vocab).contains(&a) };
             if !ok {
@@ -319,8 +275,8 @@ fn check_rows(shard: &Shard, entry: &ShardEntry, metas: &[EpisodeMeta], info: &D
         spans.push(Span { shard: k, start: row, len });
         row += len;
     }
-    if row != shard.actions.len() {
-        return Err(DatasetError::invalid(&shard.path, format!("has {} rows, its episodes in episodes.jsonl add up to {row}", shard.actions.len())));
+    if row != shard.columns.actions.len() {
+        return Err(DatasetError::invalid(&shard.path, format!("has {} rows, its episodes in episodes.jsonl add up to {row}", shard.columns.actions.len())));
     }
     Ok(spans)
 }

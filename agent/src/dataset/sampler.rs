@@ -9,14 +9,14 @@ use super::error::DatasetError;
 use super::reader::{Dataset, shuffle};
 
 /// T consecutive rows of one episode.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Window<'a> {
     /// Episode index.
     pub episode: usize,
     /// First row.
     pub start: usize,
-    /// `T × H × W × 3` bytes.
-    pub frames: &'a [u8],
+    /// `T × H × W × 3` bytes, read from the shard.
+    pub frames: Vec<u8>,
     /// T action indices (the last row of an episode holds `NO_ACTION`).
     pub actions: &'a [i64],
     /// Mission or question text.
@@ -34,11 +34,10 @@ impl Dataset {
         if len == 0 || start + len > ep.len() {
             return Err(DatasetError::Request(format!("episode {episode} has {} rows; rows {start}..{} do not fit", ep.len(), start + len)));
         }
-        let fb = ep.frames.len() / ep.len();
         Ok(Window {
             episode,
             start,
-            frames: &ep.frames[start * fb..(start + len) * fb],
+            frames: ep.frames(start..start + len)?,
             actions: &ep.actions[start..start + len],
             mission: &ep.meta.mission,
             answer: ep.meta.answer.as_deref(),
@@ -158,17 +157,21 @@ impl WindowSampler {
         let picks = self.next_windows();
         let (h, w) = sets[0].frame_size();
         let (b, t) = (picks.len(), self.len);
-        let mut frames = Vec::with_capacity(b * t * h * w * 3);
+        let window_bytes = t * h * w * 3;
+        let mut frames = vec![0u8; b * window_bytes];
         let mut actions = Vec::with_capacity(b * t);
         let mut missions = Vec::with_capacity(b);
         let mut captions = Vec::with_capacity(b);
-        for &(d, e, s) in &picks {
+        for (&(d, e, s), out) in picks.iter().zip(frames.chunks_exact_mut(window_bytes)) {
             let dataset = sets.get(d).ok_or_else(|| DatasetError::Request(format!("dataset {d} was not passed to next_batch")))?;
-            let win = dataset.window(e, s, t)?;
-            frames.extend_from_slice(win.frames);
-            actions.extend_from_slice(win.actions);
-            missions.push(win.mission.to_string());
-            captions.push(win.caption.map(str::to_string));
+            let ep = dataset.episode(e)?;
+            if s + t > ep.len() {
+                return Err(DatasetError::Request(format!("episode {e} has {} rows; rows {s}..{} do not fit", ep.len(), s + t)));
+            }
+            ep.read_frames(s..s + t, out)?;
+            actions.extend_from_slice(&ep.actions[s..s + t]);
+            missions.push(ep.meta.mission.clone());
+            captions.push(ep.meta.captions.as_ref().and_then(|c| c.get(s + t - 1)).cloned());
         }
         Ok(WindowBatch {
             frames: Tensor::from_vec(frames, (b, t, h, w, 3), device)?,

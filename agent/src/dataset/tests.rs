@@ -68,7 +68,7 @@ fn round_trip_is_byte_identical() {
     assert!(ds.info().shards.len() > 1, "small shards were cut");
     for (i, ep) in eps.iter().enumerate() {
         let v = ds.episode(i).expect("episode");
-        assert_eq!(v.frames, ep.frames.as_slice());
+        assert_eq!(v.frames(0..v.len()).expect("frames"), ep.frames);
         assert_eq!(v.actions, ep.actions.as_slice());
         assert_eq!(v.rewards, ep.rewards.as_slice());
         assert_eq!(v.terminated, ep.terminated.as_slice());
@@ -147,6 +147,45 @@ fn corrupt_and_truncated_shards_are_named() {
 }
 
 #[test]
+fn a_shard_changed_after_open_ends_reads_with_an_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let eps = write(dir.path(), 6);
+    let ds = Dataset::open(dir.path()).expect("open");
+    let shard = dir.path().join("data/shard-00000.safetensors");
+    let bytes = std::fs::read(&shard).expect("shard");
+    assert_eq!(ds.episode(0).and_then(|e| e.frame(0)).expect("frame"), eps[0].frames[..H * W * 3]);
+
+    // Rewritten in place at the same size (after a pause, so its modification time moves even
+    // on a file system that stamps by clock ticks).
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let mut changed = bytes.clone();
+    let last = changed.len() - 1;
+    changed[last] ^= 0xff;
+    std::fs::write(&shard, &changed).expect("rewrite");
+    let e = ds.episode(0).and_then(|e| e.frame(0)).expect_err("a rewritten shard fails").to_string();
+    assert!(e.contains("shard-00000.safetensors") && e.contains("rewritten while this job read it"), "{e}");
+
+    // Truncated under the open dataset: an error, not a SIGBUS.
+    let ds = Dataset::open(dir.path()).expect("open");
+    std::fs::OpenOptions::new().write(true).open(&shard).and_then(|f| f.set_len(bytes.len() as u64 / 2)).expect("truncate");
+    let e = ds.episode(0).and_then(|e| e.frames(0..e.len())).expect_err("a truncated shard fails").to_string();
+    assert!(e.contains("shard-00000.safetensors") && e.contains("truncated while this job read it"), "{e}");
+    let e = ds.verify().expect_err("verify fails too").to_string();
+    assert!(e.contains("truncated while this job read it"), "{e}");
+}
+
+#[test]
+fn frame_reads_outside_an_episode_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), 2);
+    let ds = Dataset::open(dir.path()).expect("open");
+    let ep = ds.episode(0).expect("episode");
+    assert!(ep.frames(0..ep.len() + 1).is_err());
+    assert!(ep.read_frames(0..1, &mut [0u8; 3]).is_err(), "a buffer of the wrong size");
+    assert!(ds.window(0, ep.len(), 1).is_err());
+}
+
+#[test]
 fn resume_continues_and_refuses_a_different_recording() {
     let full = tempfile::tempdir().expect("tempdir");
     let eps = write(full.path(), 8);
@@ -178,6 +217,7 @@ fn resume_continues_and_refuses_a_different_recording() {
     let (a, b) = (Dataset::open(full.path()).expect("full"), Dataset::open(part.path()).expect("resumed"));
     assert_eq!(a.num_episodes(), b.num_episodes());
     for i in 0..a.num_episodes() {
-        assert_eq!(a.episode(i).expect("a").frames, b.episode(i).expect("b").frames);
+        let (x, y) = (a.episode(i).expect("a"), b.episode(i).expect("b"));
+        assert_eq!(x.frames(0..x.len()).expect("frames"), y.frames(0..y.len()).expect("frames"));
     }
 }

@@ -57,7 +57,7 @@ pub(crate) fn windows(data: &[Dataset], items: &[Item], codes: &Codes, vocab: &T
         };
         let rows = it.start..it.start + it.frames;
         let frames = rows.clone().map(|t| codes.frame(it.set, it.episode, t)).collect();
-        let pixels = if pixels { rows.map(|t| ep.frame(t).to_vec()).collect() } else { Vec::new() };
+        let pixels = if pixels { rows.map(|t| ep.frame(t)).collect::<Result<_, _>>()? } else { Vec::new() };
         // As at inference, a longer instruction keeps its last words (`finetune` warns about such
         // missions once, up front); the vocabulary is built from these missions, so none has an
         // unknown word.
