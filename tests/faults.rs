@@ -3,13 +3,18 @@
 //! kill and must end with the same bytes as the same run left alone: the final weights and
 //! optimiser moments, every logged number but times, and the aggregated dataset. (`record`'s kill
 //! test is in `cli_record`.) A shard truncated or rewritten under a running job ends it with a
-//! one-line error instead of a SIGBUS.
+//! one-line error instead of a SIGBUS. A full disk (a size-limited tmpfs in a mount namespace of
+//! the test's own) during `record` and during checkpointing ends the run with a one-line error,
+//! leaves what was committed before intact, and the run resumes to the uninterrupted run's bytes
+//! once space returns.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+use sandtable_agent::dataset::Dataset;
 
 use crate::util::{read_tree, sandtable, stderr};
 
@@ -168,11 +173,11 @@ fn a_shard_truncated_or_rewritten_under_a_running_job_ends_it_with_one_line() {
     let shard = data.join("data/shard-00000.safetensors");
     let bytes = std::fs::read(&shard).expect("shard");
     let truncate = |p: &Path| std::fs::OpenOptions::new().write(true).open(p).and_then(|f| f.set_len(1000)).expect("truncate");
+    // In place, at the same size (a rewrite through O_TRUNC would pass through a truncated file).
     let rewrite = |p: &Path| {
-        let mut b = std::fs::read(p).expect("shard");
-        let last = b.len() - 1;
-        b[last] ^= 0xff;
-        std::fs::write(p, b).expect("rewrite");
+        use std::os::unix::fs::FileExt;
+        let last = bytes.len() - 1;
+        std::fs::OpenOptions::new().write(true).open(p).and_then(|f| f.write_all_at(&[!bytes[last]], last as u64)).expect("rewrite");
     };
     for (what, change) in [("truncated", &truncate as &dyn Fn(&Path)), ("rewritten", &rewrite)] {
         std::fs::write(&shard, &bytes).expect("restore the shard");
@@ -192,4 +197,108 @@ fn a_shard_truncated_or_rewritten_under_a_running_job_ends_it_with_one_line() {
         assert!(o.status.success(), "{what}: resuming after the shard is restored: {}", stderr(&o));
         assert_eq!(logged_step(&out), until, "{what}: the resumed run went on");
     }
+}
+
+/// Run `command` twice on a tmpfs of `size` mounted in a mount namespace of its own: first into
+/// `--out`, and after the tmpfs is grown to 256 MiB again with `--resume`. Returns, per attempt,
+/// the exit code and stderr, and copies of the run directory after each attempt in `out`
+/// (`at-failure`, `resumed`). The namespace (as root, or as a user mapped to root where user
+/// namespaces are allowed) takes the mount with it when it ends.
+fn on_a_full_disk(out: &Path, size: &str, command: &[&str]) -> [(i32, String); 2] {
+    use std::os::unix::fs::MetadataExt;
+    const SCRIPT: &str = r#"
+set -u
+mnt=$1 out=$2 size=$3; shift 3
+mount -t tmpfs -o "size=$size" tmpfs "$mnt" || exit 90
+"$@" --out "$mnt/run" 2>"$out/first.err"; echo $? >"$out/first.rc"
+cp -a "$mnt/run" "$out/at-failure"
+mount -o remount,size=256m tmpfs "$mnt" || exit 91
+"$@" --out "$mnt/run" --resume 2>"$out/resume.err"; echo $? >"$out/resume.rc"
+cp -a "$mnt/run" "$out/resumed"
+"#;
+    let mnt = out.join("mnt");
+    std::fs::create_dir_all(&mnt).expect("mount point");
+    let root = std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false);
+    let ns: &[&str] = if root { &["--mount", "--propagation", "private"] } else { &["--user", "--map-root-user", "--mount"] };
+    let o = Command::new("unshare")
+        .args(ns)
+        .args(["sh", "-c", SCRIPT, "sh", s(&mnt), s(out), size, env!("CARGO_BIN_EXE_sandtable")])
+        .args(command)
+        .output()
+        .expect("unshare (util-linux) runs");
+    assert!(o.status.success(), "the mount namespace with a {size} tmpfs: {}", stderr(&o));
+    let read = |name: &str| std::fs::read_to_string(out.join(name)).expect(name);
+    ["first", "resume"].map(|k| (read(&format!("{k}.rc")).trim().parse().expect("an exit code"), read(&format!("{k}.err"))))
+}
+
+/// The one error line of a failed run's stderr, checked to name a full disk.
+fn disk_full_error(what: &str, (code, err): &(i32, String)) -> String {
+    assert_eq!(*code, 1, "{what} on a full disk: {err}");
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "{what}: one error line: {err}");
+    assert!(errors[0].contains("No space left on device"), "{what}: {}", errors[0]);
+    errors[0].to_string()
+}
+
+/// Files under `dir` whose name ends in `.partial`.
+fn partials(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("readable dir").map(|e| e.expect("entry").path()) {
+            if e.to_string_lossy().ends_with(".partial") {
+                found.push(e.display().to_string());
+            } else if e.is_dir() {
+                stack.push(e);
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn a_recording_on_a_full_disk_keeps_its_shards_and_resumes_to_the_same_dataset() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // One env per worker: every episode is drawn in the batch renderer's first tile either way
+    // (with 4, a resumed recording draws an episode in another tile than the whole one did, and
+    // one edge pixel of one frame in 296 came out differently; see docs/features.md).
+    let args = ["record", "--scenario", "go_to_object", "--episodes", "8", "--policy", "mixed:0.3", "--seed", "3", "--shard-frames", "100", "--envs", "1"];
+    let whole = dir.path().join("whole");
+    let o = sandtable(&[&args[..], &["--out", s(&whole)]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The whole dataset takes 3.6 MB in 3 shards; 2 MiB holds the first.
+    let [first, resume] = on_a_full_disk(dir.path(), "2m", &args);
+    let line = disk_full_error("record", &first);
+    assert!(line.contains("shard-0000"), "the error names the shard: {line}");
+    let cut = dir.path().join("at-failure");
+    assert_eq!(partials(&cut), Vec::<String>::new(), "a failed write leaves no partial file taking space");
+    let ds = Dataset::open(&cut).expect("the committed shards are a valid dataset");
+    ds.verify().expect("and their checksums match");
+    assert!((1..8).contains(&ds.num_episodes()), "kept {} of 8 episodes", ds.num_episodes());
+    assert_eq!(resume.0, 0, "resumed once space returned: {}", resume.1);
+    let (a, b) = (read_tree(&whole), read_tree(&dir.path().join("resumed")));
+    let differ: Vec<&str> = a.iter().zip(&b).filter(|(x, y)| x != y).map(|(x, _)| x.0.as_str()).collect();
+    assert!(a.len() == b.len() && differ.is_empty(), "resumed on a disk with room, the dataset equals the uninterrupted one; these differ: {differ:?}");
+}
+
+#[test]
+fn checkpointing_on_a_full_disk_keeps_the_previous_checkpoint_and_resumes_to_the_same_bytes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = demos(dir.path());
+    // Checkpoints at steps 30, 60 and 70 take 0.85 MB each: 2 MiB holds two.
+    let args = ["finetune", "--init", "none", "--config", "tiny", "--data", s(&data), "--steps", "70"];
+    let whole = dir.path().join("whole");
+    let o = sandtable(&[&args[..], &["--out", s(&whole)]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let [first, resume] = on_a_full_disk(dir.path(), "2m", &args);
+    let line = disk_full_error("finetune", &first);
+    assert!(line.contains("checkpoints/step-"), "the disk filled while checkpointing: {line}");
+    let cut = dir.path().join("at-failure");
+    assert_eq!(partials(&cut), Vec::<String>::new(), "a failed checkpoint leaves no partial directory taking space");
+    let latest = std::fs::read_to_string(cut.join("checkpoints/latest")).expect("a checkpoint was committed before the disk filled");
+    let (kept, same) = (cut.join("checkpoints").join(latest.trim()), whole.join("checkpoints").join(latest.trim()));
+    let weights = |d: &Path| read_tree(d).into_iter().filter(|(n, _)| n.ends_with(".safetensors")).collect::<Vec<_>>();
+    assert!(weights(&kept) == weights(&same), "the checkpoint before the failure ({}) is intact", latest.trim());
+    assert_eq!(resume.0, 0, "resumed once space returned: {}", resume.1);
+    assert!(result(&whole) == result(&dir.path().join("resumed")), "resumed on a disk with room, the run ends with the uninterrupted run's bytes");
 }

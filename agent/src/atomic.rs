@@ -14,9 +14,12 @@ pub fn partial_path(path: &Path) -> PathBuf {
 /// Write `bytes` to `path` through a temporary file, an fsync and a rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = partial_path(path);
-    std::fs::write(&tmp, bytes)?;
-    std::fs::File::open(&tmp)?.sync_all()?;
-    std::fs::rename(&tmp, path)?;
+    let written = std::fs::write(&tmp, bytes).and_then(|()| std::fs::File::open(&tmp)?.sync_all()).and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        // A full disk is the usual cause: give back what the partial file took.
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written?;
     sync_parent(path)
 }
 

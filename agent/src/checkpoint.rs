@@ -94,20 +94,27 @@ pub fn save(
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).map_err(|e| AgentError::io(&tmp, e))?;
     }
-    std::fs::create_dir_all(&tmp).map_err(|e| AgentError::io(&tmp, e))?;
-    for (file, map) in maps {
-        let path = tmp.join(format!("{file}.safetensors"));
-        map.save(&path).map_err(|e| err(&path, e.to_string()))?;
+    let written = (|| {
+        std::fs::create_dir_all(&tmp).map_err(|e| AgentError::io(&tmp, e))?;
+        for (file, map) in maps {
+            let path = tmp.join(format!("{file}.safetensors"));
+            map.save(&path).map_err(|e| err(&path, e.to_string()))?;
+        }
+        let path = tmp.join("optimizer.safetensors");
+        candle_core::safetensors::save(moments, &path).map_err(|e| err(&path, e.to_string()))?;
+        std::fs::write(tmp.join(RunDir::STATE), to_json(state)?).map_err(|e| AgentError::io(&tmp, e))?;
+        std::fs::write(tmp.join(RunDir::CONFIG), to_json(cfg)?).map_err(|e| AgentError::io(&tmp, e))?;
+        for (file, bytes) in extras {
+            std::fs::write(tmp.join(file), bytes).map_err(|e| AgentError::io(&tmp, e))?;
+        }
+        // On the disk before the rename: a machine crash then leaves the previous checkpoint whole.
+        sync_tree(&tmp).map_err(|e| AgentError::io(&tmp, e))
+    })();
+    if let Err(e) = written {
+        // A full disk is the usual cause: give back what the half-written checkpoint took.
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e);
     }
-    let path = tmp.join("optimizer.safetensors");
-    candle_core::safetensors::save(moments, &path).map_err(|e| err(&path, e.to_string()))?;
-    std::fs::write(tmp.join(RunDir::STATE), to_json(state)?).map_err(|e| AgentError::io(&tmp, e))?;
-    std::fs::write(tmp.join(RunDir::CONFIG), to_json(cfg)?).map_err(|e| AgentError::io(&tmp, e))?;
-    for (file, bytes) in extras {
-        std::fs::write(tmp.join(file), bytes).map_err(|e| AgentError::io(&tmp, e))?;
-    }
-    // On the disk before the rename: a machine crash then leaves the previous checkpoint whole.
-    sync_tree(&tmp).map_err(|e| AgentError::io(&tmp, e))?;
     if dir.exists() {
         std::fs::remove_dir_all(&dir).map_err(|e| AgentError::io(&dir, e))?;
     }
