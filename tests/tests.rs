@@ -17,4 +17,5 @@ mod env_determinism;
 mod env_render;
 mod env_stream;
 mod faults;
+mod fuzz_corpus;
 mod live_loop;

@@ -155,14 +155,21 @@ pub fn load_config(ckpt: &Path) -> Result<Config, AgentError> {
 pub fn load_state(ckpt: &Path) -> Result<TrainState, AgentError> {
     let path = ckpt.join(RunDir::STATE);
     let text = std::fs::read_to_string(&path).map_err(|e| err(&path, e.to_string()))?;
-    let state: TrainState = serde_json::from_str(&text).map_err(|e| err(&path, format!("not a valid training state: {e}")))?;
-    if state.format != FORMAT {
-        return Err(err(
-            &path,
-            format!("is checkpoint format {}, this sandtable reads format {FORMAT} (the world model changed to one pass per frame with a copy path): retrain with `sandtable pretrain`", state.format),
-        ));
+    TrainState::parse(&text, &path)
+}
+
+impl TrainState {
+    /// Parse and check the text of a `state.json`; `path` names it in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, AgentError> {
+        let state: TrainState = serde_json::from_str(text).map_err(|e| err(path, format!("not a valid training state: {e}")))?;
+        if state.format != FORMAT {
+            return Err(err(
+                path,
+                format!("is checkpoint format {}, this sandtable reads format {FORMAT} (the world model changed to one pass per frame with a copy path): retrain with `sandtable pretrain`", state.format),
+            ));
+        }
+        Ok(state)
     }
-    Ok(state)
 }
 
 /// Read a safetensors file of a checkpoint.

@@ -361,7 +361,7 @@ impl Config {
         if !(ft.trunk_lr_scale >= 0.0 && ft.trunk_lr_scale.is_finite()) {
             return Err(format!("finetune.trunk_lr_scale {} must be a number from 0 up", ft.trunk_lr_scale));
         }
-        if !(0.0..1.0).contains(&ft.replay_share) || !(ft.replay_weight >= 0.0 && ft.replay_weight.is_finite()) {
+        if !((0.0..1.0).contains(&ft.replay_share) && ft.replay_weight >= 0.0 && ft.replay_weight.is_finite()) {
             return Err(format!("finetune.replay_share {} must be from 0 up to below 1 and replay_weight {} a number from 0 up", ft.replay_share, ft.replay_weight));
         }
         if ft.frames == 0 || ft.frames > self.dynamics.frames {

@@ -12,6 +12,7 @@ pub mod config;
 pub mod controller;
 pub mod dataset;
 pub mod finetune;
+pub mod fuzz_targets;
 pub mod holdout;
 pub mod loader;
 pub mod metrics;

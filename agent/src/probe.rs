@@ -108,6 +108,9 @@ impl Trunk {
 /// The ridge penalties tried; the one that scores best on the validation rows is kept.
 const LAMBDAS: [f64; 6] = [0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0];
 
+/// How a probe's predictions of some rows are scored against their targets.
+type Scorer<'s> = dyn Fn(&[Vec<f64>], &[usize]) -> f64 + 's;
+
 /// Rows to fit on, rows that choose the penalty, rows that score: apart by episode.
 #[derive(Clone, Copy, Debug)]
 pub struct Folds<'a> {
@@ -211,7 +214,7 @@ impl<'a> Probe<'a> {
 
     /// Fit with each penalty on the fit rows and score on the validation rows; refit the best
     /// on both and return its score on the test rows.
-    fn best(&self, targets: &dyn Fn(usize) -> Vec<f64>, score: &dyn Fn(&[Vec<f64>], &[usize]) -> f64) -> Result<f64, AgentError> {
+    fn best(&self, targets: &dyn Fn(usize) -> Vec<f64>, score: &Scorer<'_>) -> Result<f64, AgentError> {
         let mut best = (f64::NEG_INFINITY, LAMBDAS[0]);
         for lambda in LAMBDAS {
             let s = score(&self.solve(0, self.folds.fit, targets, lambda)?, self.folds.val);

@@ -14,6 +14,7 @@ pub mod batch;
 pub mod caption;
 pub mod error;
 pub mod expert;
+pub mod fuzz_targets;
 pub mod generation;
 pub mod observation;
 pub mod plugin;

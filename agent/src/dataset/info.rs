@@ -148,25 +148,30 @@ impl DatasetInfo {
     pub fn load(dir: &Path) -> Result<Self, DatasetError> {
         let path = dir.join(Self::FILE);
         let text = std::fs::read_to_string(&path).map_err(|e| DatasetError::io(&path, e))?;
-        let info: DatasetInfo = serde_json::from_str(&text).map_err(|e| DatasetError::Json { path: path.clone(), message: e.to_string() })?;
+        Self::parse(&text, &path)
+    }
+
+    /// Parse and check the text of an `info.json`; `path` names it in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, DatasetError> {
+        let info: DatasetInfo = serde_json::from_str(text).map_err(|e| DatasetError::Json { path: path.to_path_buf(), message: e.to_string() })?;
         if info.format != FORMAT {
-            return Err(DatasetError::invalid(&path, format!("format is `{}`, expected `{FORMAT}`", info.format)));
+            return Err(DatasetError::invalid(path, format!("format is `{}`, expected `{FORMAT}`", info.format)));
         }
         if info.format_version != FORMAT_VERSION {
             return Err(DatasetError::invalid(
-                &path,
+                path,
                 format!("format version {} is not supported (this build reads version {FORMAT_VERSION})", info.format_version),
             ));
         }
         let (h, w) = info.frame_size();
         if h == 0 || w == 0 {
-            return Err(DatasetError::invalid(&path, "features.frames must have shape [height, width, 3]"));
+            return Err(DatasetError::invalid(path, "features.frames must have shape [height, width, 3]"));
         }
         let frames: u64 = info.shards.iter().map(|s| s.frames).sum();
         let episodes: u64 = info.shards.iter().map(|s| s.episodes).sum();
         if frames != info.total_frames || episodes != info.total_episodes {
             return Err(DatasetError::invalid(
-                &path,
+                path,
                 format!(
                     "totals say {} episodes and {} frames but the shards list {episodes} and {frames}",
                     info.total_episodes, info.total_frames
@@ -215,17 +220,22 @@ pub struct EpisodeMeta {
 pub(crate) fn load_episodes(dir: &Path, count: u64) -> Result<Vec<EpisodeMeta>, DatasetError> {
     let path = dir.join("episodes.jsonl");
     let text = std::fs::read_to_string(&path).map_err(|e| DatasetError::io(&path, e))?;
+    parse_episodes(&text, &path, count)
+}
+
+/// Parse the text of an `episodes.jsonl`, keeping its first `count` lines; `path` names it in errors.
+pub fn parse_episodes(text: &str, path: &Path, count: u64) -> Result<Vec<EpisodeMeta>, DatasetError> {
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate().take(count as usize) {
         let meta: EpisodeMeta = serde_json::from_str(line)
-            .map_err(|e| DatasetError::Json { path: path.clone(), message: format!("line {}: {e}", n + 1) })?;
+            .map_err(|e| DatasetError::Json { path: path.to_path_buf(), message: format!("line {}: {e}", n + 1) })?;
         if meta.index != n as u64 {
-            return Err(DatasetError::invalid(&path, format!("line {} describes episode {}, expected {n}", n + 1, meta.index)));
+            return Err(DatasetError::invalid(path, format!("line {} describes episode {}, expected {n}", n + 1, meta.index)));
         }
         out.push(meta);
     }
     if (out.len() as u64) < count {
-        return Err(DatasetError::invalid(&path, format!("has {} episodes, info.json lists {count}", out.len())));
+        return Err(DatasetError::invalid(path, format!("has {} episodes, info.json lists {count}", out.len())));
     }
     Ok(out)
 }

@@ -15,10 +15,11 @@ mod shard;
 mod writer;
 
 pub use error::DatasetError;
-pub use info::{DatasetInfo, EpisodeMeta, Feature, Recording, ShardEntry, FORMAT, FORMAT_VERSION, NO_ACTION};
+pub use info::{DatasetInfo, EpisodeMeta, Feature, Recording, ShardEntry, FORMAT, FORMAT_VERSION, NO_ACTION, parse_episodes};
 pub use reader::{Dataset, EpisodeView, Split};
 pub use sampler::{Window, WindowBatch, WindowSampler};
 pub(crate) use reader::shuffle;
+pub(crate) use shard::read_columns;
 pub use writer::{DatasetWriter, EpisodeData};
 
 #[cfg(test)]

@@ -125,7 +125,7 @@ impl Dataset {
                 ));
             }
             let shard = Shard::open(dir, entry, &info)?;
-            check_indices(&shard, entry)?;
+            shard.columns.check_indices(&shard.path, entry)?;
             spans.extend(check_rows(&shard, entry, &metas, &info, k)?);
             next_episode += entry.episodes;
             shards.push(shard);
@@ -230,28 +230,6 @@ pub(crate) fn shuffle<T>(items: &mut [T], rng: &mut ChaCha8Rng) {
         let j = rng.random_range(0..=i);
         items.swap(i, j);
     }
-}
-
-fn check_indices(shard: &Shard, entry: &ShardEntry) -> Result<(), DatasetError> {
-    let (episode_index, frame_index) = (&shard.columns.episode_index, &shard.columns.frame_index);
-    let bad = |m: String| DatasetError::invalid(&shard.path, m);
-    let mut expect_ep = entry.first_episode as i64;
-    let mut expect_frame = 0i64;
-    for (row, (&e, &f)) in episode_index.iter().zip(frame_index).enumerate() {
-        if row > 0 && f == 0 {
-            expect_ep += 1;
-            expect_frame = 0;
-        }
-        if e != expect_ep || f != expect_frame {
-            return Err(bad(format!("row {row} is episode {e} frame {f}, expected episode {expect_ep} frame {expect_frame}")));
-        }
-        expect_frame += 1;
-    }
-    let episodes = if episode_index.is_empty() { 0 } else { expect_ep - entry.first_episode as i64 + 1 };
-    if episodes != entry.episodes as i64 {
-        return Err(bad(format!("holds {episodes} episodes, info.json says {}", entry.episodes)));
-    }
-    Ok(())
 }
 
 /// Check each episode's rows against `episodes.jsonl` and the action vocabulary; return spans.

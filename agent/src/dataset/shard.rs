@@ -71,6 +71,32 @@ pub(crate) struct Columns {
     pub frame_index: Vec<i64>,
 }
 
+impl Columns {
+    /// Check that the rows hold whole, consecutive episodes from `entry.first_episode`, each
+    /// numbered from frame 0, as many as `entry` says.
+    pub fn check_indices(&self, path: &Path, entry: &ShardEntry) -> Result<(), DatasetError> {
+        let bad = |m: String| DatasetError::invalid(path, m);
+        // i128: the indices come from the file and info.json, and may be anything.
+        let mut expect_ep = i128::from(entry.first_episode);
+        let mut expect_frame = 0i128;
+        for (row, (&e, &f)) in self.episode_index.iter().zip(&self.frame_index).enumerate() {
+            if row > 0 && f == 0 {
+                expect_ep += 1;
+                expect_frame = 0;
+            }
+            if i128::from(e) != expect_ep || i128::from(f) != expect_frame {
+                return Err(bad(format!("row {row} is episode {e} frame {f}, expected episode {expect_ep} frame {expect_frame}")));
+            }
+            expect_frame += 1;
+        }
+        let episodes = if self.episode_index.is_empty() { 0 } else { expect_ep - i128::from(entry.first_episode) + 1 };
+        if episodes != i128::from(entry.episodes) {
+            return Err(bad(format!("holds {episodes} episodes, info.json says {}", entry.episodes)));
+        }
+        Ok(())
+    }
+}
+
 /// One opened shard.
 #[derive(Debug)]
 pub(crate) struct Shard {

@@ -221,3 +221,16 @@ fn resume_continues_and_refuses_a_different_recording() {
         assert_eq!(x.frames(0..x.len()).expect("frames"), y.frames(0..y.len()).expect("frames"));
     }
 }
+
+#[test]
+fn the_shard_fuzz_targets_seed_is_a_valid_shard() {
+    // So that fuzzing starts past the header checks, not at them.
+    let bytes = include_bytes!("../../../tests/fuzz/corpus/shard/three_rows.safetensors");
+    let recording = info(1).recording;
+    let info = DatasetInfo::new(2, 2, 30.0, vec!["a".into(), "b".into(), "c".into()], vec!["red".into()], recording);
+    let entry = ShardEntry { file: "s".into(), first_episode: 0, episodes: 1, frames: 3, bytes: bytes.len() as u64, sha256: String::new() };
+    let path = Path::new("s");
+    let columns = read_columns(&bytes[..], bytes.len() as u64, path, &entry, &info).expect("the seed reads");
+    columns.check_indices(path, &entry).expect("and numbers its rows");
+    assert_eq!(columns.actions, [0, 2, NO_ACTION]);
+}
