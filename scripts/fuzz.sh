@@ -15,8 +15,13 @@ extra_packages=(g++) # libFuzzer is C++
 source scripts/setup.sh
 minutes="${1:-5}"
 shift || true
+[[ "$minutes" =~ ^[0-9]+$ ]] || { echo "fuzz.sh: MINUTES must be a whole number, got \`$minutes\`" >&2; exit 2; }
+known=(scenario dataset_info episodes shard checkpoint_config checkpoint_state)
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(scenario dataset_info episodes shard checkpoint_config checkpoint_state)
+[ ${#targets[@]} -gt 0 ] || targets=("${known[@]}")
+for t in "${targets[@]}"; do
+    [[ " ${known[*]} " == *" $t "* ]] || { echo "fuzz.sh: no target \`$t\`; the targets are ${known[*]}" >&2; exit 2; }
+done
 # Its own build folder: the instrumented crates must not replace the release build's.
 export CARGO_TARGET_DIR="${FUZZ_TARGET_DIR:-${CARGO_TARGET_DIR:-target}-fuzz}"
 RUSTC_WRAPPER="$PWD/scripts/fuzz_rustc.sh" cargo build --release --locked --no-default-features --features fuzz --bin sandtable-fuzz
@@ -24,12 +29,12 @@ fuzzer="$CARGO_TARGET_DIR/release/sandtable-fuzz"
 [ "$minutes" -gt 0 ] || { echo "built $fuzzer"; exit 0; }
 out="${FUZZ_OUT:-runs/fuzz}"
 for t in "${targets[@]}"; do
-    mkdir -p "$out/corpus/$t" "$out/crashes/$t" "tests/fuzz/corpus/$t"
+    mkdir -p "$out/corpus/$t" "$out/crashes/$t"
     echo "## $t: $minutes min"
     # The first folder receives the new inputs; the repo's corpus only seeds the run.
     fork=()
     [ "${FUZZ_JOBS:-1}" -le 1 ] || fork=(-fork="$FUZZ_JOBS")
-    SANDTABLE_FUZZ_TARGET="$t" "$fuzzer" "${fork[@]}" "$out/corpus/$t" "tests/fuzz/corpus/$t" \
+    SANDTABLE_FUZZ_TARGET="$t" "$fuzzer" ${fork[@]+"${fork[@]}"} "$out/corpus/$t" "tests/fuzz/corpus/$t" \
         -max_total_time=$((minutes * 60)) -max_len=65536 -timeout=10 -rss_limit_mb=4096 \
         -artifact_prefix="$out/crashes/$t/" -print_final_stats=1 2>"$out/$t.log" || {
         status=$?

@@ -2,6 +2,8 @@
 # RUSTC_WRAPPER for `scripts/fuzz.sh`: compiles sandtable's crates and the parsers its inputs go
 # through (ron, serde_json, safetensors) with libFuzzer's coverage instrumentation, on stable
 # Rust, and everything else (Bevy, candle, wgpu) as usual, so the fuzz build stays affordable.
+# Cargo does not rebuild when these flags change: after editing them, delete the fuzz build folder.
+# (A proc macro or build script that linked an instrumented crate would fail to load; none does.)
 rustc="$1"
 shift
 case " $* " in

@@ -10,6 +10,7 @@ pub mod device;
 pub mod dream;
 pub mod episode;
 pub mod episode_files;
+pub mod fuzz_targets;
 pub mod live;
 pub mod media;
 pub mod preview;

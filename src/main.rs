@@ -3,12 +3,14 @@
 
 mod allocator;
 mod cli;
+mod file_limit;
 mod runtime_dir;
 
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     allocator::tune();
+    file_limit::raise();
     runtime_dir::ensure();
     let args = cli::Cli::parse();
     init_logging(args.verbose);

@@ -141,28 +141,54 @@ fn online_imitation_killed_anywhere_resumes_to_the_same_bytes() {
     check_kills("finetune --online", &args, 12, 3);
 }
 
-/// Start tokenizer pretraining on `data`, wait for its first logged steps, apply `change` to the
-/// dataset's first shard, and return the process's exit and stderr.
+/// A child process that is killed when dropped, so a failed assertion leaves nothing running.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The one `error:` line of a failed run's stderr; the run must have exited with 1.
+fn one_error_line(what: &str, code: Option<i32>, err: &str) -> String {
+    assert_eq!(code, Some(1), "{what}: {err}");
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "{what}: one error line: {err}");
+    errors[0].to_string()
+}
+
+/// Tokenizer pretraining on `data` into `out`, long enough never to end by itself.
+fn endless_pretraining<'a>(data: &'a Path, out: &'a Path) -> [&'a str; 11] {
+    ["pretrain", "--data", s(data), "--config", "tiny", "--tokenizer-steps", "100000", "--dynamics-steps", "1", "--out", s(out)]
+}
+
+/// Start [`endless_pretraining`] in `dir/run`, wait for its first checkpoint (step 30) and two
+/// steps more, apply `change` to the dataset's first shard, and return the process's exit and
+/// stderr.
 fn pretraining_with_a_changed_shard(dir: &Path, data: &Path, change: impl FnOnce(&Path)) -> (std::process::ExitStatus, String) {
     let out = dir.join("run");
-    let args = ["pretrain", "--data", s(data), "--config", "tiny", "--tokenizer-steps", "100000", "--dynamics-steps", "1", "--out", s(&out)];
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sandtable")).args(args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let log = dir.join("stderr");
+    let stderr_file = std::fs::File::create(&log).expect("stderr file");
+    let mut child = Reaped(
+        Command::new(env!("CARGO_BIN_EXE_sandtable")).args(endless_pretraining(data, &out)).stdout(Stdio::null()).stderr(stderr_file).spawn().expect("spawn"),
+    );
     let deadline = Instant::now() + Duration::from_secs(120);
-    while logged_step(&out) < 2 {
-        assert!(Instant::now() < deadline && child.try_wait().expect("wait").is_none(), "pretraining did not reach step 2");
+    while !out.join("checkpoints/latest").is_file() || logged_step(&out) < 32 {
+        assert!(Instant::now() < deadline && child.0.try_wait().expect("wait").is_none(), "pretraining did not reach step 32");
         std::thread::sleep(Duration::from_millis(5));
     }
     change(&data.join("data/shard-00000.safetensors"));
     let deadline = Instant::now() + Duration::from_secs(60);
-    while child.try_wait().expect("wait").is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("pretraining went on reading a changed shard");
+    let status = loop {
+        if let Some(status) = child.0.try_wait().expect("wait") {
+            break status;
         }
+        assert!(Instant::now() < deadline, "pretraining went on reading a changed shard");
         std::thread::sleep(Duration::from_millis(5));
-    }
-    let o = child.wait_with_output().expect("output");
-    (o.status, stderr(&o))
+    };
+    (status, std::fs::read_to_string(&log).expect("stderr"))
 }
 
 #[test]
@@ -185,17 +211,18 @@ fn a_shard_truncated_or_rewritten_under_a_running_job_ends_it_with_one_line() {
         std::fs::create_dir_all(&run).expect("dir");
         let (status, err) = pretraining_with_a_changed_shard(&run, &data, change);
         assert_eq!(status.signal(), None, "{what}: the job died of a signal: {err}");
-        assert_eq!(status.code(), Some(1), "{what}: {err}");
-        let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
-        assert_eq!(errors.len(), 1, "{what}: one error line: {err}");
-        assert!(errors[0].contains("shard-00000.safetensors") && errors[0].contains(&format!("{what} while this job read it")), "{what}: {}", errors[0]);
-        // The checkpoints written before the change are intact: the run resumes once the shard is back.
+        let line = one_error_line(what, status.code(), &err);
+        assert!(line.contains("shard-00000.safetensors") && line.contains(&format!("{what} while this job read it")), "{what}: {line}");
+        // The checkpoint written before the change is intact: the run resumes from it once the
+        // shard is back.
         std::fs::write(&shard, &bytes).expect("restore the shard");
-        let (out, until) = (run.join("run"), logged_step(&run.join("run")) + 2);
-        let args = ["pretrain", "--data", s(&data), "--config", "tiny", "--tokenizer-steps", "100000", "--dynamics-steps", "1", "--out", s(&out), "--resume"];
-        let o = sandtable(&[&args[..], &["--until", &until.to_string()]].concat());
+        let out = run.join("run");
+        let latest = std::fs::read_to_string(out.join("checkpoints/latest")).expect("a checkpoint before the change");
+        assert!(latest.trim() >= "step-00000030", "{what}: latest is {latest}");
+        let until = (logged_step(&out) + 2).to_string();
+        let o = sandtable(&[&endless_pretraining(&data, &out)[..], &["--resume", "--until", &until]].concat());
         assert!(o.status.success(), "{what}: resuming after the shard is restored: {}", stderr(&o));
-        assert_eq!(logged_step(&out), until, "{what}: the resumed run went on");
+        assert_eq!(logged_step(&out).to_string(), until, "{what}: the resumed run went on");
     }
 }
 
@@ -233,11 +260,9 @@ cp -a "$mnt/run" "$out/resumed"
 
 /// The one error line of a failed run's stderr, checked to name a full disk.
 fn disk_full_error(what: &str, (code, err): &(i32, String)) -> String {
-    assert_eq!(*code, 1, "{what} on a full disk: {err}");
-    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
-    assert_eq!(errors.len(), 1, "{what}: one error line: {err}");
-    assert!(errors[0].contains("No space left on device"), "{what}: {}", errors[0]);
-    errors[0].to_string()
+    let line = one_error_line(what, Some(*code), err);
+    assert!(line.contains("No space left on device"), "{what}: {line}");
+    line
 }
 
 /// Files under `dir` whose name ends in `.partial`.
@@ -261,7 +286,7 @@ fn a_recording_on_a_full_disk_keeps_its_shards_and_resumes_to_the_same_dataset()
     let dir = tempfile::tempdir().expect("tempdir");
     // One env per worker: every episode is drawn in the batch renderer's first tile either way
     // (with 4, a resumed recording draws an episode in another tile than the whole one did, and
-    // one edge pixel of one frame in 296 came out differently; see docs/features.md).
+    // one edge pixel of one frame in 296 came out differently; see docs/performance.md).
     let args = ["record", "--scenario", "go_to_object", "--episodes", "8", "--policy", "mixed:0.3", "--seed", "3", "--shard-frames", "100", "--envs", "1"];
     let whole = dir.path().join("whole");
     let o = sandtable(&[&args[..], &["--out", s(&whole)]].concat());

@@ -5,10 +5,7 @@
 use std::path::{Path, PathBuf};
 
 fn targets() -> Vec<sandtable_agent::fuzz_targets::FuzzTarget> {
-    sandtable_env::fuzz_targets::TARGETS
-        .into_iter()
-        .chain(sandtable_agent::fuzz_targets::TARGETS)
-        .collect()
+    sandtable::fuzz_targets::all().collect()
 }
 
 fn files(dir: &Path) -> Vec<PathBuf> {

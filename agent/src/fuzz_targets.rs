@@ -38,7 +38,7 @@ pub fn episodes(bytes: &[u8]) {
 }
 
 /// The dataset of 2×2 frames that a fuzzed shard is read against: 3 rows of one episode.
-fn shard_info(bytes: u64) -> (DatasetInfo, ShardEntry) {
+pub(crate) fn shard_info(bytes: u64) -> (DatasetInfo, ShardEntry) {
     let recording = Recording {
         base_seed: 0,
         seed_rule: "fuzz".into(),

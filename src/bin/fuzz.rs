@@ -7,22 +7,15 @@
 
 use std::sync::OnceLock;
 
-/// Every target: the env's, then the agent's.
-fn targets() -> impl Iterator<Item = sandtable_agent::fuzz_targets::FuzzTarget> {
-    sandtable_env::fuzz_targets::TARGETS
-        .into_iter()
-        .chain(sandtable_agent::fuzz_targets::TARGETS)
-}
-
 fn chosen() -> fn(&[u8]) {
     static TARGET: OnceLock<fn(&[u8])> = OnceLock::new();
     *TARGET.get_or_init(|| {
         let name = std::env::var("SANDTABLE_FUZZ_TARGET").unwrap_or_default();
-        targets()
+        sandtable::fuzz_targets::all()
             .find(|(n, _)| *n == name)
             .map(|(_, f)| f)
             .unwrap_or_else(|| {
-                let names: Vec<&str> = targets().map(|(n, _)| n).collect();
+                let names: Vec<&str> = sandtable::fuzz_targets::all().map(|(n, _)| n).collect();
                 eprintln!(
                     "error: SANDTABLE_FUZZ_TARGET is `{name}`; the targets are {}",
                     names.join(", ")

@@ -94,6 +94,18 @@ pub struct DatasetInfo {
     pub shards: Vec<ShardEntry>,
 }
 
+/// The columns every shard holds: name, dtype, and whether a row is a frame (`[h, w, 3]`) or a
+/// scalar (`[]`).
+const COLUMNS: [(&str, &str, bool); 7] = [
+    ("frames", "uint8", true),
+    ("actions", "int64", false),
+    ("rewards", "float32", false),
+    ("terminated", "uint8", false),
+    ("truncated", "uint8", false),
+    ("episode_index", "int64", false),
+    ("frame_index", "int64", false),
+];
+
 impl DatasetInfo {
     /// Its file in a dataset's folder.
     pub const FILE: &str = "info.json";
@@ -163,12 +175,24 @@ impl DatasetInfo {
                 format!("format version {} is not supported (this build reads version {FORMAT_VERSION})", info.format_version),
             ));
         }
-        let (h, w) = info.frame_size();
-        if h == 0 || w == 0 {
-            return Err(DatasetError::invalid(path, "features.frames must have shape [height, width, 3]"));
+        // The format's own columns: a reader decodes them by these dtypes and shapes.
+        for (name, dtype, frame) in COLUMNS {
+            let feature = info.features.get(name).ok_or_else(|| DatasetError::invalid(path, format!("features lack `{name}`")))?;
+            let shape_ok = if frame {
+                matches!(feature.shape[..], [h, w, 3] if h > 0 && w > 0 && h.checked_mul(w).and_then(|p| p.checked_mul(3)).is_some())
+            } else {
+                feature.shape.is_empty()
+            };
+            if feature.dtype != dtype || !shape_ok {
+                let shape = if frame { "[height, width, 3]" } else { "[]" };
+                return Err(DatasetError::invalid(path, format!("features.{name} is {} {:?}, the format has {dtype} {shape}", feature.dtype, feature.shape)));
+            }
         }
-        let frames: u64 = info.shards.iter().map(|s| s.frames).sum();
-        let episodes: u64 = info.shards.iter().map(|s| s.episodes).sum();
+        let sum = |f: fn(&ShardEntry) -> u64| info.shards.iter().map(f).try_fold(0u64, u64::checked_add);
+        let (frames, episodes) = match (sum(|s| s.frames), sum(|s| s.episodes)) {
+            (Some(f), Some(e)) => (f, e),
+            _ => return Err(DatasetError::invalid(path, "the shards' frame or episode counts add up past 2^64")),
+        };
         if frames != info.total_frames || episodes != info.total_episodes {
             return Err(DatasetError::invalid(
                 path,

@@ -51,7 +51,7 @@ pub struct EpisodeView<'a> {
     frame_bytes: usize,
 }
 
-impl EpisodeView<'_> {
+impl<'a> EpisodeView<'a> {
     /// Rows (frames).
     pub fn len(&self) -> usize {
         self.actions.len()
@@ -69,15 +69,9 @@ impl EpisodeView<'_> {
 
     /// Fill `out` (`rows.len() × H × W × 3` bytes) with the frames of `rows`.
     pub fn read_frames(&self, rows: Range<usize>, out: &mut [u8]) -> Result<(), DatasetError> {
-        if rows.start > rows.end || rows.end > self.len() || out.len() != rows.len() * self.frame_bytes {
-            return Err(DatasetError::Request(format!(
-                "rows {}..{} of an episode of {} into {} bytes ({} per frame)",
-                rows.start,
-                rows.end,
-                self.len(),
-                out.len(),
-                self.frame_bytes
-            )));
+        self.check_rows(&rows)?;
+        if out.len() != rows.len() * self.frame_bytes {
+            return Err(DatasetError::Request(format!("{} frames of {} bytes do not fill a buffer of {}", rows.len(), self.frame_bytes, out.len())));
         }
         let at = self.shard.columns.frames_at + ((self.start + rows.start) * self.frame_bytes) as u64;
         self.shard.read(at, out)
@@ -85,6 +79,7 @@ impl EpisodeView<'_> {
 
     /// The frames of `rows`, `rows.len() × H × W × 3` bytes.
     pub fn frames(&self, rows: Range<usize>) -> Result<Vec<u8>, DatasetError> {
+        self.check_rows(&rows)?;
         let mut out = vec![0u8; rows.len() * self.frame_bytes];
         self.read_frames(rows, &mut out)?;
         Ok(out)
@@ -92,7 +87,19 @@ impl EpisodeView<'_> {
 
     /// Frame `t`'s bytes.
     pub fn frame(&self, t: usize) -> Result<Vec<u8>, DatasetError> {
-        self.frames(t..t + 1)
+        self.frames(t..t.saturating_add(1))
+    }
+
+    /// The caption of row `t`, when the dataset has captions.
+    pub fn caption(&self, t: usize) -> Option<&'a str> {
+        self.meta.captions.as_ref().and_then(|c| c.get(t)).map(String::as_str)
+    }
+
+    fn check_rows(&self, rows: &Range<usize>) -> Result<(), DatasetError> {
+        if rows.start > rows.end || rows.end > self.len() {
+            return Err(DatasetError::Request(format!("episode {} has {} rows; rows {}..{} do not fit", self.meta.index, self.len(), rows.start, rows.end)));
+        }
+        Ok(())
     }
 }
 

@@ -1,12 +1,14 @@
 //! Training windows: T consecutive rows of one episode, served in a deterministic shuffled order
 //! as batches of candle tensors.
 
+use std::ops::Range;
+
 use candle_core::{Device, Tensor};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::error::DatasetError;
-use super::reader::{Dataset, shuffle};
+use super::reader::{Dataset, EpisodeView, shuffle};
 
 /// T consecutive rows of one episode.
 #[derive(Clone, Debug)]
@@ -31,18 +33,24 @@ impl Dataset {
     /// Rows `start..start + len` of `episode`.
     pub fn window(&self, episode: usize, start: usize, len: usize) -> Result<Window<'_>, DatasetError> {
         let ep = self.episode(episode)?;
-        if len == 0 || start + len > ep.len() {
-            return Err(DatasetError::Request(format!("episode {episode} has {} rows; rows {start}..{} do not fit", ep.len(), start + len)));
-        }
+        let rows = window_rows(&ep, start, len)?;
         Ok(Window {
             episode,
             start,
-            frames: ep.frames(start..start + len)?,
-            actions: &ep.actions[start..start + len],
+            frames: ep.frames(rows.clone())?,
+            actions: &ep.actions[rows.clone()],
             mission: &ep.meta.mission,
             answer: ep.meta.answer.as_deref(),
-            caption: ep.meta.captions.as_ref().and_then(|c| c.get(start + len - 1)).map(String::as_str),
+            caption: ep.caption(rows.end - 1),
         })
+    }
+}
+
+/// Rows `start..start + len` of `ep`, which must hold them and be at least one row.
+fn window_rows(ep: &EpisodeView<'_>, start: usize, len: usize) -> Result<Range<usize>, DatasetError> {
+    match start.checked_add(len) {
+        Some(end) if len > 0 && end <= ep.len() => Ok(start..end),
+        _ => Err(DatasetError::Request(format!("episode {} has {} rows; {len} rows from {start} do not fit", ep.meta.index, ep.len()))),
     }
 }
 
@@ -165,13 +173,11 @@ impl WindowSampler {
         for (&(d, e, s), out) in picks.iter().zip(frames.chunks_exact_mut(window_bytes)) {
             let dataset = sets.get(d).ok_or_else(|| DatasetError::Request(format!("dataset {d} was not passed to next_batch")))?;
             let ep = dataset.episode(e)?;
-            if s + t > ep.len() {
-                return Err(DatasetError::Request(format!("episode {e} has {} rows; rows {s}..{} do not fit", ep.len(), s + t)));
-            }
-            ep.read_frames(s..s + t, out)?;
-            actions.extend_from_slice(&ep.actions[s..s + t]);
+            let rows = window_rows(&ep, s, t)?;
+            ep.read_frames(rows.clone(), out)?;
+            actions.extend_from_slice(&ep.actions[rows.clone()]);
             missions.push(ep.meta.mission.clone());
-            captions.push(ep.meta.captions.as_ref().and_then(|c| c.get(s + t - 1)).cloned());
+            captions.push(ep.caption(rows.end - 1).map(str::to_string));
         }
         Ok(WindowBatch {
             frames: Tensor::from_vec(frames, (b, t, h, w, 3), device)?,

@@ -5,9 +5,10 @@
 //!
 //! What holds: every read first compares the open file's size and modification time with those
 //! seen on open, and a read past the file's end is an error. So a shard rewritten in place or
-//! truncated is caught at the next read. A change that lands between that comparison and the read
-//! itself can still deliver that one read's new bytes. A shard replaced by a rename is not seen:
-//! the job keeps reading the file it opened, which is unchanged.
+//! truncated is caught at the next read. Not caught: a change landing between that comparison and
+//! the read (that one read gets the new bytes); a same-size rewrite within one tick of a file
+//! system's coarse timestamps (1–2 s on some); a shard replaced by a rename, since the job keeps
+//! reading the file it opened, which is unchanged.
 
 use std::fs::File;
 use std::io::ErrorKind;
@@ -23,6 +24,9 @@ use super::info::{DatasetInfo, Feature, ShardEntry};
 
 /// Bytes before the header: its length, u64 little-endian.
 const LEN_BYTES: u64 = 8;
+
+/// The largest header read, as safetensors itself allows.
+const MAX_HEADER: u64 = 100_000_000;
 
 /// Something bytes can be read from at an offset: a file, or bytes in memory (for the fuzz target).
 pub(crate) trait ReadAt {
@@ -155,7 +159,7 @@ pub(crate) fn read_columns(src: &(impl ReadAt + ?Sized), size: u64, path: &Path,
         Ok(buf)
     };
     let head_len = u64::from_le_bytes(read(0, LEN_BYTES)?.try_into().unwrap_or([0; 8]));
-    if head_len > size - LEN_BYTES {
+    if head_len > size - LEN_BYTES || head_len > MAX_HEADER {
         return Err(bad(format!("not a valid safetensors file: a header of {head_len} bytes in a file of {size}")));
     }
     let meta: Metadata = serde_json::from_slice(&read(LEN_BYTES, head_len)?).map_err(|e| bad(format!("not a valid safetensors file: {e}")))?;
@@ -165,7 +169,7 @@ pub(crate) fn read_columns(src: &(impl ReadAt + ?Sized), size: u64, path: &Path,
     }
     let rows = usize::try_from(entry.frames).map_err(|_| bad(format!("{} rows do not fit in memory", entry.frames)))?;
     let feature = |name: &str| -> Result<&Feature, DatasetError> {
-        info.features.get(name).ok_or_else(|| DatasetError::invalid(path.with_file_name(DatasetInfo::FILE), format!("features lack `{name}`")))
+        info.features.get(name).ok_or_else(|| bad(format!("info.json's features lack `{name}`")))
     };
     // Where column `name` lies, after checking its dtype and shape.
     let locate = |name: &str| -> Result<(u64, u64), DatasetError> {

@@ -226,11 +226,34 @@ fn resume_continues_and_refuses_a_different_recording() {
 fn the_shard_fuzz_targets_seed_is_a_valid_shard() {
     // So that fuzzing starts past the header checks, not at them.
     let bytes = include_bytes!("../../../tests/fuzz/corpus/shard/three_rows.safetensors");
-    let recording = info(1).recording;
-    let info = DatasetInfo::new(2, 2, 30.0, vec!["a".into(), "b".into(), "c".into()], vec!["red".into()], recording);
-    let entry = ShardEntry { file: "s".into(), first_episode: 0, episodes: 1, frames: 3, bytes: bytes.len() as u64, sha256: String::new() };
+    let (info, entry) = crate::fuzz_targets::shard_info(bytes.len() as u64);
     let path = Path::new("s");
     let columns = read_columns(&bytes[..], bytes.len() as u64, path, &entry, &info).expect("the seed reads");
     columns.check_indices(path, &entry).expect("and numbers its rows");
     assert_eq!(columns.actions, [0, 2, NO_ACTION]);
+}
+
+#[test]
+fn info_json_must_declare_the_formats_columns_and_sane_totals() {
+    let mut good = info(1);
+    good.shards.push(ShardEntry { file: "a".into(), first_episode: 0, episodes: 1, frames: 5, bytes: 1, sha256: String::new() });
+    (good.total_episodes, good.total_frames) = (1, 5);
+    let parse = |i: &DatasetInfo| DatasetInfo::parse(&serde_json::to_string(i).expect("json"), Path::new("info.json"));
+    parse(&good).expect("the writer's own description parses");
+    // A column with another dtype or shape would be decoded with the wrong width.
+    for (name, dtype, shape) in [("rewards", "uint8", vec![]), ("terminated", "uint8", vec![2]), ("frames", "uint8", vec![H, W]), ("actions", "int32", vec![])] {
+        let mut bad = good.clone();
+        let f = bad.features.get_mut(name).expect("feature");
+        (f.dtype, f.shape) = (dtype.into(), shape);
+        let e = parse(&bad).expect_err(name).to_string();
+        assert!(e.contains("info.json") && e.contains(&format!("features.{name}")), "{e}");
+    }
+    let mut missing = good.clone();
+    missing.features.remove("truncated");
+    assert!(parse(&missing).expect_err("missing column").to_string().contains("`truncated`"));
+    // Counts that add up past 2^64.
+    let mut huge = good.clone();
+    huge.shards[0].frames = u64::MAX;
+    huge.shards.push(ShardEntry { file: "b".into(), first_episode: 1, episodes: 1, frames: 1, bytes: 1, sha256: String::new() });
+    assert!(parse(&huge).expect_err("overflow").to_string().contains("2^64"));
 }
