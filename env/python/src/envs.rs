@@ -58,14 +58,24 @@ fn info_json(info: &sandtable_env::Info) -> Result<String, EnvError> {
     serde_json::to_string(info).map_err(|e| EnvError::Render(format!("cannot encode info: {e}")))
 }
 
-fn parse_action(a: i64) -> PyResult<Action> {
-    u8::try_from(a).ok().and_then(Action::from_index).ok_or_else(|| {
-        PyValueError::new_err(format!(
-            "unknown action {a}: expected an index in 0..={} ({})",
-            Action::COUNT - 1,
-            Action::vocabulary().join(", ")
-        ))
-    })
+/// A decision from an index of the Python action space: the moves of `Action` first, then one
+/// index per word of `answer_vocabulary()`, in its order. Where the scenario asks no question an
+/// answer does nothing (a `noop`), as MiniGrid's unused actions do.
+fn parse_decision(a: i64, answers: &[String], asks_question: bool) -> PyResult<Decision> {
+    let moves = Action::COUNT as i64;
+    if let Some(action) = u8::try_from(a).ok().and_then(Action::from_index) {
+        return Ok(Decision::Act(action));
+    }
+    match usize::try_from(a - moves).ok().and_then(|k| answers.get(k)) {
+        Some(_) if !asks_question => Ok(Decision::Act(Action::Noop)),
+        Some(word) => Ok(Decision::Answer(word.clone())),
+        None => Err(PyValueError::new_err(format!(
+            "unknown action {a}: expected an index in 0..={}: the moves ({}), then the {} answer words",
+            moves + answers.len() as i64 - 1,
+            Action::vocabulary().join(", "),
+            answers.len()
+        ))),
+    }
 }
 
 /// Reset the envs with a seed and step the others (`None` actions are left alone), in one update.
@@ -215,8 +225,9 @@ impl Envs {
         self.pack(py, outs)
     }
 
-    /// Step every env with its action, except those given a seed in `resets`, which start a new
-    /// episode instead (reward 0, not done), all in one round.
+    /// Step every env with its action (a move, or from `Action::COUNT` on an answer word), except
+    /// those given a seed in `resets`, which start a new episode instead (reward 0, not done), all
+    /// in one round.
     fn step<'py>(&self, py: Python<'py>, actions: Vec<i64>, resets: Vec<Option<u64>>) -> PyResult<Batch<'py>> {
         let n = self.slots.len();
         if actions.len() != n || resets.len() != n {
@@ -226,7 +237,8 @@ impl Envs {
                 resets.len()
             )));
         }
-        let decisions = actions.into_iter().map(|a| parse_action(a).map(|a| Some(Decision::Act(a)))).collect::<PyResult<Vec<_>>>()?;
+        let (answers, asks) = (sandtable_env::answer_vocabulary(), self.asks_question());
+        let decisions = actions.into_iter().map(|a| parse_decision(a, &answers, asks).map(Some)).collect::<PyResult<Vec<_>>>()?;
         let outs = self.run(py, resets, decisions)?;
         self.pack(py, outs)
     }

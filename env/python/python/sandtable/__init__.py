@@ -9,13 +9,14 @@ import gymnasium
 
 from sandtable._native import ResetNeeded, VulkanError
 from sandtable.dataset import Dataset, Episode
-from sandtable.env import ACTIONS, ANSWERS, SandtableEnv
+from sandtable.env import ACTIONS, ANSWERS, DECISIONS, SandtableEnv
 from sandtable.registration import SCENARIOS, env_id, register_builtins
 from sandtable.vector import SandtableVectorEnv
 
 __all__ = [
     "ACTIONS",
     "ANSWERS",
+    "DECISIONS",
     "SCENARIOS",
     "Dataset",
     "Episode",

@@ -6,9 +6,9 @@ import gymnasium
 import numpy as np
 
 from sandtable._native import Envs
-from sandtable.spaces import ACTIONS, ANSWERS, action_index, action_space, frame_size, observation_space
+from sandtable.spaces import ACTIONS, ANSWERS, DECISIONS, action_index, action_space, frame_size, observation_space
 
-__all__ = ["ACTIONS", "ANSWERS", "SandtableEnv"]
+__all__ = ["ACTIONS", "ANSWERS", "DECISIONS", "SandtableEnv"]
 
 #: Seeds drawn for unseeded resets lie in [0, 2**63).
 _SEED_BOUND = 2**63
@@ -17,7 +17,8 @@ _SEED_BOUND = 2**63
 class SandtableEnv(gymnasium.Env):
     """One env: a Bevy App on its own worker thread, stepped with the GIL released.
 
-    Observations are ``{"image": uint8[H, W, 3], "mission": str}``; actions index ``ACTIONS``.
+    Observations are ``{"image": uint8[H, W, 3], "mission": str}``; actions index ``DECISIONS``:
+    the moves of ``ACTIONS``, then the answer words of ``ANSWERS``.
     ``info`` is the ground truth (``objects``, ``answer``, ``success``, ``pose``, ...).
     ``reset(seed=s)`` plays the episode that ``sandtable sim --seed s`` plays. ``renderer`` is
     ``"batch"`` (the default) or ``"pbr"``, as ``sandtable sim --renderer``.
@@ -33,7 +34,7 @@ class SandtableEnv(gymnasium.Env):
         self.render_mode = render_mode
         self.observation_space = observation_space(w, h)
         self.action_space = action_space()
-        self.action_names = ACTIONS
+        self.action_names = DECISIONS
         self.answer_vocabulary = ANSWERS
         self.scenario = self._native.scenario_name
         self.asks_question = self._native.asks_question
@@ -56,7 +57,9 @@ class SandtableEnv(gymnasium.Env):
         return self._finish(images, rewards, terminated, truncated, missions, infos)
 
     def answer(self, word: str):
-        """Answer the scenario's question with a word of ``ANSWERS``; the episode ends.
+        """Answer the scenario's question with a word of ``ANSWERS``; the episode ends. The same
+        as ``step(len(ACTIONS) + ANSWERS.index(word))``, but refused where the scenario asks no
+        question.
 
         Returns ``(obs, reward, terminated, truncated, info)`` like ``step``; ``info["success"]``
         says whether the answer was right.

@@ -9,7 +9,7 @@ from gymnasium.vector.utils import batch_space
 from gymnasium.spaces import MultiDiscrete
 
 from sandtable._native import Envs
-from sandtable.spaces import ACTIONS, action_index, action_space, frame_size, observation_space
+from sandtable.spaces import ACTIONS, DECISIONS, action_index, action_space, frame_size, observation_space
 
 _SEED_BOUND = 2**63
 
@@ -78,8 +78,8 @@ class SandtableVectorEnv(VectorEnv):
         self.single_observation_space = observation_space(w, h)
         self.single_action_space = action_space()
         self.observation_space = batch_space(self.single_observation_space, num_envs)
-        self.action_space = MultiDiscrete(np.full(num_envs, len(ACTIONS)))
-        self.action_names = ACTIONS
+        self.action_space = MultiDiscrete(np.full(num_envs, len(DECISIONS)))
+        self.action_names = DECISIONS
         self.scenario = self._native.scenario_name
         self._autoreset = np.zeros(num_envs, dtype=np.bool_)
         self._last_images = None
