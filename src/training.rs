@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use candle_core::Device;
 use sandtable_agent::checkpoint::TrainState;
 use sandtable_agent::config::Config;
-use sandtable_agent::dataset::Dataset;
+use sandtable_agent::dataset::{Dataset, Manifest};
 use sandtable_agent::finetune::{Finetune, finetune};
 use sandtable_agent::holdout::Pair;
 use sandtable_agent::pretrain::{Source, pretrain};
@@ -32,9 +32,23 @@ pub fn resolve_config(explicit: Option<&str>, out: &Path, resume: bool, default:
     Config::load(&name).context("loading the model config")
 }
 
-/// Open `paths` as datasets whose frames fit `cfg`.
+/// The dataset folders `paths` name: each a dataset folder, or a manifest file
+/// (`sandtable dataset manifest`) standing for the datasets it lists, checked against it.
+pub fn dataset_dirs(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut dirs = Vec::with_capacity(paths.len());
+    for p in paths {
+        if p.is_file() {
+            dirs.extend(Manifest::open(p).with_context(|| format!("reading the manifest {}", p.display()))?);
+        } else {
+            dirs.push(p.clone());
+        }
+    }
+    Ok(dirs)
+}
+
+/// Open `paths` (dataset folders or manifests) as datasets whose frames fit `cfg`.
 pub fn open_datasets(paths: &[PathBuf], cfg: &Config) -> Result<Vec<Dataset>> {
-    let data = paths.iter().map(|d| Dataset::open(d).with_context(|| format!("opening dataset {}", d.display()))).collect::<Result<Vec<_>>>()?;
+    let data = dataset_dirs(paths)?.iter().map(|d| Dataset::open(d).with_context(|| format!("opening dataset {}", d.display()))).collect::<Result<Vec<_>>>()?;
     for d in &data {
         let (h, w) = d.frame_size();
         anyhow::ensure!(h == cfg.image_size && w == cfg.image_size, "{} has {h}x{w} frames; config `{}` expects {}x{}", d.dir().display(), cfg.name, cfg.image_size, cfg.image_size);
@@ -176,7 +190,7 @@ pub fn run_finetuning(job: &Finetuning, device: &Device, obs: &mut dyn Observer)
     if let Some(o) = &job.online {
         // Checked here (frame size) and opened again each round.
         open_datasets(&job.data, &cfg)?;
-        let rounds = Online { scenarios: load_scenarios(&o.scenarios)?, workers: o.workers, envs: o.envs, renderer: o.renderer, demos: job.data.clone(), tuning };
+        let rounds = Online { scenarios: load_scenarios(&o.scenarios)?, workers: o.workers, envs: o.envs, renderer: o.renderer, demos: dataset_dirs(&job.data)?, tuning };
         return online(&cfg, &rounds, device, obs).context("online fine-tuning");
     }
     let data = open_datasets(&job.data, &cfg)?;

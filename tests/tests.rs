@@ -5,6 +5,7 @@ mod util;
 mod cli_demo;
 mod cli_errors;
 mod cli_finetune;
+mod cli_manifest;
 mod cli_online;
 mod cli_play;
 mod cli_pretrain;

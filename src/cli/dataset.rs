@@ -1,17 +1,32 @@
 //! `sandtable dataset check`: open a dataset as training would, verify its checksums and
-//! summarise it.
+//! summarise it. `sandtable dataset manifest`: list datasets recorded apart in one manifest,
+//! checked to fit together, for training's `--data`.
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use sandtable_agent::dataset::Dataset;
+use sandtable_agent::dataset::{Dataset, Manifest};
 
 /// Dataset tools.
 #[derive(Debug, Subcommand)]
 pub enum DatasetCommand {
     /// Validate a dataset against its info.json (shapes, dtypes, rows, SHA-256) and summarise it.
     Check(CheckArgs),
+    /// Write a manifest of datasets recorded apart (refused if their seeds overlap or their frame
+    /// size, renderer or vocabularies differ); `pretrain` and `finetune` take it as `--data`.
+    Manifest(ManifestArgs),
+}
+
+/// Arguments of `sandtable dataset manifest`.
+#[derive(Debug, Args)]
+pub struct ManifestArgs {
+    /// Dataset directories.
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// The manifest file to write (JSON); dataset paths in it are relative to its folder.
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 /// Arguments of `sandtable dataset check`.
@@ -28,7 +43,17 @@ pub struct CheckArgs {
 pub fn run(cmd: DatasetCommand) -> Result<()> {
     match cmd {
         DatasetCommand::Check(a) => check(a),
+        DatasetCommand::Manifest(a) => manifest(a),
     }
+}
+
+fn manifest(args: ManifestArgs) -> Result<()> {
+    let base = args.out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let manifest = Manifest::describe(&args.dirs, base).context("describing the datasets")?;
+    sandtable::media::write_json(&args.out, &manifest).with_context(|| format!("writing {}", args.out.display()))?;
+    let (episodes, frames): (u64, u64) = manifest.datasets.iter().fold((0, 0), |(e, f), d| (e + d.episodes, f + d.frames));
+    println!("wrote {}: {} datasets, {episodes} episodes, {frames} frames", args.out.display(), manifest.datasets.len());
+    Ok(())
 }
 
 fn check(args: CheckArgs) -> Result<()> {

@@ -9,6 +9,7 @@
 
 mod error;
 mod info;
+mod manifest;
 mod reader;
 mod sampler;
 mod shard;
@@ -16,6 +17,7 @@ mod writer;
 
 pub use error::DatasetError;
 pub use info::{DatasetInfo, EpisodeMeta, Feature, Recording, ShardEntry, FORMAT, FORMAT_VERSION, NO_ACTION, parse_episodes};
+pub use manifest::{MANIFEST_FORMAT, MANIFEST_VERSION, Manifest, ManifestEntry};
 pub use reader::{Dataset, EpisodeView, Split};
 pub use sampler::{Window, WindowBatch, WindowSampler};
 pub(crate) use reader::shuffle;
