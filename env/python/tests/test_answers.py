@@ -71,3 +71,26 @@ def test_a_policy_that_sees_only_the_action_space_finishes_every_builtin():
             assert successes >= 2, f"{scenario}: the expert finished {successes} of 3 through step alone"
         finally:
             env.close()
+
+
+def test_a_random_policy_over_the_space_answers_at_the_random_floor():
+    # count_objects asks how many of a kind there are: a policy that samples the space answers at
+    # once most of the time (len(ANSWERS) of its actions are answers), and right about once in
+    # len(ANSWERS) answers (8, 9, 6 and 3 of 400 episodes for sampling seeds 1 to 4). Not zero,
+    # and not more than chance.
+    env = sandtable.make("count_objects", size=32)
+    try:
+        env.action_space.seed(1)
+        episodes, successes = 400, 0
+        for seed in range(episodes):
+            env.reset(seed=seed)
+            done, info = False, {}
+            while not done:
+                _, _, terminated, truncated, info = env.step(env.action_space.sample())
+                done = terminated or truncated
+            successes += bool(info["success"])
+        rate = successes / episodes
+        print(f"random policy on count_objects: {successes}/{episodes}")
+        assert 0 < rate < 0.08, rate
+    finally:
+        env.close()
