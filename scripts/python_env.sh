@@ -18,7 +18,7 @@ if [[ ! -x "$venv/bin/python" ]]; then
 fi
 # Pinned so Gymnasium's checker behaves the same on every machine.
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-    "gymnasium==1.4.0" "numpy>=1.24,<3" "pytest>=8,<10" "pillow>=10,<14" "safetensors>=0.4,<1" >&2
+    "gymnasium==1.4.0" "numpy>=1.24,<3" "pytest>=8,<10" "pillow>=10,<14" "safetensors>=0.4,<1" "ray>=2.9,<3" >&2
 # The extension and the CLI that the tests and the benchmark compare the package with; PyO3's
 # settings (no libpython, which interpreter) come from .cargo/config.toml.
 cargo build --release --locked --workspace
