@@ -6,12 +6,11 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::error::DatasetError;
 use super::info::{DatasetInfo, ShardEntry};
 use super::reader::Dataset;
-use super::writer::hex;
+use super::writer::sha256_file;
 
 /// The `format` of a manifest file.
 pub const MANIFEST_FORMAT: &str = "sandtable-manifest";
@@ -111,7 +110,7 @@ impl Manifest {
             }
             for shard in &entry.shards {
                 let file = dir.join(&shard.file);
-                let got = sha256_of(&file)?;
+                let got = sha256_file(&file)?;
                 if got != shard.sha256 {
                     return Err(DatasetError::invalid(&file, format!("SHA-256 is {got}, the manifest {} says {}", path.display(), shard.sha256)));
                 }
@@ -174,19 +173,5 @@ fn relative(dir: &Path, base: &Path) -> String {
     match d.strip_prefix(&b) {
         Ok(rel) if !rel.as_os_str().is_empty() => rel.display().to_string(),
         _ => d.display().to_string(),
-    }
-}
-
-/// SHA-256 of a file, read in chunks.
-fn sha256_of(path: &Path) -> Result<String, DatasetError> {
-    use std::io::Read;
-    let mut file = std::fs::File::open(path).map_err(|e| DatasetError::io(path, e))?;
-    let (mut hasher, mut buf) = (Sha256::new(), vec![0u8; 1 << 20]);
-    loop {
-        let n = file.read(&mut buf).map_err(|e| DatasetError::io(path, e))?;
-        if n == 0 {
-            return Ok(hex(&hasher.finalize()));
-        }
-        hasher.update(&buf[..n]);
     }
 }

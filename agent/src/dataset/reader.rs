@@ -7,12 +7,11 @@ use std::path::{Path, PathBuf};
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use sha2::{Digest, Sha256};
 
 use super::error::DatasetError;
 use super::info::{DatasetInfo, EpisodeMeta, NO_ACTION, ShardEntry, load_episodes};
 use super::shard::Shard;
-use super::writer::hex;
+use super::writer::sha256_file;
 
 /// Where an episode's rows live.
 #[derive(Clone, Copy, Debug)]
@@ -142,16 +141,8 @@ impl Dataset {
 
     /// Compare every shard's SHA-256 with `info.json`.
     pub fn verify(&self) -> Result<(), DatasetError> {
-        const CHUNK: u64 = 1 << 20;
         for (shard, entry) in self.shards.iter().zip(&self.info.shards) {
-            let mut hasher = Sha256::new();
-            let mut buf = vec![0u8; CHUNK as usize];
-            for at in (0..shard.bytes()).step_by(CHUNK as usize) {
-                let chunk = &mut buf[..CHUNK.min(shard.bytes() - at) as usize];
-                shard.read(at, chunk)?;
-                hasher.update(&*chunk);
-            }
-            let got = hex(&hasher.finalize());
+            let got = sha256_file(&shard.path)?;
             if got != entry.sha256 {
                 return Err(DatasetError::invalid(&shard.path, format!("SHA-256 is {got}, info.json says {}", entry.sha256)));
             }

@@ -139,11 +139,6 @@ impl Shard {
             _ => DatasetError::io(&self.path, e),
         })
     }
-
-    /// The file's size as opened.
-    pub fn bytes(&self) -> u64 {
-        self.stamp.bytes
-    }
 }
 
 /// Read a shard's header from `src` (a file of `size` bytes) and decode its columns, checking

@@ -285,6 +285,20 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
 
+/// SHA-256 of a file as lowercase hex, read in chunks.
+pub(crate) fn sha256_file(path: &std::path::Path) -> Result<String, DatasetError> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).map_err(|e| DatasetError::io(path, e))?;
+    let (mut hasher, mut buf) = (Sha256::new(), vec![0u8; 1 << 20]);
+    loop {
+        let n = file.read(&mut buf).map_err(|e| DatasetError::io(path, e))?;
+        if n == 0 {
+            return Ok(hex(&hasher.finalize()));
+        }
+        hasher.update(&buf[..n]);
+    }
+}
+
 /// Bytes as lowercase hex.
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
