@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use candle_core::Device;
 use sandtable_agent::checkpoint::TrainState;
 use sandtable_agent::config::Config;
-use sandtable_agent::dataset::{Dataset, Manifest};
+use sandtable_agent::dataset::{Dataset, Manifest, check_disjoint};
 use sandtable_agent::finetune::{Finetune, finetune};
 use sandtable_agent::holdout::Pair;
 use sandtable_agent::pretrain::{Source, pretrain};
@@ -36,12 +36,18 @@ pub fn resolve_config(explicit: Option<&str>, out: &Path, resume: bool, default:
 /// (`sandtable dataset manifest`) standing for the datasets it lists, checked against it.
 pub fn dataset_dirs(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut dirs = Vec::with_capacity(paths.len());
+    let mut manifests = Vec::new();
     for p in paths {
         if p.is_file() {
             dirs.extend(Manifest::open(p).with_context(|| format!("reading the manifest {}", p.display()))?);
+            manifests.push(p);
         } else {
             dirs.push(p.clone());
         }
+    }
+    // A manifest's datasets must not meet again beside it: given as a folder too, or in another manifest.
+    if !manifests.is_empty() && paths.len() > 1 {
+        check_disjoint(&dirs, manifests[0]).context("the datasets given with --data")?;
     }
     Ok(dirs)
 }
@@ -189,8 +195,9 @@ pub fn run_finetuning(job: &Finetuning, device: &Device, obs: &mut dyn Observer)
     };
     if let Some(o) = &job.online {
         // Checked here (frame size) and opened again each round.
-        open_datasets(&job.data, &cfg)?;
-        let rounds = Online { scenarios: load_scenarios(&o.scenarios)?, workers: o.workers, envs: o.envs, renderer: o.renderer, demos: dataset_dirs(&job.data)?, tuning };
+        let demos = dataset_dirs(&job.data)?;
+        open_datasets(&demos, &cfg)?;
+        let rounds = Online { scenarios: load_scenarios(&o.scenarios)?, workers: o.workers, envs: o.envs, renderer: o.renderer, demos, tuning };
         return online(&cfg, &rounds, device, obs).context("online fine-tuning");
     }
     let data = open_datasets(&job.data, &cfg)?;

@@ -63,6 +63,12 @@ fn a_manifest_trains_as_its_datasets_do_and_refuses_what_does_not_fit() {
     train(&[&a, &b], &by_folders);
     assert!(weights(&by_manifest) == weights(&by_folders), "the manifest trains to the folders' weights");
 
+    // A dataset listed twice, or given again beside a manifest that lists it.
+    let line = one_error_line(&manifest(&dir.path().join("twice.json"), &[&a, &a]));
+    assert!(line.contains("overlap"), "{line}");
+    let o = sandtable(&["finetune", "--init", "none", "--config", "tiny", "--steps", "2", "--data", s(&list), "--data", s(&a), "--out", s(&dir.path().join("t"))]);
+    assert!(one_error_line(&o).contains("overlap"));
+
     // Overlapping seeds: the same recording twice.
     let c = dir.path().join("c");
     record(&c, "1", &[]);

@@ -48,8 +48,7 @@ pub fn run(cmd: DatasetCommand) -> Result<()> {
 }
 
 fn manifest(args: ManifestArgs) -> Result<()> {
-    let base = args.out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-    let manifest = Manifest::describe(&args.dirs, base).context("describing the datasets")?;
+    let manifest = Manifest::describe(&args.dirs, &args.out).context("describing the datasets")?;
     sandtable::media::write_json(&args.out, &manifest).with_context(|| format!("writing {}", args.out.display()))?;
     let (episodes, frames): (u64, u64) = manifest.datasets.iter().fold((0, 0), |(e, f), d| (e + d.episodes, f + d.frames));
     println!("wrote {}: {} datasets, {episodes} episodes, {frames} frames", args.out.display(), manifest.datasets.len());

@@ -54,9 +54,10 @@ pub struct ManifestEntry {
 }
 
 impl Manifest {
-    /// Describe the datasets in `dirs` (each opened and checked) for a manifest written in
-    /// `base`; fails with one line if they do not fit together.
-    pub fn describe(dirs: &[PathBuf], base: &Path) -> Result<Self, DatasetError> {
+    /// Describe the datasets in `dirs` (each opened and checked) for the manifest file `out`;
+    /// fails with one line if they do not fit together.
+    pub fn describe(dirs: &[PathBuf], out: &Path) -> Result<Self, DatasetError> {
+        let base = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         let mut datasets = Vec::with_capacity(dirs.len());
         let mut seeds = Vec::with_capacity(dirs.len());
         for dir in dirs {
@@ -78,8 +79,8 @@ impl Manifest {
             });
         }
         let manifest = Self { format: MANIFEST_FORMAT.into(), format_version: MANIFEST_VERSION, datasets };
-        manifest.check_fit(&base.join("manifest"))?;
-        check_seeds(&seeds, base)?;
+        manifest.check_fit(out)?;
+        check_seeds(&seeds, out)?;
         Ok(manifest)
     }
 
@@ -153,25 +154,43 @@ impl Manifest {
     }
 }
 
-/// No episode seed may be in two datasets: the same seed recorded twice is the same episode
-/// counted twice.
+/// No episode seed may be in two datasets (nor one dataset be listed twice): the same seed
+/// recorded twice is the same episode counted twice.
 fn check_seeds(seeds: &[(String, Vec<u64>)], path: &Path) -> Result<(), DatasetError> {
-    let mut owner: HashMap<u64, &str> = HashMap::new();
-    for (name, list) in seeds {
+    let mut owner: HashMap<u64, usize> = HashMap::new();
+    for (k, (name, list)) in seeds.iter().enumerate() {
         for &seed in list {
-            if let Some(other) = owner.insert(seed, name).filter(|o| o != name) {
-                return Err(DatasetError::invalid(path, format!("{other} and {name} overlap: both hold the episode of seed {seed} (record them with other --seed values)")));
+            if let Some(other) = owner.insert(seed, k).filter(|&o| o != k) {
+                return Err(DatasetError::invalid(
+                    path,
+                    format!("{} and {name} overlap: both hold the episode of seed {seed} (record them with other --seed values)", seeds[other].0),
+                ));
             }
         }
     }
     Ok(())
 }
 
-/// `dir` relative to `base` where it lies under it, else as given.
+/// Check that the datasets in `dirs` share no episode seed (a manifest given beside folders or
+/// beside another manifest); `what` names them in the error.
+pub fn check_disjoint(dirs: &[PathBuf], what: &Path) -> Result<(), DatasetError> {
+    let mut seeds = Vec::with_capacity(dirs.len());
+    for dir in dirs {
+        let info = DatasetInfo::load(dir)?;
+        let file = dir.join("episodes.jsonl");
+        let text = std::fs::read_to_string(&file).map_err(|e| DatasetError::io(&file, e))?;
+        let episodes = super::info::parse_episodes(&text, &file, info.total_episodes)?;
+        seeds.push((dir.display().to_string(), episodes.iter().map(|e| e.seed).collect()));
+    }
+    check_seeds(&seeds, what)
+}
+
+/// `dir` relative to `base` where it lies under it (`.` for `base` itself), else absolute.
 fn relative(dir: &Path, base: &Path) -> String {
     let (d, b) = (std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf()), std::fs::canonicalize(base).unwrap_or_else(|_| base.to_path_buf()));
     match d.strip_prefix(&b) {
-        Ok(rel) if !rel.as_os_str().is_empty() => rel.display().to_string(),
-        _ => d.display().to_string(),
+        Ok(rel) if rel.as_os_str().is_empty() => ".".into(),
+        Ok(rel) => rel.display().to_string(),
+        Err(_) => d.display().to_string(),
     }
 }

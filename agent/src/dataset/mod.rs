@@ -17,7 +17,7 @@ mod writer;
 
 pub use error::DatasetError;
 pub use info::{DatasetInfo, EpisodeMeta, Feature, Recording, ShardEntry, FORMAT, FORMAT_VERSION, NO_ACTION, parse_episodes};
-pub use manifest::{MANIFEST_FORMAT, MANIFEST_VERSION, Manifest, ManifestEntry};
+pub use manifest::{MANIFEST_FORMAT, MANIFEST_VERSION, Manifest, ManifestEntry, check_disjoint};
 pub use reader::{Dataset, EpisodeView, Split};
 pub use sampler::{Window, WindowBatch, WindowSampler};
 pub(crate) use reader::shuffle;

@@ -66,7 +66,7 @@ fn parse_decision(a: i64, answers: &[String], asks_question: bool) -> PyResult<D
     if let Some(action) = u8::try_from(a).ok().and_then(Action::from_index) {
         return Ok(Decision::Act(action));
     }
-    match usize::try_from(a - moves).ok().and_then(|k| answers.get(k)) {
+    match a.checked_sub(moves).and_then(|k| usize::try_from(k).ok()).and_then(|k| answers.get(k)) {
         Some(_) if !asks_question => Ok(Decision::Act(Action::Noop)),
         Some(word) => Ok(Decision::Answer(word.clone())),
         None => Err(PyValueError::new_err(format!(

@@ -48,6 +48,10 @@ def test_the_vector_env_answers_beside_moves():
         _, _, terminated, truncated, infos = envs.step(np.array(actions))
         assert terminated.tolist() == [True, False, True, False] and not truncated.any()
         assert infos["success"][0] and infos["success"][2]
+        # A list mixing indices and names keeps each as it is: 13 is an answer index, not the word "13".
+        _, infos = envs.reset(seed=20)
+        _, _, terminated, _, infos = envs.step([13, "turn_left", "noop", str(infos["answer"][3])])
+        assert terminated.tolist() == [True, False, False, True]
     finally:
         envs.close()
 

@@ -2,8 +2,9 @@
 
 Ray is not a dependency of the package: ``import sandtable.ray`` needs ``pip install ray``.
 Each task runs the ``sandtable`` CLI (``bin=``, else ``$SANDTABLE_BIN``, else ``sandtable`` on the
-``PATH`` of the node it runs on) and writes under ``out``, which the driver and every node must
-see at the same path (one machine, or a shared file system). The datasets are exactly what
+``PATH``, looked up on the node it runs on) and writes under ``out``, which the driver and every
+node must see at the same path (one machine, or a shared file system). Every node needs this
+package (the tasks are its functions) and the CLI. The datasets are exactly what
 ``sandtable record`` writes with the same arguments, and ``sandtable dataset manifest`` joins
 them for ``pretrain``/``finetune --data``. A task whose dataset exists is resumed, so a killed
 run is rerun as it was started. See docs/python.md.
@@ -33,9 +34,10 @@ def _run(command):
 
 
 @ray.remote(num_cpus=1)
-def _record_task(binary, args, out):
+def _record_task(bin, args, out):
+    # The CLI is looked up on the node the task runs on.
     resume = ["--resume"] if (pathlib.Path(out) / "info.json").is_file() else []
-    _run([binary, "record", *args, "--out", out, *resume])
+    _run([_binary(bin), "record", *args, "--out", out, *resume])
     return out
 
 
@@ -46,6 +48,9 @@ def record(out, seeds, *, scenarios=("go_to_object",), episodes=100, policy="exp
 
     Each task is ``sandtable record --scenario ... --episodes EPISODES --policy POLICY --size
     SIZE --envs ENVS --workers 1 --seed S`` plus ``extra``: one core per task."""
+    seeds = [int(s) for s in seeds]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must differ: {seeds}")
     binary = _binary(bin)
     out = pathlib.Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -54,7 +59,7 @@ def record(out, seeds, *, scenarios=("go_to_object",), episodes=100, policy="exp
         picked = [word for s in scenarios for word in ("--scenario", str(s))]
         return [*picked, "--episodes", str(episodes), "--policy", str(policy), "--size", str(size), "--envs", str(envs), "--workers", "1", "--seed", str(seed), *map(str, extra)]
 
-    dirs = ray.get([_record_task.remote(binary, args(s), str(out / f"seed-{s}")) for s in seeds])
+    dirs = ray.get([_record_task.remote(bin, args(s), str(out / f"seed-{s}")) for s in seeds])
     manifest = out / "manifest.json"
     _run([binary, "dataset", "manifest", *dirs, "--out", str(manifest)])
     return manifest

@@ -103,7 +103,9 @@ class SandtableVectorEnv(VectorEnv):
         return self._obs(images, missions), _batch_infos([json.loads(i) for i in infos])
 
     def step(self, actions):
-        actions = np.asarray(actions)
+        # A list mixing indices and names stays a list of objects: np.asarray would turn 13 into "13",
+        # an answer word.
+        actions = actions if isinstance(actions, np.ndarray) else np.asarray(actions, dtype=object)
         if actions.shape != (self.num_envs,):
             raise ValueError(f"expected {self.num_envs} actions, got an array of shape {actions.shape}")
         indices = [action_index(a) for a in actions.tolist()]
