@@ -226,13 +226,15 @@ fn a_shard_truncated_or_rewritten_under_a_running_job_ends_it_with_one_line() {
     }
 }
 
-/// Run `command` twice on a tmpfs of `size` mounted in a mount namespace of its own: first into
-/// `--out`, and after the tmpfs is grown to 256 MiB again with `--resume`. Returns, per attempt,
-/// the exit code and stderr, and copies of the run directory after each attempt in `out`
-/// (`at-failure`, `resumed`). The namespace (as root, or as a user mapped to root where user
-/// namespaces are allowed) takes the mount with it when it ends.
+/// Run `command` into `out/whole` on the ordinary disk, then twice on a tmpfs of `size` mounted
+/// in a mount namespace of its own: first into `--out`, and after the tmpfs is grown to 256 MiB
+/// again with `--resume`. Returns, per attempt, the exit code and stderr, and copies of the run
+/// directory after each attempt in `out` (`at-failure`, `resumed`). The namespace (as root, or as
+/// a user mapped to root where user namespaces are allowed) takes the mount with it when it ends.
 fn on_a_full_disk(out: &Path, size: &str, command: &[&str]) -> [(i32, String); 2] {
     use std::os::unix::fs::MetadataExt;
+    let o = sandtable(&[command, &["--out", s(&out.join("whole"))]].concat());
+    assert!(o.status.success(), "{command:?} uninterrupted: {}", stderr(&o));
     const SCRIPT: &str = r#"
 set -u
 mnt=$1 out=$2 size=$3; shift 3
@@ -289,8 +291,6 @@ fn a_recording_on_a_full_disk_keeps_its_shards_and_resumes_to_the_same_dataset()
     // one edge pixel of one frame in 296 came out differently; see docs/performance.md).
     let args = ["record", "--scenario", "go_to_object", "--episodes", "8", "--policy", "mixed:0.3", "--seed", "3", "--shard-frames", "100", "--envs", "1"];
     let whole = dir.path().join("whole");
-    let o = sandtable(&[&args[..], &["--out", s(&whole)]].concat());
-    assert!(o.status.success(), "{}", stderr(&o));
     // The whole dataset takes 3.6 MB in 3 shards; 2 MiB holds the first.
     let [first, resume] = on_a_full_disk(dir.path(), "2m", &args);
     let line = disk_full_error("record", &first);
@@ -313,8 +313,6 @@ fn checkpointing_on_a_full_disk_keeps_the_previous_checkpoint_and_resumes_to_the
     // Checkpoints at steps 30, 60 and 70 take 0.85 MB each: 2 MiB holds two.
     let args = ["finetune", "--init", "none", "--config", "tiny", "--data", s(&data), "--steps", "70"];
     let whole = dir.path().join("whole");
-    let o = sandtable(&[&args[..], &["--out", s(&whole)]].concat());
-    assert!(o.status.success(), "{}", stderr(&o));
     let [first, resume] = on_a_full_disk(dir.path(), "2m", &args);
     let line = disk_full_error("finetune", &first);
     assert!(line.contains("checkpoints/step-"), "the disk filled while checkpointing: {line}");

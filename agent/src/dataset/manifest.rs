@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::error::DatasetError;
-use super::info::{DatasetInfo, ShardEntry};
+use super::info::{DatasetInfo, ShardEntry, load_episodes};
 use super::reader::Dataset;
 use super::writer::sha256_file;
 
@@ -116,12 +116,7 @@ impl Manifest {
                     return Err(DatasetError::invalid(&file, format!("SHA-256 is {got}, the manifest {} says {}", path.display(), shard.sha256)));
                 }
             }
-            let episodes = super::info::parse_episodes(
-                &std::fs::read_to_string(dir.join("episodes.jsonl")).map_err(|e| DatasetError::io(dir.join("episodes.jsonl"), e))?,
-                &dir.join("episodes.jsonl"),
-                info.total_episodes,
-            )?;
-            seeds.push((entry.path.clone(), episodes.iter().map(|e| e.seed).collect()));
+            seeds.push((entry.path.clone(), episode_seeds(&dir, &info)?));
             dirs.push(dir);
         }
         check_seeds(&seeds, path)?;
@@ -176,13 +171,14 @@ fn check_seeds(seeds: &[(String, Vec<u64>)], path: &Path) -> Result<(), DatasetE
 pub fn check_disjoint(dirs: &[PathBuf], what: &Path) -> Result<(), DatasetError> {
     let mut seeds = Vec::with_capacity(dirs.len());
     for dir in dirs {
-        let info = DatasetInfo::load(dir)?;
-        let file = dir.join("episodes.jsonl");
-        let text = std::fs::read_to_string(&file).map_err(|e| DatasetError::io(&file, e))?;
-        let episodes = super::info::parse_episodes(&text, &file, info.total_episodes)?;
-        seeds.push((dir.display().to_string(), episodes.iter().map(|e| e.seed).collect()));
+        seeds.push((dir.display().to_string(), episode_seeds(dir, &DatasetInfo::load(dir)?)?));
     }
     check_seeds(&seeds, what)
+}
+
+/// The seeds of the episodes `info` lists, from the dataset's `episodes.jsonl`.
+fn episode_seeds(dir: &Path, info: &DatasetInfo) -> Result<Vec<u64>, DatasetError> {
+    Ok(load_episodes(dir, info.total_episodes)?.iter().map(|e| e.seed).collect())
 }
 
 /// `dir` relative to `base` where it lies under it (`.` for `base` itself), else absolute.

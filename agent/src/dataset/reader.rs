@@ -72,16 +72,22 @@ impl<'a> EpisodeView<'a> {
         if out.len() != rows.len() * self.frame_bytes {
             return Err(DatasetError::Request(format!("{} frames of {} bytes do not fill a buffer of {}", rows.len(), self.frame_bytes, out.len())));
         }
-        let at = self.shard.columns.frames_at + ((self.start + rows.start) * self.frame_bytes) as u64;
-        self.shard.read(at, out)
+        self.read_checked_rows(rows.start, out)
     }
 
     /// The frames of `rows`, `rows.len() × H × W × 3` bytes.
     pub fn frames(&self, rows: Range<usize>) -> Result<Vec<u8>, DatasetError> {
+        // Checked before the buffer is allocated, so a wild range is an error, not an abort.
         self.check_rows(&rows)?;
         let mut out = vec![0u8; rows.len() * self.frame_bytes];
-        self.read_frames(rows, &mut out)?;
+        self.read_checked_rows(rows.start, &mut out)?;
         Ok(out)
+    }
+
+    /// Fill `out` with frames from row `first` on; the caller has checked the rows and `out`'s size.
+    fn read_checked_rows(&self, first: usize, out: &mut [u8]) -> Result<(), DatasetError> {
+        let at = self.shard.columns.frames_at + ((self.start + first) * self.frame_bytes) as u64;
+        self.shard.read(at, out)
     }
 
     /// Frame `t`'s bytes.

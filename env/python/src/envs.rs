@@ -52,6 +52,8 @@ pub struct Envs {
     height: u32,
     adapter: String,
     pid: u32,
+    /// `answer_vocabulary()`, made once: the answer actions' words in index order.
+    answers: Vec<String>,
 }
 
 fn info_json(info: &sandtable_env::Info) -> Result<String, EnvError> {
@@ -212,7 +214,7 @@ impl Envs {
         let workers = started.into_iter().collect::<Result<Vec<_>, _>>().map_err(to_py)?;
         let adapter = workers[0].call(|b| Ok(b.adapter().to_string())).map_err(to_py)?;
         let slots = envs_per_thread.iter().enumerate().flat_map(|(w, &e)| (0..e).map(move |s| (w, s))).collect();
-        Ok(Self { workers, slots, scenario, width, height, adapter, pid })
+        Ok(Self { workers, slots, scenario, width, height, adapter, pid, answers: sandtable_env::answer_vocabulary() })
     }
 
     /// Start new episodes in every env, env `i` with `seeds[i]`.
@@ -237,8 +239,8 @@ impl Envs {
                 resets.len()
             )));
         }
-        let (answers, asks) = (sandtable_env::answer_vocabulary(), self.asks_question());
-        let decisions = actions.into_iter().map(|a| parse_decision(a, &answers, asks).map(Some)).collect::<PyResult<Vec<_>>>()?;
+        let asks = self.asks_question();
+        let decisions = actions.into_iter().map(|a| parse_decision(a, &self.answers, asks).map(Some)).collect::<PyResult<Vec<_>>>()?;
         let outs = self.run(py, resets, decisions)?;
         self.pack(py, outs)
     }
