@@ -26,7 +26,7 @@ pub fn resolve_config(explicit: Option<&str>, out: &Path, resume: bool, default:
     let own = out.join(RunDir::CONFIG);
     let name = match explicit {
         Some(c) => c.to_string(),
-        None if resume && own.is_file() => own.display().to_string(),
+        None if resume && own.is_file() => return sandtable_agent::checkpoint::load_saved_config(&own).context("loading the run's config"),
         None => default()?,
     };
     Config::load(&name).context("loading the model config")

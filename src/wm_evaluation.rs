@@ -44,7 +44,7 @@ pub fn evaluate_world_model(job: &WmEvaluation, device: &Device) -> Result<WmEva
     let wm = load_world_model(&job.checkpoint, device).context("loading the world model")?;
     let data = job.data.iter().map(|d| Dataset::open(d).with_context(|| format!("opening dataset {}", d.display()))).collect::<Result<Vec<_>>>()?;
     // The per-kind rows and the rollouts read action names: the data must mean what the model learned.
-    let names = sandtable_agent::actions::of_datasets(&data)?;
+    let names = sandtable_agent::actions::of_datasets(&data, wm.config.dynamics.action_tokens)?;
     sandtable_agent::actions::check(&wm.state.actions, "the world model", &names, "the held-out data")?;
     let sets: Vec<&Dataset> = data.iter().collect();
     let opts = EvalOptions { windows: job.windows.max(1), horizon: job.horizon, seed: job.seed };

@@ -74,7 +74,7 @@ fn never_leaves_room_or_enters_objects_in_1000_random_steps() {
     let mut seed = 100;
     env.reset(seed).expect("reset");
     for _ in 0..1000 {
-        let a = Action::ALL[rng.random_range(0..Action::COUNT - 1)];
+        let a = Action::RANDOM[rng.random_range(0..Action::RANDOM.len())];
         let s = env.step(a).expect("step");
         let st = env.state().expect("state");
         let r = st.scenario.agent.radius;

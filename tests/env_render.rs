@@ -9,7 +9,7 @@ use sandtable_env::{Action, Env, EnvBatch, EnvConfig, EnvError, Frame, ObjectCol
 use crate::util::go_to;
 
 /// Where the centre of object `i` lands in a `w × h` frame, in pixels, by the camera model.
-fn project(s: &SimState, i: usize, w: u32, h: u32) -> (f32, f32) {
+pub(crate) fn project(s: &SimState, i: usize, w: u32, h: u32) -> (f32, f32) {
     let o = &s.layout.objects[i];
     let [ex, ey, ez] = s.eye();
     let d = [o.pos.0 - ex, o.lift + o.extent.height / 2.0 - ey, o.pos.1 - ez];
@@ -50,7 +50,7 @@ fn object_color(rgb: [u8; 3]) -> Option<ObjectColor> {
         .map(|(c, _)| c)
 }
 
-fn colors_near(frame: &Frame, x: f32, y: f32, r: i32) -> Vec<ObjectColor> {
+pub(crate) fn colors_near(frame: &Frame, x: f32, y: f32, r: i32) -> Vec<ObjectColor> {
     let mut out = Vec::new();
     for dy in -r..=r {
         for dx in -r..=r {

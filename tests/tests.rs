@@ -15,6 +15,7 @@ mod cli_sim;
 mod docs;
 mod env_contract;
 mod env_determinism;
+mod env_interactions;
 mod env_render;
 mod env_stream;
 mod faults;

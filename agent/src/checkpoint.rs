@@ -146,9 +146,21 @@ pub fn resolve(path: &Path) -> Result<PathBuf, AgentError> {
 
 /// The resolved config saved in a checkpoint.
 pub fn load_config(ckpt: &Path) -> Result<Config, AgentError> {
-    let path = ckpt.join(RunDir::CONFIG);
+    load_saved_config(&ckpt.join(RunDir::CONFIG))
+}
+
+/// A `config.json` that a run or checkpoint saved. One saved before `dynamics.action_tokens`
+/// existed describes a model of [`crate::config::LEGACY_ACTION_TOKENS`] action tokens.
+pub fn load_saved_config(path: &Path) -> Result<Config, AgentError> {
+    let path = path.to_path_buf();
     let text = std::fs::read_to_string(&path).map_err(|e| err(&path, e.to_string()))?;
-    Config::parse(&text, &path.display().to_string())
+    let mut cfg = Config::parse(&text, &path.display().to_string())?;
+    // Written before the field existed: the model has the action tokens of that time.
+    let fields: serde_json::Value = serde_json::from_str(&text).map_err(|e| err(&path, e.to_string()))?;
+    if fields["dynamics"].get("action_tokens").is_none() {
+        cfg.dynamics.action_tokens = crate::config::LEGACY_ACTION_TOKENS;
+    }
+    Ok(cfg)
 }
 
 /// The training state saved in a checkpoint.

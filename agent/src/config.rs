@@ -49,6 +49,10 @@ pub struct DynamicsConfig {
     pub frames: usize,
     /// Token ids reserved after the actions for text (missions, questions, answers).
     pub text_tokens: usize,
+    /// Action tokens: one per name of the training data's action vocabulary, `answer` last.
+    /// A checkpoint's `config.json` written before this field existed read 11 ([`LEGACY_ACTION_TOKENS`]).
+    #[serde(default = "current_action_tokens")]
+    pub action_tokens: usize,
     /// The copy gate: a learned logit on each slot's current code (off only to measure it).
     #[serde(default = "yes")]
     pub copy_gate: bool,
@@ -60,6 +64,10 @@ pub struct DynamicsConfig {
 
 fn yes() -> bool {
     true
+}
+
+fn current_action_tokens() -> usize {
+    ACTION_TOKENS
 }
 
 /// Optimisation and bookkeeping.
@@ -286,8 +294,10 @@ pub struct Config {
     pub finetune: FinetuneConfig,
 }
 
-/// Number of action tokens: the env's ten actions and `answer`.
-pub const ACTION_TOKENS: usize = 11;
+/// Number of action tokens of a new model: the env's eleven actions and `answer`.
+pub const ACTION_TOKENS: usize = 12;
+/// Action tokens of models saved before `toggle` existed: ten actions and `answer`.
+pub const LEGACY_ACTION_TOKENS: usize = 11;
 
 impl Config {
     /// A preset by name (`tiny`, `mini`, `small`, `base`, `count`), or a JSON file by path.
@@ -400,12 +410,17 @@ impl Config {
 
     /// The `null` action token, after the actions: "no action given".
     pub fn null_action_token(&self) -> u32 {
-        (self.codebook() + ACTION_TOKENS) as u32
+        (self.codebook() + self.dynamics.action_tokens) as u32
+    }
+
+    /// The action index of `answer`: the last action token.
+    pub fn answer_action(&self) -> usize {
+        self.dynamics.action_tokens - 1
     }
 
     /// First token id reserved for text.
     pub fn text_offset(&self) -> usize {
-        self.codebook() + ACTION_TOKENS + 1
+        self.codebook() + self.dynamics.action_tokens + 1
     }
 
     /// The dynamics vocabulary: frame codes, then actions and `null`, then text.

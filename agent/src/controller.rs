@@ -7,7 +7,7 @@ use candle_core::{Device, Tensor};
 
 use crate::AgentError;
 use crate::loader::TrainedAgent;
-use crate::model::{ANSWER_ACTION, AgentWindow, argmax};
+use crate::model::{AgentWindow, argmax};
 use crate::warnings::RepeatedWarnings;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -65,6 +65,11 @@ const UNKNOWN_WORDS: &str = "words outside the vocabulary read as <unk>";
 const CUT: &str = "instructions longer than the model reads keep their last words";
 
 impl<'a> Controller<'a> {
+    /// The name of the model's action `a`, where the checkpoint recorded its vocabulary.
+    pub fn action_name(&self, a: usize) -> Option<&str> {
+        self.model.actions.get(a).map(String::as_str)
+    }
+
     /// Control with `model`; it answers only with the words it was trained to answer with.
     pub fn new(model: &'a TrainedAgent, device: &Device) -> Self {
         let answers = model.card.answers.iter().filter_map(|w| model.vocab.id(w)).collect();
@@ -138,11 +143,12 @@ impl<'a> Controller<'a> {
         let draws: Vec<u64> = requests.iter().map(|r| self.open.get(&r.episode).map_or(0, |h| h.steps)).collect();
         let (temperature, seed, deadline) = (self.temperature, self.seed, self.deadline);
         // The action and then, after `answer`, the word: each call of a row draws afresh.
+        let answer_action = self.model.agent.answer_action();
         let mut calls = vec![0u64; requests.len()];
         let mut choose = |row: usize, logits: &[f32]| -> usize {
             calls[row] += 1;
             if calls[row] == 1 && deadline && requests[row].question && requests[row].last {
-                return ANSWER_ACTION;
+                return answer_action;
             }
             // Only actions are sampled: an answer word is a judgement, always the most likely.
             if temperature <= 0.0 || calls[row] > 1 {
@@ -162,13 +168,13 @@ impl<'a> Controller<'a> {
         }
         let mut out = Vec::with_capacity(requests.len());
         for (r, (a, word)) in requests.iter().zip(decided) {
-            let a = if a == ANSWER_ACTION && !r.question { 0 } else { a };
+            let a = if a == answer_action && !r.question { 0 } else { a };
             if let Some(last) = self.open.get_mut(&r.episode).and_then(|h| h.actions.back_mut()) {
                 *last = a as i64;
             }
             out.push(match word {
-                Some(w) if a == ANSWER_ACTION => Choice::Answer(self.model.vocab.word(w).unwrap_or_default().to_string()),
-                _ if a == ANSWER_ACTION => Choice::Act(0),
+                Some(w) if a == answer_action => Choice::Answer(self.model.vocab.word(w).unwrap_or_default().to_string()),
+                _ if a == answer_action => Choice::Act(0),
                 _ => Choice::Act(a),
             });
         }

@@ -269,7 +269,7 @@ pub fn pretrain(cfg: &Config, source: Source<'_>, run: &Path, resume: bool, unti
     }
     let data_dirs: Vec<PathBuf> = data.iter().map(|d| d.dir().to_path_buf()).collect();
     let actions = match source {
-        Source::Recorded(d) => crate::actions::of_datasets(d)?,
+        Source::Recorded(d) => crate::actions::of_datasets(d, cfg.dynamics.action_tokens)?,
         Source::Live(b) => b.actions().to_vec(),
     };
     let (mut runner, resumed) = Runner::open(run, cfg, &data_dirs, &actions, resume, until, obs)?;

@@ -27,11 +27,14 @@ pub enum Action {
     Drop = 8,
     /// Declare the task finished.
     Done = 9,
+    /// Operate what is in front of the agent: open or close a door, unlock a locked one with a
+    /// key of its colour that the agent carries (the key stays in the lock), open a box.
+    Toggle = 10,
 }
 
 impl Action {
     /// Every action, in index order.
-    pub const ALL: [Action; 10] = [
+    pub const ALL: [Action; 11] = [
         Action::Noop,
         Action::Forward,
         Action::Back,
@@ -42,10 +45,32 @@ impl Action {
         Action::PickUp,
         Action::Drop,
         Action::Done,
+        Action::Toggle,
     ];
 
     /// The number of actions.
     pub const COUNT: usize = Self::ALL.len();
+
+    /// What a random policy draws from: every action but `done`, `toggle` last. Where a scenario
+    /// has nothing to toggle, draw from all but the last ([`Action::random_choices`]): there it
+    /// would be a second `noop`, and random baselines stay what they were before it existed.
+    pub const RANDOM: [Action; 10] = [
+        Action::Noop,
+        Action::Forward,
+        Action::Back,
+        Action::TurnLeft,
+        Action::TurnRight,
+        Action::StrafeLeft,
+        Action::StrafeRight,
+        Action::PickUp,
+        Action::Drop,
+        Action::Toggle,
+    ];
+
+    /// The random policy's choices: [`Action::RANDOM`], without `toggle` unless `interactive`.
+    pub fn random_choices(interactive: bool) -> &'static [Action] {
+        &Self::RANDOM[..Self::RANDOM.len() - usize::from(!interactive)]
+    }
 
     /// The stable index stored in datasets.
     pub fn index(self) -> u8 {
@@ -70,6 +95,7 @@ impl Action {
             Action::PickUp => "pick_up",
             Action::Drop => "drop",
             Action::Done => "done",
+            Action::Toggle => "toggle",
         }
     }
 
@@ -147,7 +173,7 @@ mod tests {
             assert_eq!(Action::from_index(a.index()), Some(a));
             assert_eq!(a.name().parse::<Action>(), Ok(a));
         }
-        assert_eq!(Action::from_index(10), None);
+        assert_eq!(Action::from_index(11), None);
         assert!("jump".parse::<Action>().is_err());
     }
 }

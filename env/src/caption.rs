@@ -37,7 +37,7 @@ mod tests {
     use crate::world::{ObjectColor, Pose, Shape, Size};
 
     fn object(id: usize, color: ObjectColor, shape: Shape, x: f32, z: f32, visible: bool) -> ObjectInfo {
-        ObjectInfo { id, shape, color, size: Size::Small, position: [x, 0.0, z], visible, velocity: [0.0, 0.0] }
+        ObjectInfo { id, shape, color, size: Size::Small, position: [x, 0.0, z], visible, velocity: [0.0, 0.0], open: false, inside: None, used: false }
     }
 
     fn info(objects: Vec<ObjectInfo>, held: Option<usize>) -> Info {
@@ -54,6 +54,7 @@ mod tests {
             pose: Pose { x: 0.0, z: 0.0, yaw: 0.0 },
             objects,
             progress: None,
+            doors: Vec::new(),
         }
     }
 

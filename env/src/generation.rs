@@ -7,10 +7,10 @@ use crate::error::{EnvError, Result};
 use crate::expert::hazard::{clearances, keeps_clear};
 use crate::expert::planner::unreachable_role;
 use crate::task::mission::render;
-use crate::task::scenario::{DistractorRule, Scenario};
+use crate::task::scenario::{DistractorRule, DoorState, RoleKind, Scenario};
 use crate::world::body::Spawn;
 use crate::world::geometry::{Pose, dist, heading};
-use crate::world::layout::{InnerWall, Layout, Lighting, PlacedObject, Room};
+use crate::world::layout::{Gate, InnerWall, Layout, Lighting, PlacedObject, Room};
 use crate::world::object::{ObjectColor, Shape, Size, extent};
 use crate::world::visibility::visible;
 
@@ -42,7 +42,7 @@ fn try_generate(sc: &Scenario, rng: &mut ChaCha8Rng) -> std::result::Result<Layo
     for w in &widths[..rooms - 1] {
         x += w;
         let centre = uniform(rng, depth / 2.0 - door / 2.0 - 0.3)?;
-        inner_walls.push(InnerWall { x, door: (centre - door / 2.0, centre + door / 2.0) });
+        inner_walls.push(InnerWall { x, door: (centre - door / 2.0, centre + door / 2.0), gate: Gate::None });
     }
     // Quantised so the renderer's material cache stays small.
     let k = (sc.room.brightness.sample(rng, rnd) * 20.0).round() / 20.0;
@@ -91,7 +91,16 @@ fn try_generate(sc: &Scenario, rng: &mut ChaCha8Rng) -> std::result::Result<Layo
     let mut sole_colors: Vec<ObjectColor> = Vec::new();
     for (k, role) in spec.roles.iter().enumerate() {
         let taken: Vec<Kind> = kinds.iter().flatten().copied().collect();
-        let kind = draw(rng, &pick, |(s, c, _)| {
+        // Keys and boxes draw only a colour from the same draws, so plain roles draw as before.
+        let role_pick = |rng: &mut ChaCha8Rng| {
+            let (s, c, z) = pick(rng);
+            match role.kind {
+                RoleKind::Object => (s, c, z),
+                RoleKind::Key => (Shape::Key, c, Size::Small),
+                RoleKind::Box { .. } => (Shape::Box, c, Size::Large),
+            }
+        };
+        let kind = draw(rng, &role_pick, |(s, c, _)| {
             let clash = (role.unique && taken.iter().any(|t| t.0 == *s && t.1 == *c))
                 || (role.sole_shape && taken.iter().any(|t| t.0 == *s))
                 || (role.sole_color && taken.iter().any(|t| t.1 == *c))
@@ -173,7 +182,7 @@ fn try_generate(sc: &Scenario, rng: &mut ChaCha8Rng) -> std::result::Result<Layo
                     }
                     _ => (0.0, 0.0),
                 };
-                objects.push(PlacedObject { shape, color, size, extent: ext, pos: (x, z), lift: 0.0, yaw, velocity });
+                objects.push(PlacedObject { shape, color, size, extent: ext, pos: (x, z), lift: 0.0, yaw, velocity, open: false, inside: None, used: false });
                 placed = true;
                 break;
             }
@@ -183,12 +192,33 @@ fn try_generate(sc: &Scenario, rng: &mut ChaCha8Rng) -> std::result::Result<Layo
         }
     }
 
+    // What a box holds waits inside it, at its place; a locked door takes its key's colour.
+    let index = |name: &str| roles.iter().find(|(n, _)| n == name).map(|(_, i)| *i);
+    for r in &spec.roles {
+        if let RoleKind::Box { holds: Some(h) } = &r.kind
+            && let (Some(b), Some(j)) = (index(&r.name), index(h))
+        {
+            objects[j].pos = objects[b].pos;
+            objects[j].inside = Some(b);
+        }
+    }
+    let mut room = room;
+    let mut doors = Vec::with_capacity(sc.room.doors.len());
+    for (wall, d) in room.inner_walls.iter_mut().zip(&sc.room.doors) {
+        wall.gate = match &d.state {
+            DoorState::Open => Gate::Open,
+            DoorState::Closed => Gate::Closed,
+            DoorState::Locked(key) => Gate::Locked(index(key).map(|k| objects[k].color).ok_or_else(|| format!("no key role `{key}`"))?),
+        };
+        doors.push(d.name.clone());
+    }
 
     let spawn = match sc.agent.spawn {
         Spawn::Random => random_spawn(rng, &room, &objects, roles[0].1, agent_r)?,
         Spawn::Overview => overview_spawn(rng, &room, &objects, sc)?,
     };
-    let mut layout = Layout { room, lighting, objects, roles, spawn, mission: String::new() };
+    let doors = doors.into_iter().enumerate().map(|(i, n)| (n, i)).collect();
+    let mut layout = Layout { room, lighting, objects, roles, spawn, mission: String::new(), doors };
     layout.mission = render(&sc.task.mission, &layout);
     // Start clear of what the failure condition names, so no episode fails at step zero.
     let avoid = clearances(sc.task.failure.as_ref(), &layout);

@@ -33,7 +33,7 @@ pub use render::Renderer;
 pub use error::{EnvError, Result};
 pub use expert::{expert_action, expert_decision, has_expert};
 pub use caption::caption;
-pub use observation::{Frame, Info, ObjectInfo, Observation, Step};
+pub use observation::{DoorInfo, Frame, Info, ObjectInfo, Observation, Step};
 pub use policy::{Policy, PolicySpec};
 pub use stream::{Decider, Event, Pending, Query, RowOrigin, Stream, StreamConfig, Transition, episode_seed};
 pub use task::{Scenario, answer_vocabulary, builtin_names};

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::task::progress::Progress;
 use crate::world::geometry::{Pose, heading, wrap_angle};
+use crate::world::layout::Gate;
 use crate::world::object::{ObjectColor, Shape, Size};
 
 /// An RGB image, row-major, 3 bytes per pixel, top row first.
@@ -58,6 +59,28 @@ pub struct ObjectInfo {
     pub visible: bool,
     /// Displacement per step, (x, z); zero for static objects.
     pub velocity: [f32; 2],
+    /// For a box: whether it is open.
+    #[serde(default)]
+    pub open: bool,
+    /// The box the object is shut in, if any: it is then neither drawn nor seen.
+    #[serde(default)]
+    pub inside: Option<usize>,
+    /// For a key: it has opened a lock and stays in it.
+    #[serde(default)]
+    pub used: bool,
+}
+
+/// Ground truth about one door.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DoorInfo {
+    /// The scenario's name for it.
+    pub name: String,
+    /// The interior wall's position along x.
+    pub x: f32,
+    /// The doorway's extent along z.
+    pub span: [f32; 2],
+    /// Open, closed or locked (with its colour).
+    pub gate: Gate,
 }
 
 /// Typed ground truth returned by `reset` and `step`.
@@ -87,6 +110,9 @@ pub struct Info {
     /// (`progress.current()` is the subgoal being worked on); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub progress: Option<Progress>,
+    /// Every named door, in the scenario's order; absent where there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub doors: Vec<DoorInfo>,
 }
 
 impl Info {

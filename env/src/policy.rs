@@ -128,7 +128,8 @@ fn random_decision(state: &SimState, rng: &mut ChaCha8Rng) -> Decision {
         let words = answer_vocabulary();
         Decision::Answer(words[rng.random_range(0..words.len())].clone())
     } else {
-        Decision::Act(Action::ALL[rng.random_range(0..Action::COUNT - 1)])
+        let choices = Action::random_choices(state.scenario.interactive());
+        Decision::Act(choices[rng.random_range(0..choices.len())])
     }
 }
 

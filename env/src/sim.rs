@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::action::Action;
 use crate::error::Result;
-use crate::observation::{Info, ObjectInfo};
+use crate::observation::{DoorInfo, Info, ObjectInfo};
 use crate::task::predicate::{Subject, World};
 use crate::task::progress::Progress;
 use crate::task::scenario::Scenario;
@@ -15,13 +15,21 @@ pub use crate::world::body::{CARRY_GAP, REACH};
 use crate::generation::generate;
 use crate::world::geometry::{Pose, dist};
 pub use crate::world::geometry::wrap_angle;
-use crate::world::layout::Layout;
+use crate::world::layout::{Gate, INNER_WALL, Layout, PlacedObject};
+use crate::world::object::Shape;
 pub use crate::world::visibility::visible;
 
 /// How high a carried object is lifted, metres.
 const CARRY_LIFT: f32 = 0.25;
 /// Half-angle of the cone in front of the agent where objects can be picked up.
 const REACH_HALF_ANGLE: f32 = 0.6;
+
+/// Whether `point` lies within the reaching cone of an agent at `a` facing `f`.
+fn facing(a: Pose, f: (f32, f32), point: (f32, f32)) -> bool {
+    let (dx, dz) = (point.0 - a.x, point.1 - a.z);
+    let len = (dx * dx + dz * dz).sqrt().max(1e-6);
+    ((dx * f.0 + dz * f.1) / len).clamp(-1.0, 1.0).acos() <= REACH_HALF_ANGLE
+}
 
 /// One env's state between steps.
 #[derive(Clone, Debug)]
@@ -85,6 +93,7 @@ impl SimState {
             Action::TurnRight => self.try_pose(Pose { yaw: wrap_angle(self.agent.yaw - turn), ..self.agent }),
             Action::PickUp => self.pick_up(),
             Action::Drop => self.drop_held(),
+            Action::Toggle => self.toggle(),
         }
         self.roll_balls();
         self.step += 1;
@@ -169,7 +178,7 @@ impl SimState {
         match self.held {
             Some(h) => {
                 let p = self.carry_position(pose, h);
-                self.layout.circle_is_free(p, self.layout.objects[h].extent.radius, Some(h))
+                self.layout.carry_is_free(p, self.layout.objects[h].extent.radius, Some(h))
             }
             None => true,
         }
@@ -186,29 +195,142 @@ impl SimState {
         if self.held.is_some() {
             return;
         }
-        let r = self.scenario.agent.radius;
         let a = self.agent;
-        let (fx, fz) = a.forward();
-        let best = self
-            .layout
-            .objects
-            .iter()
-            .enumerate()
-            .filter_map(|(i, o)| {
-                let gap = dist((a.x, a.z), o.pos) - r - o.extent.radius;
-                let (dx, dz) = (o.pos.0 - a.x, o.pos.1 - a.z);
-                let len = (dx * dx + dz * dz).sqrt().max(1e-6);
-                let angle = ((dx * fx + dz * fz) / len).clamp(-1.0, 1.0).acos();
-                (gap <= REACH && angle <= REACH_HALF_ANGLE).then_some((i, gap))
-            })
-            .min_by(|x, y| x.1.total_cmp(&y.1));
-        if let Some((i, _)) = best {
+        // Boxes stay where they are; what an open box held can be taken from it.
+        let best = self.in_reach(|o| o.solid() && o.shape != Shape::Box);
+        if let Some(i) = best {
             let p = self.carry_position(&a, i);
             // Only lift it if it fits in front of the agent without hitting anything else.
-            if self.layout.circle_is_free(p, self.layout.objects[i].extent.radius, Some(i)) {
+            if self.layout.carry_is_free(p, self.layout.objects[i].extent.radius, Some(i)) {
                 self.held = Some(i);
                 self.layout.objects[i].pos = p;
                 self.layout.objects[i].lift = CARRY_LIFT;
+            }
+        }
+    }
+
+    /// The nearest object that `which` accepts within reach in front of the agent.
+    fn in_reach(&self, which: impl Fn(&PlacedObject) -> bool) -> Option<usize> {
+        let r = self.scenario.agent.radius;
+        let a = self.agent;
+        let (fx, fz) = a.forward();
+        self.layout
+            .objects
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| which(o))
+            .filter_map(|(i, o)| {
+                let gap = dist((a.x, a.z), o.pos) - r - self.reach_radius(i);
+                (gap <= REACH && facing(a, (fx, fz), o.pos)).then_some((i, gap))
+            })
+            .min_by(|x, y| x.1.total_cmp(&y.1))
+            .map(|(i, _)| i)
+    }
+
+    /// How far beyond its body the agent reaches to toggle: [`REACH`], and what it carries
+    /// reaches further (a key is put to the lock at arm's length).
+    pub fn toggle_reach(&self) -> f32 {
+        REACH + self.held.map_or(0.0, |h| 2.0 * self.layout.objects[h].extent.radius + CARRY_GAP)
+    }
+
+    /// The door the agent looks at within reach: the interior wall it hangs in and the gap from
+    /// the body to the wall. Looked at means the line straight ahead meets the wall inside the
+    /// doorway.
+    fn door_in_reach(&self) -> Option<(usize, f32)> {
+        let r = self.scenario.agent.radius;
+        let a = self.agent;
+        let (fx, fz) = a.forward();
+        self.layout
+            .room
+            .inner_walls
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| w.gate.is_door() && fx.abs() > 1e-3)
+            .filter_map(|(k, w)| {
+                let t = (w.x - a.x) / fx;
+                let z = a.z + t * fz;
+                let gap = (w.x - a.x).abs() - r - INNER_WALL / 2.0;
+                (t > 0.0 && gap <= self.toggle_reach() && z >= w.door.0 && z <= w.door.1).then_some((k, gap))
+            })
+            .min_by(|x, y| x.1.total_cmp(&y.1))
+    }
+
+    /// Operate the nearest door or closed box in front of the agent, within reach.
+    fn toggle(&mut self) {
+        let r = self.scenario.agent.radius;
+        let a = self.agent;
+        let boxed = self.in_reach(|o| o.solid() && o.shape == Shape::Box && !o.open).map(|i| (i, dist((a.x, a.z), self.layout.objects[i].pos) - r - self.layout.objects[i].extent.radius));
+        let door = self.door_in_reach();
+        match (boxed, door) {
+            (Some((b, gb)), Some((_, gd))) if gb <= gd => self.open_box(b),
+            (Some((b, _)), None) => self.open_box(b),
+            (_, Some((k, _))) => self.operate_door(k),
+            (None, None) => {}
+        }
+    }
+
+    /// Open box `b`: what it held rests on its floor, in view, and can be taken from it.
+    fn open_box(&mut self, b: usize) {
+        self.layout.objects[b].open_box();
+        let floor = self.layout.objects[b].extent.height;
+        for o in &mut self.layout.objects {
+            if o.inside == Some(b) {
+                o.inside = None;
+                o.lift = floor;
+            }
+        }
+    }
+
+    /// The open box object `i` rests in, if any.
+    pub fn resting_in(&self, i: usize) -> Option<usize> {
+        let o = &self.layout.objects[i];
+        if o.shape == Shape::Box || self.held == Some(i) {
+            return None;
+        }
+        self.layout.objects.iter().position(|b| b.shape == Shape::Box && b.open && dist(b.pos, o.pos) < 1e-4)
+    }
+
+    /// How wide object `i` is to reach for: its own footprint, or the open box's it rests in.
+    pub fn reach_radius(&self, i: usize) -> f32 {
+        let own = self.layout.objects[i].extent.radius;
+        self.resting_in(i).map_or(own, |b| own.max(self.layout.objects[b].extent.radius))
+    }
+
+    /// Gap between the agent's body and what it reaches across for object `i` ([`Self::reach_radius`]).
+    pub fn reach_gap(&self, i: usize) -> f32 {
+        dist((self.agent.x, self.agent.z), self.layout.objects[i].pos) - self.scenario.agent.radius - self.reach_radius(i)
+    }
+
+    /// Open a closed door; close an open one unless a body stands in the doorway; open a locked
+    /// one when the agent carries a key of its colour, which stays in the lock.
+    fn operate_door(&mut self, k: usize) {
+        let gate = self.layout.room.inner_walls[k].gate;
+        match gate {
+            Gate::None => {}
+            Gate::Closed => self.layout.room.inner_walls[k].gate = Gate::Open,
+            Gate::Open => {
+                self.layout.room.inner_walls[k].gate = Gate::Closed;
+                let r = self.scenario.agent.radius;
+                let room = &self.layout.room;
+                let blocked = !room.contains_circle(self.agent.x, self.agent.z, r)
+                    || self.layout.objects.iter().any(|o| o.solid() && !room.contains_circle(o.pos.0, o.pos.1, o.extent.radius));
+                if blocked {
+                    self.layout.room.inner_walls[k].gate = Gate::Open;
+                }
+            }
+            Gate::Locked(color) => {
+                if let Some(h) = self.held
+                    && self.layout.objects[h].shape == Shape::Key
+                    && self.layout.objects[h].color == color
+                {
+                    self.layout.room.inner_walls[k].gate = Gate::Open;
+                    let w = self.layout.room.inner_walls[k];
+                    let key = &mut self.layout.objects[h];
+                    key.used = true;
+                    key.pos = (w.x, (w.door.0 + w.door.1) / 2.0);
+                    key.lift = 0.0;
+                    self.held = None;
+                }
             }
         }
     }
@@ -272,6 +394,9 @@ impl SimState {
                 position: [o.pos.0, o.lift, o.pos.1],
                 velocity: [o.velocity.0, o.velocity.1],
                 visible: self.is_visible(id),
+                open: o.open,
+                inside: o.inside,
+                used: o.used,
             })
             .collect();
         Info {
@@ -286,6 +411,15 @@ impl SimState {
             pose: self.agent,
             objects,
             progress: self.progress.clone(),
+            doors: self
+                .layout
+                .doors
+                .iter()
+                .map(|(name, k)| {
+                    let w = &self.layout.room.inner_walls[*k];
+                    DoorInfo { name: name.clone(), x: w.x, span: [w.door.0, w.door.1], gate: w.gate }
+                })
+                .collect(),
         }
     }
 
@@ -309,7 +443,8 @@ impl World for SimState {
         let body = |s: &Subject| -> Option<((f32, f32), f32)> {
             match s {
                 Subject::Agent => Some(((self.agent.x, self.agent.z), self.scenario.agent.radius)),
-                Subject::Object(n) => self.layout.role(n).map(|i| {
+                // Nothing is near an object shut in a box.
+                Subject::Object(n) => self.layout.role(n).filter(|i| self.layout.objects[*i].solid()).map(|i| {
                     let o = &self.layout.objects[i];
                     (o.pos, o.extent.radius)
                 }),
@@ -326,6 +461,23 @@ impl World for SimState {
 
     fn visible(&self, object: usize) -> bool {
         self.is_visible(object)
+    }
+
+    fn is_open(&self, name: &str) -> Option<bool> {
+        if let Some(k) = self.layout.door(name) {
+            return Some(self.layout.room.inner_walls[k].gate == Gate::Open);
+        }
+        let o = &self.layout.objects[self.layout.role(name)?];
+        (o.shape == Shape::Box).then_some(o.open)
+    }
+
+    fn is_unlocked(&self, door: &str) -> Option<bool> {
+        let k = self.layout.door(door)?;
+        Some(!matches!(self.layout.room.inner_walls[k].gate, Gate::Locked(_)))
+    }
+
+    fn inside(&self, object: usize) -> Option<usize> {
+        self.layout.objects.get(object)?.inside
     }
 }
 
@@ -346,7 +498,7 @@ mod tests {
         for seed in 0..20 {
             let mut s = state(seed);
             for _ in 0..1000 {
-                let a = Action::ALL[rng.random_range(0..Action::COUNT - 1)];
+                let a = Action::RANDOM[rng.random_range(0..Action::RANDOM.len())];
                 s.step(a);
                 let r = s.scenario.agent.radius;
                 assert!(s.layout.room.contains_circle(s.agent.x, s.agent.z, r));
@@ -463,5 +615,90 @@ mod tests {
             stand_near(&mut s, j);
             assert!(s.step(Action::Noop).terminated && s.success, "{first} then {second}");
         }
+    }
+
+    /// The unlock_door world of `seed` cut down to the target and the two keys: the agent stands
+    /// 0.9 m before the middle of the doorway, facing it, the target 1.2 m beyond, in line.
+    fn at_locked_door(seed: u64) -> (SimState, usize, usize, usize) {
+        let sc = Arc::new(Scenario::load("unlock_door").expect("builtin"));
+        let mut s = SimState::new(sc, seed).expect("gen");
+        let keep = ["target", "key", "other_key"].map(|r| s.layout.role(r).expect("role"));
+        s.layout.objects = keep.iter().map(|&i| s.layout.objects[i].clone()).collect();
+        s.layout.roles = vec![("target".into(), 0), ("key".into(), 1), ("other_key".into(), 2)];
+        let w = s.layout.room.inner_walls[0];
+        let zc = (w.door.0 + w.door.1) / 2.0;
+        s.agent = Pose { x: w.x - 0.9, z: zc, yaw: crate::world::geometry::heading((w.x - 0.9, zc), (w.x, zc)) };
+        s.layout.objects[0].pos = (w.x + 1.2, zc);
+        (s, 0, 1, 2)
+    }
+
+    /// Carry key `k`: put it down just in front of the agent and pick it up.
+    fn carry(s: &mut SimState, k: usize) {
+        let (fx, fz) = s.agent.forward();
+        let d = s.scenario.agent.radius + s.layout.objects[k].extent.radius + 0.1;
+        s.layout.objects[k].pos = (s.agent.x + fx * d, s.agent.z + fz * d);
+        s.step(Action::PickUp);
+        assert_eq!(s.held, Some(k), "picked up key {k}");
+    }
+
+    #[test]
+    fn a_locked_door_blocks_the_way_and_the_view_until_the_right_key_opens_it() {
+        for seed in 0..5 {
+            let (mut s, target, key, other) = at_locked_door(seed);
+            let wall = s.layout.room.inner_walls[0];
+            assert!(matches!(wall.gate, Gate::Locked(c) if c == s.layout.objects[key].color) && s.layout.objects[other].color != s.layout.objects[key].color);
+            assert!(!s.is_visible(target), "seed {seed}: seen through a locked door");
+            // Walking into it: the agent stops before the wall.
+            let start = s.agent;
+            for _ in 0..6 {
+                s.step(Action::Forward);
+            }
+            assert!(s.agent.x < wall.x - s.scenario.agent.radius, "seed {seed}: walked through a locked door");
+            s.agent = start;
+            // Toggling with nothing in hand, and with the wrong key, does nothing.
+            s.step(Action::Toggle);
+            assert_eq!(s.layout.room.inner_walls[0].gate, wall.gate, "seed {seed}: opened without a key");
+            carry(&mut s, other);
+            s.step(Action::Toggle);
+            assert_eq!(s.layout.room.inner_walls[0].gate, wall.gate, "seed {seed}: the wrong key opened it");
+            assert_eq!(s.held, Some(other), "the wrong key stays in hand");
+            // The right key opens it and stays in the lock.
+            s.step(Action::Drop);
+            s.layout.objects[other].pos = (s.agent.x - 1.0, s.agent.z);
+            carry(&mut s, key);
+            s.step(Action::Toggle);
+            assert_eq!(s.layout.room.inner_walls[0].gate, Gate::Open, "seed {seed}: the right key did not open it");
+            assert_eq!(s.held, None);
+            assert!(s.layout.objects[key].used && !s.layout.objects[key].solid());
+            assert!(s.is_visible(target), "seed {seed}: the open doorway still hides the target");
+            for _ in 0..8 {
+                s.step(Action::Forward);
+            }
+            assert!(s.agent.x > wall.x, "seed {seed}: could not walk through the open door");
+        }
+    }
+
+    #[test]
+    fn a_closed_door_opens_and_closes_but_not_on_the_agent() {
+        let sc = Arc::new(Scenario::load("open_door_go_to").expect("builtin"));
+        let mut s = SimState::new(sc, 3).expect("gen");
+        let w = s.layout.room.inner_walls[0];
+        let zc = (w.door.0 + w.door.1) / 2.0;
+        let target = s.layout.role("target").expect("target");
+        s.layout.objects = vec![s.layout.objects[target].clone()];
+        s.layout.roles = vec![("target".into(), 0)];
+        s.layout.objects[0].pos = (w.x + 2.0, zc);
+        s.agent = Pose { x: w.x - 0.6, z: zc, yaw: crate::world::geometry::heading((w.x - 0.6, zc), (w.x, zc)) };
+        assert_eq!(w.gate, Gate::Closed);
+        assert_eq!(s.is_open("door"), Some(false));
+        s.step(Action::Toggle);
+        assert_eq!(s.is_open("door"), Some(true));
+        s.step(Action::Toggle);
+        assert_eq!(s.is_open("door"), Some(false), "toggle closes an open door");
+        s.step(Action::Toggle);
+        // With something in the doorway, the door will not close on it.
+        s.layout.objects[0].pos = (w.x, zc);
+        s.step(Action::Toggle);
+        assert_eq!(s.is_open("door"), Some(true), "closed on an object in the doorway");
     }
 }

@@ -107,7 +107,8 @@ pub fn agent_decisions<'a>(controller: &mut Controller<'_>, pending: &'a [Pendin
         .decide(&requests)?
         .into_iter()
         .map(|c| match c {
-            Choice::Act(a) => Decision::Act(Action::from_index(a as u8).unwrap_or(Action::Noop)),
+            // By name: a model trained before `toggle` existed numbers `answer` differently.
+            Choice::Act(a) => Decision::Act(controller.action_name(a).and_then(|n| n.parse().ok()).or_else(|| Action::from_index(a as u8)).unwrap_or(Action::Noop)),
             Choice::Answer(w) => Decision::Answer(w),
         })
         .collect())

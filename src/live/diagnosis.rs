@@ -212,7 +212,7 @@ mod tests {
     use super::*;
 
     fn object(id: usize, color: ObjectColor, shape: Shape, x: f32, visible: bool) -> ObjectInfo {
-        ObjectInfo { id, shape, color, size: Size::Small, position: [x, 0.0, 0.0], visible, velocity: [0.0, 0.0] }
+        ObjectInfo { id, shape, color, size: Size::Small, position: [x, 0.0, 0.0], visible, velocity: [0.0, 0.0], open: false, inside: None, used: false }
     }
 
     /// The agent at `x` facing along -z; the target (a red cube) at x = 3, a red sphere at x = 0
@@ -234,6 +234,7 @@ mod tests {
                 object(2, ObjectColor::Blue, Shape::Cone, -3.0, false),
             ],
             progress: None,
+            doors: Vec::new(),
         }
     }
 

@@ -94,7 +94,7 @@ pub struct Evaluated {
 pub fn load_player(path: &std::path::Path, device: &Device) -> Result<TrainedAgent> {
     let model = load_agent(path, device).with_context(|| format!("loading the agent {}", path.display()))?;
     let env_actions: Vec<String> = sandtable_env::decision_vocabulary().iter().map(|s| s.to_string()).collect();
-    sandtable_agent::actions::check(&model.actions, &format!("the agent {}", path.display()), &env_actions, "the env")?;
+    sandtable_agent::actions::check_playable(&model.actions, &format!("the agent {}", path.display()), &env_actions)?;
     Ok(model)
 }
 

@@ -198,7 +198,7 @@ pub fn finetune(cfg: &Config, job: &Finetune<'_>, device: &Device, obs: &mut dyn
 
     // Absolute, so that `eval` finds them to check its seeds from any working directory.
     let data_dirs = canonical(&data.iter().map(|d| d.dir().to_path_buf()).collect::<Vec<_>>());
-    let actions = crate::actions::of_datasets(data)?;
+    let actions = crate::actions::of_datasets(data, cfg.dynamics.action_tokens)?;
     let (mut runner, resumed) = Runner::open(run, cfg, &data_dirs, &actions, job.resume, job.until, obs)?;
     let Episodes { train: train_eps, val: val_eps, dropped } = split_episodes(data, cfg, job.holdout, job.stable_split)?;
     let t = cfg.finetune.frames;
@@ -377,6 +377,9 @@ mod tests {
     use crate::runner::Quiet;
 
     /// One episode of distinct noise frames with a fixed action sequence that ends in an answer.
+    /// The demo datasets' `answer`: the last of the model's action tokens.
+    const ANSWER: i64 = crate::config::ACTION_TOKENS as i64 - 1;
+
     fn demo(dir: &Path, actions: &[i64]) -> Vec<Vec<u8>> {
         let recording = Recording {
             base_seed: 0,
@@ -388,7 +391,7 @@ mod tests {
             created_by: "unit test".into(),
             renderer: "batch".into(),
         };
-        let vocab: Vec<String> = (0..11).map(|i| format!("a{i}")).collect();
+        let vocab: Vec<String> = (0..crate::config::ACTION_TOKENS).map(|i| format!("a{i}")).collect();
         let info = DatasetInfo::new(64, 64, 30.0, vocab, vec!["red".into(), "blue".into()], recording);
         let meta = EpisodeMeta {
             index: 0,
@@ -422,7 +425,7 @@ mod tests {
     #[test]
     fn tiny_imitates_a_fixed_action_sequence_and_answers() -> Result<(), AgentError> {
         let tmp = tempfile::tempdir().map_err(|e| AgentError::Config(e.to_string()))?;
-        let actions = [1i64, 1, 3, 1, 4, 4, 2, 1, 3, 7, 10];
+        let actions = [1i64, 1, 3, 1, 4, 4, 2, 1, 3, 7, ANSWER];
         let frames = demo(&tmp.path().join("demo"), &actions);
         let data = [Dataset::open(&tmp.path().join("demo"))?];
         let mut cfg = Config::tiny();
@@ -464,7 +467,7 @@ mod tests {
     #[test]
     fn a_frozen_trunk_trains_only_the_embeddings_and_head() -> Result<(), AgentError> {
         let tmp = tempfile::tempdir().map_err(|e| AgentError::Config(e.to_string()))?;
-        demo(&tmp.path().join("demo"), &[1, 3, 4, 10]);
+        demo(&tmp.path().join("demo"), &[1, 3, 4, ANSWER]);
         let data = [Dataset::open(&tmp.path().join("demo"))?];
         let mut cfg = Config::tiny();
         cfg.finetune.steps = 5;
@@ -489,7 +492,7 @@ mod tests {
     #[test]
     fn a_finished_run_goes_on_when_only_its_steps_grow() -> Result<(), AgentError> {
         let tmp = tempfile::tempdir().map_err(|e| AgentError::Config(e.to_string()))?;
-        demo(&tmp.path().join("demo"), &[1, 3, 4, 10]);
+        demo(&tmp.path().join("demo"), &[1, 3, 4, ANSWER]);
         let data = [Dataset::open(&tmp.path().join("demo"))?];
         let mut cfg = Config::tiny();
         cfg.finetune.steps = 4;
@@ -515,7 +518,7 @@ mod tests {
     #[test]
     fn the_probe_phase_holds_the_trunk_and_resumes_exactly() -> Result<(), AgentError> {
         let tmp = tempfile::tempdir().map_err(|e| AgentError::Config(e.to_string()))?;
-        demo(&tmp.path().join("demo"), &[1, 3, 4, 10]);
+        demo(&tmp.path().join("demo"), &[1, 3, 4, ANSWER]);
         let data = [Dataset::open(&tmp.path().join("demo"))?];
         let mut cfg = Config::tiny();
         cfg.finetune.steps = 6;
@@ -549,7 +552,7 @@ mod tests {
     #[test]
     fn agent_layout_pretraining_carries_into_co_training_and_both_resume_exactly() -> Result<(), AgentError> {
         let tmp = tempfile::tempdir().map_err(|e| AgentError::Config(e.to_string()))?;
-        demo(&tmp.path().join("demo"), &[1, 3, 4, 1, 1, 2, 10]);
+        demo(&tmp.path().join("demo"), &[1, 3, 4, 1, 1, 2, ANSWER]);
         let data = [Dataset::open(&tmp.path().join("demo"))?];
         let mut cfg = Config::tiny();
         cfg.train.text_prefix = crate::config::TextPrefix::Mission;

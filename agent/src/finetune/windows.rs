@@ -7,7 +7,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::AgentError;
 use crate::codes::Codes;
 use crate::dataset::{Dataset, NO_ACTION, shuffle};
-use crate::model::{ANSWER_ACTION, AgentWindow};
+use crate::model::AgentWindow;
 use crate::text::TextVocab;
 
 /// A window: dataset, episode, first row, frames, and its episode's scenario (an index into
@@ -51,8 +51,10 @@ pub(crate) fn windows(data: &[Dataset], items: &[Item], codes: &Codes, vocab: &T
     for it in items {
         let ep = data[it.set].episode(it.episode)?;
         let actions = ep.actions[it.start..it.start + it.frames].to_vec();
+        // `answer` is the dataset vocabulary's last name, which the model's last action token means.
+        let answer_action = data[it.set].info().action_vocabulary.len() as i64 - 1;
         let answer = match (actions.last(), &ep.meta.given_answer) {
-            (Some(&a), Some(word)) if a == ANSWER_ACTION as i64 => vocab.id(word),
+            (Some(&a), Some(word)) if a == answer_action => vocab.id(word),
             _ => None,
         };
         let rows = it.start..it.start + it.frames;

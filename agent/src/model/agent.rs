@@ -19,11 +19,8 @@ use candle_nn::{Init, VarBuilder};
 use super::dynamics::Dynamics;
 use super::ops;
 use super::stem::PixelStem;
-use crate::config::{ACTION_TOKENS, Config};
+use crate::config::Config;
 use crate::text::PAD_ID;
-
-/// The dataset token of the `answer` action.
-pub const ANSWER_ACTION: usize = ACTION_TOKENS - 1;
 
 /// One training or inference window: an instruction, up to `frames` frames (as codes) and what
 /// was done after each.
@@ -97,10 +94,16 @@ pub struct Agent {
     frames: usize,
     tokens_per_frame: usize,
     codebook: usize,
+    action_tokens: usize,
     text_offset: usize,
 }
 
 impl Agent {
+    /// The action index of `answer`: the last action token.
+    pub fn answer_action(&self) -> usize {
+        self.action_tokens - 1
+    }
+
     /// Build on `vb`, whose dynamics variables (if present, from pretraining) are reused.
     pub fn new(cfg: &Config, vb: VarBuilder) -> Result<Self> {
         Self::with_stem(cfg, vb, cfg.finetune.pixel_stem)
@@ -123,6 +126,7 @@ impl Agent {
             frames: cfg.finetune.frames,
             tokens_per_frame: cfg.tokens_per_frame(),
             codebook: cfg.codebook(),
+            action_tokens: cfg.dynamics.action_tokens,
             text_offset: cfg.text_offset(),
         })
     }
@@ -175,7 +179,7 @@ impl Agent {
                     candle_core::bail!("window {r} frame {f}: {} codes, expected {p}", codes.len());
                 }
                 self.push_pixels(&mut s, &w.pixels, r, f, flat(tok.len()))?;
-                let next = w.codes.get(f + 1).filter(|_| a >= 0 && a as usize != ANSWER_ACTION);
+                let next = w.codes.get(f + 1).filter(|_| a >= 0 && a as usize != self.answer_action());
                 for (k, &c) in codes.iter().enumerate() {
                     if let Some(next) = next {
                         let later = *next.get(k).ok_or_else(|| candle_core::Error::Msg(format!("window {r} frame {}: too few codes", f + 1)))?;
@@ -191,14 +195,14 @@ impl Agent {
                     last_frame = f;
                     break;
                 }
-                if a as usize >= ACTION_TOKENS {
-                    candle_core::bail!("window {r}: action {a} is outside the {ACTION_TOKENS} action tokens");
+                if a as usize >= self.action_tokens {
+                    candle_core::bail!("window {r}: action {a} is outside the {} action tokens", self.action_tokens);
                 }
                 s.act_targets.push((flat(slot), (self.codebook + a as usize) as u32));
-                if a as usize == ANSWER_ACTION {
+                if a as usize == self.answer_action() {
                     last_frame = f;
                     answer_at = Some(tok.len());
-                    tok.push((self.codebook + ANSWER_ACTION) as u32);
+                    tok.push((self.codebook + self.answer_action()) as u32);
                     pos.push(tl as u32);
                     if let Some(word) = w.answer {
                         s.act_targets.push((flat(tok.len() - 1), text_tok(word)));
@@ -243,8 +247,8 @@ impl Agent {
                     pos.push((tl + 1 + f * (p + 1) + k) as u32);
                 }
                 tok.push(match *action {
-                    Some(a) if a < ACTION_TOKENS => (self.codebook + a) as u32,
-                    Some(a) => candle_core::bail!("window {r}: action {a} is outside the {ACTION_TOKENS} action tokens"),
+                    Some(a) if a < self.action_tokens => (self.codebook + a) as u32,
+                    Some(a) => candle_core::bail!("window {r}: action {a} is outside the {} action tokens", self.action_tokens),
                     None => null,
                 });
                 pos.push((tl + 1 + f * (p + 1) + p) as u32);
@@ -425,9 +429,9 @@ impl Agent {
         let mut out = Vec::with_capacity(windows.len());
         let mut asking = Vec::new();
         for r in 0..s.rows {
-            let row: Vec<f32> = logits.get(r)?.narrow(0, self.codebook, ACTION_TOKENS)?.to_vec1()?;
-            let a = choose(r, &row).min(ACTION_TOKENS - 1);
-            if a == ANSWER_ACTION {
+            let row: Vec<f32> = logits.get(r)?.narrow(0, self.codebook, self.action_tokens)?.to_vec1()?;
+            let a = choose(r, &row).min(self.action_tokens - 1);
+            if a == self.answer_action() {
                 asking.push(r);
             }
             out.push((a, None));
@@ -441,7 +445,7 @@ impl Agent {
             .map(|&r| {
                 let mut w = windows[r].clone();
                 let last = w.actions.iter().position(|&a| a < 0).unwrap_or(w.actions.len() - 1);
-                w.actions[last] = ANSWER_ACTION as i64;
+                w.actions[last] = self.answer_action() as i64;
                 w.codes.truncate(last + 1);
                 w.actions.truncate(last + 1);
                 w.pixels.truncate(last + 1);

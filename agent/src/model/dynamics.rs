@@ -71,8 +71,8 @@ pub fn interleave(cfg: &Config, codes: &Tensor, actions: &Tensor) -> Result<Tens
                 if a < 0 {
                     candle_core::bail!("window {i} has no action after frame {f} (an episode's last frame inside a window)");
                 }
-                if a as usize >= crate::config::ACTION_TOKENS {
-                    candle_core::bail!("window {i}: action {a} is outside the model's {} action tokens", crate::config::ACTION_TOKENS);
+                if a as usize >= cfg.dynamics.action_tokens {
+                    candle_core::bail!("window {i}: action {a} is outside the model's {} action tokens", cfg.dynamics.action_tokens);
                 }
                 out.push(cfg.action_token(a as usize));
             }

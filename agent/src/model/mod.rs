@@ -11,7 +11,7 @@ pub mod ops;
 mod stem;
 mod tokenizer;
 
-pub use agent::{ANSWER_ACTION, Agent, AgentWindow, PlayWindow, Sequences, argmax};
+pub use agent::{Agent, AgentWindow, PlayWindow, Sequences, argmax};
 pub use dynamics::{Dynamics, interleave};
 pub use fsq::Fsq;
 pub use init::{SeededInit, frozen};

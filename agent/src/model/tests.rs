@@ -77,7 +77,7 @@ fn every_parameter_gets_a_gradient() -> Result<()> {
         .map(|r| AgentWindow {
             text: (2..2 + cfg.finetune.text_len as u32 - r).collect(),
             codes: (0..cfg.finetune.frames).map(|f| (0..p).map(|k| ((k * 13 + f * 7) as u32 + r) % cfg.codebook() as u32).collect()).collect(),
-            actions: (0..cfg.finetune.frames).map(|f| if r == 2 && f + 1 == cfg.finetune.frames { ANSWER_ACTION as i64 } else { (f as i64 + i64::from(r)) % 7 }).collect(),
+            actions: (0..cfg.finetune.frames).map(|f| if r == 2 && f + 1 == cfg.finetune.frames { cfg.answer_action() as i64 } else { (f as i64 + i64::from(r)) % 7 }).collect(),
             answer: (r == 2).then_some(5),
             pixels: pixels.chunks(frame_bytes).map(<[u8]>::to_vec).collect(),
         })

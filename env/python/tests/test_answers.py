@@ -80,8 +80,8 @@ def test_a_policy_that_sees_only_the_action_space_finishes_every_builtin():
 def test_a_random_policy_over_the_space_answers_at_the_random_floor():
     # count_objects asks how many of a kind there are: a policy that samples the space answers at
     # once most of the time (len(ANSWERS) of its actions are answers), and right about once in
-    # len(ANSWERS) answers (8, 9, 6 and 3 of 400 episodes for sampling seeds 1 to 4). Not zero,
-    # and not more than chance.
+    # len(ANSWERS) answers (8 of 400 episodes for sampling seed 1 in Discrete(60); 8, 9, 6 and 3
+    # for seeds 1 to 4 in the Discrete(59) before `toggle`). Not zero, and not more than chance.
     env = sandtable.make("count_objects", size=32)
     try:
         env.action_space.seed(1)

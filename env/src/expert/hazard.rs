@@ -37,6 +37,9 @@ fn collect(p: &Predicate, layout: &Layout, out: &mut Vec<(usize, f32)>) {
         Predicate::Near(..)
         | Predicate::Holding(_)
         | Predicate::Visible(_)
+        | Predicate::Open(_)
+        | Predicate::Unlocked(_)
+        | Predicate::Inside(..)
         | Predicate::Not(_)
         | Predicate::Then(_)
         | Predicate::AllEver(_) => {}

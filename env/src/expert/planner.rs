@@ -8,7 +8,8 @@ use crate::expert::hazard::{clearances, keeps_clear};
 use crate::task::scenario::Scenario;
 use crate::world::body::REACH;
 use crate::world::geometry::dist;
-use crate::world::layout::Layout;
+use crate::world::layout::{Gate, Layout, PlacedObject};
+use crate::world::object::Shape;
 
 /// Planning grid resolution, metres.
 const CELL: f32 = 0.1;
@@ -156,15 +157,54 @@ pub(crate) fn plan_to(layout: &Layout, body: f32, start: (f32, f32), goal: (f32,
     astar(&grid, start, |c| dist(c, goal) <= reach, |c| (dist(c, goal) - reach).max(0.0))
 }
 
-/// The first role whose object the agent cannot walk up to from its spawn point, if any, keeping
-/// clear of what the failure condition names (except the role itself, when that is what is checked).
+/// How close the planner brings the agent's centre to an object it walks up to.
+pub(crate) fn approach(body: f32, object: &PlacedObject) -> f32 {
+    body + object.extent.radius + REACH * 0.5
+}
+
+/// `layout` with every door opened that an agent at `start` could open: closed doors, and
+/// locked doors whose key it can walk up to through the doors opened so far (keys in closed
+/// boxes count once their box can be reached). `held` is a key the agent carries.
+pub(crate) fn opened(layout: &Layout, body: f32, start: (f32, f32), held: Option<usize>, avoid: &[(usize, f32)]) -> Layout {
+    let mut open = layout.clone();
+    for w in &mut open.room.inner_walls {
+        if w.gate == Gate::Closed {
+            w.gate = Gate::Open;
+        }
+    }
+    loop {
+        let mut changed = false;
+        for k in 0..open.room.inner_walls.len() {
+            let Gate::Locked(color) = open.room.inner_walls[k].gate else { continue };
+            let key = open.objects.iter().enumerate().any(|(i, o)| {
+                o.shape == Shape::Key && o.color == color && !o.used && {
+                    let at = o.inside.map_or(i, |b| b);
+                    held == Some(i) || plan_to(&open, body, start, open.objects[at].pos, approach(body, &open.objects[at]), held, avoid).is_some()
+                }
+            });
+            if key {
+                open.room.inner_walls[k].gate = Gate::Open;
+                changed = true;
+            }
+        }
+        if !changed {
+            return open;
+        }
+    }
+}
+
+/// The first role whose object the agent cannot walk up to from its spawn point, opening the
+/// doors it can (for an object shut in a box, the box), if any, keeping clear of what the failure
+/// condition names (except the role itself, when that is what is checked).
 pub fn unreachable_role(layout: &Layout, scenario: &Scenario) -> Option<String> {
     let r = scenario.agent.radius;
     let start = (layout.spawn.x, layout.spawn.z);
     let avoid = clearances(scenario.task.failure.as_ref(), layout);
+    let open = opened(layout, r, start, None, &avoid);
     layout.roles.iter().find_map(|(name, i)| {
-        let o = &layout.objects[*i];
-        let others: Vec<(usize, f32)> = avoid.iter().copied().filter(|(j, _)| j != i).collect();
-        plan_to(layout, r, start, o.pos, r + o.extent.radius + REACH * 0.5, None, &others).is_none().then(|| name.clone())
+        let at = layout.objects[*i].inside.unwrap_or(*i);
+        let o = &layout.objects[at];
+        let others: Vec<(usize, f32)> = avoid.iter().copied().filter(|(j, _)| *j != *i && *j != at).collect();
+        plan_to(&open, r, start, o.pos, approach(r, o), None, &others).is_none().then(|| name.clone())
     })
 }

@@ -11,13 +11,14 @@
 
 use crate::action::{Action, Decision};
 use crate::expert::hazard::{clearances, keeps_clear};
-use crate::expert::planner::plan_to;
+use crate::expert::planner::{approach, opened, plan_to};
 use crate::sim::SimState;
 use crate::task::scenario::Scenario;
 use crate::task::predicate::{Order, Predicate, Subject};
 use crate::world::body::{CARRY_GAP, REACH};
 use crate::world::geometry::{Pose, dist, heading, wrap_angle};
-use crate::world::layout::Layout;
+use crate::world::layout::{Gate, INNER_WALL, InnerWall, Layout};
+use crate::world::object::{ObjectColor, Shape};
 
 /// How far along the path the follower looks for a straight-line waypoint, metres.
 const LOOKAHEAD: f32 = 1.5;
@@ -31,6 +32,10 @@ enum Goal {
     Hold { object: usize },
     /// Put `object` down within `radius` of `near`.
     Place { object: usize, near: usize, radius: f32 },
+    /// Open the door in this interior wall.
+    OpenDoor { wall: usize },
+    /// Open this box.
+    OpenBox { object: usize },
 }
 
 fn goal_of(p: &Predicate, layout: &Layout) -> Option<Goal> {
@@ -42,6 +47,10 @@ fn goal_of(p: &Predicate, layout: &Layout) -> Option<Goal> {
             Some(Goal::Place { object: layout.role(a)?, near: layout.role(b)?, radius: *r })
         }
         Predicate::Holding(x) => Some(Goal::Hold { object: layout.role(x)? }),
+        Predicate::Open(x) | Predicate::Unlocked(x) => match layout.door(x) {
+            Some(wall) => Some(Goal::OpenDoor { wall }),
+            None => Some(Goal::OpenBox { object: layout.role(x)? }),
+        },
         Predicate::All(ps) => {
             let goals: Vec<Goal> = ps.iter().filter_map(|p| goal_of(p, layout)).collect();
             goals.iter().find(|g| matches!(g, Goal::Place { .. })).or(goals.first()).copied()
@@ -49,7 +58,7 @@ fn goal_of(p: &Predicate, layout: &Layout) -> Option<Goal> {
         Predicate::Any(ps) => ps.iter().find_map(|p| goal_of(p, layout)),
         // Only the whole success condition has memory (see `current_goal`); nested, read the first part.
         Predicate::Then(ps) | Predicate::AllEver(ps) => ps.first().and_then(|p| goal_of(p, layout)),
-        Predicate::Near(Subject::Agent, Subject::Agent, _) | Predicate::Visible(_) | Predicate::Not(_) => None,
+        Predicate::Near(Subject::Agent, Subject::Agent, _) | Predicate::Visible(_) | Predicate::Not(_) | Predicate::Inside(..) => None,
     }
 }
 
@@ -57,10 +66,10 @@ fn goal_of(p: &Predicate, layout: &Layout) -> Option<Goal> {
 fn has_goal(p: &Predicate) -> bool {
     match p {
         Predicate::Near(Subject::Agent, Subject::Agent, _) => false,
-        Predicate::Near(..) | Predicate::Holding(_) => true,
+        Predicate::Near(..) | Predicate::Holding(_) | Predicate::Open(_) | Predicate::Unlocked(_) => true,
         Predicate::All(ps) | Predicate::Any(ps) => ps.iter().any(has_goal),
         Predicate::Then(ps) | Predicate::AllEver(ps) => !ps.is_empty() && ps.iter().all(has_goal),
-        Predicate::Visible(_) | Predicate::Not(_) => false,
+        Predicate::Visible(_) | Predicate::Not(_) | Predicate::Inside(..) => false,
     }
 }
 
@@ -75,10 +84,22 @@ pub fn has_expert(scenario: &Scenario) -> bool {
 }
 
 impl Goal {
-    /// The object the agent walks to first.
-    fn object(&self) -> usize {
+    /// The object the goal is about, if any (a door is none).
+    fn object(&self) -> Option<usize> {
         match *self {
-            Goal::Reach { object, .. } | Goal::Hold { object } | Goal::Place { object, .. } => object,
+            Goal::Reach { object, .. } | Goal::Hold { object } | Goal::Place { object, .. } | Goal::OpenBox { object } => Some(object),
+            Goal::OpenDoor { .. } => None,
+        }
+    }
+
+    /// Where the agent walks to first.
+    fn place(&self, layout: &Layout) -> (f32, f32) {
+        match *self {
+            Goal::OpenDoor { wall } => {
+                let w = &layout.room.inner_walls[wall];
+                (w.x, (w.door.0 + w.door.1) / 2.0)
+            }
+            Goal::Reach { object, .. } | Goal::Hold { object } | Goal::Place { object, .. } | Goal::OpenBox { object } => layout.objects[object].pos,
         }
     }
 }
@@ -95,8 +116,8 @@ fn current_goal(success: &Predicate, s: &SimState) -> Option<Goal> {
             let open = parts.iter().zip(&progress.done).filter(|(_, done)| !**done).filter_map(|(p, _)| goal_of(p, &s.layout));
             let here = (s.agent.x, s.agent.z);
             let cost = |g: &Goal| match s.held {
-                Some(h) if h == g.object() => -1.0,
-                _ => dist(here, s.layout.objects[g.object()].pos),
+                Some(h) if Some(h) == g.object() => -1.0,
+                _ => dist(here, g.place(&s.layout)),
             };
             open.min_by(|a, b| cost(a).total_cmp(&cost(b)))
         }
@@ -138,18 +159,185 @@ pub fn expert_action(s: &SimState) -> Action {
         return still_inspecting(s).unwrap_or(Action::Noop);
     };
     let action = match current_goal(success, s) {
-        Some(Goal::Reach { object, radius }) => {
+        Some(goal) => pursue(s, goal, 0),
+        None => Action::TurnLeft,
+    };
+    avoid_failure(s, action)
+}
+
+/// How many detours deep the expert plans: a door, then the key that opens it, then a door on the
+/// way to that key.
+const DETOURS: usize = 4;
+
+/// The step towards `goal`, by way of whatever blocks it first: a box to search, a door to open,
+/// a key to fetch for a locked door.
+fn pursue(s: &SimState, goal: Goal, depth: usize) -> Action {
+    if depth < DETOURS
+        && let Some(first) = detour(s, goal)
+    {
+        return pursue(s, first, depth + 1);
+    }
+    match goal {
+        Goal::Reach { object, radius } => {
             let o = &s.layout.objects[object];
             // Aim well inside the success radius so the last step lands in it.
             navigate(s, o.pos, s.scenario.agent.radius + o.extent.radius + radius * 0.6)
         }
-        Some(Goal::Hold { object }) => hold(s, object),
-        Some(Goal::Place { object, near, radius }) => {
+        Goal::Hold { object } => hold(s, object),
+        Goal::Place { object, near, radius } => {
             if s.held == Some(object) { place(s, object, near, radius) } else { hold(s, object) }
         }
-        None => Action::TurnLeft,
+        Goal::OpenDoor { wall } => open_door(s, wall),
+        Goal::OpenBox { object } => open_box(s, object),
+    }
+}
+
+/// What must be done before `goal` can be worked on, if anything. An object shut in a box is
+/// searched for: the nearest closed box is opened first (the expert does not peek inside). A goal
+/// the agent cannot walk to is behind a door: the first one on the way that `toggle` would open
+/// now, or else, for a locked door, its key.
+fn detour(s: &SimState, goal: Goal) -> Option<Goal> {
+    if let Some(i) = goal.object()
+        && s.layout.objects[i].inside.is_some()
+    {
+        let here = (s.agent.x, s.agent.z);
+        let nearest = s
+            .layout
+            .objects
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.shape == Shape::Box && b.solid() && !b.open)
+            .min_by(|a, b| dist(here, a.1.pos).total_cmp(&dist(here, b.1.pos)))?;
+        return Some(Goal::OpenBox { object: nearest.0 });
+    }
+    // Every doorway passable: nothing in the way but what the planner walks around.
+    if s.layout.room.inner_walls.iter().all(|w| w.gate.passable()) {
+        return None;
+    }
+    let r = s.scenario.agent.radius;
+    let here = (s.agent.x, s.agent.z);
+    let key = s.held.map(|h| &s.layout.objects[h]).filter(|o| o.shape == Shape::Key).map(|o| o.color);
+    if let Goal::OpenDoor { wall } = goal
+        && let Gate::Locked(color) = s.layout.room.inner_walls[wall].gate
+        && key != Some(color)
+    {
+        return key_for(s, color);
+    }
+    let (to, reach) = match goal {
+        Goal::OpenDoor { wall } => door_approach(s, wall),
+        Goal::Place { object, near, .. } if s.held == Some(object) => (s.layout.objects[near].pos, approach(r, &s.layout.objects[near]) + 0.3),
+        // As near as `pursue` walks: the success radius alone can reach through a wall.
+        Goal::Reach { object, radius } => (s.layout.objects[object].pos, r + s.layout.objects[object].extent.radius + radius * 0.6),
+        _ => {
+            let i = goal.object()?;
+            (s.layout.objects[i].pos, r + s.reach_radius(i) + REACH * 0.5)
+        }
     };
-    avoid_failure(s, action)
+    let avoid = hazards(s);
+    if plan_to(&s.layout, r, here, to, reach, s.held, &avoid).is_some() {
+        return None;
+    }
+    let walls = &s.layout.room.inner_walls;
+    // Doors `toggle` opens now: closed ones, and locked ones whose key the agent carries.
+    let mut now = s.layout.clone();
+    for w in &mut now.room.inner_walls {
+        if w.gate == Gate::Closed || (matches!(w.gate, Gate::Locked(c) if Some(c) == key)) {
+            w.gate = Gate::Open;
+        }
+    }
+    if let Some(path) = plan_to(&now, r, here, to, reach, s.held, &avoid) {
+        let wall = first_crossed(here, &path, walls, |w| !w.gate.passable())?;
+        return Some(Goal::OpenDoor { wall });
+    }
+    let all = opened(&s.layout, r, here, s.held, &avoid);
+    let path = plan_to(&all, r, here, to, reach, s.held, &avoid)?;
+    let wall = first_crossed(here, &path, walls, |w| matches!(w.gate, Gate::Locked(c) if Some(c) != key))?;
+    let Gate::Locked(color) = walls[wall].gate else { return None };
+    key_for(s, color)
+}
+
+/// Fetch the nearest key of `color` that is still to be had.
+fn key_for(s: &SimState, color: ObjectColor) -> Option<Goal> {
+    let here = (s.agent.x, s.agent.z);
+    let key = s
+        .layout
+        .objects
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.shape == Shape::Key && o.color == color && !o.used)
+        .min_by(|a, b| dist(here, a.1.pos).total_cmp(&dist(here, b.1.pos)))?;
+    Some(Goal::Hold { object: key.0 })
+}
+
+/// The first interior wall that `which` accepts and that the walk from `here` along `path` crosses.
+fn first_crossed(here: (f32, f32), path: &[(f32, f32)], walls: &[InnerWall], which: impl Fn(&InnerWall) -> bool) -> Option<usize> {
+    let mut from = here;
+    for &to in path {
+        if let Some(k) = walls.iter().position(|w| which(w) && (from.0 - w.x) * (to.0 - w.x) < 0.0) {
+            return Some(k);
+        }
+        from = to;
+    }
+    None
+}
+
+/// The middle of the doorway in `wall`, and how near its centre the agent comes to work the
+/// door: close enough that, facing the middle, the door is within its toggle reach.
+fn door_approach(s: &SimState, wall: usize) -> ((f32, f32), f32) {
+    let w = &s.layout.room.inner_walls[wall];
+    let extra = s.toggle_reach() - REACH;
+    ((w.x, (w.door.0 + w.door.1) / 2.0), INNER_WALL / 2.0 + s.scenario.agent.radius + extra + 0.3)
+}
+
+/// Walk up to the door in `wall`, face it and toggle it.
+fn open_door(s: &SimState, wall: usize) -> Action {
+    let w = s.layout.room.inner_walls[wall];
+    if w.gate.passable() {
+        return Action::Noop;
+    }
+    let (aim, reach) = door_approach(s, wall);
+    if dist((s.agent.x, s.agent.z), aim) <= reach + 0.1 {
+        if let Some(t) = face(s, aim) {
+            return t;
+        }
+        let mut trial = s.clone();
+        trial.step(Action::Toggle);
+        if trial.layout.room.inner_walls[wall].gate != w.gate {
+            return Action::Toggle;
+        }
+    }
+    navigate(s, aim, reach - 0.1)
+}
+
+/// The turn towards `aim` while not yet facing it within half a turn step (or, where what is
+/// carried blocks the turn, a step that frees it); `None` once facing it.
+fn face(s: &SimState, aim: (f32, f32)) -> Option<Action> {
+    let turn = s.scenario.agent.turn_step_deg.to_radians();
+    let diff = wrap_angle(heading((s.agent.x, s.agent.z), aim) - s.agent.yaw);
+    if diff.abs() <= turn / 2.0 + 1e-4 {
+        return None;
+    }
+    let t = if diff > 0.0 { Action::TurnLeft } else { Action::TurnRight };
+    if s.held.is_some() {
+        let mut trial = s.clone();
+        trial.step(t);
+        if trial.agent.yaw == s.agent.yaw {
+            return Some(unwedge(s));
+        }
+    }
+    Some(t)
+}
+
+/// Walk up to the box, face it and open it.
+fn open_box(s: &SimState, object: usize) -> Action {
+    let o = &s.layout.objects[object];
+    if o.open {
+        return Action::Noop;
+    }
+    if s.gap_to(object) <= REACH - 0.05 {
+        return face(s, o.pos).unwrap_or(Action::Toggle);
+    }
+    navigate(s, o.pos, approach(s.scenario.agent.radius, o))
 }
 
 /// `action`, unless its result would meet the failure condition: then the first alternative
@@ -186,7 +374,7 @@ fn hold(s: &SimState, object: usize) -> Action {
     }
     let o = &s.layout.objects[object];
     let turn = s.scenario.agent.turn_step_deg.to_radians();
-    if s.gap_to(object) <= REACH - 0.05 {
+    if s.reach_gap(object) <= REACH - 0.05 {
         let diff = wrap_angle(heading((s.agent.x, s.agent.z), o.pos) - s.agent.yaw);
         if diff.abs() > turn / 2.0 + 1e-4 {
             return if diff > 0.0 { Action::TurnLeft } else { Action::TurnRight };
@@ -199,7 +387,7 @@ fn hold(s: &SimState, object: usize) -> Action {
         // Something blocks the spot in front; step back and come in again.
         return Action::Back;
     }
-    navigate(s, o.pos, s.scenario.agent.radius + o.extent.radius + REACH * 0.5)
+    navigate(s, o.pos, s.scenario.agent.radius + s.reach_radius(object) + REACH * 0.5)
 }
 
 /// Carry the held `object` to `near`, face it, and put it down once within `radius`.
@@ -245,7 +433,13 @@ fn place(s: &SimState, object: usize, near: usize, radius: f32) -> Action {
 /// Plan to within `reach` of `goal` and take the first step of the path.
 fn navigate(s: &SimState, goal: (f32, f32), reach: f32) -> Action {
     let here = (s.agent.x, s.agent.z);
-    let path = plan_to(&s.layout, s.scenario.agent.radius, here, goal, reach, s.held, &hazards(s));
+    let r = s.scenario.agent.radius;
+    let avoid = hazards(s);
+    // Carrying a key, keep room for it to turn with the body, where there is room.
+    let swept = s.held.filter(|h| s.layout.objects[*h].shape == Shape::Key).map(|h| r + CARRY_GAP + 2.0 * s.layout.objects[h].extent.radius);
+    let path = swept
+        .and_then(|body| plan_to(&s.layout, body, here, goal, reach, s.held, &avoid))
+        .or_else(|| plan_to(&s.layout, r, here, goal, reach, s.held, &avoid));
     follow(s, path, goal)
 }
 
@@ -288,6 +482,34 @@ fn segment_free(layout: &Layout, a: (f32, f32), b: (f32, f32), r: f32, ignore: O
 }
 
 
+/// Whether a step forward at heading `yaw` is free.
+fn can_walk(s: &SimState, yaw: f32) -> bool {
+    let step = s.scenario.agent.move_step;
+    let p = Pose { yaw: wrap_angle(yaw), ..s.agent };
+    let (fx, fz) = p.forward();
+    s.pose_is_free(&Pose { x: p.x + fx * step, z: p.z + fz * step, ..p })
+}
+
+/// Whether at heading `yaw` neither a step forward nor one to either side is free.
+fn wedged(s: &SimState, yaw: f32) -> bool {
+    let step = s.scenario.agent.move_step;
+    let p = Pose { yaw: wrap_angle(yaw), ..s.agent };
+    let (rx, rz) = p.right();
+    !can_walk(s, yaw) && [-1.0, 1.0].iter().all(|k| !s.pose_is_free(&Pose { x: p.x + k * rx * step, z: p.z + k * rz * step, ..p }))
+}
+
+/// A step that frees a carried load to turn: back, else sideways.
+fn unwedge(s: &SimState) -> Action {
+    [Action::Back, Action::StrafeLeft, Action::StrafeRight]
+        .into_iter()
+        .find(|a| {
+            let mut trial = s.clone();
+            trial.step(*a);
+            (trial.agent.x, trial.agent.z) != (s.agent.x, s.agent.z)
+        })
+        .unwrap_or(Action::TurnLeft)
+}
+
 /// Turn towards `aim` until within half a turn step, then walk; sidestep if the way is blocked.
 /// Unless `aim` lies in the field of view or an object is carried, every turn is to the left
 /// (turning right only while the aim is in view brings it closer each step, so the two never
@@ -296,10 +518,23 @@ fn steer(s: &SimState, aim: (f32, f32)) -> Action {
     let turn = s.scenario.agent.turn_step_deg.to_radians();
     let diff = wrap_angle(heading((s.agent.x, s.agent.z), aim) - s.agent.yaw);
     if diff.abs() > turn / 2.0 + 1e-4 {
+        // A step off the line, where lining up would leave the agent wedged (see below).
+        if diff.abs() <= 1.5 * turn + 1e-4 && can_walk(s, s.agent.yaw) && wedged(s, s.agent.yaw + turn * diff.signum()) {
+            return Action::Forward;
+        }
         let in_view = diff.abs() <= s.scenario.agent.fov_deg.to_radians() / 2.0;
         // Carrying, the long way round sweeps the load past walls; take the short way.
         let one_way = !in_view && s.held.is_none();
-        return if diff > 0.0 || one_way { Action::TurnLeft } else { Action::TurnRight };
+        let t = if diff > 0.0 || one_way { Action::TurnLeft } else { Action::TurnRight };
+        // What is carried may sweep into a wall as the agent turns: then step back first.
+        if s.held.is_some() {
+            let mut trial = s.clone();
+            trial.step(t);
+            if trial.agent.yaw == s.agent.yaw {
+                return unwedge(s);
+            }
+        }
+        return t;
     }
     let step = s.scenario.agent.move_step;
     let moved = |dx: f32, dz: f32| Pose { x: s.agent.x + dx * step, z: s.agent.z + dz * step, ..s.agent };
@@ -315,7 +550,13 @@ fn steer(s: &SimState, aim: (f32, f32)) -> Action {
         (true, true) if dl <= dr => Action::StrafeLeft,
         (true, true) | (false, true) => Action::StrafeRight,
         (true, false) => Action::StrafeLeft,
-        (false, false) => if diff >= 0.0 { Action::TurnLeft } else { Action::TurnRight },
+        // Wedged, lined up with the aim (a turn step is coarser than the gap): turn one step to
+        // a heading that walks free, towards the aim's side first; else back out.
+        (false, false) => {
+            let (first, second) = if diff >= 0.0 { (Action::TurnLeft, Action::TurnRight) } else { (Action::TurnRight, Action::TurnLeft) };
+            let yaw_after = |t: Action| s.agent.yaw + if t == Action::TurnLeft { turn } else { -turn };
+            [first, second].into_iter().find(|t| can_walk(s, yaw_after(*t))).unwrap_or(if s.pose_is_free(&moved(-fx, -fz)) { Action::Back } else { first })
+        }
     }
 }
 
@@ -437,6 +678,17 @@ mod tests {
         for name in ["go_to_then_pick_up", "go_to_both"] {
             let t = tally(name);
             assert!(t.wins >= 198, "{name}: expert succeeded in {}/200", t.wins);
+        }
+    }
+
+    /// Doors, keys and boxes: the expert opens the door, fetches the key of a locked one, searches
+    /// the boxes, in `Then` sequences and around a hazard: 99% over 200 seeds each.
+    #[test]
+    fn expert_opens_doors_unlocks_them_and_searches_boxes() {
+        for name in ["open_door_go_to", "unlock_door", "find_in_box", "key_in_box"] {
+            let t = tally(name);
+            assert!(t.wins >= 198, "{name}: expert succeeded in {}/200 ({} failed, {} truncated)", t.wins, t.failed, t.truncated);
+            assert_eq!(t.failed, 0, "{name}: the hazard ended {} episodes", t.failed);
         }
     }
 

@@ -15,7 +15,8 @@ use bevy::math::{Mat3, Mat4, Quat, Vec3, Vec4};
 
 use crate::render::mesh::MeshKind;
 use crate::sim::SimState;
-use crate::world::layout::{INNER_WALL, PlacedObject, Texture};
+use crate::world::appearance::{Part, door_panel, object_parts};
+use crate::world::layout::{Gate, INNER_WALL, Texture};
 
 /// Floats per instance: clip transform (16), normal transform (9), albedo and pattern kind (4),
 /// light direction and strength (4), ambient and tile origin (4), pattern transform (9).
@@ -209,19 +210,26 @@ impl Instances {
                 self.quad(&shading, face(Vec3::new(x, h / 2.0, z1), Vec3::X * INNER_WALL, Vec3::Z, h), wall, Texture::Plain);
             }
         }
-        for o in &s.layout.objects {
-            let (centre, model) = object_model(o);
-            let radius = o.extent.radius.max(o.extent.height / 2.0) * std::f32::consts::SQRT_2;
-            if shading.sees(centre, radius) {
-                self.push(MeshKind::Object(o.shape), model, &shading, linear(o.color.srgb()), pattern(Texture::Plain, (1.0, 1.0)));
+        // Door panels: an open one has slid into its wall, out of sight.
+        for wall in &room.inner_walls {
+            if wall.gate != Gate::Open
+                && let Some(p) = door_panel(wall, h)
+            {
+                self.part(&shading, &p);
             }
         }
+        for o in &s.layout.objects {
+            object_parts(o, |p| self.part(&shading, &p));
+        }
     }
-}
 
-fn object_model(o: &PlacedObject) -> (Vec3, Mat4) {
-    let centre = Vec3::new(o.pos.0, o.lift + o.extent.height / 2.0, o.pos.1);
-    (centre, Mat4::from_scale_rotation_translation(Vec3::splat(o.size.extent()), Quat::from_rotation_y(o.yaw), centre))
+    fn part(&mut self, shading: &Shading, p: &Part) {
+        let centre = Vec3::from(p.centre);
+        if p.drawn() && shading.sees(centre, p.bound()) {
+            let model = Mat4::from_scale_rotation_translation(Vec3::from(p.scale), Quat::from_rotation_y(p.yaw), centre);
+            self.push(MeshKind::Object(p.mesh), model, shading, linear(p.srgb), pattern(Texture::Plain, (1.0, 1.0)));
+        }
+    }
 }
 
 #[cfg(test)]

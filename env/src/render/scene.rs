@@ -16,8 +16,9 @@ use bevy::render::{Render, RenderApp, RenderSystems};
 use crate::plugin::{EnvSlots, EnvSystems};
 use crate::render::readback::{ReadbackTargets, read_back_frames};
 use crate::sim::SimState;
-use crate::world::layout::{INNER_WALL, Layout, PlacedObject, Texture};
-use crate::world::object::{ObjectColor, Shape, Size, extent};
+use crate::world::appearance::{Part, door_panel, object_parts};
+use crate::world::layout::{INNER_WALL, Layout, Texture};
+use crate::world::object::{Shape, Size, extent};
 
 /// Renders every env's first-person view into its own image and reads it back each update.
 pub struct PbrRenderPlugin {
@@ -41,20 +42,23 @@ pub struct EnvMember(pub usize);
 #[derive(Component, Clone, Copy, Debug)]
 pub struct EnvCamera(pub usize);
 
-/// Marks the rendered copy of object `index` of env `env`.
+/// Marks the rendered copy of one part of object `index` of env `env` (or of a door).
 #[derive(Component, Clone, Copy, Debug)]
 pub struct SceneObject {
     /// Env number.
     pub env: usize,
-    /// Object index in the layout.
+    /// Object index in the layout, or a door's: [`DOOR`] plus its interior wall's.
     pub index: usize,
+    /// Which of the object's parts (`world::appearance`).
+    pub part: usize,
 }
 
 /// Shared meshes and materials, made once so resets create no new GPU assets.
 #[derive(Resource)]
 pub struct Palette {
     shapes: HashMap<Shape, Handle<Mesh>>,
-    colors: HashMap<ObjectColor, Handle<StandardMaterial>>,
+    /// Object materials by colour bits: every object colour, lids and doors.
+    tints: HashMap<[u32; 3], Handle<StandardMaterial>>,
     unit_cube: Handle<Mesh>,
     checker: Handle<Image>,
     stripes: Handle<Image>,
@@ -130,7 +134,6 @@ fn layer(env: usize) -> RenderLayers {
 pub fn create_palette(
     mut commands: Commands,
     mut meshes: ResMut<Assets<Mesh>>,
-    mut materials: ResMut<Assets<StandardMaterial>>,
     mut images: ResMut<Assets<Image>>,
 ) {
     // Unit meshes have extent 1; objects scale them by their size's extent.
@@ -146,20 +149,15 @@ pub fn create_palette(
             Shape::Cone => Cone { radius: r, height: h }.mesh().resolution(24).into(),
             Shape::Capsule => Capsule3d::new(r, h - 2.0 * r).mesh().longitudes(24).latitudes(12).into(),
             Shape::Torus => Torus::new(r - h, r).mesh().major_resolution(32).minor_resolution(12).into(),
+            // Keys and boxes are drawn as parts made of the plain shapes (`world::appearance`).
+            Shape::Key | Shape::Box => continue,
         };
         shapes.insert(shape, meshes.add(mesh));
     }
-    let colors = ObjectColor::ALL
-        .iter()
-        .map(|&c| {
-            let [r, g, b] = c.srgb();
-            (c, materials.add(StandardMaterial { base_color: Color::srgb(r, g, b), perceptual_roughness: 0.6, ..default() }))
-        })
-        .collect();
     let unit_cube = meshes.add(Cuboid::new(1.0, 1.0, 1.0));
     let checker = images.add(pattern(2, 2, |x, y| (x + y) % 2 == 0));
     let stripes = images.add(pattern(2, 1, |x, _| x == 0));
-    commands.insert_resource(Palette { shapes, colors, unit_cube, checker, stripes, surfaces: HashMap::new() });
+    commands.insert_resource(Palette { shapes, tints: HashMap::new(), unit_cube, checker, stripes, surfaces: HashMap::new() });
 }
 
 /// Spawn one inactive camera per env, rendering into its target image.
@@ -181,6 +179,14 @@ pub fn spawn_cameras(mut commands: Commands, targets: Res<ViewTargets>) {
 }
 
 impl Palette {
+    /// The object material of colour `srgb`.
+    fn tint(&mut self, materials: &mut Assets<StandardMaterial>, srgb: [f32; 3]) -> Handle<StandardMaterial> {
+        self.tints
+            .entry(srgb.map(f32::to_bits))
+            .or_insert_with(|| materials.add(StandardMaterial { base_color: Color::srgb(srgb[0], srgb[1], srgb[2]), perceptual_roughness: 0.6, ..default() }))
+            .clone()
+    }
+
     /// A surface material of `srgb` with `texture` repeated over a face `size` metres across.
     fn surface(&mut self, materials: &mut Assets<StandardMaterial>, srgb: [f32; 3], texture: Texture, size: Vec2) -> Handle<StandardMaterial> {
         let (kind, image, tile) = match texture {
@@ -284,22 +290,57 @@ fn spawn_scene(commands: &mut Commands, env: usize, layout: &Layout, palette: &m
         Transform::default().looking_to(toward, Vec3::Y),
         layer(env),
     ));
+    let mut parts = Vec::new();
     for (index, o) in layout.objects.iter().enumerate() {
+        let mut part = 0;
+        object_parts(o, |p| {
+            parts.push((SceneObject { env, index, part }, p));
+            part += 1;
+        });
+    }
+    for (k, wall) in room.inner_walls.iter().enumerate() {
+        if let Some(p) = door_panel(wall, h) {
+            parts.push((SceneObject { env, index: DOOR + k, part: 0 }, p));
+        }
+    }
+    for (id, p) in parts {
         commands.spawn((
             EnvMember(env),
-            SceneObject { env, index },
-            Mesh3d(palette.shapes[&o.shape].clone()),
-            MeshMaterial3d(palette.colors[&o.color].clone()),
-            object_transform(o),
+            id,
+            Mesh3d(palette.shapes[&p.mesh].clone()),
+            MeshMaterial3d(palette.tint(materials, p.srgb)),
+            part_transform(&p),
+            part_visibility(&p),
             layer(env),
         ));
     }
 }
 
-fn object_transform(o: &PlacedObject) -> Transform {
-    Transform::from_xyz(o.pos.0, o.lift + o.extent.height / 2.0, o.pos.1)
-        .with_rotation(Quat::from_rotation_y(o.yaw))
-        .with_scale(Vec3::splat(o.size.extent()))
+/// `SceneObject::index` of the door in interior wall 0; wall `k`'s is `DOOR + k`.
+const DOOR: usize = 1 << 20;
+
+fn part_transform(p: &Part) -> Transform {
+    Transform::from_translation(Vec3::from(p.centre)).with_rotation(Quat::from_rotation_y(p.yaw)).with_scale(Vec3::from(p.scale).max(Vec3::splat(1e-6)))
+}
+
+fn part_visibility(p: &Part) -> Visibility {
+    if p.drawn() { Visibility::Inherited } else { Visibility::Hidden }
+}
+
+/// Part `part` of object `index` (or the door of wall `index - DOOR`) as the simulation has it now.
+fn current_part(s: &SimState, index: usize, part: usize) -> Option<Part> {
+    if index >= DOOR {
+        return door_panel(s.layout.room.inner_walls.get(index - DOOR)?, s.layout.room.height);
+    }
+    let mut found = None;
+    let mut k = 0;
+    object_parts(s.layout.objects.get(index)?, |p| {
+        if k == part {
+            found = Some(p);
+        }
+        k += 1;
+    });
+    found
 }
 
 fn camera_transform(s: &SimState) -> Transform {
@@ -311,7 +352,7 @@ fn camera_transform(s: &SimState) -> Transform {
 /// Move cameras and objects to where the simulations put them.
 pub fn sync_poses(
     envs: Res<EnvSlots>,
-    mut objects: Query<(&SceneObject, &mut Transform), Without<EnvCamera>>,
+    mut objects: Query<(&SceneObject, &mut Transform, &mut Visibility), Without<EnvCamera>>,
     mut cameras: Query<(&EnvCamera, &mut Transform), Without<SceneObject>>,
 ) {
     for (cam, mut t) in &mut cameras {
@@ -319,11 +360,12 @@ pub fn sync_poses(
             t.set_if_neq(camera_transform(s));
         }
     }
-    for (o, mut t) in &mut objects {
+    for (o, mut t, mut v) in &mut objects {
         if let Some(s) = envs.slots.get(o.env).and_then(|s| s.state.as_ref())
-            && let Some(p) = s.layout.objects.get(o.index)
+            && let Some(p) = current_part(s, o.index, o.part)
         {
-            t.set_if_neq(object_transform(p));
+            t.set_if_neq(part_transform(&p));
+            v.set_if_neq(part_visibility(&p));
         }
     }
 }

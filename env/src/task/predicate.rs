@@ -23,6 +23,12 @@ pub enum Predicate {
     Holding(String),
     /// The role's object is visible in the current frame.
     Visible(String),
+    /// The named door, or the box bound to the named role, is open.
+    Open(String),
+    /// The named door is not locked (it was never locked, or a key opened it).
+    Unlocked(String),
+    /// The first role's object is still shut in the second role's box.
+    Inside(String, String),
     /// Every condition holds.
     All(Vec<Predicate>),
     /// At least one condition holds.
@@ -57,6 +63,18 @@ pub trait World {
     fn held(&self) -> Option<usize>;
     /// Whether an object is visible.
     fn visible(&self, object: usize) -> bool;
+    /// Whether the named door, or the box of the named role, is open; `None` if neither exists.
+    fn is_open(&self, _name: &str) -> Option<bool> {
+        None
+    }
+    /// Whether the named door is unlocked; `None` if there is no such door.
+    fn is_unlocked(&self, _door: &str) -> Option<bool> {
+        None
+    }
+    /// The box an object is shut in.
+    fn inside(&self, _object: usize) -> Option<usize> {
+        None
+    }
 }
 
 impl Predicate {
@@ -66,6 +84,9 @@ impl Predicate {
             Predicate::Near(a, b, r) => w.gap(a, b).is_some_and(|g| g <= *r),
             Predicate::Holding(x) => w.role(x).is_some_and(|i| w.held() == Some(i)),
             Predicate::Visible(x) => w.role(x).is_some_and(|i| w.visible(i)),
+            Predicate::Open(x) => w.is_open(x) == Some(true),
+            Predicate::Unlocked(x) => w.is_unlocked(x) == Some(true),
+            Predicate::Inside(x, b) => w.role(x).is_some_and(|i| w.inside(i).is_some() && w.inside(i) == w.role(b)),
             Predicate::All(ps) => ps.iter().all(|p| p.holds(w)),
             Predicate::Any(ps) => ps.iter().any(|p| p.holds(w)),
             Predicate::Not(p) => !p.holds(w),
@@ -89,11 +110,12 @@ impl Predicate {
             Predicate::Then(_) | Predicate::AllEver(_) => true,
             Predicate::All(ps) | Predicate::Any(ps) => ps.iter().any(Predicate::has_memory),
             Predicate::Not(p) => p.has_memory(),
-            Predicate::Near(..) | Predicate::Holding(_) | Predicate::Visible(_) => false,
+            Predicate::Near(..) | Predicate::Holding(_) | Predicate::Visible(_) | Predicate::Open(_) | Predicate::Unlocked(_) | Predicate::Inside(..) => false,
         }
     }
 
-    /// Every role name the predicate refers to.
+    /// Every role name the predicate refers to. `Open` and `Unlocked` name a door or a role, and
+    /// go to [`Predicate::openables`] instead.
     pub fn roles(&self, out: &mut BTreeSet<String>) {
         let subject = |s: &Subject, out: &mut BTreeSet<String>| {
             if let Subject::Object(n) = s {
@@ -108,8 +130,25 @@ impl Predicate {
             Predicate::Holding(x) | Predicate::Visible(x) => {
                 out.insert(x.clone());
             }
+            Predicate::Inside(x, b) => {
+                out.insert(x.clone());
+                out.insert(b.clone());
+            }
+            Predicate::Open(_) | Predicate::Unlocked(_) => {}
             Predicate::All(ps) | Predicate::Any(ps) | Predicate::Then(ps) | Predicate::AllEver(ps) => ps.iter().for_each(|p| p.roles(out)),
             Predicate::Not(p) => p.roles(out),
+        }
+    }
+
+    /// Every name `Open` (a door or a box's role) and `Unlocked` (a door) refer to, with whether
+    /// it must be a door.
+    pub fn openables(&self, out: &mut Vec<(String, bool)>) {
+        match self {
+            Predicate::Open(x) => out.push((x.clone(), false)),
+            Predicate::Unlocked(x) => out.push((x.clone(), true)),
+            Predicate::All(ps) | Predicate::Any(ps) | Predicate::Then(ps) | Predicate::AllEver(ps) => ps.iter().for_each(|p| p.openables(out)),
+            Predicate::Not(p) => p.openables(out),
+            Predicate::Near(..) | Predicate::Holding(_) | Predicate::Visible(_) | Predicate::Inside(..) => {}
         }
     }
 
@@ -119,7 +158,7 @@ impl Predicate {
             Predicate::Near(_, _, r) => out.push(*r),
             Predicate::All(ps) | Predicate::Any(ps) | Predicate::Then(ps) | Predicate::AllEver(ps) => ps.iter().for_each(|p| p.radii(out)),
             Predicate::Not(p) => p.radii(out),
-            Predicate::Holding(_) | Predicate::Visible(_) => {}
+            Predicate::Holding(_) | Predicate::Visible(_) | Predicate::Open(_) | Predicate::Unlocked(_) | Predicate::Inside(..) => {}
         }
     }
 }

@@ -28,6 +28,10 @@ const BUILTINS: &[(&str, &str)] = &[
     ("go_to_then_pick_up", include_str!("../../../assets/scenarios/go_to_then_pick_up.ron")),
     ("go_to_both", include_str!("../../../assets/scenarios/go_to_both.ron")),
     ("avoid_hazard", include_str!("../../../assets/scenarios/avoid_hazard.ron")),
+    ("open_door_go_to", include_str!("../../../assets/scenarios/open_door_go_to.ron")),
+    ("unlock_door", include_str!("../../../assets/scenarios/unlock_door.ron")),
+    ("find_in_box", include_str!("../../../assets/scenarios/find_in_box.ron")),
+    ("key_in_box", include_str!("../../../assets/scenarios/key_in_box.ron")),
 ];
 
 /// The names of the built-in scenarios.
@@ -131,6 +135,31 @@ pub struct RoomSpec {
     /// Multiplier on every surface colour, drawn per episode (quantised to steps of 0.05).
     #[serde(default = "default_brightness")]
     pub brightness: Range<f32>,
+    /// Doors hung in the doorways, west to east; doorways beyond the list stay empty.
+    #[serde(default)]
+    pub doors: Vec<DoorSpec>,
+}
+
+/// A door in a doorway, named for the conditions (`Open("door")`, `Unlocked("door")`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DoorSpec {
+    /// The name conditions use; distinct from every role's.
+    pub name: String,
+    /// How it starts.
+    pub state: DoorState,
+}
+
+/// How a door starts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum DoorState {
+    /// Open.
+    Open,
+    /// Closed: `toggle` in front of it opens it.
+    Closed,
+    /// Locked with the colour of the named key role: `toggle` in front of it while carrying
+    /// that key (or any key of its colour) opens it.
+    Locked(String),
 }
 
 fn default_brightness() -> Range<f32> {
@@ -230,10 +259,30 @@ pub struct RoleSpec {
     /// No other object has this object's colour ("the red object" names it alone).
     #[serde(default)]
     pub sole_color: bool,
+    /// What the role's object is: a plain object drawn from `objects.shapes` and `sizes`, a key,
+    /// or a box.
+    #[serde(default)]
+    pub kind: RoleKind,
+}
+
+/// What kind of thing a role is.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub enum RoleKind {
+    /// A plain object, of the listed shapes and sizes.
+    #[default]
+    Object,
+    /// A key, of one of the listed colours.
+    Key,
+    /// A box of one of the listed colours, holding the named role's object until it is opened.
+    Box {
+        /// The role shut inside; none for an empty box.
+        #[serde(default)]
+        holds: Option<String>,
+    },
 }
 
 fn default_roles() -> Vec<RoleSpec> {
-    vec![RoleSpec { name: "target".into(), unique: true, sole_shape: false, sole_color: false }]
+    vec![RoleSpec { name: "target".into(), unique: true, sole_shape: false, sole_color: false, kind: RoleKind::Object }]
 }
 
 /// How distractor objects are drawn.
@@ -308,6 +357,13 @@ impl RewardSpec {
 }
 
 impl Scenario {
+    /// Whether the world has something to `toggle`: a door, or a role or distractor that is a box.
+    pub fn interactive(&self) -> bool {
+        !self.room.doors.is_empty()
+            || self.objects.roles.iter().any(|r| matches!(r.kind, RoleKind::Box { .. }))
+            || self.objects.shapes.contains(&Shape::Box)
+    }
+
     /// Load a built-in scenario by name, or a `.ron` file by path.
     pub fn load(name_or_path: &str) -> Result<Self> {
         if let Some((name, text)) = BUILTINS.iter().find(|(n, _)| *n == name_or_path) {
@@ -337,7 +393,13 @@ impl Scenario {
             col: e.span.start.col,
             message: e.code.to_string(),
         })?;
-        scenario.validate(origin)?;
+        scenario.validate(origin).map_err(|e| match e {
+            EnvError::ScenarioInvalid { origin, field, message } => match locate(text, &field) {
+                Some((line, col)) => EnvError::ScenarioInvalid { origin: format!("{origin}:{line}:{col}"), field, message },
+                None => EnvError::ScenarioInvalid { origin, field, message },
+            },
+            e => e,
+        })?;
         Ok(scenario)
     }
 
@@ -453,8 +515,10 @@ impl Scenario {
                 }
             }
         }
+        self.validate_entities().map_err(|(field, m)| bad(field, m))?;
         // Unique roles need distinct colour-and-shape pairs, and distractors need one more.
-        let unique = roles.iter().filter(|r| r.unique).count();
+        // (Keys and boxes have shapes of their own; `validate_entities` counts their colours.)
+        let unique = roles.iter().filter(|r| r.unique && r.kind == RoleKind::Object).count();
         let combos = self.objects.shapes.len() * self.objects.colors.len();
         let needed = unique + usize::from(c.max as usize > roles.len());
         if combos < needed {
@@ -492,6 +556,16 @@ impl Scenario {
             if let Some(r) = used.iter().find(|r| !defined(r)) {
                 return Err(bad(field, format!("condition refers to `{r}`, which is not defined in objects.roles")));
             }
+            let mut openables = Vec::new();
+            pred.openables(&mut openables);
+            for (name, door_only) in openables {
+                let door = self.room.doors.iter().any(|d| d.name == name);
+                let a_box = roles.iter().any(|r| r.name == name && matches!(r.kind, RoleKind::Box { .. }));
+                if !door && (door_only || !a_box) {
+                    let what = if door_only { "a door in room.doors" } else { "a door in room.doors or a box role" };
+                    return Err(bad(field, format!("condition refers to `{name}`, which is not {what}")));
+                }
+            }
             let mut radii = Vec::new();
             pred.radii(&mut radii);
             if let Some(r) = radii.iter().find(|r| !(**r > 0.0 && **r < 5.0)) {
@@ -509,6 +583,95 @@ impl Scenario {
         }
         Ok(())
     }
+}
+
+impl Scenario {
+    /// Check doors, keys and boxes: the doors fit the doorways every world has, names are
+    /// unique, a lock names a key role, a box holds a plain role that no other box holds.
+    /// Errors name the field.
+    fn validate_entities(&self) -> std::result::Result<(), (&'static str, String)> {
+        let roles = &self.objects.roles;
+        let role = |name: &str| roles.iter().find(|r| r.name == name);
+        let doorways = self.room.rooms.min.saturating_sub(1) as usize;
+        if self.room.doors.len() > doorways {
+            return Err(("room.doors", format!("{} doors listed, but a world with room.rooms.min = {} rooms has {doorways} doorways", self.room.doors.len(), self.room.rooms.min)));
+        }
+        for (i, d) in self.room.doors.iter().enumerate() {
+            if d.name.is_empty() || !d.name.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
+                return Err(("room.doors", format!("door name `{}` must be letters, digits or `_`", d.name)));
+            }
+            if self.room.doors[..i].iter().any(|o| o.name == d.name) || role(&d.name).is_some() {
+                return Err(("room.doors", format!("the name `{}` is used twice (doors and roles share one set of names)", d.name)));
+            }
+            if let DoorState::Locked(key) = &d.state {
+                match role(key) {
+                    Some(r) if r.kind == RoleKind::Key => {}
+                    Some(_) => return Err(("room.doors", format!("door `{}` is locked with `{key}`, which is not a key role (kind: Key)", d.name))),
+                    None => return Err(("room.doors", format!("door `{}` is locked with `{key}`, which is not defined in objects.roles", d.name))),
+                }
+            }
+        }
+        let mut held: Vec<&str> = Vec::new();
+        for r in roles {
+            if let RoleKind::Box { holds: Some(h) } = &r.kind {
+                match role(h) {
+                    None => return Err(("objects.roles", format!("box `{}` holds `{h}`, which is not defined in objects.roles", r.name))),
+                    Some(o) if matches!(o.kind, RoleKind::Box { .. }) => {
+                        return Err(("objects.roles", format!("box `{}` holds `{h}`, which is a box (a box holds a plain object or a key)", r.name)));
+                    }
+                    Some(_) if held.contains(&h.as_str()) => return Err(("objects.roles", format!("`{h}` is held by two boxes"))),
+                    Some(_) => held.push(h),
+                }
+            }
+        }
+        let colors = self.objects.colors.len();
+        let keys = roles.iter().filter(|r| r.kind == RoleKind::Key).count();
+        let boxes = roles.iter().filter(|r| matches!(r.kind, RoleKind::Box { .. })).count();
+        for (what, n) in [("keys", keys), ("boxes", boxes)] {
+            if n > colors {
+                return Err(("objects.colors", format!("{n} {what} need {n} colours to stay apart; {colors} are listed")));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where a validation error's field is written in a scenario's text, as 1-based (line, column):
+/// each dotted part of `field` is looked up as a `name:` key after the one before it, outside
+/// comments. A field left out of the file falls back to the deepest part that is written.
+pub fn locate(text: &str, field: &str) -> Option<(usize, usize)> {
+    let mut from = 0;
+    let mut found = None;
+    for part in field.split('.') {
+        let Some(at) = find_key(text, part, from) else { break };
+        found = Some(at);
+        from = at + part.len();
+    }
+    let at = found?;
+    let line = text[..at].matches('\n').count() + 1;
+    let col = at - text[..at].rfind('\n').map_or(0, |n| n + 1) + 1;
+    Some((line, col))
+}
+
+/// The byte offset of the first `key:` at or after `from` that is a whole word outside a `//` comment.
+fn find_key(text: &str, key: &str, from: usize) -> Option<usize> {
+    let mut start = from;
+    while let Some(rel) = text.get(start..)?.find(key) {
+        let at = start + rel;
+        start = at + key.len();
+        let before = text[..at].chars().next_back();
+        if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
+            continue;
+        }
+        let line_start = text[..at].rfind('\n').map_or(0, |n| n + 1);
+        if text[line_start..at].contains("//") {
+            continue;
+        }
+        if text[start..].trim_start().starts_with(':') {
+            return Some(at);
+        }
+    }
+    None
 }
 
 /// `Then` and `AllEver` remember the past, and that memory belongs to the episode's success: so
@@ -680,5 +843,37 @@ mod tests {
         s.room.width.min = 9.0;
         let err = s.validate("t").expect_err("must fail").to_string();
         assert!(err.contains("room.width") && err.contains("above max"), "{err}");
+    }
+
+    /// A door, key or box that makes no sense is refused with the file, line and column of the
+    /// field, and what is wrong.
+    #[test]
+    fn bad_doors_keys_and_boxes_are_refused_where_they_are_written() {
+        let text = include_str!("../../../assets/scenarios/unlock_door.ron");
+        let cases = [
+            (text.replace("Locked(\"key\")", "Locked(\"target\")"), "room.doors", "not a key role"),
+            (text.replace("Locked(\"key\")", "Locked(\"nothing\")"), "room.doors", "not defined in objects.roles"),
+            (text.replace("(name: \"door\", state", "(name: \"key\", state"), "room.doors", "used twice"),
+            (text.replace("rooms: (default: 2, min: 2, max: 2)", "rooms: (default: 2, min: 1, max: 2)"), "room.doors", "doorways"),
+            (text.replace("(name: \"other_key\", kind: Key)", "(name: \"other_key\", kind: Box(holds: \"crate\"))"), "objects.roles", "not defined"),
+            (text.replace("success: Near(Agent, Object(\"target\"), 0.5)", "success: Unlocked(\"target\")"), "task.success", "not a door"),
+            (text.replace("success: Near(Agent, Object(\"target\"), 0.5)", "success: Open(\"key\")"), "task.success", "not a door in room.doors or a box role"),
+        ];
+        for (ron, field, why) in cases {
+            let err = Scenario::from_ron(&ron, "t.ron").expect_err(why).to_string();
+            let (line, col) = locate(&ron, field).expect("the field is written");
+            assert!(err.starts_with(&format!("t.ron:{line}:{col}: field `{field}`")) && err.contains(why), "{err}");
+        }
+        let boxes = include_str!("../../../assets/scenarios/find_in_box.ron").replace("kind: Box())", "kind: Box(holds: \"box\"))");
+        let err = Scenario::from_ron(&boxes, "b.ron").expect_err("a box in a box").to_string();
+        assert!(err.contains("objects.roles") && err.contains("is a box"), "{err}");
+    }
+
+    #[test]
+    fn locate_finds_nested_keys_outside_comments() {
+        let text = "// room: not this\n(\n    room: (\n        doors: [],\n    ),\n)";
+        assert_eq!(locate(text, "room.doors"), Some((4, 9)));
+        assert_eq!(locate(text, "room.width"), Some((3, 5)), "a field left out points at its parent");
+        assert_eq!(locate(text, "task"), None);
     }
 }

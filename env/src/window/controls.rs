@@ -29,7 +29,7 @@ pub enum Control {
 }
 
 /// The help line shown under the view.
-pub const KEYS_HELP: &str = "arrows/WASD move and turn | Q/E strafe | space pick up/drop | Enter answer (done) | \
+pub const KEYS_HELP: &str = "arrows/WASD move and turn | Q/E strafe | space pick up/drop | F toggle | Enter answer (done) | \
 R next seed | N new seed | P pause | . step | F12 screenshot | Esc quit";
 
 /// The control bound to a key, if any.
@@ -42,6 +42,7 @@ pub fn control(key: KeyCode) -> Option<Control> {
         KeyCode::KeyQ => Control::Act(Action::StrafeLeft),
         KeyCode::KeyE => Control::Act(Action::StrafeRight),
         KeyCode::Space => Control::PickOrDrop,
+        KeyCode::KeyF => Control::Act(Action::Toggle),
         KeyCode::Enter | KeyCode::NumpadEnter => Control::Enter,
         KeyCode::KeyR => Control::Reset { next_seed: true },
         KeyCode::KeyN => Control::Reset { next_seed: false },

@@ -1,8 +1,11 @@
 //! The play window's top-down map, drawn on the CPU from the simulation: the floor, interior
-//! walls with their doorways, each object as a disc of its colour, and the agent with its heading.
+//! walls with their doorways and doors, each object as a disc of its colour (a shut box with a
+//! dark rim; what a box hides is not shown), and the agent with its heading.
 
 use crate::sim::SimState;
-use crate::world::layout::INNER_WALL;
+use crate::world::appearance::door_panel;
+use crate::world::layout::{Gate, INNER_WALL, InnerWall};
+use crate::world::object::Shape;
 
 /// An RGBA image of `side × side` pixels showing `s` from above, north (−z) up.
 pub fn draw_map(s: &SimState, side: u32) -> Vec<u8> {
@@ -20,19 +23,27 @@ pub fn draw_map(s: &SimState, side: u32) -> Vec<u8> {
         for px in 0..side {
             let (x, z) = world(px, py);
             let inside = x.abs() <= room.width / 2.0 && z.abs() <= room.depth / 2.0;
-            let in_wall = room.inner_walls.iter().any(|w| (x - w.x).abs() <= (INNER_WALL / 2.0).max(1.0 / scale) && (z < w.door.0 || z > w.door.1));
+            let near_wall = |w: &&InnerWall| (x - w.x).abs() <= (INNER_WALL / 2.0).max(1.0 / scale);
+            let in_wall = room.inner_walls.iter().filter(near_wall).any(|w| z < w.door.0 || z > w.door.1);
+            // A shut door across its doorway, in its colour; an open one is not drawn.
+            let door = room.inner_walls.iter().filter(near_wall).find_map(|w| match w.gate {
+                Gate::Closed | Gate::Locked(_) if z >= w.door.0 && z <= w.door.1 => door_panel(w, room.height).map(|p| to_srgb8(p.srgb)),
+                _ => None,
+            });
             let rgb = if !inside {
                 [24, 24, 24]
             } else if in_wall {
                 wall
             } else {
-                floor
+                door.unwrap_or(floor)
             };
             let mut rgb = rgb;
-            for o in &s.layout.objects {
+            for o in s.layout.objects.iter().filter(|o| o.solid()) {
                 let d = ((x - o.pos.0).powi(2) + (z - o.pos.1).powi(2)).sqrt();
                 if d <= o.extent.radius {
-                    rgb = to_srgb8(o.color.srgb());
+                    // A shut box shows a darker rim, so it reads as a box from above.
+                    let rim = o.shape == Shape::Box && !o.open && d > 0.7 * o.extent.radius;
+                    rgb = to_srgb8(o.color.srgb().map(|v| if rim { v * 0.6 } else { v }));
                 }
             }
             let (ax, az) = (s.agent.x, s.agent.z);

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 // Re-exported: these were this module's public paths before geometry.rs.
 pub use crate::world::geometry::{Pose, dist, heading};
-use crate::world::object::{Extent, ObjectColor, Shape, Size};
+use crate::world::object::{Extent, ObjectColor, Shape, Size, TRAY_HEIGHT};
 
 /// One object in the world.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -26,6 +26,36 @@ pub struct PlacedObject {
     /// Displacement per step in the floor plane, (x, z); zero for static objects.
     #[serde(default)]
     pub velocity: (f32, f32),
+    /// For a box: whether it has been opened.
+    #[serde(default)]
+    pub open: bool,
+    /// The closed box this object is shut in: while set, it is not drawn, seen, touched or
+    /// picked up, and it sits at the box's place.
+    #[serde(default)]
+    pub inside: Option<usize>,
+    /// For a key: it has opened a lock and stays in it, no longer drawn, seen or touched.
+    #[serde(default)]
+    pub used: bool,
+}
+
+impl PlacedObject {
+    /// Whether the object is a body others collide with and that hides what is behind it: every
+    /// object except one shut in a box and a key left in its lock.
+    pub fn solid(&self) -> bool {
+        self.inside.is_none() && !self.used
+    }
+
+    /// Whether the object blocks bodies and sight: a solid object that is not a key (a key lies
+    /// flat on the floor; the agent steps over it).
+    pub fn obstacle(&self) -> bool {
+        self.solid() && self.shape != Shape::Key
+    }
+
+    /// Open a box: it stays a body, as low as a tray, its lid beside it.
+    pub fn open_box(&mut self) {
+        self.open = true;
+        self.extent.height = TRAY_HEIGHT;
+    }
 }
 
 /// The light for one world.
@@ -79,14 +109,48 @@ pub enum Texture {
 /// Thickness of interior walls, metres.
 pub const INNER_WALL: f32 = 0.1;
 
-/// A wall across the whole depth at `x`, open between `door.0` and `door.1` along z.
+/// A wall across the whole depth at `x`, with a doorway between `door.0` and `door.1` along z.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct InnerWall {
     /// Position along x.
     pub x: f32,
     /// The doorway's extent along z.
     pub door: (f32, f32),
+    /// What fills the doorway.
+    #[serde(default)]
+    pub gate: Gate,
 }
+
+/// What fills a doorway: nothing, or a door that slides into the wall when open.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Gate {
+    /// An empty doorway.
+    #[default]
+    None,
+    /// An open door.
+    Open,
+    /// A closed door: `toggle` in front of it opens it.
+    Closed,
+    /// A locked door: `toggle` in front of it while carrying a key of its colour opens it.
+    Locked(ObjectColor),
+}
+
+impl Gate {
+    /// Whether bodies and sight pass through the doorway.
+    pub fn passable(self) -> bool {
+        matches!(self, Gate::None | Gate::Open)
+    }
+
+    /// Whether a door hangs in the doorway.
+    pub fn is_door(self) -> bool {
+        self != Gate::None
+    }
+}
+
+/// Colour of a closed, unlocked door, sRGB: wood.
+pub const DOOR_COLOR: [f32; 3] = [0.45, 0.30, 0.17];
+/// Thickness of a door panel, metres: thinner than the wall it slides into.
+pub const DOOR_THICKNESS: f32 = 0.06;
 
 impl Room {
     /// Whether a circle of radius `r` at `(x, z)` lies inside the outer walls and clear of every
@@ -97,7 +161,7 @@ impl Room {
             && self
                 .inner_walls
                 .iter()
-                .all(|w| (x - w.x).abs() >= r + INNER_WALL / 2.0 || (z - r >= w.door.0 && z + r <= w.door.1))
+                .all(|w| (x - w.x).abs() >= r + INNER_WALL / 2.0 || (w.gate.passable() && z - r >= w.door.0 && z + r <= w.door.1))
     }
 
     /// Which room (0 = westmost) a point is in.
@@ -113,7 +177,7 @@ impl Room {
             }
             let t = (w.x - a.0) / (b.0 - a.0);
             let z = a.1 + (b.1 - a.1) * t;
-            z < w.door.0 || z > w.door.1
+            z < w.door.0 || z > w.door.1 || !w.gate.passable()
         })
     }
 }
@@ -133,6 +197,9 @@ pub struct Layout {
     pub spawn: Pose,
     /// The mission text.
     pub mission: String,
+    /// Each named door and the interior wall it hangs in, in the scenario's order.
+    #[serde(default)]
+    pub doors: Vec<(String, usize)>,
 }
 
 impl Layout {
@@ -141,14 +208,26 @@ impl Layout {
         self.roles.iter().find(|(n, _)| n == name).map(|(_, i)| *i)
     }
 
+    /// The interior wall a named door hangs in.
+    pub fn door(&self, name: &str) -> Option<usize> {
+        self.doors.iter().find(|(n, _)| n == name).map(|(_, i)| *i)
+    }
+
     /// The first role's object: the task's main target.
     pub fn target(&self) -> usize {
         self.roles[0].1
     }
 
+    /// Whether a carried object's circle lies in the room and overlaps no object except `ignore`
+    /// that stands as high as it is carried: it passes over an open box.
+    pub fn carry_is_free(&self, c: (f32, f32), r: f32, ignore: Option<usize>) -> bool {
+        self.room.contains_circle(c.0, c.1, r)
+            && self.objects.iter().enumerate().all(|(i, o)| Some(i) == ignore || !o.obstacle() || o.open || dist(c, o.pos) >= r + o.extent.radius)
+    }
+
     /// Whether a circle lies in the room and overlaps no object except `ignore`.
     pub fn circle_is_free(&self, c: (f32, f32), r: f32, ignore: Option<usize>) -> bool {
         self.room.contains_circle(c.0, c.1, r)
-            && self.objects.iter().enumerate().all(|(i, o)| Some(i) == ignore || dist(c, o.pos) >= r + o.extent.radius)
+            && self.objects.iter().enumerate().all(|(i, o)| Some(i) == ignore || !o.obstacle() || dist(c, o.pos) >= r + o.extent.radius)
     }
 }

@@ -2,6 +2,7 @@
 //! and what the camera can see: plain data and geometry that every other part reads. Generation
 //! from a scenario and a seed sits above it and the task, in `generation`.
 
+pub mod appearance;
 pub mod body;
 pub mod geometry;
 pub mod layout;
@@ -10,6 +11,6 @@ pub mod visibility;
 
 pub use body::{AgentSpec, CARRY_GAP, REACH, Spawn};
 pub use geometry::{Pose, dist, heading, wrap_angle};
-pub use layout::{INNER_WALL, InnerWall, Layout, Lighting, PlacedObject, Room, Texture};
-pub use object::{Extent, ObjectColor, Shape, Size, extent};
+pub use layout::{DOOR_COLOR, DOOR_THICKNESS, Gate, INNER_WALL, InnerWall, Layout, Lighting, PlacedObject, Room, Texture};
+pub use object::{BOX_HEIGHT, BOX_SIDE, Extent, ObjectColor, Shape, Size, TRAY_HEIGHT, extent};
 pub use visibility::visible;

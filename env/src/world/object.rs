@@ -18,10 +18,15 @@ pub enum Shape {
     Capsule,
     /// A ring lying flat on the floor.
     Torus,
+    /// A key lying flat: it opens the locked doors of its colour (`toggle` while carrying it).
+    Key,
+    /// A box with a lid, which may hold one object until it is opened (`toggle`).
+    Box,
 }
 
 impl Shape {
-    /// Every shape.
+    /// Every plain shape: the ones drawn as one mesh, named in answers and drawn for
+    /// distractors by default. Keys and boxes are [`Shape::ENTITIES`].
     pub const ALL: [Shape; 6] = [
         Shape::Cube,
         Shape::Sphere,
@@ -30,6 +35,14 @@ impl Shape {
         Shape::Capsule,
         Shape::Torus,
     ];
+
+    /// The shapes the agent interacts with beyond carrying.
+    pub const ENTITIES: [Shape; 2] = [Shape::Key, Shape::Box];
+
+    /// Whether this is a plain shape (one of [`Shape::ALL`]).
+    pub fn is_plain(self) -> bool {
+        !Self::ENTITIES.contains(&self)
+    }
 
     /// The word used in missions.
     pub fn name(self) -> &'static str {
@@ -40,6 +53,8 @@ impl Shape {
             Shape::Cone => "cone",
             Shape::Capsule => "capsule",
             Shape::Torus => "torus",
+            Shape::Key => "key",
+            Shape::Box => "box",
         }
     }
 }
@@ -139,6 +154,13 @@ impl Size {
     }
 }
 
+/// A box's side, metres.
+pub const BOX_SIDE: f32 = 0.5;
+/// A shut box's height, lid included, metres.
+pub const BOX_HEIGHT: f32 = 0.5;
+/// An open box's height: its lid lies beside it and what it held rests on its floor, metres.
+pub const TRAY_HEIGHT: f32 = 0.1;
+
 /// The physical extent of an object: what collision, reach and visibility use.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Extent {
@@ -161,5 +183,8 @@ pub fn extent(shape: Shape, size: Size) -> Extent {
         Shape::Cone => Extent { radius: 0.5 * e, height: 1.2 * e },
         Shape::Capsule => Extent { radius: 0.3 * e, height: 1.3 * e },
         Shape::Torus => Extent { radius: 0.6 * e, height: 0.36 * e },
+        // A key is 0.32 m long whatever its size class; a box 0.5 m on a side, 0.5 m tall shut.
+        Shape::Key => Extent { radius: 0.17, height: 0.08 },
+        Shape::Box => Extent { radius: BOX_SIDE * std::f32::consts::FRAC_1_SQRT_2, height: BOX_HEIGHT },
     }
 }

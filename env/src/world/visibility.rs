@@ -9,6 +9,9 @@ use crate::world::layout::{PlacedObject, Room};
 /// another object.
 pub fn visible(room: &Room, objects: &[PlacedObject], spec: &AgentSpec, pose: &Pose, i: usize) -> bool {
     let o = &objects[i];
+    if !o.solid() {
+        return false;
+    }
     let eye = [pose.x, spec.eye_height, pose.z];
     let c = [o.pos.0, o.lift + o.extent.height / 2.0, o.pos.1];
     let d = [c[0] - eye[0], c[1] - eye[1], c[2] - eye[2]];
@@ -33,7 +36,7 @@ pub fn visible(room: &Room, objects: &[PlacedObject], spec: &AgentSpec, pose: &P
         return false;
     }
     objects.iter().enumerate().all(|(j, b)| {
-    if j == i {
+    if j == i || !b.obstacle() {
         return true;
     }
     let (sx, sz) = (c[0] - eye[0], c[2] - eye[2]);
