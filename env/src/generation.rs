@@ -98,6 +98,7 @@ fn try_generate(sc: &Scenario, rng: &mut ChaCha8Rng) -> std::result::Result<Layo
                 RoleKind::Object => (s, c, z),
                 RoleKind::Key => (Shape::Key, c, Size::Small),
                 RoleKind::Box { .. } => (Shape::Box, c, Size::Large),
+                RoleKind::Switch { .. } => (Shape::Switch, c, Size::Small),
             }
         };
         let kind = draw(rng, &role_pick, |(s, c, _)| {
@@ -209,16 +210,25 @@ fn try_generate(sc: &Scenario, rng: &mut ChaCha8Rng) -> std::result::Result<Layo
             DoorState::Open => Gate::Open,
             DoorState::Closed => Gate::Closed,
             DoorState::Locked(key) => Gate::Locked(index(key).map(|k| objects[k].color).ok_or_else(|| format!("no key role `{key}`"))?),
+            DoorState::Barred => Gate::Barred,
         };
         doors.push(d.name.clone());
     }
+    let switches = spec
+        .roles
+        .iter()
+        .filter_map(|r| match &r.kind {
+            RoleKind::Switch { opens } => Some((index(&r.name)?, doors.iter().position(|d| d == opens)?)),
+            _ => None,
+        })
+        .collect();
 
     let spawn = match sc.agent.spawn {
         Spawn::Random => random_spawn(rng, &room, &objects, roles[0].1, agent_r)?,
         Spawn::Overview => overview_spawn(rng, &room, &objects, sc)?,
     };
     let doors = doors.into_iter().enumerate().map(|(i, n)| (n, i)).collect();
-    let mut layout = Layout { room, lighting, objects, roles, spawn, mission: String::new(), doors };
+    let mut layout = Layout { room, lighting, objects, roles, spawn, mission: String::new(), doors, switches };
     layout.mission = render(&sc.task.mission, &layout);
     // Start clear of what the failure condition names, so no episode fails at step zero.
     let avoid = clearances(sc.task.failure.as_ref(), &layout);

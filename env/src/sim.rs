@@ -197,7 +197,7 @@ impl SimState {
         }
         let a = self.agent;
         // Boxes stay where they are; what an open box held can be taken from it.
-        let best = self.in_reach(|o| o.solid() && o.shape != Shape::Box);
+        let best = self.in_reach(|o| o.solid() && !matches!(o.shape, Shape::Box | Shape::Switch));
         if let Some(i) = best {
             let p = self.carry_position(&a, i);
             // Only lift it if it fits in front of the agent without hitting anything else.
@@ -259,14 +259,50 @@ impl SimState {
     fn toggle(&mut self) {
         let r = self.scenario.agent.radius;
         let a = self.agent;
-        let boxed = self.in_reach(|o| o.solid() && o.shape == Shape::Box && !o.open).map(|i| (i, dist((a.x, a.z), self.layout.objects[i].pos) - r - self.layout.objects[i].extent.radius));
+        let thing = self
+            .in_reach(|o| o.solid() && ((o.shape == Shape::Box && !o.open) || o.shape == Shape::Switch))
+            .map(|i| (i, dist((a.x, a.z), self.layout.objects[i].pos) - r - self.layout.objects[i].extent.radius));
         let door = self.door_in_reach();
-        match (boxed, door) {
-            (Some((b, gb)), Some((_, gd))) if gb <= gd => self.open_box(b),
-            (Some((b, _)), None) => self.open_box(b),
+        match (thing, door) {
+            (Some((i, gi)), Some((_, gd))) if gi <= gd => self.operate_object(i),
+            (Some((i, _)), None) => self.operate_object(i),
             (_, Some((k, _))) => self.operate_door(k),
             (None, None) => {}
         }
+    }
+
+    fn operate_object(&mut self, i: usize) {
+        match self.layout.objects[i].shape {
+            Shape::Box => self.open_box(i),
+            Shape::Switch => self.throw_switch(i),
+            _ => {}
+        }
+    }
+
+    /// Throw switch `i`: its barred doors open, or, thrown back, bar again (unless a body stands
+    /// in a doorway: then nothing moves).
+    fn throw_switch(&mut self, i: usize) {
+        let on = !self.layout.objects[i].open;
+        let walls: Vec<usize> = self.layout.switches.iter().filter(|(o, _)| *o == i).map(|(_, k)| *k).collect();
+        let before: Vec<Gate> = walls.iter().map(|k| self.layout.room.inner_walls[*k].gate).collect();
+        for k in &walls {
+            let gate = &mut self.layout.room.inner_walls[*k].gate;
+            *gate = if on { Gate::Open } else { Gate::Barred };
+        }
+        if !on && self.doorways_blocked() {
+            for (k, g) in walls.iter().zip(before) {
+                self.layout.room.inner_walls[*k].gate = g;
+            }
+            return;
+        }
+        self.layout.objects[i].open = on;
+    }
+
+    /// Whether the agent or a solid object stands where a shut door is.
+    fn doorways_blocked(&self) -> bool {
+        let room = &self.layout.room;
+        !room.contains_circle(self.agent.x, self.agent.z, self.scenario.agent.radius)
+            || self.layout.objects.iter().any(|o| o.solid() && !room.contains_circle(o.pos.0, o.pos.1, o.extent.radius))
     }
 
     /// Open box `b`: what it held rests on its floor, in view, and can be taken from it.
@@ -306,15 +342,13 @@ impl SimState {
     fn operate_door(&mut self, k: usize) {
         let gate = self.layout.room.inner_walls[k].gate;
         match gate {
-            Gate::None => {}
+            // A barred door opens only from its switch; one a switch opened closes only from it.
+            Gate::None | Gate::Barred => {}
+            Gate::Open if self.layout.switches.iter().any(|(_, w)| *w == k) => {}
             Gate::Closed => self.layout.room.inner_walls[k].gate = Gate::Open,
             Gate::Open => {
                 self.layout.room.inner_walls[k].gate = Gate::Closed;
-                let r = self.scenario.agent.radius;
-                let room = &self.layout.room;
-                let blocked = !room.contains_circle(self.agent.x, self.agent.z, r)
-                    || self.layout.objects.iter().any(|o| o.solid() && !room.contains_circle(o.pos.0, o.pos.1, o.extent.radius));
-                if blocked {
+                if self.doorways_blocked() {
                     self.layout.room.inner_walls[k].gate = Gate::Open;
                 }
             }
@@ -468,7 +502,7 @@ impl World for SimState {
             return Some(self.layout.room.inner_walls[k].gate == Gate::Open);
         }
         let o = &self.layout.objects[self.layout.role(name)?];
-        (o.shape == Shape::Box).then_some(o.open)
+        matches!(o.shape, Shape::Box | Shape::Switch).then_some(o.open)
     }
 
     fn is_unlocked(&self, door: &str) -> Option<bool> {
@@ -700,5 +734,34 @@ mod tests {
         s.layout.objects[0].pos = (w.x, zc);
         s.step(Action::Toggle);
         assert_eq!(s.is_open("door"), Some(true), "closed on an object in the doorway");
+    }
+
+    #[test]
+    fn a_barred_door_opens_and_bars_again_only_from_its_switch() {
+        let sc = Arc::new(Scenario::load("switch_door").expect("builtin"));
+        let mut s = SimState::new(sc, 2).expect("gen");
+        let w = s.layout.room.inner_walls[0];
+        let zc = (w.door.0 + w.door.1) / 2.0;
+        let lever = s.layout.role("lever").expect("lever");
+        let target = s.layout.role("target").expect("target");
+        s.layout.objects = vec![s.layout.objects[lever].clone(), s.layout.objects[target].clone()];
+        s.layout.roles = vec![("lever".into(), 0), ("target".into(), 1)];
+        s.layout.switches = vec![(0, 0)];
+        s.layout.objects[1].pos = (w.x + 1.5, zc);
+        // Facing the door: toggling it by hand does nothing.
+        s.agent = Pose { x: w.x - 0.9, z: zc, yaw: crate::world::geometry::heading((w.x - 0.9, zc), (w.x, zc)) };
+        assert_eq!(w.gate, Gate::Barred);
+        s.step(Action::Toggle);
+        assert_eq!(s.layout.room.inner_walls[0].gate, Gate::Barred, "opened by hand");
+        assert!(!s.is_visible(1));
+        // Facing the switch, 0.3 m away: toggle throws it and the door opens; again, it bars.
+        let at = (s.agent.x, s.agent.z + 0.3 + s.scenario.agent.radius + s.layout.objects[0].extent.radius);
+        s.layout.objects[0].pos = at;
+        s.agent.yaw = crate::world::geometry::heading((s.agent.x, s.agent.z), at);
+        s.step(Action::Toggle);
+        assert!(s.layout.objects[0].open && s.layout.room.inner_walls[0].gate == Gate::Open);
+        assert_eq!(s.is_open("lever"), Some(true));
+        s.step(Action::Toggle);
+        assert!(!s.layout.objects[0].open && s.layout.room.inner_walls[0].gate == Gate::Barred);
     }
 }

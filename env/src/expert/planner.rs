@@ -162,9 +162,10 @@ pub(crate) fn approach(body: f32, object: &PlacedObject) -> f32 {
     body + object.extent.radius + REACH * 0.5
 }
 
-/// `layout` with every door opened that an agent at `start` could open: closed doors, and
-/// locked doors whose key it can walk up to through the doors opened so far (keys in closed
-/// boxes count once their box can be reached). `held` is a key the agent carries.
+/// `layout` with every door opened that an agent at `start` could open: closed doors, locked
+/// doors whose key, and barred doors whose switch, it can walk up to through the doors opened so
+/// far (keys in closed boxes count once their box can be reached). `held` is a key the agent
+/// carries.
 pub(crate) fn opened(layout: &Layout, body: f32, start: (f32, f32), held: Option<usize>, avoid: &[(usize, f32)]) -> Layout {
     let mut open = layout.clone();
     for w in &mut open.room.inner_walls {
@@ -175,14 +176,16 @@ pub(crate) fn opened(layout: &Layout, body: f32, start: (f32, f32), held: Option
     loop {
         let mut changed = false;
         for k in 0..open.room.inner_walls.len() {
-            let Gate::Locked(color) = open.room.inner_walls[k].gate else { continue };
-            let key = open.objects.iter().enumerate().any(|(i, o)| {
-                o.shape == Shape::Key && o.color == color && !o.used && {
-                    let at = o.inside.map_or(i, |b| b);
-                    held == Some(i) || plan_to(&open, body, start, open.objects[at].pos, approach(body, &open.objects[at]), held, avoid).is_some()
-                }
-            });
-            if key {
+            let reachable = |i: usize| {
+                let at = open.objects[i].inside.unwrap_or(i);
+                held == Some(i) || plan_to(&open, body, start, open.objects[at].pos, approach(body, &open.objects[at]), held, avoid).is_some()
+            };
+            let opens = match open.room.inner_walls[k].gate {
+                Gate::Locked(color) => open.objects.iter().enumerate().any(|(i, o)| o.shape == Shape::Key && o.color == color && !o.used && reachable(i)),
+                Gate::Barred => open.switches.iter().any(|(i, w)| *w == k && reachable(*i)),
+                _ => false,
+            };
+            if opens {
                 open.room.inner_walls[k].gate = Gate::Open;
                 changed = true;
             }

@@ -36,6 +36,8 @@ enum Goal {
     OpenDoor { wall: usize },
     /// Open this box.
     OpenBox { object: usize },
+    /// Throw this switch.
+    Flip { object: usize },
 }
 
 fn goal_of(p: &Predicate, layout: &Layout) -> Option<Goal> {
@@ -49,7 +51,10 @@ fn goal_of(p: &Predicate, layout: &Layout) -> Option<Goal> {
         Predicate::Holding(x) => Some(Goal::Hold { object: layout.role(x)? }),
         Predicate::Open(x) | Predicate::Unlocked(x) => match layout.door(x) {
             Some(wall) => Some(Goal::OpenDoor { wall }),
-            None => Some(Goal::OpenBox { object: layout.role(x)? }),
+            None => {
+                let object = layout.role(x)?;
+                Some(if layout.objects[object].shape == Shape::Switch { Goal::Flip { object } } else { Goal::OpenBox { object } })
+            }
         },
         Predicate::All(ps) => {
             let goals: Vec<Goal> = ps.iter().filter_map(|p| goal_of(p, layout)).collect();
@@ -87,7 +92,7 @@ impl Goal {
     /// The object the goal is about, if any (a door is none).
     fn object(&self) -> Option<usize> {
         match *self {
-            Goal::Reach { object, .. } | Goal::Hold { object } | Goal::Place { object, .. } | Goal::OpenBox { object } => Some(object),
+            Goal::Reach { object, .. } | Goal::Hold { object } | Goal::Place { object, .. } | Goal::OpenBox { object } | Goal::Flip { object } => Some(object),
             Goal::OpenDoor { .. } => None,
         }
     }
@@ -99,7 +104,7 @@ impl Goal {
                 let w = &layout.room.inner_walls[wall];
                 (w.x, (w.door.0 + w.door.1) / 2.0)
             }
-            Goal::Reach { object, .. } | Goal::Hold { object } | Goal::Place { object, .. } | Goal::OpenBox { object } => layout.objects[object].pos,
+            Goal::Reach { object, .. } | Goal::Hold { object } | Goal::Place { object, .. } | Goal::OpenBox { object } | Goal::Flip { object } => layout.objects[object].pos,
         }
     }
 }
@@ -189,6 +194,7 @@ fn pursue(s: &SimState, goal: Goal, depth: usize) -> Action {
         }
         Goal::OpenDoor { wall } => open_door(s, wall),
         Goal::OpenBox { object } => open_box(s, object),
+        Goal::Flip { object } => flip(s, object),
     }
 }
 
@@ -217,11 +223,12 @@ fn detour(s: &SimState, goal: Goal) -> Option<Goal> {
     let r = s.scenario.agent.radius;
     let here = (s.agent.x, s.agent.z);
     let key = s.held.map(|h| &s.layout.objects[h]).filter(|o| o.shape == Shape::Key).map(|o| o.color);
-    if let Goal::OpenDoor { wall } = goal
-        && let Gate::Locked(color) = s.layout.room.inner_walls[wall].gate
-        && key != Some(color)
-    {
-        return key_for(s, color);
+    if let Goal::OpenDoor { wall } = goal {
+        match s.layout.room.inner_walls[wall].gate {
+            Gate::Locked(color) if key != Some(color) => return key_for(s, color),
+            Gate::Barred => return switch_for(s, wall),
+            _ => {}
+        }
     }
     let (to, reach) = match goal {
         Goal::OpenDoor { wall } => door_approach(s, wall),
@@ -251,9 +258,24 @@ fn detour(s: &SimState, goal: Goal) -> Option<Goal> {
     }
     let all = opened(&s.layout, r, here, s.held, &avoid);
     let path = plan_to(&all, r, here, to, reach, s.held, &avoid)?;
-    let wall = first_crossed(here, &path, walls, |w| matches!(w.gate, Gate::Locked(c) if Some(c) != key))?;
-    let Gate::Locked(color) = walls[wall].gate else { return None };
-    key_for(s, color)
+    let wall = first_crossed(here, &path, walls, |w| matches!(w.gate, Gate::Locked(c) if Some(c) != key) || w.gate == Gate::Barred)?;
+    match walls[wall].gate {
+        Gate::Locked(color) => key_for(s, color),
+        _ => switch_for(s, wall),
+    }
+}
+
+/// Throw the nearest switch that works the barred door in `wall`.
+fn switch_for(s: &SimState, wall: usize) -> Option<Goal> {
+    let here = (s.agent.x, s.agent.z);
+    let object = s
+        .layout
+        .switches
+        .iter()
+        .filter(|(_, w)| *w == wall)
+        .map(|(i, _)| *i)
+        .min_by(|a, b| dist(here, s.layout.objects[*a].pos).total_cmp(&dist(here, s.layout.objects[*b].pos)))?;
+    Some(Goal::Flip { object })
 }
 
 /// Fetch the nearest key of `color` that is still to be had.
@@ -326,6 +348,15 @@ fn face(s: &SimState, aim: (f32, f32)) -> Option<Action> {
         }
     }
     Some(t)
+}
+
+/// Walk up to the switch, face it and throw it.
+fn flip(s: &SimState, object: usize) -> Action {
+    let o = &s.layout.objects[object];
+    if s.gap_to(object) <= REACH - 0.05 {
+        return face(s, o.pos).unwrap_or(Action::Toggle);
+    }
+    navigate(s, o.pos, approach(s.scenario.agent.radius, o))
 }
 
 /// Walk up to the box, face it and open it.
@@ -685,7 +716,7 @@ mod tests {
     /// the boxes, in `Then` sequences and around a hazard: 99% over 200 seeds each.
     #[test]
     fn expert_opens_doors_unlocks_them_and_searches_boxes() {
-        for name in ["open_door_go_to", "unlock_door", "find_in_box", "key_in_box"] {
+        for name in ["open_door_go_to", "unlock_door", "find_in_box", "key_in_box", "switch_door"] {
             let t = tally(name);
             assert!(t.wins >= 198, "{name}: expert succeeded in {}/200 ({} failed, {} truncated)", t.wins, t.failed, t.truncated);
             assert_eq!(t.failed, 0, "{name}: the hazard ended {} episodes", t.failed);

@@ -227,8 +227,8 @@ fn shape_mesh(b: &mut Builder, shape: Shape) {
             // The whole tube circle, counter-clockwise in the profile plane (outside on the right).
             b.lathe(&arc(major, 0.0, minor, -std::f32::consts::PI, std::f32::consts::PI, 8), 8);
         }
-        // Keys and boxes are drawn as parts made of the plain shapes (`world::appearance`).
-        Shape::Key | Shape::Box => {}
+        // Keys, boxes and switches are drawn as parts made of the plain shapes (`world::appearance`).
+        Shape::Key | Shape::Box | Shape::Switch => {}
     }
 }
 

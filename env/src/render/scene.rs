@@ -149,8 +149,8 @@ pub fn create_palette(
             Shape::Cone => Cone { radius: r, height: h }.mesh().resolution(24).into(),
             Shape::Capsule => Capsule3d::new(r, h - 2.0 * r).mesh().longitudes(24).latitudes(12).into(),
             Shape::Torus => Torus::new(r - h, r).mesh().major_resolution(32).minor_resolution(12).into(),
-            // Keys and boxes are drawn as parts made of the plain shapes (`world::appearance`).
-            Shape::Key | Shape::Box => continue,
+            // Keys, boxes and switches are drawn as parts made of the plain shapes (`world::appearance`).
+            Shape::Key | Shape::Box | Shape::Switch => continue,
         };
         shapes.insert(shape, meshes.add(mesh));
     }

@@ -32,6 +32,7 @@ const BUILTINS: &[(&str, &str)] = &[
     ("unlock_door", include_str!("../../../assets/scenarios/unlock_door.ron")),
     ("find_in_box", include_str!("../../../assets/scenarios/find_in_box.ron")),
     ("key_in_box", include_str!("../../../assets/scenarios/key_in_box.ron")),
+    ("switch_door", include_str!("../../../assets/scenarios/switch_door.ron")),
 ];
 
 /// The names of the built-in scenarios.
@@ -160,6 +161,8 @@ pub enum DoorState {
     /// Locked with the colour of the named key role: `toggle` in front of it while carrying
     /// that key (or any key of its colour) opens it.
     Locked(String),
+    /// Barred: only a switch role that `opens` it opens it.
+    Barred,
 }
 
 fn default_brightness() -> Range<f32> {
@@ -279,6 +282,11 @@ pub enum RoleKind {
         #[serde(default)]
         holds: Option<String>,
     },
+    /// A switch of one of the listed colours, which opens and closes the named barred door.
+    Switch {
+        /// The door it works.
+        opens: String,
+    },
 }
 
 fn default_roles() -> Vec<RoleSpec> {
@@ -360,7 +368,7 @@ impl Scenario {
     /// Whether the world has something to `toggle`: a door, or a role or distractor that is a box.
     pub fn interactive(&self) -> bool {
         !self.room.doors.is_empty()
-            || self.objects.roles.iter().any(|r| matches!(r.kind, RoleKind::Box { .. }))
+            || self.objects.roles.iter().any(|r| matches!(r.kind, RoleKind::Box { .. } | RoleKind::Switch { .. }))
             || self.objects.shapes.contains(&Shape::Box)
     }
 
@@ -560,9 +568,9 @@ impl Scenario {
             pred.openables(&mut openables);
             for (name, door_only) in openables {
                 let door = self.room.doors.iter().any(|d| d.name == name);
-                let a_box = roles.iter().any(|r| r.name == name && matches!(r.kind, RoleKind::Box { .. }));
+                let a_box = roles.iter().any(|r| r.name == name && matches!(r.kind, RoleKind::Box { .. } | RoleKind::Switch { .. }));
                 if !door && (door_only || !a_box) {
-                    let what = if door_only { "a door in room.doors" } else { "a door in room.doors or a box role" };
+                    let what = if door_only { "a door in room.doors" } else { "a door in room.doors, a box or a switch role" };
                     return Err(bad(field, format!("condition refers to `{name}`, which is not {what}")));
                 }
             }
@@ -611,8 +619,20 @@ impl Scenario {
                 }
             }
         }
+        for d in &self.room.doors {
+            if d.state == DoorState::Barred && !roles.iter().any(|r| matches!(&r.kind, RoleKind::Switch { opens } if *opens == d.name)) {
+                return Err(("room.doors", format!("door `{}` is barred, but no switch role opens it (kind: Switch(opens: \"{}\"))", d.name, d.name)));
+            }
+        }
         let mut held: Vec<&str> = Vec::new();
         for r in roles {
+            if let RoleKind::Switch { opens } = &r.kind {
+                match self.room.doors.iter().find(|d| d.name == *opens) {
+                    Some(d) if d.state == DoorState::Barred => {}
+                    Some(_) => return Err(("objects.roles", format!("switch `{}` opens door `{opens}`, which is not barred (state: Barred)", r.name))),
+                    None => return Err(("objects.roles", format!("switch `{}` opens `{opens}`, which is not a door in room.doors", r.name))),
+                }
+            }
             if let RoleKind::Box { holds: Some(h) } = &r.kind {
                 match role(h) {
                     None => return Err(("objects.roles", format!("box `{}` holds `{h}`, which is not defined in objects.roles", r.name))),
@@ -627,7 +647,8 @@ impl Scenario {
         let colors = self.objects.colors.len();
         let keys = roles.iter().filter(|r| r.kind == RoleKind::Key).count();
         let boxes = roles.iter().filter(|r| matches!(r.kind, RoleKind::Box { .. })).count();
-        for (what, n) in [("keys", keys), ("boxes", boxes)] {
+        let switches = roles.iter().filter(|r| matches!(r.kind, RoleKind::Switch { .. })).count();
+        for (what, n) in [("keys", keys), ("boxes", boxes), ("switches", switches)] {
             if n > colors {
                 return Err(("objects.colors", format!("{n} {what} need {n} colours to stay apart; {colors} are listed")));
             }
@@ -857,12 +878,21 @@ mod tests {
             (text.replace("rooms: (default: 2, min: 2, max: 2)", "rooms: (default: 2, min: 1, max: 2)"), "room.doors", "doorways"),
             (text.replace("(name: \"other_key\", kind: Key)", "(name: \"other_key\", kind: Box(holds: \"crate\"))"), "objects.roles", "not defined"),
             (text.replace("success: Near(Agent, Object(\"target\"), 0.5)", "success: Unlocked(\"target\")"), "task.success", "not a door"),
-            (text.replace("success: Near(Agent, Object(\"target\"), 0.5)", "success: Open(\"key\")"), "task.success", "not a door in room.doors or a box role"),
+            (text.replace("success: Near(Agent, Object(\"target\"), 0.5)", "success: Open(\"key\")"), "task.success", "not a door in room.doors, a box or a switch role"),
         ];
         for (ron, field, why) in cases {
             let err = Scenario::from_ron(&ron, "t.ron").expect_err(why).to_string();
             let (line, col) = locate(&ron, field).expect("the field is written");
             assert!(err.starts_with(&format!("t.ron:{line}:{col}: field `{field}`")) && err.contains(why), "{err}");
+        }
+        let switch = include_str!("../../../assets/scenarios/switch_door.ron");
+        for (ron, field, why) in [
+            (switch.replace("state: Barred", "state: Closed"), "objects.roles", "not barred"),
+            (switch.replace("Switch(opens: \"door\")", "Switch(opens: \"gate\")"), "room.doors", "no switch role opens it"),
+        ] {
+            let err = Scenario::from_ron(&ron, "s.ron").expect_err(why).to_string();
+            let (line, col) = locate(&ron, field).expect("the field is written");
+            assert!(err.starts_with(&format!("s.ron:{line}:{col}: field `{field}`")) && err.contains(why), "{err}");
         }
         let boxes = include_str!("../../../assets/scenarios/find_in_box.ron").replace("kind: Box())", "kind: Box(holds: \"box\"))");
         let err = Scenario::from_ron(&boxes, "b.ron").expect_err("a box in a box").to_string();

@@ -3,7 +3,7 @@
 //! its body and its lid; a door is one panel. Every object has the same number of parts whatever
 //! its state, so a renderer can keep one drawable per part; a part with zero scale draws nothing.
 
-use crate::world::layout::{DOOR_COLOR, DOOR_THICKNESS, Gate, InnerWall, PlacedObject};
+use crate::world::layout::{BARRED_COLOR, DOOR_COLOR, DOOR_THICKNESS, Gate, InnerWall, PlacedObject};
 use crate::world::object::{BOX_HEIGHT, BOX_SIDE, Shape, TRAY_HEIGHT};
 
 /// The side of the unit cube mesh: a cube part of scale `s` is `CUBE_SIDE * s` metres across.
@@ -44,7 +44,7 @@ impl Part {
 pub fn part_count(shape: Shape) -> usize {
     match shape {
         Shape::Key => 3,
-        Shape::Box => 2,
+        Shape::Box | Shape::Switch => 2,
         _ => 1,
     }
 }
@@ -90,6 +90,15 @@ pub fn object_parts(o: &PlacedObject, mut f: impl FnMut(Part)) {
                 emit(cuboid(at(o, [0.0, body + LID / 2.0, 0.0]), [BOX_SIDE + LID, LID, BOX_SIDE + LID], o.yaw, lid));
             }
         }
+        Shape::Switch => {
+            // A post in the switch's colour, and a dark knob: up while the switch is off, low
+            // on the post once thrown.
+            let post = o.extent.height - 0.1;
+            // The unit cylinder is 0.45 m in radius and 1.1 m tall.
+            emit(Part { mesh: Shape::Cylinder, centre: at(o, [0.0, post / 2.0, 0.0]), scale: [0.2, post / 1.1, 0.2], yaw: o.yaw, srgb });
+            let knob = if o.open { post * 0.5 } else { post + 0.05 };
+            emit(cuboid(at(o, [0.0, knob, 0.0]), [0.16, 0.1, 0.16], o.yaw, [0.12, 0.12, 0.12]));
+        }
         shape => {
             let e = o.size.extent();
             emit(Part { mesh: shape, centre: [o.pos.0, o.lift + o.extent.height / 2.0, o.pos.1], scale: [e; 3], yaw: o.yaw, srgb });
@@ -104,6 +113,7 @@ pub fn door_panel(wall: &InnerWall, height: f32) -> Option<Part> {
         Gate::None => return None,
         Gate::Open | Gate::Closed => DOOR_COLOR,
         Gate::Locked(c) => c.srgb(),
+        Gate::Barred => BARRED_COLOR,
     };
     let width = wall.door.1 - wall.door.0;
     let z = (wall.door.0 + wall.door.1) / 2.0 + if wall.gate == Gate::Open { width } else { 0.0 };

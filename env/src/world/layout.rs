@@ -26,7 +26,7 @@ pub struct PlacedObject {
     /// Displacement per step in the floor plane, (x, z); zero for static objects.
     #[serde(default)]
     pub velocity: (f32, f32),
-    /// For a box: whether it has been opened.
+    /// For a box: whether it has been opened; for a switch: whether it is thrown (its door open).
     #[serde(default)]
     pub open: bool,
     /// The closed box this object is shut in: while set, it is not drawn, seen, touched or
@@ -133,6 +133,8 @@ pub enum Gate {
     Closed,
     /// A locked door: `toggle` in front of it while carrying a key of its colour opens it.
     Locked(ObjectColor),
+    /// A barred door: only its switch opens it (and closes it again).
+    Barred,
 }
 
 impl Gate {
@@ -149,6 +151,8 @@ impl Gate {
 
 /// Colour of a closed, unlocked door, sRGB: wood.
 pub const DOOR_COLOR: [f32; 3] = [0.45, 0.30, 0.17];
+/// Colour of a barred door, sRGB: dark metal.
+pub const BARRED_COLOR: [f32; 3] = [0.22, 0.24, 0.30];
 /// Thickness of a door panel, metres: thinner than the wall it slides into.
 pub const DOOR_THICKNESS: f32 = 0.06;
 
@@ -200,6 +204,9 @@ pub struct Layout {
     /// Each named door and the interior wall it hangs in, in the scenario's order.
     #[serde(default)]
     pub doors: Vec<(String, usize)>,
+    /// Each switch (object index) and the interior wall whose barred door it works.
+    #[serde(default)]
+    pub switches: Vec<(usize, usize)>,
 }
 
 impl Layout {

@@ -11,6 +11,6 @@ pub mod visibility;
 
 pub use body::{AgentSpec, CARRY_GAP, REACH, Spawn};
 pub use geometry::{Pose, dist, heading, wrap_angle};
-pub use layout::{DOOR_COLOR, DOOR_THICKNESS, Gate, INNER_WALL, InnerWall, Layout, Lighting, PlacedObject, Room, Texture};
+pub use layout::{BARRED_COLOR, DOOR_COLOR, DOOR_THICKNESS, Gate, INNER_WALL, InnerWall, Layout, Lighting, PlacedObject, Room, Texture};
 pub use object::{BOX_HEIGHT, BOX_SIDE, Extent, ObjectColor, Shape, Size, TRAY_HEIGHT, extent};
 pub use visibility::visible;

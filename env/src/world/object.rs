@@ -22,6 +22,8 @@ pub enum Shape {
     Key,
     /// A box with a lid, which may hold one object until it is opened (`toggle`).
     Box,
+    /// A lever on a post: `toggle` opens and closes the barred door it works.
+    Switch,
 }
 
 impl Shape {
@@ -36,8 +38,8 @@ impl Shape {
         Shape::Torus,
     ];
 
-    /// The shapes the agent interacts with beyond carrying.
-    pub const ENTITIES: [Shape; 2] = [Shape::Key, Shape::Box];
+    /// The shapes the agent interacts with beyond carrying: keys, boxes and switches.
+    pub const ENTITIES: [Shape; 3] = [Shape::Key, Shape::Box, Shape::Switch];
 
     /// Whether this is a plain shape (one of [`Shape::ALL`]).
     pub fn is_plain(self) -> bool {
@@ -55,6 +57,7 @@ impl Shape {
             Shape::Torus => "torus",
             Shape::Key => "key",
             Shape::Box => "box",
+            Shape::Switch => "switch",
         }
     }
 }
@@ -186,5 +189,6 @@ pub fn extent(shape: Shape, size: Size) -> Extent {
         // A key is 0.32 m long whatever its size class; a box 0.5 m on a side, 0.5 m tall shut.
         Shape::Key => Extent { radius: 0.17, height: 0.08 },
         Shape::Box => Extent { radius: BOX_SIDE * std::f32::consts::FRAC_1_SQRT_2, height: BOX_HEIGHT },
+        Shape::Switch => Extent { radius: 0.12, height: 0.9 },
     }
 }
