@@ -66,6 +66,36 @@ fn opening_a_box_shows_what_it_held_where_it_lies() {
     }
 }
 
+/// Throwing the light switch of a dark room brightens the frame at once, in both renderers (the
+/// PBR path updates its lights each step; the batch renderer shades every frame from the state).
+#[test]
+fn a_light_switch_brightens_the_frame_in_both_renderers() {
+    let sc = scenario("lights_on");
+    for renderer in Renderer::ALL {
+        let mut env = Env::with_config(EnvConfig { renderer, ..EnvConfig::new(sc.clone()) }).expect("env");
+        let mean = |rgb: &[u8]| rgb.iter().map(|v| f64::from(*v)).sum::<f64>() / rgb.len() as f64;
+        let mut lit = 0;
+        for seed in 0..3 {
+            let (obs, _) = env.reset(seed).expect("reset");
+            let mut before = mean(&obs.frame.rgb);
+            loop {
+                let s = env.state().expect("state");
+                let (dark, a) = (!s.layout.lit, expert_action(s));
+                let step = env.step(a).expect("step");
+                let now = mean(&step.obs.frame.rgb);
+                if dark && env.state().expect("state").layout.lit {
+                    assert!(now > 2.0 * before, "{renderer}: seed {seed}: the light went on but the frame went from {before:.1} to {now:.1}");
+                    lit += 1;
+                    break;
+                }
+                assert!(!step.terminated && !step.truncated, "{renderer}: seed {seed}: the episode ended in the dark");
+                before = now;
+            }
+        }
+        assert_eq!(lit, 3);
+    }
+}
+
 /// While the door is shut, the target behind it is not drawn where it would be seen through the
 /// doorway; once the door is open and the target in view, it is.
 #[test]

@@ -218,17 +218,18 @@ fn try_generate(sc: &Scenario, rng: &mut ChaCha8Rng) -> std::result::Result<Layo
         .roles
         .iter()
         .filter_map(|r| match &r.kind {
-            RoleKind::Switch { opens } => Some((index(&r.name)?, doors.iter().position(|d| d == opens)?)),
+            RoleKind::Switch { opens: Some(opens), .. } => Some((index(&r.name)?, doors.iter().position(|d| d == opens)?)),
             _ => None,
         })
         .collect();
+    let light_switches = spec.roles.iter().filter(|r| matches!(r.kind, RoleKind::Switch { light: true, .. })).filter_map(|r| index(&r.name)).collect();
 
     let spawn = match sc.agent.spawn {
         Spawn::Random => random_spawn(rng, &room, &objects, roles[0].1, agent_r)?,
         Spawn::Overview => overview_spawn(rng, &room, &objects, sc)?,
     };
     let doors = doors.into_iter().enumerate().map(|(i, n)| (n, i)).collect();
-    let mut layout = Layout { room, lighting, objects, roles, spawn, mission: String::new(), doors, switches };
+    let mut layout = Layout { room, lighting, objects, roles, spawn, mission: String::new(), doors, switches, light_switches, lit: !sc.lighting.dark };
     layout.mission = render(&sc.task.mission, &layout);
     // Start clear of what the failure condition names, so no episode fails at step zero.
     let avoid = clearances(sc.task.failure.as_ref(), &layout);

@@ -279,10 +279,13 @@ impl SimState {
         }
     }
 
-    /// Throw switch `i`: its barred doors open, or, thrown back, bar again (unless a body stands
-    /// in a doorway: then nothing moves).
+    /// Throw switch `i`: the light goes on (or off), its barred doors open, or, thrown back, bar
+    /// again (unless a body stands in a doorway: then the doors and the switch stay).
     fn throw_switch(&mut self, i: usize) {
         let on = !self.layout.objects[i].open;
+        if self.layout.light_switches.contains(&i) {
+            self.layout.lit = on;
+        }
         let walls: Vec<usize> = self.layout.switches.iter().filter(|(o, _)| *o == i).map(|(_, k)| *k).collect();
         let before: Vec<Gate> = walls.iter().map(|k| self.layout.room.inner_walls[*k].gate).collect();
         for k in &walls {
@@ -763,5 +766,25 @@ mod tests {
         assert_eq!(s.is_open("lever"), Some(true));
         s.step(Action::Toggle);
         assert!(!s.layout.objects[0].open && s.layout.room.inner_walls[0].gate == Gate::Barred);
+    }
+
+    #[test]
+    fn a_light_switch_lights_the_dark_room_and_dims_it_again() {
+        let sc = Arc::new(Scenario::load("lights_on").expect("builtin"));
+        let mut s = SimState::new(sc, 4).expect("gen");
+        let switch = s.layout.role("switch").expect("switch");
+        assert!(!s.layout.lit && s.layout.light().ambient < s.layout.lighting.ambient * 0.2);
+        let (fx, fz) = s.agent.forward();
+        let d = s.scenario.agent.radius + s.layout.objects[switch].extent.radius + 0.2;
+        let at = (s.agent.x + fx * d, s.agent.z + fz * d);
+        s.layout.objects.retain(|o| o.shape == Shape::Switch);
+        s.layout.objects[0].pos = at;
+        s.layout.light_switches = vec![0];
+        s.layout.roles = vec![("switch".into(), 0)];
+        s.step(Action::Toggle);
+        assert!(s.layout.lit && s.layout.light() == s.layout.lighting);
+        assert_eq!(s.is_open("switch"), Some(true));
+        s.step(Action::Toggle);
+        assert!(!s.layout.lit);
     }
 }

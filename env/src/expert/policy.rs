@@ -716,7 +716,7 @@ mod tests {
     /// the boxes, in `Then` sequences and around a hazard: 99% over 200 seeds each.
     #[test]
     fn expert_opens_doors_unlocks_them_and_searches_boxes() {
-        for name in ["open_door_go_to", "unlock_door", "find_in_box", "key_in_box", "switch_door"] {
+        for name in ["open_door_go_to", "unlock_door", "find_in_box", "key_in_box", "switch_door", "lights_on"] {
             let t = tally(name);
             assert!(t.wins >= 198, "{name}: expert succeeded in {}/200 ({} failed, {} truncated)", t.wins, t.failed, t.truncated);
             assert_eq!(t.failed, 0, "{name}: the hazard ended {} episodes", t.failed);

@@ -82,7 +82,7 @@ impl Shading {
         let view = Mat4::from_rotation_translation(rotation, Vec3::new(x, y, z)).inverse();
         let projection = Mat4::perspective_rh(s.scenario.agent.fov_deg.to_radians(), aspect, NEAR, FAR);
         let clip = projection * view;
-        let l = &s.layout.lighting;
+        let l = &s.layout.light();
         let to_light = Vec3::new(l.elevation.cos() * l.azimuth.sin(), l.elevation.sin(), l.elevation.cos() * l.azimuth.cos());
         let sun = SUN_GAIN * l.illuminance * exposure() / std::f32::consts::PI;
         let ambient = AMBIENT_GAIN * l.ambient * exposure();

@@ -18,4 +18,4 @@ pub mod scene;
 pub use batch_renderer::BatchRenderPlugin;
 pub use frames::FramesPlugin;
 pub use renderer::Renderer;
-pub use scene::{EnvCamera, EnvMember, Palette, PbrRenderPlugin, SceneObject, ViewTargets, create_palette, rebuild_scenes, spawn_cameras, sync_poses};
+pub use scene::{EnvCamera, EnvMember, Palette, PbrRenderPlugin, SceneObject, ViewTargets, create_palette, rebuild_scenes, spawn_cameras, sync_lights, sync_poses};

@@ -99,7 +99,7 @@ fn pattern(w: u32, h: u32, light: impl Fn(u32, u32) -> bool) -> Image {
 impl Plugin for PbrRenderPlugin {
     fn build(&self, app: &mut App) {
         app.add_systems(Startup, (create_palette, spawn_cameras))
-            .add_systems(Update, (rebuild_scenes, sync_poses).chain().in_set(EnvSystems::SyncScene));
+            .add_systems(Update, (rebuild_scenes, sync_poses, sync_lights).chain().in_set(EnvSystems::SyncScene));
     }
 
     fn finish(&self, app: &mut App) {
@@ -241,7 +241,7 @@ pub fn rebuild_scenes(
                 if let Projection::Perspective(p) = projection.as_mut() {
                     p.fov = state.scenario.agent.fov_deg.to_radians();
                 }
-                ambient.brightness = state.layout.lighting.ambient;
+                ambient.brightness = state.layout.light().ambient;
             }
         }
     }
@@ -282,7 +282,7 @@ fn spawn_scene(commands: &mut Commands, env: usize, layout: &Layout, palette: &m
             layer(env),
         ));
     }
-    let l = &layout.lighting;
+    let l = &layout.light();
     let toward = -Vec3::new(l.elevation.cos() * l.azimuth.sin(), l.elevation.sin(), l.elevation.cos() * l.azimuth.cos());
     commands.spawn((
         EnvMember(env),
@@ -347,6 +347,29 @@ fn camera_transform(s: &SimState) -> Transform {
     let [x, y, z] = s.eye();
     Transform::from_xyz(x, y, z)
         .with_rotation(Quat::from_rotation_y(s.agent.yaw) * Quat::from_rotation_x(-s.scenario.agent.pitch_deg.to_radians()))
+}
+
+/// Light each env's scene as its simulation says: a light switch dims or restores it.
+pub fn sync_lights(
+    envs: Res<EnvSlots>,
+    mut suns: Query<(&EnvMember, &mut DirectionalLight)>,
+    mut cameras: Query<(&EnvCamera, &mut AmbientLight)>,
+) {
+    let light = |env: usize| envs.slots.get(env).and_then(|s| s.state.as_ref()).map(|s| s.layout.light());
+    for (member, mut sun) in &mut suns {
+        if let Some(l) = light(member.0)
+            && sun.illuminance != l.illuminance
+        {
+            sun.illuminance = l.illuminance;
+        }
+    }
+    for (cam, mut ambient) in &mut cameras {
+        if let Some(l) = light(cam.0)
+            && ambient.brightness != l.ambient
+        {
+            ambient.brightness = l.ambient;
+        }
+    }
 }
 
 /// Move cameras and objects to where the simulations put them.

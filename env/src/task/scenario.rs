@@ -33,6 +33,7 @@ const BUILTINS: &[(&str, &str)] = &[
     ("find_in_box", include_str!("../../../assets/scenarios/find_in_box.ron")),
     ("key_in_box", include_str!("../../../assets/scenarios/key_in_box.ron")),
     ("switch_door", include_str!("../../../assets/scenarios/switch_door.ron")),
+    ("lights_on", include_str!("../../../assets/scenarios/lights_on.ron")),
 ];
 
 /// The names of the built-in scenarios.
@@ -200,6 +201,8 @@ pub struct LightingSpec {
     pub elevation_deg: Range<f32>,
     /// Compass direction of the light, degrees.
     pub azimuth_deg: Range<f32>,
+    /// The light starts off: the room is dim until a light switch is thrown.
+    pub dark: bool,
 }
 
 impl Default for LightingSpec {
@@ -209,6 +212,7 @@ impl Default for LightingSpec {
             ambient: Range { default: 900.0, min: 700.0, max: 1100.0 },
             elevation_deg: Range { default: 60.0, min: 45.0, max: 75.0 },
             azimuth_deg: Range { default: 30.0, min: 0.0, max: 360.0 },
+            dark: false,
         }
     }
 }
@@ -282,10 +286,15 @@ pub enum RoleKind {
         #[serde(default)]
         holds: Option<String>,
     },
-    /// A switch of one of the listed colours, which opens and closes the named barred door.
+    /// A switch of one of the listed colours: it opens and closes the named barred door, or,
+    /// with `light: true`, turns the room's light on and off.
     Switch {
         /// The door it works.
-        opens: String,
+        #[serde(default)]
+        opens: Option<String>,
+        /// It works the light.
+        #[serde(default)]
+        light: bool,
     },
 }
 
@@ -620,17 +629,23 @@ impl Scenario {
             }
         }
         for d in &self.room.doors {
-            if d.state == DoorState::Barred && !roles.iter().any(|r| matches!(&r.kind, RoleKind::Switch { opens } if *opens == d.name)) {
+            if d.state == DoorState::Barred && !roles.iter().any(|r| matches!(&r.kind, RoleKind::Switch { opens: Some(opens), .. } if *opens == d.name)) {
                 return Err(("room.doors", format!("door `{}` is barred, but no switch role opens it (kind: Switch(opens: \"{}\"))", d.name, d.name)));
             }
         }
         let mut held: Vec<&str> = Vec::new();
         for r in roles {
-            if let RoleKind::Switch { opens } = &r.kind {
-                match self.room.doors.iter().find(|d| d.name == *opens) {
-                    Some(d) if d.state == DoorState::Barred => {}
-                    Some(_) => return Err(("objects.roles", format!("switch `{}` opens door `{opens}`, which is not barred (state: Barred)", r.name))),
-                    None => return Err(("objects.roles", format!("switch `{}` opens `{opens}`, which is not a door in room.doors", r.name))),
+            if let RoleKind::Switch { opens, light } = &r.kind {
+                match (opens, light) {
+                    (Some(_), true) | (None, false) => {
+                        return Err(("objects.roles", format!("switch `{}` must either open a door (opens: \"door\") or work the light (light: true)", r.name)));
+                    }
+                    (None, true) => {}
+                    (Some(opens), false) => match self.room.doors.iter().find(|d| d.name == *opens) {
+                        Some(d) if d.state == DoorState::Barred => {}
+                        Some(_) => return Err(("objects.roles", format!("switch `{}` opens door `{opens}`, which is not barred (state: Barred)", r.name))),
+                        None => return Err(("objects.roles", format!("switch `{}` opens `{opens}`, which is not a door in room.doors", r.name))),
+                    },
                 }
             }
             if let RoleKind::Box { holds: Some(h) } = &r.kind {
@@ -889,6 +904,7 @@ mod tests {
         for (ron, field, why) in [
             (switch.replace("state: Barred", "state: Closed"), "objects.roles", "not barred"),
             (switch.replace("Switch(opens: \"door\")", "Switch(opens: \"gate\")"), "room.doors", "no switch role opens it"),
+            (switch.replace("Switch(opens: \"door\")", "Switch(opens: \"door\", light: true)"), "objects.roles", "either open a door"),
         ] {
             let err = Scenario::from_ron(&ron, "s.ron").expect_err(why).to_string();
             let (line, col) = locate(&ron, field).expect("the field is written");

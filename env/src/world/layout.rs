@@ -207,12 +207,31 @@ pub struct Layout {
     /// Each switch (object index) and the interior wall whose barred door it works.
     #[serde(default)]
     pub switches: Vec<(usize, usize)>,
+    /// The switches (object indices) that turn the light on and off.
+    #[serde(default)]
+    pub light_switches: Vec<usize>,
+    /// Whether the light is on; off, the room is lit at [`DARK`] of its light.
+    #[serde(default = "lit")]
+    pub lit: bool,
 }
+
+fn lit() -> bool {
+    true
+}
+
+/// How much of its light a room keeps while its light is off.
+pub const DARK: f32 = 0.15;
 
 impl Layout {
     /// The object bound to a role.
     pub fn role(&self, name: &str) -> Option<usize> {
         self.roles.iter().find(|(n, _)| n == name).map(|(_, i)| *i)
+    }
+
+    /// The light the room is lit by now: its own, or [`DARK`] of it while the light is off.
+    pub fn light(&self) -> Lighting {
+        let k = if self.lit { 1.0 } else { DARK };
+        Lighting { illuminance: self.lighting.illuminance * k, ambient: self.lighting.ambient * k, ..self.lighting }
     }
 
     /// The interior wall a named door hangs in.
