@@ -30,7 +30,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-ACTION_TOKENS = 11
+# The model's action tokens when the config does not say (dynamics.action_tokens): the env's
+# eleven actions and `answer`.
+ACTION_TOKENS = 12
 
 
 class Attention(nn.Module):
@@ -182,7 +184,7 @@ def main():
     grid = cfg["image_size"] // cfg["tokenizer"]["patch"]
     p = grid * grid
     d = cfg["dynamics"]
-    vocab = codebook + ACTION_TOKENS + 1 + d["text_tokens"]
+    vocab = codebook + d.get("action_tokens", ACTION_TOKENS) + 1 + d["text_tokens"]
     max_seq = d["frames"] * (p + 1) - 1
     # Block teacher forcing: the first frames-1 blocks (frame + action) go in.
     seq = (d["frames"] - 1) * (p + 1)

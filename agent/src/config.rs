@@ -339,6 +339,9 @@ impl Config {
 
     /// Why the config cannot be trained, if it cannot.
     pub fn validate(&self) -> Result<(), String> {
+        if self.dynamics.action_tokens < 2 {
+            return Err(format!("dynamics.action_tokens {} must be at least 2 (the actions, then `answer`)", self.dynamics.action_tokens));
+        }
         let t = &self.tokenizer;
         if t.patch == 0 || !self.image_size.is_multiple_of(t.patch) {
             return Err(format!("tokenizer.patch {} must divide image_size {}", t.patch, self.image_size));

@@ -146,7 +146,7 @@ impl SimState {
             }
             if !blocked {
                 let mut bodies: Vec<((f32, f32), f32)> =
-                    self.layout.objects.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, b)| (b.pos, b.extent.radius)).collect();
+                    self.layout.objects.iter().enumerate().filter(|(j, b)| *j != i && b.obstacle()).map(|(_, b)| (b.pos, b.extent.radius)).collect();
                 bodies.push(((self.agent.x, self.agent.z), r));
                 if let Some((c, _)) = bodies.into_iter().find(|(c, cr)| dist(next, *c) < o.extent.radius + cr) {
                     // Reflect about the line joining the centres.
@@ -234,8 +234,8 @@ impl SimState {
     }
 
     /// The door the agent looks at within reach: the interior wall it hangs in and the gap from
-    /// the body to the wall. Looked at means the line straight ahead meets the wall inside the
-    /// doorway.
+    /// the body to the wall along the line of sight. Looked at means the line straight ahead
+    /// meets the wall inside the doorway.
     fn door_in_reach(&self) -> Option<(usize, f32)> {
         let r = self.scenario.agent.radius;
         let a = self.agent;
@@ -249,7 +249,7 @@ impl SimState {
             .filter_map(|(k, w)| {
                 let t = (w.x - a.x) / fx;
                 let z = a.z + t * fz;
-                let gap = (w.x - a.x).abs() - r - INNER_WALL / 2.0;
+                let gap = ((w.x - a.x).abs() - INNER_WALL / 2.0) / fx.abs() - r;
                 (t > 0.0 && gap <= self.toggle_reach() && z >= w.door.0 && z <= w.door.1).then_some((k, gap))
             })
             .min_by(|x, y| x.1.total_cmp(&y.1))
@@ -257,11 +257,9 @@ impl SimState {
 
     /// Operate the nearest door or closed box in front of the agent, within reach.
     fn toggle(&mut self) {
-        let r = self.scenario.agent.radius;
-        let a = self.agent;
         let thing = self
             .in_reach(|o| o.solid() && ((o.shape == Shape::Box && !o.open) || o.shape == Shape::Switch))
-            .map(|i| (i, dist((a.x, a.z), self.layout.objects[i].pos) - r - self.layout.objects[i].extent.radius));
+            .map(|i| (i, self.gap_to(i)));
         let door = self.door_in_reach();
         match (thing, door) {
             (Some((i, gi)), Some((_, gd))) if gi <= gd => self.operate_object(i),
@@ -737,6 +735,16 @@ mod tests {
         s.layout.objects[0].pos = (w.x, zc);
         s.step(Action::Toggle);
         assert_eq!(s.is_open("door"), Some(true), "closed on an object in the doorway");
+        // Close beside the wall but looking along it at the doorway: out of reach.
+        s.layout.objects[0].pos = (w.x + 2.0, zc);
+        s.step(Action::Toggle);
+        assert_eq!(s.is_open("door"), Some(false));
+        // Towards the far end of the wall from the doorway: at least 1.5 m along it.
+        let z = if zc > 0.0 { zc - 1.5 } else { zc + 1.5 };
+        s.agent = Pose { x: w.x - 0.4, z, yaw: crate::world::geometry::heading((w.x - 0.4, z), (w.x, zc)) };
+        assert!(s.pose_is_free(&s.agent));
+        s.step(Action::Toggle);
+        assert_eq!(s.is_open("door"), Some(false), "worked a door 1.5 m off along the wall");
     }
 
     #[test]

@@ -221,7 +221,7 @@ pub fn finetune(cfg: &Config, job: &Finetune<'_>, device: &Device, obs: &mut dyn
             let pretrained = checkpoint::load_state(&ckpt)?;
             crate::actions::check(&pretrained.actions, &format!("--init {}", ckpt.display()), &actions, "the demonstrations")?;
             if (saved.image_size, &saved.tokenizer, &saved.dynamics) != (cfg.image_size, &cfg.tokenizer, &cfg.dynamics) {
-                return Err(AgentError::Checkpoint { path: ckpt, message: format!("has another architecture than config `{}`; fine-tune with the config it was pretrained with", cfg.name) });
+                return Err(AgentError::Checkpoint { path: ckpt, message: format!("has another architecture than config `{}` (its dynamics.action_tokens is {}, the config's {}); fine-tune with the config it was pretrained with", cfg.name, saved.dynamics.action_tokens, cfg.dynamics.action_tokens) });
             }
             Some(ckpt)
         }

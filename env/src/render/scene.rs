@@ -372,10 +372,13 @@ pub fn sync_lights(
     }
 }
 
-/// Move cameras and objects to where the simulations put them.
+/// Move cameras and objects to where the simulations put them, and colour each part as its
+/// state says (an unlocked door turns from its lock's colour to wood).
 pub fn sync_poses(
     envs: Res<EnvSlots>,
-    mut objects: Query<(&SceneObject, &mut Transform, &mut Visibility), Without<EnvCamera>>,
+    mut palette: ResMut<Palette>,
+    mut materials: ResMut<Assets<StandardMaterial>>,
+    mut objects: Query<(&SceneObject, &mut Transform, &mut Visibility, &mut MeshMaterial3d<StandardMaterial>), Without<EnvCamera>>,
     mut cameras: Query<(&EnvCamera, &mut Transform), Without<SceneObject>>,
 ) {
     for (cam, mut t) in &mut cameras {
@@ -383,12 +386,16 @@ pub fn sync_poses(
             t.set_if_neq(camera_transform(s));
         }
     }
-    for (o, mut t, mut v) in &mut objects {
+    for (o, mut t, mut v, mut m) in &mut objects {
         if let Some(s) = envs.slots.get(o.env).and_then(|s| s.state.as_ref())
             && let Some(p) = current_part(s, o.index, o.part)
         {
             t.set_if_neq(part_transform(&p));
             v.set_if_neq(part_visibility(&p));
+            let tint = palette.tint(&mut materials, p.srgb);
+            if m.0 != tint {
+                m.0 = tint;
+            }
         }
     }
 }

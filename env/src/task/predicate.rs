@@ -140,6 +140,16 @@ impl Predicate {
         }
     }
 
+    /// Every `Inside(object, box)` pair in the predicate.
+    pub fn inside_pairs(&self) -> Vec<(String, String)> {
+        match self {
+            Predicate::Inside(x, b) => vec![(x.clone(), b.clone())],
+            Predicate::All(ps) | Predicate::Any(ps) | Predicate::Then(ps) | Predicate::AllEver(ps) => ps.iter().flat_map(Predicate::inside_pairs).collect(),
+            Predicate::Not(p) => p.inside_pairs(),
+            Predicate::Near(..) | Predicate::Holding(_) | Predicate::Visible(_) | Predicate::Open(_) | Predicate::Unlocked(_) => Vec::new(),
+        }
+    }
+
     /// Every name `Open` (a door or a box's role) and `Unlocked` (a door) refer to, with whether
     /// it must be a door.
     pub fn openables(&self, out: &mut Vec<(String, bool)>) {

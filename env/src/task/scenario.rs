@@ -558,6 +558,12 @@ impl Scenario {
         {
             return Err(bad("task.answer", format!("refers to `{r}`, which is not defined in objects.roles")));
         }
+        // Answers name plain shapes only (the closed answer vocabulary).
+        if self.task.answer.is_some()
+            && (self.objects.shapes.iter().any(|s| !s.is_plain()) || roles.iter().any(|r| r.kind != RoleKind::Object))
+        {
+            return Err(bad("objects", "a question scenario may hold plain objects only: its answers name the six plain shapes".into()));
+        }
         if let Some(d) = self.task.inspect {
             if self.task.answer.as_ref().and_then(Answer::subject).is_none() || self.task.success.is_some() {
                 return Err(bad("task.inspect", "needs a question about one object (ColorOf, ShapeOf or SizeOf) and no success condition".into()));
@@ -572,6 +578,9 @@ impl Scenario {
             pred.roles(&mut used);
             if let Some(r) = used.iter().find(|r| !defined(r)) {
                 return Err(bad(field, format!("condition refers to `{r}`, which is not defined in objects.roles")));
+            }
+            if let Some((x, b)) = pred.inside_pairs().into_iter().find(|(_, b)| !roles.iter().any(|r| r.name == *b && matches!(r.kind, RoleKind::Box { .. }))) {
+                return Err(bad(field, format!("`Inside(\"{x}\", \"{b}\")`: `{b}` is not a box role")));
             }
             let mut openables = Vec::new();
             pred.openables(&mut openables);
@@ -621,6 +630,10 @@ impl Scenario {
                 return Err(("room.doors", format!("the name `{}` is used twice (doors and roles share one set of names)", d.name)));
             }
             if let DoorState::Locked(key) = &d.state {
+                // A key stays in the first lock it opens.
+                if self.room.doors[..i].iter().any(|o| o.state == d.state) {
+                    return Err(("room.doors", format!("door `{}` is locked with `{key}` like an earlier door; a key opens one lock (it stays in it), so give each locked door its own key role", d.name)));
+                }
                 match role(key) {
                     Some(r) if r.kind == RoleKind::Key => {}
                     Some(_) => return Err(("room.doors", format!("door `{}` is locked with `{key}`, which is not a key role (kind: Key)", d.name))),
@@ -890,6 +903,12 @@ mod tests {
             (text.replace("Locked(\"key\")", "Locked(\"target\")"), "room.doors", "not a key role"),
             (text.replace("Locked(\"key\")", "Locked(\"nothing\")"), "room.doors", "not defined in objects.roles"),
             (text.replace("(name: \"door\", state", "(name: \"key\", state"), "room.doors", "used twice"),
+            (
+                text.replace("rooms: (default: 2, min: 2, max: 2)", "rooms: (default: 3, min: 3, max: 3)")
+                    .replace("doors: [(name: \"door\", state: Locked(\"key\"))]", "doors: [(name: \"door\", state: Locked(\"key\")), (name: \"door2\", state: Locked(\"key\"))]"),
+                "room.doors",
+                "a key opens one lock",
+            ),
             (text.replace("rooms: (default: 2, min: 2, max: 2)", "rooms: (default: 2, min: 1, max: 2)"), "room.doors", "doorways"),
             (text.replace("(name: \"other_key\", kind: Key)", "(name: \"other_key\", kind: Box(holds: \"crate\"))"), "objects.roles", "not defined"),
             (text.replace("success: Near(Agent, Object(\"target\"), 0.5)", "success: Unlocked(\"target\")"), "task.success", "not a door"),
