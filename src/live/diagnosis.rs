@@ -21,6 +21,10 @@ const STUCK: u32 = 10;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Failure {
+    /// The target was still shut in its box at the end.
+    TargetInBox,
+    /// It ended with a shut door (closed, locked or barred) between it and the target.
+    DoorShut,
     /// It ended holding another object than the target.
     HeldWrongObject,
     /// It ended beside another object than the target, having walked up to it (it started more
@@ -149,8 +153,13 @@ fn diagnose(info: &Info, trace: &Trace) -> Option<Diagnosis> {
     let approached = |o: &ObjectInfo| trace.start.get(o.id).is_some_and(|&d| d > BESIDE);
     let beside_other = nearest.filter(|o| o.id != target.id && distance(info, o) <= BESIDE && approached(o));
     let other = held_other.or(beside_other);
+    let door_shut = info.doors.iter().any(|d| !d.gate.passable() && (info.pose.x - d.x) * (target.position[0] - d.x) < 0.0);
     let failure = if info.success {
         None
+    } else if target.inside.is_some() {
+        Some(Failure::TargetInBox)
+    } else if door_shut {
+        Some(Failure::DoorShut)
     } else if held_other.is_some() {
         Some(Failure::HeldWrongObject)
     } else if beside_other.is_some() {
@@ -162,7 +171,8 @@ fn diagnose(info: &Info, trace: &Trace) -> Option<Diagnosis> {
     } else {
         Some(Failure::Lost)
     };
-    let shares = other.filter(|_| failure.is_some()).map(|o| match (o.color == target.color, o.shape == target.shape) {
+    let wrong = matches!(failure, Some(Failure::HeldWrongObject | Failure::WrongObject));
+    let shares = other.filter(|_| wrong).map(|o| match (o.color == target.color, o.shape == target.shape) {
         (true, _) => Shares::Color,
         (false, true) => Shares::Shape,
         (false, false) => Shares::Neither,
@@ -266,6 +276,16 @@ mod tests {
         // Saw it and kept moving: lost.
         let d = played(&[row(1.4, true, None, false), row(1.5, false, None, false), row(1.6, false, None, false)]);
         assert_eq!((d.failure, d.still_at_end), (Some(Failure::Lost), 0));
+        // A shut door between it and the target comes first, whatever it holds.
+        let mut shut = row(-1.5, false, Some(2), false);
+        shut.doors = vec![sandtable_env::DoorInfo { name: "door".into(), x: 1.0, span: [0.0, 1.0], gate: sandtable_env::world::Gate::Closed }];
+        let d = played(&[shut.clone()]);
+        assert_eq!((d.failure, d.wrong_object_shares), (Some(Failure::DoorShut), None));
+        shut.doors[0].gate = sandtable_env::world::Gate::Open;
+        assert_eq!(played(&[shut.clone()]).failure, Some(Failure::HeldWrongObject));
+        // A target never taken out of its box.
+        shut.objects[0].inside = Some(1);
+        assert_eq!(played(&[shut]).failure, Some(Failure::TargetInBox));
         // A success has no failure, even beside another object.
         let d = played(&[row(0.3, true, None, true)]);
         assert_eq!((d.failure, d.wrong_object_shares), (None, None));
