@@ -229,7 +229,7 @@ fn detour(s: &SimState, goal: Goal) -> Option<Goal> {
     // Where the goal leads, leg by leg: to carry an object to another, both the way to the
     // object and the way on to the other must be open (else it would pick the object up, drop
     // it to fetch a key, and pick it up again).
-    let object_leg = |i: usize| (s.layout.objects[i].pos, r + s.reach_radius(i) + REACH * 0.5);
+    let object_leg = |i: usize| (s.layout.objects[i].pos, take_distance(s, i));
     let legs = match goal {
         Goal::OpenDoor { wall } => vec![door_approach(s, wall)],
         Goal::Place { object, near, .. } if s.held == Some(object) => vec![(s.layout.objects[near].pos, approach(r, &s.layout.objects[near]) + 0.3)],
@@ -347,15 +347,26 @@ fn face(s: &SimState, aim: (f32, f32)) -> Option<Action> {
     if diff.abs() <= turn / 2.0 + 1e-4 {
         return None;
     }
-    let t = if diff > 0.0 { Action::TurnLeft } else { Action::TurnRight };
+    Some(turn_or_unwedge(s, if diff > 0.0 { Action::TurnLeft } else { Action::TurnRight }))
+}
+
+/// The turn `t`, unless what is carried would sweep into something and block it: then a step
+/// that frees the load first.
+fn turn_or_unwedge(s: &SimState, t: Action) -> Action {
     if s.held.is_some() {
         let mut trial = s.clone();
         trial.step(t);
         if trial.agent.yaw == s.agent.yaw {
-            return Some(unwedge(s));
+            return unwedge(s);
         }
     }
-    Some(t)
+    t
+}
+
+/// How near (centre to centre) the expert walks to `object` to take it or open it: half a
+/// reach inside reach of its footprint (or the open box it rests in).
+fn take_distance(s: &SimState, object: usize) -> f32 {
+    s.scenario.agent.radius + s.reach_radius(object) + REACH * 0.5
 }
 
 /// Walk up to the switch, face it and throw it.
@@ -430,7 +441,7 @@ fn hold(s: &SimState, object: usize) -> Action {
         // Something blocks the spot in front; step back and come in again.
         return Action::Back;
     }
-    navigate(s, o.pos, s.scenario.agent.radius + s.reach_radius(object) + REACH * 0.5)
+    navigate(s, o.pos, take_distance(s, object))
 }
 
 /// Carry the held `object` to `near`, face it, and put it down once within `radius`.
@@ -568,16 +579,7 @@ fn steer(s: &SimState, aim: (f32, f32)) -> Action {
         let in_view = diff.abs() <= s.scenario.agent.fov_deg.to_radians() / 2.0;
         // Carrying, the long way round sweeps the load past walls; take the short way.
         let one_way = !in_view && s.held.is_none();
-        let t = if diff > 0.0 || one_way { Action::TurnLeft } else { Action::TurnRight };
-        // What is carried may sweep into a wall as the agent turns: then step back first.
-        if s.held.is_some() {
-            let mut trial = s.clone();
-            trial.step(t);
-            if trial.agent.yaw == s.agent.yaw {
-                return unwedge(s);
-            }
-        }
-        return t;
+        return turn_or_unwedge(s, if diff > 0.0 || one_way { Action::TurnLeft } else { Action::TurnRight });
     }
     let step = s.scenario.agent.move_step;
     let moved = |dx: f32, dz: f32| Pose { x: s.agent.x + dx * step, z: s.agent.z + dz * step, ..s.agent };
